@@ -62,6 +62,109 @@ MGCALL_EXTERN const char *mgcall_code_name(int code);
 /* The library version as "MAJOR.MINOR.PATCH"; static storage. */
 MGCALL_EXTERN const char *mgcall_version(void);
 
+/* ======================================================================
+ * Client API (implemented in lib/client.c, lib/batch.c, lib/auth/ ...).
+ *
+ * Thread-safety: an mgcall_client and the batches made from it are used by
+ * one thread at a time.  Different clients may be used from different threads
+ * at once.  Call mgcall_global_init() once before any other thread exists.
+ * ====================================================================== */
+
+/* Once per process, before threads: initialises libcurl and OpenSSL.
+ * Returns MGCALL_OK or MGCALL_E_INTERNAL. */
+MGCALL_EXTERN int mgcall_global_init(void);
+MGCALL_EXTERN void mgcall_global_cleanup(void);
+
+/* ---------------------------------------------------------------------
+ * Credentials (lib/auth/).  A credential is immutable once made; it may be
+ * shared by several clients.  Secrets are copied and wiped on free.
+ * --------------------------------------------------------------------- */
+typedef struct mgcall_credential mgcall_credential;
+
+enum mgcall_assertion_alg { MGCALL_ALG_PS256 = 0, MGCALL_ALG_RS256 = 1 };
+
+/* A ready-made access token (Connect-MgGraph -AccessToken); never refreshed. */
+MGCALL_EXTERN int mgcall_credential_access_token(const char *token,
+                                                 mgcall_credential **out);
+/* Client credentials with a secret. */
+MGCALL_EXTERN int mgcall_credential_client_secret(const char *tenant_id,
+                                                  const char *client_id,
+                                                  const char *secret,
+                                                  mgcall_credential **out);
+/* Client credentials with a certificate: path is PEM (certificate + key) or
+ * PKCS#12 (password may be NULL).  Loaded and checked now; errbuf (may be
+ * NULL) receives the reason on failure (MGCALL_E_AUTH). */
+MGCALL_EXTERN int mgcall_credential_certificate(
+    const char *tenant_id, const char *client_id, const char *path,
+    const char *password, int send_chain, enum mgcall_assertion_alg alg,
+    mgcall_credential **out, char *errbuf, size_t errlen);
+/* Managed identity: client_id NULL for system-assigned.  imds_url NULL uses
+ * IDENTITY_ENDPOINT/IDENTITY_HEADER (App Service) when set, else IMDS at
+ * http://169.254.169.254. */
+MGCALL_EXTERN int mgcall_credential_managed_identity(const char *client_id,
+                                                     const char *imds_url,
+                                                     mgcall_credential **out);
+/* From the environment as SPEC section 3 lists (MGCALL_ACCESS_TOKEN, then
+ * AZURE_TENANT_ID/AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or
+ * AZURE_CLIENT_CERTIFICATE_PATH ...).  MGCALL_E_AUTH when none is set. */
+MGCALL_EXTERN int mgcall_credential_from_env(mgcall_credential **out,
+                                             char *errbuf, size_t errlen);
+MGCALL_EXTERN void mgcall_credential_free(mgcall_credential *cred);
+
+/* ---------------------------------------------------------------------
+ * Client configuration.  mgcall_config_init() fills defaults; strings are
+ * copied by mgcall_client_new(), so the struct may live on the stack.
+ * --------------------------------------------------------------------- */
+typedef void (*mgcall_log_cb)(void *userdata, const char *line);
+
+typedef struct mgcall_config {
+  const char
+      *environment;      /* "Global" (default), "USGov", "USGovDoD", "China" */
+  const char *graph_url; /* override of the cloud's Graph root, or NULL */
+  const char *authority_url; /* override of the cloud's login root, or NULL */
+  const char *api_version;   /* "v1.0" (default) or "beta" */
+  const char *scope;         /* override; NULL = <cloud graph>/.default */
+  const char *cacert;        /* extra trusted CA file (PEM), or NULL */
+  const char *proxy;         /* proxy URL; NULL = https_proxy/no_proxy env */
+  long connect_timeout_s;    /* default 10 */
+  long timeout_s;            /* per request, default 100 */
+  int retries;               /* 0..10, default 3 */
+  long retry_max_time_s;     /* bound on all retries of one call; 0 = none */
+  int token_cache; /* 1 (default): $XDG_CACHE_HOME/mgcall/tokens.json */
+  const char *token_cache_path;        /* override of the cache file, or NULL */
+  const char *const *headers;          /* NULL-terminated "Name: value" list */
+  const mgcall_credential *credential; /* borrowed; must outlive the client */
+  mgcall_log_cb debug_cb;   /* --debug: HTTP blocks, secrets redacted */
+  mgcall_log_cb verbose_cb; /* --verbose: one line per attempt */
+  void *log_userdata;
+} mgcall_config;
+
+MGCALL_EXTERN void mgcall_config_init(mgcall_config *cfg);
+
+typedef struct mgcall_client mgcall_client;
+typedef struct mgcall_batch mgcall_batch;
+
+/* Result of one keepAlive (after all its retries).  Filled by the library;
+ * plain data, no pointers to free. */
+typedef struct mgcall_result {
+  int code;                   /* mgcall_code of this call */
+  long status;                /* HTTP status of the last attempt, 0 if none */
+  int attempts;               /* requests sent, 1 + retries */
+  long elapsed_ms;            /* from first send to final answer */
+  char request_id[128];       /* response header request-id */
+  char client_request_id[64]; /* the uuid sent (same across retries) */
+  char date[64];              /* response header Date */
+  char error_code[128];       /* Graph error.code, or AAD error */
+  char error_message[1024];   /* Graph error.message, or a detail */
+  char roles[512];            /* 403 only: roles of the token, comma list */
+} mgcall_result;
+
+/* Completion callback of a batch item: call_id is the id given to
+ * mgcall_batch_add() (borrowed), item is its opaque pointer, res is borrowed
+ * for the duration of the call.  Runs inside mgcall_batch_run(). */
+typedef void (*mgcall_done_cb)(void *userdata, const char *call_id, void *item,
+                               const mgcall_result *res);
+
 #ifdef __cplusplus
 }
 #endif
