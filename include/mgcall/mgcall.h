@@ -165,6 +165,64 @@ typedef struct mgcall_result {
 typedef void (*mgcall_done_cb)(void *userdata, const char *call_id, void *item,
                                const mgcall_result *res);
 
+/* ---------------------------------------------------------------------
+ * Client and the blocking call (lib/client.c).
+ * --------------------------------------------------------------------- */
+
+/* Make a client from cfg (copied).  On failure returns the code and, when
+ * errbuf is not NULL, a message in it.  Free with mgcall_client_free(). */
+MGCALL_EXTERN int mgcall_client_new(const mgcall_config *cfg,
+                                    mgcall_client **out, char *errbuf,
+                                    size_t errlen);
+MGCALL_EXTERN void mgcall_client_free(mgcall_client *client);
+
+/* Detail message of the client's last error ("" when none); borrowed. */
+MGCALL_EXTERN const char *mgcall_client_errmsg(const mgcall_client *client);
+
+/* The full keepAlive URL for call_id (id percent-encoded as one path
+ * segment); malloc'd, caller frees with free().  NULL on bad input. */
+MGCALL_EXTERN char *mgcall_keep_alive_url(const mgcall_client *client,
+                                          const char *call_id);
+
+/* One keepAlive with retries, blocking.  tenant_id NULL = the credential's
+ * tenant.  Fills *res (always, also on error) and returns res->code. */
+MGCALL_EXTERN int mgcall_keep_alive(mgcall_client *client, const char *call_id,
+                                    const char *tenant_id, mgcall_result *res);
+
+/* ---------------------------------------------------------------------
+ * Batches (lib/batch.c): many keepAlives at once on libcurl's multi
+ * interface, HTTP/2 multiplexed when offered, at most max_parallel requests
+ * in flight; retry waits are timers inside the batch (they hold no
+ * connection and block nothing).  A batch lives as long as you want: add
+ * items at any time, drive it with mgcall_batch_run().  The keeper runs one
+ * batch for its whole life.
+ * --------------------------------------------------------------------- */
+
+MGCALL_EXTERN int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
+                                   mgcall_done_cb cb, void *userdata,
+                                   mgcall_batch **out);
+
+/* Queue a keepAlive for call_id (copied) in tenant_id (copied; NULL = the
+ * credential's tenant).  item is handed back to the callback untouched. */
+MGCALL_EXTERN int mgcall_batch_add(mgcall_batch *batch, const char *call_id,
+                                   const char *tenant_id, void *item);
+
+/* Drive the batch for at most timeout_ms (0 = do what is ready, don't
+ * wait); returns earlier when mgcall_batch_wakeup() is called.  Callbacks
+ * run from here.  Returns the number of items not yet completed (queued,
+ * in flight or waiting to retry), or a negative mgcall_code on failure. */
+MGCALL_EXTERN int mgcall_batch_run(mgcall_batch *batch, int timeout_ms);
+
+/* Make a running or future mgcall_batch_run() return early.  The only batch
+ * function that is safe to call from another thread. */
+MGCALL_EXTERN void mgcall_batch_wakeup(mgcall_batch *batch);
+
+/* Items not yet completed. */
+MGCALL_EXTERN size_t mgcall_batch_pending(const mgcall_batch *batch);
+
+/* Free the batch; items not completed are dropped without callback. */
+MGCALL_EXTERN void mgcall_batch_free(mgcall_batch *batch);
+
 #ifdef __cplusplus
 }
 #endif
