@@ -157,7 +157,17 @@ typedef struct mgcall_result {
   char error_code[128];       /* Graph error.code, or AAD error */
   char error_message[1024];   /* Graph error.message, or a detail */
   char roles[512];            /* 403 only: roles of the token, comma list */
+  /* The final response's header lines, "name: value\n" each, names in
+   * lower case, in the order received (truncated at a line boundary when
+   * longer than the buffer).  See mgcall_result_headers_json(). */
+  char headers[4096];
 } mgcall_result;
+
+/* The response headers of res as a JSON object {"name": ["value", ...]}
+ * (names lower case, repeated headers collected in order), as --response-
+ * headers writes it.  Returns a malloc'd string the caller frees with
+ * free(), or NULL when out of memory.  Thread-safe. */
+MGCALL_EXTERN char *mgcall_result_headers_json(const mgcall_result *res);
 
 /* Completion callback of a batch item: call_id is the id given to
  * mgcall_batch_add() (borrowed), item is its opaque pointer, res is borrowed
