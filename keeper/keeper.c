@@ -30,11 +30,11 @@ struct loop {
 static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
 {
   if(res->status)
-    snprintf(buf, n, "HTTP %ld%s%s%s%s", res->status,
+    snprintf(buf, n, "HTTP %ld%s%.100s%s%.150s", res->status,
              res->error_code[0] ? " " : "", res->error_code,
              res->error_message[0] ? ": " : "", res->error_message);
   else
-    snprintf(buf, n, "%s%s%s", mgcall_strerror(res->code),
+    snprintf(buf, n, "%s%s%.150s", mgcall_strerror(res->code),
              res->error_message[0] ? ": " : "", res->error_message);
   return buf;
 }
