@@ -157,7 +157,17 @@ typedef struct mgcall_result {
   char error_code[128];       /* Graph error.code, or AAD error */
   char error_message[1024];   /* Graph error.message, or a detail */
   char roles[512];            /* 403 only: roles of the token, comma list */
+  /* The final response's header lines, "name: value\n" each, names in
+   * lower case, in the order received (truncated at a line boundary when
+   * longer than the buffer).  See mgcall_result_headers_json(). */
+  char headers[4096];
 } mgcall_result;
+
+/* The response headers of res as a JSON object {"name": ["value", ...]}
+ * (names lower case, repeated headers collected in order), as --response-
+ * headers writes it.  Returns a malloc'd string the caller frees with
+ * free(), or NULL when out of memory.  Thread-safe. */
+MGCALL_EXTERN char *mgcall_result_headers_json(const mgcall_result *res);
 
 /* Completion callback of a batch item: call_id is the id given to
  * mgcall_batch_add() (borrowed), item is its opaque pointer, res is borrowed
@@ -208,9 +218,15 @@ MGCALL_EXTERN int mgcall_batch_add(mgcall_batch *batch, const char *call_id,
                                    const char *tenant_id, void *item);
 
 /* Drive the batch for at most timeout_ms (0 = do what is ready, don't
- * wait); returns earlier when mgcall_batch_wakeup() is called.  Callbacks
- * run from here.  Returns the number of items not yet completed (queued,
- * in flight or waiting to retry), or a negative mgcall_code on failure. */
+ * wait); returns earlier when mgcall_batch_wakeup() is called, and when
+ * callbacks ran during this call and no item is left (so a loop
+ * `while(mgcall_batch_run(b, 1000) > 0)` ends as soon as all is done).  An
+ * empty batch waits the whole timeout (or until woken): the keeper may use
+ * the call as its sleep.  Callbacks run from here and may call
+ * mgcall_batch_add().  A failed token acquisition completes the item with
+ * that code (MGCALL_E_AUTH ...); the item's request is not sent.  Returns
+ * the number of items not yet completed (queued, in flight or waiting to
+ * retry), or a negative mgcall_code on failure. */
 MGCALL_EXTERN int mgcall_batch_run(mgcall_batch *batch, int timeout_ms);
 
 /* Make a running or future mgcall_batch_run() return early.  The only batch

@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: MIT */
+/* sched.c - the keeper's schedule: a hash of calls by id, a binary min-heap
+ * on (due, seq), a FIFO ready list (libuv timers, chrony). */
+#include "sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ks_sched {
+  struct ks_config cfg;
+  uint64_t rng;
+  uint64_t next_seq;
+  /* hash of every call by id */
+  struct ks_call **buckets;
+  size_t nbuckets; /* power of two */
+  size_t count;
+  /* min-heap of scheduled calls */
+  struct ks_call **heap;
+  size_t heap_len, heap_cap;
+  /* ready FIFO */
+  struct ks_call *ready_head, *ready_tail;
+  size_t ready_len;
+  size_t in_flight;
+  struct ks_call *dirty;
+};
+
+static const char *const state_names[] = {"active", "at-risk", "ended", "lost"};
+static const char *const reason_names[] = {"", "not-found", "terminated",
+                                           "removed", "lost"};
+
+const char *ks_state_name(enum ks_state st)
+{
+  return (unsigned)st < 4 ? state_names[st] : "unknown";
+}
+
+const char *ks_reason_name(enum ks_reason r)
+{
+  return (unsigned)r < 5 ? reason_names[r] : "";
+}
+
+int ks_state_parse(const char *name)
+{
+  for(int i = 0; i < 4; i++)
+    if(name && !strcmp(name, state_names[i]))
+      return i;
+  return -1;
+}
+
+/* xorshift64*: jitter needs spread, not secrecy. */
+static uint64_t rnd(struct ks_sched *s)
+{
+  uint64_t x = s->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  s->rng = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Uniform in [-pct, +pct] percent of v. */
+static int64_t jitter(struct ks_sched *s, int64_t v, unsigned pct)
+{
+  if(!pct || v <= 0)
+    return 0;
+  int64_t span = v * (int64_t)pct / 100;
+  if(span <= 0)
+    return 0;
+  uint64_t r = rnd(s) % (uint64_t)(2 * span + 1);
+  return (int64_t)r - span;
+}
+
+struct ks_sched *ks_sched_new(const struct ks_config *cfg, uint64_t seed)
+{
+  if(!cfg || cfg->interval_ms <= 0 || cfg->deadline_ms <= cfg->interval_ms ||
+     cfg->jitter_pct > 50)
+    return NULL;
+  struct ks_sched *s = calloc(1, sizeof(*s));
+  if(!s)
+    return NULL;
+  s->cfg = *cfg;
+  s->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
+  s->nbuckets = 1024;
+  s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+  if(!s->buckets) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void call_free(struct ks_call *c)
+{
+  if(!c)
+    return;
+  free(c->call_id);
+  free(c->tenant_id);
+  free(c->last_error);
+  free(c);
+}
+
+void ks_sched_free(struct ks_sched *s)
+{
+  if(!s)
+    return;
+  for(size_t i = 0; i < s->nbuckets; i++) {
+    struct ks_call *c = s->buckets[i];
+    while(c) {
+      struct ks_call *n = c->hnext;
+      call_free(c);
+      c = n;
+    }
+  }
+  free(s->buckets);
+  free(s->heap);
+  free(s);
+}
+
+/* FNV-1a */
+static size_t hash(const char *k)
+{
+  uint64_t h = 1469598103934665603ULL;
+  for(; *k; k++) {
+    h ^= (unsigned char)*k;
+    h *= 1099511628211ULL;
+  }
+  return (size_t)h;
+}
+
+struct ks_call *ks_find(struct ks_sched *s, const char *call_id)
+{
+  if(!call_id)
+    return NULL;
+  struct ks_call *c = s->buckets[hash(call_id) & (s->nbuckets - 1)];
+  for(; c; c = c->hnext)
+    if(!strcmp(c->call_id, call_id))
+      return c;
+  return NULL;
+}
+
+static void hash_grow(struct ks_sched *s)
+{
+  size_t n = s->nbuckets * 2;
+  struct ks_call **b = calloc(n, sizeof(*b));
+  if(!b)
+    return; /* keep working with longer chains */
+  for(size_t i = 0; i < s->nbuckets; i++) {
+    struct ks_call *c = s->buckets[i];
+    while(c) {
+      struct ks_call *next = c->hnext;
+      size_t j = hash(c->call_id) & (n - 1);
+      c->hnext = b[j];
+      b[j] = c;
+      c = next;
+    }
+  }
+  free(s->buckets);
+  s->buckets = b;
+  s->nbuckets = n;
+}
+
+static void hash_insert(struct ks_sched *s, struct ks_call *c)
+{
+  if(s->count >= s->nbuckets)
+    hash_grow(s);
+  size_t j = hash(c->call_id) & (s->nbuckets - 1);
+  c->hnext = s->buckets[j];
+  s->buckets[j] = c;
+  s->count++;
+}
+
+static void hash_remove(struct ks_sched *s, struct ks_call *c)
+{
+  struct ks_call **p = &s->buckets[hash(c->call_id) & (s->nbuckets - 1)];
+  for(; *p; p = &(*p)->hnext)
+    if(*p == c) {
+      *p = c->hnext;
+      s->count--;
+      return;
+    }
+}
+
+/* ---- heap ---- */
+
+static int less(const struct ks_call *a, const struct ks_call *b)
+{
+  if(a->due_mono != b->due_mono)
+    return a->due_mono < b->due_mono;
+  return a->seq < b->seq;
+}
+
+static void heap_set(struct ks_sched *s, size_t i, struct ks_call *c)
+{
+  s->heap[i] = c;
+  c->heap_idx = i;
+}
+
+static void sift_up(struct ks_sched *s, size_t i)
+{
+  struct ks_call *c = s->heap[i];
+  while(i > 0) {
+    size_t p = (i - 1) / 2;
+    if(!less(c, s->heap[p]))
+      break;
+    heap_set(s, i, s->heap[p]);
+    i = p;
+  }
+  heap_set(s, i, c);
+}
+
+static void sift_down(struct ks_sched *s, size_t i)
+{
+  struct ks_call *c = s->heap[i];
+  for(;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    const struct ks_call *best = c;
+    if(l < s->heap_len && less(s->heap[l], best)) {
+      m = l;
+      best = s->heap[l];
+    }
+    if(r < s->heap_len && less(s->heap[r], best))
+      m = r;
+    if(m == i)
+      break;
+    heap_set(s, i, s->heap[m]);
+    i = m;
+  }
+  heap_set(s, i, c);
+}
+
+static int heap_push(struct ks_sched *s, struct ks_call *c)
+{
+  if(s->heap_len == s->heap_cap) {
+    size_t cap = s->heap_cap ? s->heap_cap * 2 : 256;
+    struct ks_call **h = realloc(s->heap, cap * sizeof(*h));
+    if(!h)
+      return -1;
+    s->heap = h;
+    s->heap_cap = cap;
+  }
+  c->seq = s->next_seq++;
+  heap_set(s, s->heap_len++, c);
+  sift_up(s, c->heap_idx);
+  return 0;
+}
+
+static void heap_remove(struct ks_sched *s, struct ks_call *c)
+{
+  size_t i = c->heap_idx;
+  if(i == KS_NOT_QUEUED)
+    return;
+  c->heap_idx = KS_NOT_QUEUED;
+  s->heap_len--;
+  if(i == s->heap_len)
+    return;
+  heap_set(s, i, s->heap[s->heap_len]);
+  if(i > 0 && less(s->heap[i], s->heap[(i - 1) / 2]))
+    sift_up(s, i);
+  else
+    sift_down(s, i);
+}
+
+static void ready_remove(struct ks_sched *s, struct ks_call *c)
+{
+  if(!c->ready)
+    return;
+  struct ks_call **p = &s->ready_head, *prev = NULL;
+  for(; *p; prev = *p, p = &(*p)->next_ready)
+    if(*p == c) {
+      *p = c->next_ready;
+      if(s->ready_tail == c)
+        s->ready_tail = prev;
+      break;
+    }
+  c->next_ready = NULL;
+  c->ready = 0;
+  s->ready_len--;
+}
+
+/* (Re)schedule c at due (it must be in no queue). */
+static int schedule_at(struct ks_sched *s, struct ks_call *c, int64_t due)
+{
+  c->due_mono = due;
+  return heap_push(s, c);
+}
+
+int64_t ks_deadline_mono(const struct ks_sched *s, const struct ks_call *c)
+{
+  return c->anchor_mono + s->cfg.deadline_ms;
+}
+
+int64_t ks_at_risk_ms(const struct ks_sched *s)
+{
+  const int64_t ten_min = 10 * 60 * 1000;
+  int64_t scaled = s->cfg.deadline_ms * 2 / 9;
+  return scaled < ten_min ? scaled : ten_min;
+}
+
+/* Time kept free before the deadline for the request to reach Graph. */
+static int64_t guard_ms(const struct ks_sched *s)
+{
+  int64_t g = s->cfg.deadline_ms / 30;
+  if(g < 20)
+    g = 20;
+  if(g > 5000)
+    g = 5000;
+  return g;
+}
+
+int64_t ks_retry_delay(const struct ks_sched *s, int n, int64_t remaining_ms)
+{
+  int64_t base = s->cfg.deadline_ms / 15;
+  if(base < 50)
+    base = 50;
+  if(base > 3000)
+    base = 3000;
+  int64_t cap = s->cfg.deadline_ms / 4;
+  if(cap > 180000)
+    cap = 180000;
+  if(cap < base)
+    cap = base;
+  int64_t d = base;
+  for(int i = 1; i < n && d < cap; i++)
+    d *= 2;
+  if(d > cap)
+    d = cap;
+  int64_t room = remaining_ms - guard_ms(s);
+  int64_t bound = room / 2;
+  int64_t min_step = guard_ms(s) / 2;
+  if(bound < min_step)
+    bound = min_step; /* the caller sees it does not fit: lost */
+  return d < bound ? d : bound;
+}
+
+/* Next regular keepAlive after a success (or the start) at anchor. */
+static int64_t regular_due(struct ks_sched *s, int64_t anchor)
+{
+  int64_t iv = s->cfg.interval_ms;
+  int64_t due = anchor + iv + jitter(s, iv, s->cfg.jitter_pct);
+  /* keep at least half of the slack for retries */
+  int64_t latest = anchor + iv + (s->cfg.deadline_ms - iv) / 2;
+  if(due > latest)
+    due = latest;
+  return due;
+}
+
+static struct ks_call *call_new(const char *call_id, const char *tenant_id)
+{
+  size_t n = call_id ? strlen(call_id) : 0;
+  if(!n || n > KS_ID_MAX || (tenant_id && strlen(tenant_id) > KS_ID_MAX))
+    return NULL;
+  struct ks_call *c = calloc(1, sizeof(*c));
+  if(!c)
+    return NULL;
+  c->call_id = strdup(call_id);
+  c->tenant_id = tenant_id && *tenant_id ? strdup(tenant_id) : NULL;
+  if(!c->call_id || (tenant_id && *tenant_id && !c->tenant_id)) {
+    call_free(c);
+    return NULL;
+  }
+  c->heap_idx = KS_NOT_QUEUED;
+  return c;
+}
+
+static int set_tenant(struct ks_call *c, const char *tenant_id)
+{
+  char *t = NULL;
+  if(tenant_id && *tenant_id && !(t = strdup(tenant_id)))
+    return -1;
+  free(c->tenant_id);
+  c->tenant_id = t;
+  return 0;
+}
+
+/* Anchor and first due time of a call started at started_wall (0 = now). */
+static void first_schedule(struct ks_sched *s, struct ks_call *c,
+                           int64_t started_wall, int64_t now_mono,
+                           int64_t now_wall)
+{
+  if(started_wall > 0 && started_wall <= now_wall) {
+    c->anchor_mono = now_mono - (now_wall - started_wall);
+    int64_t due = regular_due(s, c->anchor_mono);
+    if(due < now_mono)
+      due = now_mono;
+    c->last_chance = ks_deadline_mono(s, c) <= now_mono;
+    schedule_at(s, c, due);
+  }
+  else {
+    c->anchor_mono = now_mono;
+    schedule_at(s, c, now_mono);
+  }
+}
+
+struct ks_call *ks_track(struct ks_sched *s, const char *call_id,
+                         const char *tenant_id, int64_t started_wall,
+                         int64_t now_mono, int64_t now_wall, int *created)
+{
+  struct ks_call *c = ks_find(s, call_id);
+  if(c && c->state != KS_ENDED && c->state != KS_LOST) {
+    if(created)
+      *created = 0;
+    return c;
+  }
+  if(c) {
+    /* revive a call that had ended: it is a new registration */
+    if(set_tenant(c, tenant_id))
+      return NULL;
+    c->state = KS_ACTIVE;
+    c->reason = KS_REASON_NONE;
+    c->failures = 0;
+    free(c->last_error);
+    c->last_error = NULL;
+    c->last_success_wall = 0;
+    c->ended_wall = 0;
+  }
+  else {
+    if(s->count >= KS_MAX_CALLS)
+      return NULL;
+    c = call_new(call_id, tenant_id);
+    if(!c)
+      return NULL;
+    hash_insert(s, c);
+  }
+  c->added_wall = now_wall;
+  c->started_wall = started_wall;
+  first_schedule(s, c, started_wall, now_mono, now_wall);
+  if(c->heap_idx == KS_NOT_QUEUED) { /* out of memory in the heap */
+    hash_remove(s, c);
+    call_free(c);
+    return NULL;
+  }
+  if(created)
+    *created = 1;
+  return c;
+}
+
+struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
+                           const char *tenant_id, int64_t added_wall,
+                           int64_t started_wall, int64_t last_success_wall,
+                           int failures, const char *last_error,
+                           int64_t now_mono, int64_t now_wall)
+{
+  if(ks_find(s, call_id) || s->count >= KS_MAX_CALLS)
+    return NULL;
+  struct ks_call *c = call_new(call_id, tenant_id);
+  if(!c)
+    return NULL;
+  c->added_wall = added_wall;
+  c->started_wall = started_wall;
+  c->last_success_wall = last_success_wall;
+  c->failures = failures;
+  if(last_error && !(c->last_error = strndup(last_error, KS_ERROR_MAX))) {
+    call_free(c);
+    return NULL;
+  }
+  int64_t anchor_wall = last_success_wall  ? last_success_wall
+                        : started_wall > 0 ? started_wall
+                                           : added_wall;
+  if(anchor_wall > now_wall)
+    anchor_wall = now_wall; /* the clock went back: count from now */
+  c->anchor_mono = now_mono - (now_wall - anchor_wall);
+  int64_t due = last_success_wall || started_wall > 0
+                    ? regular_due(s, c->anchor_mono)
+                    : now_mono; /* never kept alive: at once */
+  if(due < now_mono)
+    due = now_mono;
+  c->last_chance = ks_deadline_mono(s, c) <= now_mono;
+  hash_insert(s, c);
+  if(schedule_at(s, c, due)) {
+    hash_remove(s, c);
+    call_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+size_t ks_collect_due(struct ks_sched *s, int64_t now_mono)
+{
+  size_t n = 0;
+  while(s->heap_len && s->heap[0]->due_mono <= now_mono) {
+    struct ks_call *c = s->heap[0];
+    heap_remove(s, c);
+    c->ready = 1;
+    c->next_ready = NULL;
+    if(s->ready_tail)
+      s->ready_tail->next_ready = c;
+    else
+      s->ready_head = c;
+    s->ready_tail = c;
+    s->ready_len++;
+    n++;
+  }
+  return n;
+}
+
+struct ks_call *ks_next_ready(struct ks_sched *s)
+{
+  struct ks_call *c = s->ready_head;
+  if(!c)
+    return NULL;
+  s->ready_head = c->next_ready;
+  if(!s->ready_head)
+    s->ready_tail = NULL;
+  c->next_ready = NULL;
+  c->ready = 0;
+  c->in_flight = 1;
+  s->ready_len--;
+  s->in_flight++;
+  return c;
+}
+
+int64_t ks_wait_ms(const struct ks_sched *s, int64_t now_mono)
+{
+  if(s->ready_len)
+    return 0;
+  if(!s->heap_len)
+    return -1;
+  int64_t d = s->heap[0]->due_mono - now_mono;
+  return d > 0 ? d : 0;
+}
+
+static void landed(struct ks_sched *s, struct ks_call *c)
+{
+  if(c->in_flight) {
+    c->in_flight = 0;
+    s->in_flight--;
+  }
+}
+
+void ks_on_success(struct ks_sched *s, struct ks_call *c, int64_t sent_mono,
+                   int64_t sent_wall)
+{
+  landed(s, c);
+  if(c->state == KS_ENDED || c->state == KS_LOST ||
+     c->heap_idx != KS_NOT_QUEUED || c->ready)
+    return; /* ended, or re-registered meanwhile: already scheduled */
+  c->failures = 0;
+  c->last_chance = 0;
+  free(c->last_error);
+  c->last_error = NULL;
+  c->last_success_wall = sent_wall;
+  c->anchor_mono = sent_mono;
+  c->state = KS_ACTIVE;
+  schedule_at(s, c, regular_due(s, sent_mono));
+  ks_mark_dirty(s, c);
+}
+
+int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
+                  int64_t now_mono)
+{
+  landed(s, c);
+  if(c->state == KS_ENDED || c->state == KS_LOST ||
+     c->heap_idx != KS_NOT_QUEUED || c->ready)
+    return 0;
+  c->failures++;
+  if(error) {
+    char *e = strndup(error, KS_ERROR_MAX);
+    if(e) {
+      free(c->last_error);
+      c->last_error = e;
+    }
+  }
+  ks_mark_dirty(s, c);
+  int64_t remaining = ks_deadline_mono(s, c) - now_mono;
+  if(remaining <= 0 || c->last_chance)
+    return 1;
+  int64_t d = ks_retry_delay(s, c->failures, remaining);
+  if(d >= remaining) /* no further attempt can land in time */
+    return 1;
+  schedule_at(s, c, now_mono + d);
+  return 0;
+}
+
+int ks_end(struct ks_sched *s, struct ks_call *c, enum ks_reason reason)
+{
+  heap_remove(s, c);
+  ready_remove(s, c);
+  landed(s, c);
+  if(c->state == KS_ENDED || c->state == KS_LOST)
+    return -1;
+  c->state = reason == KS_REASON_LOST ? KS_LOST : KS_ENDED;
+  c->reason = (unsigned char)reason;
+  ks_mark_dirty(s, c);
+  return 0;
+}
+
+enum ks_state ks_state_at(const struct ks_sched *s, const struct ks_call *c,
+                          int64_t now_mono)
+{
+  if(c->state == KS_ENDED || c->state == KS_LOST)
+    return (enum ks_state)c->state;
+  if(ks_deadline_mono(s, c) - now_mono < ks_at_risk_ms(s))
+    return KS_AT_RISK;
+  return KS_ACTIVE;
+}
+
+void ks_foreach(struct ks_sched *s, void (*fn)(void *ud, struct ks_call *c),
+                void *ud)
+{
+  for(size_t i = 0; i < s->nbuckets; i++)
+    for(struct ks_call *c = s->buckets[i]; c; c = c->hnext)
+      fn(ud, c);
+}
+
+void ks_count_states(const struct ks_sched *s, int64_t now_mono,
+                     size_t counts[4])
+{
+  memset(counts, 0, 4 * sizeof(counts[0]));
+  for(size_t i = 0; i < s->nbuckets; i++)
+    for(const struct ks_call *c = s->buckets[i]; c; c = c->hnext)
+      counts[ks_state_at(s, c, now_mono)]++;
+}
+
+int64_t ks_min_time_left(const struct ks_sched *s, int64_t now_mono)
+{
+  int64_t best = -1;
+  for(size_t i = 0; i < s->nbuckets; i++)
+    for(const struct ks_call *c = s->buckets[i]; c; c = c->hnext) {
+      if(c->state == KS_ENDED || c->state == KS_LOST)
+        continue;
+      int64_t left = ks_deadline_mono(s, c) - now_mono;
+      if(left < 0)
+        left = 0;
+      if(best < 0 || left < best)
+        best = left;
+    }
+  return best;
+}
+
+void ks_mark_dirty(struct ks_sched *s, struct ks_call *c)
+{
+  if(c->dirty)
+    return;
+  c->dirty = 1;
+  c->next_dirty = s->dirty;
+  s->dirty = c;
+}
+
+struct ks_call *ks_take_dirty(struct ks_sched *s)
+{
+  struct ks_call *d = s->dirty;
+  s->dirty = NULL;
+  for(struct ks_call *c = d; c; c = c->next_dirty)
+    c->dirty = 0;
+  return d;
+}
+
+void ks_forget(struct ks_sched *s, struct ks_call *c)
+{
+  heap_remove(s, c);
+  ready_remove(s, c);
+  landed(s, c);
+  if(c->dirty) { /* unlink from the dirty list */
+    struct ks_call **p = &s->dirty;
+    for(; *p; p = &(*p)->next_dirty)
+      if(*p == c) {
+        *p = c->next_dirty;
+        break;
+      }
+  }
+  hash_remove(s, c);
+  call_free(c);
+}
+
+size_t ks_count(const struct ks_sched *s)
+{
+  return s->count;
+}
+
+size_t ks_scheduled(const struct ks_sched *s)
+{
+  return s->heap_len + s->ready_len + s->in_flight;
+}
+
+int64_t ks_next_due_wall(const struct ks_call *c, int64_t now_mono,
+                         int64_t now_wall)
+{
+  if(c->heap_idx == KS_NOT_QUEUED && !c->ready)
+    return c->in_flight ? now_wall : 0;
+  return now_wall + (c->due_mono - now_mono);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* http.h - what every libcurl handle of the library shares: TLS always
+ * verified, extra CA file, proxy, timeouts, User-Agent, no redirects,
+ * http/https only, a redacting --debug trace, and size-capped response
+ * buffers.  Used by lib/client.c, lib/batch.c and lib/auth/. */
+#ifndef MGCALL_HTTP_H
+#define MGCALL_HTTP_H
+
+#include "mgc_internal.h"
+
+#include <curl/curl.h>
+
+/* Largest response body kept (bytes); more is a failed transfer. */
+#define MGC_HTTP_MAX_BODY (1024 * 1024)
+
+struct mgc_http_opts {
+  const char *cacert;     /* extra trusted CAs (PEM file), or NULL */
+  const char *proxy;      /* NULL: libcurl reads https_proxy/no_proxy */
+  long connect_timeout_s; /* 0 = 10 */
+  long timeout_s;         /* 0 = 100 */
+  mgcall_log_cb debug_cb; /* NULL = no trace */
+  void *log_userdata;
+};
+
+/* Apply o to h.  o and the strings it points to are NOT copied (the trace
+ * and the --cacert hook keep pointers): they must outlive the handle's
+ * transfers.  cacert adds to the system trust store (OpenSSL backend).  Returns MGCALL_OK or
+ * MGCALL_E_INTERNAL (err set). */
+int mgc__http_setup(CURL *h, const struct mgc_http_opts *o,
+                    struct mgc_err *err);
+
+/* A growable buffer with a cap (curl dynbuf); data is NUL-terminated. */
+struct mgc_buf {
+  char *data;
+  size_t len;
+  size_t max;
+};
+
+void mgc__buf_init(struct mgc_buf *b, size_t max);
+void mgc__buf_release(struct mgc_buf *b);
+/* Append n bytes; -1 when over the cap or out of memory (b unchanged). */
+int mgc__buf_add(struct mgc_buf *b, const void *p, size_t n);
+/* CURLOPT_WRITEFUNCTION for a struct mgc_buf (CURLOPT_WRITEDATA). */
+size_t mgc__buf_curl_write(char *ptr, size_t size, size_t nmemb, void *ud);
+
+/* The User-Agent we send: "mgcall/<version>". */
+const char *mgc__http_user_agent(void);
+
+/* Map a failed libcurl transfer to an mgcall_code: DNS, connect, TLS,
+ * timeout, reset -> MGCALL_E_NETWORK; anything else -> MGCALL_E_INTERNAL. */
+int mgc__http_curl_code(CURLcode rc);
+
+/* 1 when rc is a connection failure worth retrying (refused, reset,
+ * timeout, DNS temporary failure, empty reply); TLS/certificate errors are
+ * not retried. */
+int mgc__http_curl_retryable(CURLcode rc);
+
+#endif
