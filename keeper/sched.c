@@ -410,6 +410,7 @@ struct ks_call *ks_track(struct ks_sched *s, const char *call_id,
     free(c->last_error);
     c->last_error = NULL;
     c->last_success_wall = 0;
+    c->ended_wall = 0;
   }
   else {
     if(s->count >= KS_MAX_CALLS)
@@ -529,8 +530,9 @@ void ks_on_success(struct ks_sched *s, struct ks_call *c, int64_t sent_mono,
                    int64_t sent_wall)
 {
   landed(s, c);
-  if(c->state == KS_ENDED || c->state == KS_LOST)
-    return;
+  if(c->state == KS_ENDED || c->state == KS_LOST ||
+     c->heap_idx != KS_NOT_QUEUED || c->ready)
+    return; /* ended, or re-registered meanwhile: already scheduled */
   c->failures = 0;
   c->last_chance = 0;
   free(c->last_error);
@@ -546,7 +548,8 @@ int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
                   int64_t now_mono)
 {
   landed(s, c);
-  if(c->state == KS_ENDED || c->state == KS_LOST)
+  if(c->state == KS_ENDED || c->state == KS_LOST ||
+     c->heap_idx != KS_NOT_QUEUED || c->ready)
     return 0;
   c->failures++;
   if(error) {
@@ -558,17 +561,11 @@ int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
   }
   ks_mark_dirty(s, c);
   int64_t remaining = ks_deadline_mono(s, c) - now_mono;
-  if(remaining <= 0 || c->last_chance) {
-    c->state = KS_LOST;
-    c->reason = KS_REASON_LOST;
+  if(remaining <= 0 || c->last_chance)
     return 1;
-  }
   int64_t d = ks_retry_delay(s, c->failures, remaining);
-  if(d >= remaining) { /* no further attempt can land in time */
-    c->state = KS_LOST;
-    c->reason = KS_REASON_LOST;
+  if(d >= remaining) /* no further attempt can land in time */
     return 1;
-  }
   schedule_at(s, c, now_mono + d);
   return 0;
 }

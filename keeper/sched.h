@@ -48,6 +48,9 @@ struct ks_call {
   unsigned char ready;
   unsigned char dirty;       /* progress not yet written to the store */
   unsigned char last_chance; /* deadline passed: one try, then lost */
+  unsigned char in_batch;    /* owned by the main loop: a request is out */
+  int64_t sent_mono;         /* when the current request was handed over */
+  int64_t ended_wall;        /* wall ms the call ended, 0 = live */
   char *last_error;          /* owned, NULL = none */
   struct ks_call *next_dirty;
 };
@@ -110,7 +113,10 @@ int64_t ks_wait_ms(const struct ks_sched *s, int64_t now_mono);
 void ks_on_success(struct ks_sched *s, struct ks_call *c, int64_t sent_mono,
                    int64_t sent_wall);
 /* A failure that is worth retrying (429, 5xx, network, 401 ...).  Schedules
- * the retry before the deadline; returns 1 when the call is now lost. */
+ * the retry before the deadline and returns 0, or returns 1 when no retry
+ * can land before the deadline (or it has passed): the caller then ends
+ * the call with KS_REASON_LOST.  Results for a call that ended or was
+ * registered again meanwhile are ignored (0). */
 int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
                   int64_t now_mono);
 /* End a call (404, notification, removal, lost): out of the heap and the

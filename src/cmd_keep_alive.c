@@ -1,16 +1,774 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_keep_alive.c - 'mgcall keep-alive'.  Not built yet: see the open issue
- * for it. */
+/* cmd_keep_alive.c - 'mgcall keep-alive': Invoke-MgKeepCommunicationCallAlive
+ * as a Unix command (SPEC section 2).  Items come from --call-id, positional
+ * ids and --input-object (in command-line order) or, when none is given and
+ * stdin is not a terminal, from stdin one a line.  They are sent through one
+ * batch (lib/batch.c) and reported in input order. */
+#include "auth_opts.h"
 #include "cli.h"
+#include "duration.h"
+#include "input.h"
+#include "retry.h"
 
+#include "client.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define CMD "keep-alive"
+#define MAX_PARALLEL 1000
+
+enum {
+  OPT_CALL_ID = 0x100,
+  OPT_INPUT_OBJECT,
+  OPT_PASS_THRU,
+  OPT_RESPONSE_HEADERS,
+  OPT_WHAT_IF,
+  OPT_CONFIRM,
+  OPT_PROGRESS,
+  OPT_ON_ERROR,
+  OPT_DEBUG,
+  OPT_API_VERSION,
+  OPT_OUTPUT,
+  OPT_PARALLEL,
+  OPT_RETRIES,
+  OPT_RETRY_MAX_TIME,
+  OPT_HELP
+};
+
+static const struct option own_options[] = {
+    {"call-id", required_argument, NULL, OPT_CALL_ID},
+    {"input-object", required_argument, NULL, OPT_INPUT_OBJECT},
+    {"header", required_argument, NULL, 'H'},
+    {"pass-thru", no_argument, NULL, OPT_PASS_THRU},
+    {"response-headers", required_argument, NULL, OPT_RESPONSE_HEADERS},
+    {"what-if", no_argument, NULL, OPT_WHAT_IF},
+    {"confirm", no_argument, NULL, OPT_CONFIRM},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"on-error", required_argument, NULL, OPT_ON_ERROR},
+    {"debug", no_argument, NULL, OPT_DEBUG},
+    {"verbose", no_argument, NULL, 'v'},
+    {"api-version", required_argument, NULL, OPT_API_VERSION},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"parallel", required_argument, NULL, OPT_PARALLEL},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static void help(FILE *out)
+{
+  fputs(
+      "usage: mgcall keep-alive [OPTIONS] [CALL_ID ...]\n\n"
+      "Send POST {graph}/{api-version}/communications/calls/{id}/keepAlive\n"
+      "for each call, like Invoke-MgKeepCommunicationCallAlive.  With no id\n"
+      "on the command line and stdin not a terminal, ids are read from stdin,\n"
+      "one a line: a bare id or an identity object {\"CallId\": \"...\"};\n"
+      "blank lines and lines starting with # are skipped.\n\n"
+      "  --call-id ID           a call id (repeatable; also positional)\n"
+      "  --input-object JSON    an identity object {\"CallId\": \"...\"}\n"
+      "                         (key case-insensitive, other keys ignored)\n"
+      "  -H, --header 'N: V'    add a request header (repeatable); CR, LF,\n"
+      "                         NUL and Authorization/Host/Content-Length are\n"
+      "                         refused\n"
+      "  --pass-thru            print True for each successful call\n"
+      "  --response-headers FILE\n"
+      "                         append one JSON line per successful call:\n"
+      "                         {\"callId\", \"status\", \"headers\"}\n"
+      "  --what-if              print 'What if: POST <url>' per call; send\n"
+      "                         nothing, acquire no token\n"
+      "  --confirm              ask on the terminal before each call\n"
+      "  --progress WHEN        auto (default: when stderr is a terminal),\n"
+      "                         always or never; for more than one call\n"
+      "  --on-error WHAT        continue (default) or stop at the first\n"
+      "                         failure\n"
+      "  --debug                HTTP request and response blocks to stderr,\n"
+      "                         secrets replaced by [REDACTED]\n"
+      "  -v, --verbose          one line per attempt to stderr\n"
+      "  --api-version V        v1.0 (default) or beta\n"
+      "  --output FORMAT        text (default) or json (one object a line:\n"
+      "                         callId, ok, status, attempts, elapsedMs,\n"
+      "                         requestId, clientRequestId, error)\n"
+      "  --parallel N           requests in flight at once (default 16,\n"
+      "                         1..1000)\n"
+      "  --retries N            retries on 429/503/504 and connection\n"
+      "                         failures (default 3, 0..10)\n"
+      "  --retry-max-time S     bound on the time spent retrying one call\n"
+      "                         (seconds, or a duration such as 2m)\n"
+      "  --proxy URL            HTTP(S) proxy (default: https_proxy, "
+      "no_proxy)\n"
+      "  -h, --help             show this help\n"
+      "\n",
+      out);
+  fputs(mgc_auth_opts_help, out);
+  fputs("\nexit status: 0 all succeeded (or --what-if, or all declined), 1\n"
+        "internal error, 2 usage error, 3 no credentials or refused, 4 call\n"
+        "not found (ended), 5 access denied, 6 throttled or unavailable after\n"
+        "retries, 7 network or TLS failure, 8 other HTTP error; in a batch,\n"
+        "the code of the first failed call in input order (mgcall(1)).\n",
+        out);
+}
+
+/* One input item, in input order. */
+struct item {
+  char *call_id;     /* NULL for a malformed input line */
+  char *bad;         /* malformed line: the message */
+  int state;         /* 0 not sent, 1 sent, 2 done, 3 declined */
+  mgcall_result res; /* when done */
+};
+
+struct run {
+  struct item *items;
+  size_t n, cap;
+  size_t next_add;   /* next item to hand to the batch */
+  size_t next_print; /* next item to report */
+  size_t done, failed;
+  int pass_thru;
+  int json;
+  int stop_on_error;
+  int stopping;
+  int progress;
+  int exit_code;
+  FILE *headers_file;
+  const char *headers_path;
+  uint64_t last_bar_ms;
+  mgcall_batch *batch;
+};
+
+static int add_item(struct run *r, char *call_id, char *bad)
+{
+  if(r->n == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 64;
+    struct item *p = realloc(r->items, cap * sizeof(*p));
+    if(!p)
+      return -1;
+    r->items = p;
+    r->cap = cap;
+  }
+  struct item *it = &r->items[r->n++];
+  memset(it, 0, sizeof(*it));
+  it->call_id = call_id;
+  it->bad = bad;
+  return 0;
+}
+
+/* ---- output ---- */
+
+static void clear_bar(struct run *r)
+{
+  if(r->progress)
+    fputs("\r\033[K", stderr);
+}
+
+static void draw_bar(struct run *r, int final)
+{
+  if(!r->progress)
+    return;
+  uint64_t now = mgc__now_ms();
+  if(!final && now - r->last_bar_ms < 100)
+    return;
+  r->last_bar_ms = now;
+  size_t total = r->n ? r->n : 1;
+  int width = 30, fill = (int)(r->done * (size_t)width / total);
+  char bar[64];
+  for(int i = 0; i < width; i++)
+    bar[i] = i < fill ? '#' : '.';
+  bar[width] = '\0';
+  fprintf(stderr, "\r[%s] %zu/%zu, %zu failed", bar, r->done, r->n, r->failed);
+  if(final)
+    fputc('\n', stderr);
+  fflush(stderr);
+}
+
+static void json_line(const struct item *it)
+{
+  const mgcall_result *res = &it->res;
+  json_t *o = json_object();
+  json_object_set_new(o, "callId",
+                      it->call_id ? json_string(it->call_id) : json_null());
+  json_object_set_new(o, "ok", json_boolean(res->code == MGCALL_OK));
+  json_object_set_new(o, "status", json_integer(res->status));
+  json_object_set_new(o, "attempts", json_integer(res->attempts));
+  json_object_set_new(o, "elapsedMs", json_integer(res->elapsed_ms));
+  json_object_set_new(o, "requestId",
+                      res->request_id[0] ? json_string(res->request_id)
+                                         : json_null());
+  json_object_set_new(o, "clientRequestId",
+                      res->client_request_id[0]
+                          ? json_string(res->client_request_id)
+                          : json_null());
+  if(res->code == MGCALL_OK) {
+    json_object_set_new(o, "error", json_null());
+  }
+  else {
+    json_t *e = json_object();
+    const char *code =
+        res->error_code[0] ? res->error_code : mgcall_code_name(res->code);
+    json_object_set_new(e, "code", json_string(code ? code : "E_INTERNAL"));
+    json_object_set_new(e, "message", json_string(res->error_message));
+    json_object_set_new(o, "error", e);
+  }
+  char *s = json_dumps(o, JSON_COMPACT);
+  if(s)
+    puts(s);
+  free(s);
+  json_decref(o);
+}
+
+static const char *hint(const mgcall_result *res, char *buf, size_t n)
+{
+  if(res->status == 404) {
+    return "; hint: the call has ended, clean up its resources";
+  }
+  if(res->status == 403) {
+    snprintf(buf, n,
+             "; hint: keepAlive needs the application permission "
+             "Calls.Initiate.All or Calls.AccessMedia.All (delegated tokens "
+             "are not supported); the token carries %s%s",
+             res->roles[0] ? "the roles " : "no application roles", res->roles);
+    return buf;
+  }
+  return "";
+}
+
+static void error_line(const struct item *it)
+{
+  const mgcall_result *res = &it->res;
+  if(it->bad) {
+    mgc_cli_error("%s", it->bad);
+    return;
+  }
+  char what[1536];
+  if(res->status)
+    snprintf(what, sizeof(what), "HTTP %ld%s%s%s%s%s", res->status,
+             res->error_code[0] ? ", " : "", res->error_code,
+             res->error_message[0] ? ": \"" : "", res->error_message,
+             res->error_message[0] ? "\"" : "");
+  else
+    snprintf(what, sizeof(what), "%s: %s", mgcall_strerror(res->code),
+             res->error_message[0] ? res->error_message : "no detail");
+  char attempts[64] = "";
+  if(res->attempts > 1)
+    snprintf(attempts, sizeof(attempts), " after %d attempts", res->attempts);
+  char hbuf[1024];
+  mgc_cli_error("call %s: %s%s, request-id %s, client-request-id %s, date "
+                "%s%s",
+                it->call_id, what, attempts,
+                res->request_id[0] ? res->request_id : "-",
+                res->client_request_id[0] ? res->client_request_id : "-",
+                res->date[0] ? res->date : "-", hint(res, hbuf, sizeof(hbuf)));
+}
+
+static void write_headers(struct run *r, const struct item *it)
+{
+  if(!r->headers_file)
+    return;
+  char *h = mgcall_result_headers_json(&it->res);
+  json_t *hv = h ? json_loads(h, 0, NULL) : NULL;
+  free(h);
+  json_t *o = json_object();
+  json_object_set_new(o, "callId", json_string(it->call_id));
+  json_object_set_new(o, "status", json_integer(it->res.status));
+  json_object_set_new(o, "headers", hv ? hv : json_object());
+  char *s = json_dumps(o, JSON_COMPACT);
+  if(s) {
+    fprintf(r->headers_file, "%s\n", s);
+    fflush(r->headers_file);
+  }
+  free(s);
+  json_decref(o);
+}
+
+static void report(struct run *r, struct item *it)
+{
+  int ok = !it->bad && it->res.code == MGCALL_OK;
+  if(!ok && !r->exit_code)
+    r->exit_code = it->bad ? MGCALL_E_USAGE : it->res.code;
+  if(!ok) {
+    clear_bar(r);
+    error_line(it);
+  }
+  if(r->json && !it->bad)
+    json_line(it);
+  else if(ok && r->pass_thru)
+    puts("True");
+  if(ok)
+    write_headers(r, it);
+}
+
+/* Report, in input order, every item whose turn has come. */
+static void flush_ready(struct run *r)
+{
+  while(r->next_print < r->n) {
+    struct item *it = &r->items[r->next_print];
+    if(it->state == 2)
+      report(r, it);
+    else if(!(it->state == 0 && r->stopping) && it->state != 3)
+      break;
+    r->next_print++;
+  }
+  fflush(stdout);
+}
+
+static void on_done(void *ud, const char *call_id, void *item,
+                    const mgcall_result *res)
+{
+  (void)call_id;
+  struct run *r = ud;
+  struct item *it = item;
+  it->res = *res;
+  it->state = 2;
+  r->done++;
+  if(res->code != MGCALL_OK) {
+    r->failed++;
+    if(r->stop_on_error)
+      r->stopping = 1;
+  }
+  flush_ready(r);
+  draw_bar(r, 0);
+}
+
+/* Hand items to the batch, keeping it at most 2 x parallel deep. */
+static void feed(struct run *r, unsigned parallel)
+{
+  while(!r->stopping && r->next_add < r->n &&
+        mgcall_batch_pending(r->batch) < 2 * (size_t)parallel) {
+    struct item *it = &r->items[r->next_add++];
+    if(it->state == 3)
+      continue;
+    if(it->bad) {
+      it->state = 2;
+      r->done++;
+      r->failed++;
+      if(r->stop_on_error)
+        r->stopping = 1;
+      continue;
+    }
+    it->state = 1;
+    if(mgcall_batch_add(r->batch, it->call_id, NULL, it)) {
+      it->state = 2;
+      it->res.code = MGCALL_E_INTERNAL;
+      snprintf(it->res.error_message, sizeof(it->res.error_message),
+               "out of memory");
+      r->done++;
+      r->failed++;
+    }
+  }
+  flush_ready(r);
+}
+
+/* ---- input ---- */
+
+static int read_stdin(struct run *r)
+{
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  unsigned long lineno = 0;
+  while((len = getline(&line, &cap, stdin)) != -1) {
+    lineno++;
+    char *id = NULL, why[512];
+    enum mgc_input_kind k =
+        mgc__input_parse_line(line, (size_t)len, &id, why, sizeof(why));
+    if(k == MGC_INPUT_SKIP)
+      continue;
+    char *bad = NULL;
+    if(k == MGC_INPUT_ERROR) {
+      size_t n = strlen(why) + 64;
+      bad = malloc(n);
+      if(bad)
+        snprintf(bad, n, "stdin line %lu: %s", lineno, why);
+      else
+        break;
+    }
+    if(add_item(r, id, bad)) {
+      free(id);
+      free(bad);
+      free(line);
+      return -1;
+    }
+  }
+  free(line);
+  if(ferror(stdin))
+    return -1;
+  return 0;
+}
+
+/* ---- --confirm ---- */
+
+/* 'y', 'n', 'a' or 'q' from the terminal. */
+static int ask(FILE *tty, const char *call_id)
+{
+  for(;;) {
+    fprintf(tty, "Keep call %s alive? [y]es [n]o [a]ll [q]uit: ", call_id);
+    fflush(tty);
+    char answer[64];
+    if(!fgets(answer, sizeof(answer), tty))
+      return 'q';
+    char c = answer[0];
+    if(c >= 'A' && c <= 'Z')
+      c = (char)(c - 'A' + 'a');
+    if(c == 'y' || c == 'n' || c == 'a' || c == 'q')
+      return c;
+  }
+}
+
+static void log_line(void *ud, const char *line)
+{
+  struct run *r = ud;
+  clear_bar(r);
+  fprintf(stderr, "%s\n", line);
+}
+
+static void verbose_line(void *ud, const char *line)
+{
+  struct run *r = ud;
+  clear_bar(r);
+  fprintf(stderr, "mgcall: %s\n", line);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if(errno || end == s || *end || v < lo || v > hi)
+    return -1;
+  *out = v;
+  return 0;
+}
 
 int cmd_keep_alive(int argc, char **argv)
 {
-  if(argc > 1 && !strcmp(argv[1], "--help")) {
-    printf("usage: mgcall keep-alive [OPTIONS]\n\n(not implemented yet)\n");
-    return MGCALL_OK;
+  struct mgc_auth_opts ao;
+  mgc_auth_opts_init(&ao);
+  ao.cmd = CMD;
+  struct run r;
+  memset(&r, 0, sizeof(r));
+  const char **headers = calloc((size_t)argc + 1, sizeof(char *));
+  struct option *table = mgc_auth_opts_merge(own_options);
+  int rc = MGCALL_OK, what_if = 0, confirm = 0, debug = 0, verbose = 0;
+  int from_args = 0;
+  size_t nheaders = 0;
+  const char *progress = "auto", *api_version = "v1.0";
+  long parallel = 16, retries = MGC_RETRY_DEFAULT;
+  uint64_t retry_max_ms = 0;
+  mgcall_credential *cred = NULL;
+  mgcall_client *client = NULL;
+  FILE *tty = NULL;
+  if(!headers || !table) {
+    mgc_cli_error("out of memory");
+    rc = MGCALL_E_INTERNAL;
+    goto out;
   }
-  mgc_cli_error("keep-alive: not implemented yet");
-  return MGCALL_E_INTERNAL;
+  optind = 1;
+  opterr = 0;
+  int opt;
+  while((opt = getopt_long(argc, argv, "-:H:vh", table, NULL)) != -1) {
+    int a = mgc_auth_opts_handle(&ao, opt, optarg);
+    if(a < 0) {
+      rc = MGCALL_E_USAGE;
+      goto out;
+    }
+    if(a > 0)
+      continue;
+    switch(opt) {
+    case 1: /* a positional CALL_ID, in command-line order */
+    case OPT_CALL_ID: {
+      from_args = 1;
+      if(!*optarg) {
+        rc = mgc_cli_usage_error(CMD, "empty call id");
+        goto out;
+      }
+      char *id = strdup(optarg);
+      if(!id || add_item(&r, id, NULL)) {
+        free(id);
+        rc = MGCALL_E_INTERNAL;
+        goto out;
+      }
+      break;
+    }
+    case OPT_INPUT_OBJECT: {
+      from_args = 1;
+      char *id = NULL, why[512];
+      if(mgc__input_parse_object(optarg, strlen(optarg), &id, why,
+                                 sizeof(why)) != MGC_INPUT_ID) {
+        rc = mgc_cli_usage_error(CMD, "--input-object: %s", why);
+        goto out;
+      }
+      if(add_item(&r, id, NULL)) {
+        free(id);
+        rc = MGCALL_E_INTERNAL;
+        goto out;
+      }
+      break;
+    }
+    case 'H': {
+      char why[256];
+      if(mgc__header_check(optarg, why, sizeof(why))) {
+        rc = mgc_cli_usage_error(CMD, "bad header: %s", why);
+        goto out;
+      }
+      headers[nheaders++] = optarg;
+      break;
+    }
+    case OPT_PASS_THRU:
+      r.pass_thru = 1;
+      break;
+    case OPT_RESPONSE_HEADERS:
+      r.headers_path = optarg;
+      break;
+    case OPT_WHAT_IF:
+      what_if = 1;
+      break;
+    case OPT_CONFIRM:
+      confirm = 1;
+      break;
+    case OPT_PROGRESS:
+      if(strcmp(optarg, "auto") && strcmp(optarg, "always") &&
+         strcmp(optarg, "never")) {
+        rc = mgc_cli_usage_error(CMD, "--progress: want auto, always or never");
+        goto out;
+      }
+      progress = optarg;
+      break;
+    case OPT_ON_ERROR:
+      if(!strcmp(optarg, "stop"))
+        r.stop_on_error = 1;
+      else if(!strcmp(optarg, "continue"))
+        r.stop_on_error = 0;
+      else {
+        rc = mgc_cli_usage_error(CMD, "--on-error: want continue or stop");
+        goto out;
+      }
+      break;
+    case OPT_DEBUG:
+      debug = 1;
+      break;
+    case 'v':
+      verbose = 1;
+      break;
+    case OPT_API_VERSION:
+      if(strcmp(optarg, "v1.0") && strcmp(optarg, "beta")) {
+        rc = mgc_cli_usage_error(CMD, "--api-version: want v1.0 or beta");
+        goto out;
+      }
+      api_version = optarg;
+      break;
+    case OPT_OUTPUT:
+      if(!strcmp(optarg, "json"))
+        r.json = 1;
+      else if(!strcmp(optarg, "text"))
+        r.json = 0;
+      else {
+        rc = mgc_cli_usage_error(CMD, "--output: want text or json");
+        goto out;
+      }
+      break;
+    case OPT_PARALLEL:
+      if(parse_long(optarg, 1, MAX_PARALLEL, &parallel)) {
+        rc = mgc_cli_usage_error(CMD, "--parallel: want 1..%d", MAX_PARALLEL);
+        goto out;
+      }
+      break;
+    case OPT_RETRIES:
+      if(parse_long(optarg, 0, MGC_RETRY_MAX, &retries)) {
+        rc = mgc_cli_usage_error(CMD, "--retries: want 0..%d", MGC_RETRY_MAX);
+        goto out;
+      }
+      break;
+    case OPT_RETRY_MAX_TIME: {
+      long s;
+      if(!parse_long(optarg, 0, 366L * 86400, &s))
+        retry_max_ms = (uint64_t)s * 1000;
+      else if(mgc__duration_parse(optarg, &retry_max_ms)) {
+        rc = mgc_cli_usage_error(CMD, "--retry-max-time: want seconds or a "
+                                      "duration such as 90s or 2m");
+        goto out;
+      }
+      break;
+    }
+    case 'h':
+    case OPT_HELP:
+      help(stdout);
+      goto out;
+    case ':':
+      rc = mgc_cli_usage_error(CMD, "option '%s' needs a value",
+                               argv[optind - 1]);
+      goto out;
+    default:
+      rc = mgc_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+      goto out;
+    }
+  }
+  if(!from_args) {
+    if(isatty(STDIN_FILENO)) {
+      rc = mgc_cli_usage_error(CMD, "no call id given (and stdin is a "
+                                    "terminal)");
+      goto out;
+    }
+    if(read_stdin(&r)) {
+      mgc_cli_error("reading stdin: %s", strerror(errno));
+      rc = MGCALL_E_INTERNAL;
+      goto out;
+    }
+  }
+  if(confirm) {
+    tty = fopen("/dev/tty", "r+");
+    if(!tty) {
+      rc = mgc_cli_usage_error(CMD, "--confirm needs a terminal");
+      goto out;
+    }
+  }
+
+  mgcall_config cfg;
+  mgcall_config_init(&cfg);
+  char msg[1024];
+  rc =
+      mgc_auth_opts_finish(&ao, &cfg, what_if ? NULL : &cred, msg, sizeof(msg));
+  if(rc) {
+    mgc_cli_error("%s", msg);
+    goto out;
+  }
+  cfg.api_version = api_version;
+  cfg.retries = (int)retries;
+  cfg.retry_max_time_s = (long)((retry_max_ms + 999) / 1000);
+  cfg.headers = headers;
+  cfg.credential = cred;
+  cfg.log_userdata = &r;
+  if(debug)
+    cfg.debug_cb = log_line;
+  if(verbose)
+    cfg.verbose_cb = verbose_line;
+  rc = mgcall_client_new(&cfg, &client, msg, sizeof(msg));
+  if(rc) {
+    mgc_cli_error("%s", msg);
+    goto out;
+  }
+
+  if(what_if) {
+    for(size_t i = 0; i < r.n; i++) {
+      struct item *it = &r.items[i];
+      if(it->bad) {
+        error_line(it);
+        if(!r.exit_code)
+          r.exit_code = MGCALL_E_USAGE;
+        continue;
+      }
+      char *url = mgcall_keep_alive_url(client, it->call_id);
+      if(url)
+        printf("What if: POST %s\n", url);
+      free(url);
+    }
+    rc = r.exit_code;
+    goto out;
+  }
+
+  if(r.headers_path) {
+    int fd =
+        open(r.headers_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    r.headers_file = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if(!r.headers_file) {
+      mgc_cli_error("--response-headers: %s: %s", r.headers_path,
+                    strerror(errno));
+      if(fd >= 0)
+        close(fd);
+      rc = MGCALL_E_USAGE;
+      goto out;
+    }
+  }
+  r.progress = r.n > 1 && !confirm &&
+               (!strcmp(progress, "always") ||
+                (!strcmp(progress, "auto") && isatty(STDERR_FILENO)));
+
+  rc = mgcall_batch_new(client, confirm ? 1u : (unsigned)parallel, on_done, &r,
+                        &r.batch);
+  if(rc) {
+    mgc_cli_error("%s", mgcall_client_errmsg(client));
+    goto out;
+  }
+  int all = 0;
+  while(r.next_print < r.n) {
+    if(confirm && !all && !r.stopping && r.next_add < r.n &&
+       !mgcall_batch_pending(r.batch)) {
+      /* Ask for the next item, then send it alone. */
+      struct item *it = &r.items[r.next_add];
+      if(!it->bad) {
+        int a = ask(tty, it->call_id);
+        if(a == 'n' || a == 'q') {
+          it->state = 3;
+          r.next_add++;
+          if(a == 'q')
+            for(size_t i = r.next_add; i < r.n; i++)
+              r.items[i].state = 3;
+          flush_ready(&r);
+          continue;
+        }
+        if(a == 'a')
+          all = 1;
+      }
+      struct item *next = it;
+      r.next_add++;
+      if(next->bad) {
+        next->state = 2;
+        r.done++;
+        if(r.stop_on_error)
+          r.stopping = 1;
+        flush_ready(&r);
+        continue;
+      }
+      next->state = 1;
+      if(mgcall_batch_add(r.batch, next->call_id, NULL, next)) {
+        rc = MGCALL_E_INTERNAL;
+        goto out;
+      }
+    }
+    else if(!confirm || all) {
+      feed(&r, (unsigned)parallel);
+    }
+    if(r.next_print >= r.n)
+      break;
+    if(!mgcall_batch_pending(r.batch)) {
+      if(r.stopping || r.next_add >= r.n) {
+        /* Nothing in flight and nothing more to send. */
+        r.stopping = 1;
+        flush_ready(&r);
+        break;
+      }
+      continue;
+    }
+    int left = mgcall_batch_run(r.batch, 1000);
+    if(left < 0) {
+      mgc_cli_error("internal error: %s", mgcall_strerror(-left));
+      rc = MGCALL_E_INTERNAL;
+      goto out;
+    }
+  }
+  draw_bar(&r, 1);
+  rc = r.exit_code;
+
+out:
+  if(tty)
+    fclose(tty);
+  if(r.headers_file)
+    fclose(r.headers_file);
+  mgcall_batch_free(r.batch);
+  mgcall_client_free(client);
+  mgcall_credential_free(cred);
+  for(size_t i = 0; i < r.n; i++) {
+    free(r.items[i].call_id);
+    free(r.items[i].bad);
+  }
+  free(r.items);
+  free(headers);
+  free(table);
+  mgc_auth_opts_release(&ao);
+  return rc;
 }

@@ -1,15 +1,902 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_keeper.c - 'mgcall keeper'.  Not built yet: see the open issue for it. */
+/* cmd_keeper.c - 'mgcall keeper': `run` (the daemon, keeper/keeper.c) and
+ * the control-API clients `add`, `remove`, `list`, `show` (libcurl). */
+#include "auth_opts.h"
 #include "cli.h"
+#include "duration.h"
+#include "keeper/keeper.h"
+#include "keeper/log.h"
+#include "keeper/timefmt.h"
 
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_KEEPER_URL "http://127.0.0.1:8787"
+#define MAX_RESPONSE (256u * 1024 * 1024)
+#define BULK_CHUNK 5000
+
+static void help_main(FILE *out)
+{
+  fputs("usage: mgcall keeper run    [OPTIONS]\n"
+        "       mgcall keeper add    ID [--tenant-id T] [--started-at "
+        "RFC3339]\n"
+        "       mgcall keeper add    -          (ids from stdin, one a line)\n"
+        "       mgcall keeper remove ID\n"
+        "       mgcall keeper list   [--json]\n"
+        "       mgcall keeper show   ID [--json]\n\n"
+        "Keep many Microsoft Graph calls alive on schedule: `run` is the\n"
+        "daemon; the other commands talk to its control API at --keeper-url\n"
+        "(default " DEFAULT_KEEPER_URL ", env MGCALL_KEEPER_URL).\n"
+        "'mgcall keeper <command> --help' describes each command;\n"
+        "docs/mgcall-keeper.md describes states, endpoints and metrics.\n",
+        out);
+}
+
+/* ------------------------------------------------------------------ */
+/* run                                                                 */
+/* ------------------------------------------------------------------ */
+
+enum {
+  OPT_STORE = 0x100,
+  OPT_LISTEN,
+  OPT_INTERVAL,
+  OPT_DEADLINE,
+  OPT_JITTER,
+  OPT_CONCURRENCY,
+  OPT_ON_ENDED,
+  OPT_ON_ENDED_URL,
+  OPT_API_TOKEN_FILE,
+  OPT_LOG_FORMAT,
+  OPT_HOOK_TIMEOUT,
+  OPT_HOOK_RETRIES,
+  OPT_VERBOSE,
+  OPT_HELP,
+  /* clients */
+  OPT_KEEPER_URL,
+  OPT_TENANT,
+  OPT_STARTED_AT,
+  OPT_JSON,
+};
+
+static const struct option run_options[] = {
+    {"store", required_argument, NULL, OPT_STORE},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"deadline", required_argument, NULL, OPT_DEADLINE},
+    {"jitter", required_argument, NULL, OPT_JITTER},
+    {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"on-ended", required_argument, NULL, OPT_ON_ENDED},
+    {"on-ended-url", required_argument, NULL, OPT_ON_ENDED_URL},
+    {"api-token-file", required_argument, NULL, OPT_API_TOKEN_FILE},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
+    {"hook-retries", required_argument, NULL, OPT_HOOK_RETRIES},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static void help_run(FILE *out)
+{
+  fputs(
+      "usage: mgcall keeper run [OPTIONS] [auth and endpoint options]\n\n"
+      "Keep every registered call alive: a keepAlive at once, then every\n"
+      "--interval (with jitter) after the last success; failures are retried\n"
+      "with growing delays that always land before last success +\n"
+      "--deadline.  Calls Graph answers 404 for end (cleanup hooks run).\n"
+      "Registrations are durable in --store before they are acknowledged.\n\n"
+      "  --store URL            sqlite:PATH (default\n"
+      "                         sqlite:$XDG_STATE_HOME/mgcall/keeper.db)\n"
+      "  --listen ADDR:PORT     control API (default 127.0.0.1:8787; port 0\n"
+      "                         picks one and logs it)\n"
+      "  --api-token-file F     bearer token the control API requires (needed\n"
+      "                         when --listen is not loopback)\n"
+      "  --interval DUR         keepAlive interval (default 15m)\n"
+      "  --deadline DUR         Graph's inactivity limit (default 45m)\n"
+      "  --jitter PCT           spread each interval by +-PCT% (default 10)\n"
+      "  --concurrency N        requests in flight at most (default 64)\n"
+      "  --on-ended CMD         run CMD (no shell; words split on blanks,\n"
+      "                         '...' and \"...\" quote, \\ escapes) when a\n"
+      "                         call ends, with MGCALL_CALL_ID,\n"
+      "                         MGCALL_TENANT_ID, MGCALL_REASON (not-found,\n"
+      "                         terminated, removed, lost)\n"
+      "  --on-ended-url URL     POST {\"callId\",\"tenantId\",\"reason\"} "
+      "there\n"
+      "  --hook-timeout DUR     per hook attempt (default 30s)\n"
+      "  --hook-retries N       retries of a failed hook (default 3)\n"
+      "  --log-format FMT       text (default) or json\n"
+      "  -v, --verbose          also log every keepAlive\n\n"
+      "Signals: SIGTERM/SIGINT stop taking work, finish in-flight requests,\n"
+      "flush and exit 0; SIGHUP reloads the credentials.\n\n",
+      out);
+  fputs(mgc_auth_opts_help, out);
+}
+
+/* Auth options seen on the command line, replayed on SIGHUP. */
+struct seen_opt {
+  int opt;
+  char *arg;
+};
+
+struct run_ctx {
+  struct seen_opt *seen;
+  size_t nseen;
+  struct mgc_auth_opts ao;
+  int ao_live;
+};
+
+struct client_handle {
+  mgcall_credential *cred;
+};
+
+static int make_client(void *ud, mgcall_client **client, void **handle,
+                       char *errbuf, size_t errlen)
+{
+  struct run_ctx *rc = ud;
+  if(rc->ao_live)
+    mgc_auth_opts_release(&rc->ao);
+  mgc_auth_opts_init(&rc->ao);
+  rc->ao.cmd = "keeper run";
+  rc->ao_live = 1;
+  for(size_t i = 0; i < rc->nseen; i++)
+    if(mgc_auth_opts_handle(&rc->ao, rc->seen[i].opt, rc->seen[i].arg) < 0) {
+      snprintf(errbuf, errlen, "bad authentication option");
+      return MGCALL_E_USAGE;
+    }
+  mgcall_config cfg;
+  mgcall_config_init(&cfg);
+  mgcall_credential *cred = NULL;
+  int r = mgc_auth_opts_finish(&rc->ao, &cfg, &cred, errbuf, errlen);
+  if(r)
+    return r;
+  cfg.credential = cred;
+  cfg.retries = 0; /* the keeper schedules its own retries */
+  r = mgcall_client_new(&cfg, client, errbuf, errlen);
+  if(r) {
+    mgcall_credential_free(cred);
+    return r;
+  }
+  *handle = cred;
+  return MGCALL_OK;
+}
+
+static void free_client(void *ud, mgcall_client *client, void *handle)
+{
+  (void)ud;
+  mgcall_client_free(client);
+  mgcall_credential_free(handle);
+}
+
+/* Read a secret (the API token) from path: first line, trimmed. */
+static int read_secret(const char *path, char **out, const char *what)
+{
+  FILE *f = fopen(path, "r");
+  if(!f) {
+    mgc_cli_error("%s '%s': %s", what, path, strerror(errno));
+    return MGCALL_E_USAGE;
+  }
+  struct stat sb;
+  if(!fstat(fileno(f), &sb) && (sb.st_mode & 0004))
+    mgc_cli_error("warning: %s '%s' is readable by everyone", what, path);
+  char buf[4097];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  buf[strcspn(buf, "\r\n")] = '\0';
+  if(!buf[0] || n >= sizeof(buf) - 1) {
+    mgc_cli_error("%s '%s': %s", what, path,
+                  buf[0] ? "longer than 4096 bytes" : "empty");
+    return MGCALL_E_USAGE;
+  }
+  *out = strdup(buf);
+  memset(buf, 0, sizeof(buf));
+  return *out ? MGCALL_OK : MGCALL_E_INTERNAL;
+}
+
+static int parse_dur(const char *opt, const char *v, int64_t *ms)
+{
+  uint64_t u;
+  if(mgc__duration_parse(v, &u) || u == 0)
+    return mgc_cli_usage_error("keeper run",
+                               "%s '%s': want a duration such as 250ms, 3s, "
+                               "15m, 1h",
+                               opt, v);
+  *ms = (int64_t)u;
+  return 0;
+}
+
+static int parse_num(const char *opt, const char *v, long lo, long hi,
+                     long *out)
+{
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if(!*v || *end || errno || n < lo || n > hi)
+    return mgc_cli_usage_error("keeper run", "%s '%s': want %ld..%ld", opt, v,
+                               lo, hi);
+  *out = n;
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+  struct keeper_opts o;
+  memset(&o, 0, sizeof(o));
+  o.core.sched.interval_ms = 15 * 60 * 1000;
+  o.core.sched.deadline_ms = 45 * 60 * 1000;
+  o.core.sched.jitter_pct = 10;
+  o.core.hooks.retries = 3;
+  o.concurrency = 64;
+  struct run_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  char *api_token = NULL;
+  int verbose = 0;
+  enum klog_format logfmt = KLOG_TEXT;
+  struct option *table = mgc_auth_opts_merge(run_options);
+  ctx.seen = calloc((size_t)argc + 1, sizeof(*ctx.seen));
+  if(!table || !ctx.seen) {
+    free(table);
+    free(ctx.seen);
+    mgc_cli_error("out of memory");
+    return MGCALL_E_INTERNAL;
+  }
+  struct mgc_auth_opts probe; /* validates auth options as they come */
+  mgc_auth_opts_init(&probe);
+  probe.cmd = "keeper run";
+  int opt, rc = MGCALL_OK;
+  long n;
+  optind = 1;
+  opterr = 0;
+  while((opt = getopt_long(argc, argv, ":hv", table, NULL)) != -1) {
+    int r = mgc_auth_opts_handle(&probe, opt, optarg);
+    if(r < 0) {
+      rc = MGCALL_E_USAGE;
+      goto out;
+    }
+    if(r > 0) {
+      ctx.seen[ctx.nseen].opt = opt;
+      ctx.seen[ctx.nseen++].arg = optarg;
+      continue;
+    }
+    switch(opt) {
+    case OPT_STORE:
+      o.core.store_url = optarg;
+      break;
+    case OPT_LISTEN:
+      o.listen = optarg;
+      break;
+    case OPT_INTERVAL:
+      if((rc = parse_dur("--interval", optarg, &o.core.sched.interval_ms)))
+        goto out;
+      break;
+    case OPT_DEADLINE:
+      if((rc = parse_dur("--deadline", optarg, &o.core.sched.deadline_ms)))
+        goto out;
+      break;
+    case OPT_JITTER:
+      if((rc = parse_num("--jitter", optarg, 0, 50, &n)))
+        goto out;
+      o.core.sched.jitter_pct = (unsigned)n;
+      break;
+    case OPT_CONCURRENCY:
+      if((rc = parse_num("--concurrency", optarg, 1, 10000, &n)))
+        goto out;
+      o.concurrency = (unsigned)n;
+      break;
+    case OPT_ON_ENDED:
+      o.core.hooks.command = optarg;
+      break;
+    case OPT_ON_ENDED_URL:
+      o.core.hooks.url = optarg;
+      break;
+    case OPT_API_TOKEN_FILE:
+      free(api_token);
+      api_token = NULL;
+      if((rc = read_secret(optarg, &api_token, "--api-token-file")))
+        goto out;
+      break;
+    case OPT_LOG_FORMAT:
+      if(!strcmp(optarg, "text"))
+        logfmt = KLOG_TEXT;
+      else if(!strcmp(optarg, "json"))
+        logfmt = KLOG_JSON;
+      else {
+        rc = mgc_cli_usage_error(
+            "keeper run", "--log-format '%s': want text or json", optarg);
+        goto out;
+      }
+      break;
+    case OPT_HOOK_TIMEOUT: {
+      int64_t ms = 0;
+      if((rc = parse_dur("--hook-timeout", optarg, &ms)))
+        goto out;
+      o.core.hooks.timeout_ms = (long)ms;
+      break;
+    }
+    case OPT_HOOK_RETRIES:
+      if((rc = parse_num("--hook-retries", optarg, 0, 10, &n)))
+        goto out;
+      o.core.hooks.retries = (int)n;
+      break;
+    case 'v':
+    case OPT_VERBOSE:
+      verbose = 1;
+      break;
+    case 'h':
+    case OPT_HELP:
+      help_run(stdout);
+      goto out;
+    case ':':
+      rc = mgc_cli_usage_error("keeper run", "option '%s' needs a value",
+                               argv[optind - 1]);
+      goto out;
+    default:
+      rc = mgc_cli_usage_error("keeper run", "unknown option '%s'",
+                               argv[optind - 1]);
+      goto out;
+    }
+  }
+  if(optind < argc) {
+    rc = mgc_cli_usage_error("keeper run", "unexpected argument '%s'",
+                             argv[optind]);
+    goto out;
+  }
+  if(o.core.sched.interval_ms >= o.core.sched.deadline_ms) {
+    rc = mgc_cli_usage_error("keeper run",
+                             "--interval must be shorter than --deadline");
+    goto out;
+  }
+  klog_setup(logfmt, verbose ? KLOG_DEBUG : KLOG_INFO);
+  o.api_token = api_token;
+  o.make_client = make_client;
+  o.free_client = free_client;
+  o.ud = &ctx;
+  if(mgcall_global_init()) {
+    mgc_cli_error("cannot initialise libcurl/OpenSSL");
+    rc = MGCALL_E_INTERNAL;
+    goto out;
+  }
+  struct mgc_err err = {0};
+  rc = keeper_run(&o, &err);
+  if(rc)
+    mgc_cli_error("keeper: %s", err.msg);
+  mgcall_global_cleanup();
+out:
+  mgc_auth_opts_release(&probe);
+  if(ctx.ao_live)
+    mgc_auth_opts_release(&ctx.ao);
+  if(api_token) {
+    memset(api_token, 0, strlen(api_token));
+    free(api_token);
+  }
+  free(ctx.seen);
+  free(table);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* control-API clients                                                 */
+/* ------------------------------------------------------------------ */
+
+struct client {
+  const char *base; /* keeper URL without a trailing slash */
+  char *token;      /* bearer, or NULL */
+};
+
+struct body {
+  char *buf;
+  size_t len;
+  int too_big;
+};
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+  struct body *b = ud;
+  size_t n = size * nmemb;
+  if(b->len + n > MAX_RESPONSE) {
+    b->too_big = 1;
+    return 0;
+  }
+  char *nb = realloc(b->buf, b->len + n + 1);
+  if(!nb)
+    return 0;
+  memcpy(nb + b->len, p, n);
+  b->buf = nb;
+  b->len += n;
+  b->buf[b->len] = '\0';
+  return n;
+}
+
+/* One request; returns the HTTP status or -1 (error printed). */
+static long request(const struct client *cl, const char *method,
+                    const char *path, const char *body, struct body *out)
+{
+  CURL *curl = curl_easy_init();
+  if(!curl) {
+    mgc_cli_error("keeper: cannot initialise libcurl");
+    return -1;
+  }
+  size_t ulen = strlen(cl->base) + strlen(path) + 1;
+  char *url = malloc(ulen);
+  if(!url) {
+    curl_easy_cleanup(curl);
+    return -1;
+  }
+  snprintf(url, ulen, "%s%s", cl->base, path);
+  struct curl_slist *h = NULL;
+  h = curl_slist_append(h, "Accept: application/json");
+  if(body)
+    h = curl_slist_append(h, "Content-Type: application/json");
+  char *auth = NULL;
+  if(cl->token) {
+    size_t alen = strlen(cl->token) + 32;
+    auth = malloc(alen);
+    if(auth) {
+      snprintf(auth, alen, "Authorization: Bearer %s", cl->token);
+      h = curl_slist_append(h, auth);
+    }
+  }
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if(body) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)strlen(body));
+  }
+  CURLcode cc = curl_easy_perform(curl);
+  long status = -1;
+  if(cc == CURLE_OK)
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  else
+    mgc_cli_error("keeper at %s: %s", cl->base, curl_easy_strerror(cc));
+  curl_slist_free_all(h);
+  if(auth) {
+    memset(auth, 0, strlen(auth));
+    free(auth);
+  }
+  free(url);
+  curl_easy_cleanup(curl);
+  return status;
+}
+
+/* Map an error answer to a message and an exit code. */
+static int api_error(const char *what, long status, const struct body *b)
+{
+  const char *msg = NULL;
+  json_t *o = b->buf ? json_loads(b->buf, 0, NULL) : NULL;
+  json_t *m = json_object_get(json_object_get(o, "error"), "message");
+  if(json_is_string(m))
+    msg = json_string_value(m);
+  mgc_cli_error("%s: HTTP %ld%s%s", what, status, msg ? ": " : "",
+                msg ? msg : "");
+  json_decref(o);
+  if(status == 404)
+    return MGCALL_E_NOT_FOUND;
+  if(status == 401 || status == 403)
+    return MGCALL_E_ACCESS_DENIED;
+  if(status == 400 || status == 413)
+    return MGCALL_E_USAGE;
+  return MGCALL_E_HTTP;
+}
+
+/* "/calls/<percent-encoded id>" */
+static char *call_path(const char *id)
+{
+  CURL *c = curl_easy_init();
+  char *esc = c ? curl_easy_escape(c, id, 0) : NULL;
+  char *p = NULL;
+  if(esc) {
+    size_t n = strlen(esc) + 8;
+    p = malloc(n);
+    if(p)
+      snprintf(p, n, "/calls/%s", esc);
+  }
+  curl_free(esc);
+  curl_easy_cleanup(c);
+  return p;
+}
+
+static const struct option client_options[] = {
+    {"keeper-url", required_argument, NULL, OPT_KEEPER_URL},
+    {"api-token-file", required_argument, NULL, OPT_API_TOKEN_FILE},
+    {"tenant-id", required_argument, NULL, OPT_TENANT},
+    {"started-at", required_argument, NULL, OPT_STARTED_AT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const char client_common_help[] =
+    "  --keeper-url URL       the keeper's control API "
+    "(default " DEFAULT_KEEPER_URL ",\n"
+    "                         env MGCALL_KEEPER_URL)\n"
+    "  --api-token-file F     bearer token for the control API\n";
+
+static void help_client(const char *sub, FILE *out)
+{
+  if(!strcmp(sub, "add"))
+    fputs("usage: mgcall keeper add ID [--tenant-id T] [--started-at "
+          "RFC3339]\n"
+          "       mgcall keeper add -   (stdin: one 'ID [TENANT]' a line;\n"
+          "                              blank and # lines skipped)\n\n"
+          "Register calls with the keeper; returns once they are durable.\n"
+          "Exit 0 also when a call was already tracked.\n\n"
+          "  --tenant-id T          the call's tenant (default: the keeper's\n"
+          "                         credential tenant)\n"
+          "  --started-at TIME      when the call started (RFC 3339): the\n"
+          "                         first keepAlive is then due at\n"
+          "                         started-at + interval\n",
+          out);
+  else if(!strcmp(sub, "remove"))
+    fputs("usage: mgcall keeper remove ID\n\n"
+          "Stop keeping a call alive (state ended, reason removed; the\n"
+          "cleanup hooks run).  Exit 4 when the call is not tracked.\n\n",
+          out);
+  else if(!strcmp(sub, "list"))
+    fputs("usage: mgcall keeper list [--json]\n\n"
+          "Show every tracked call: state, last success, next keepAlive,\n"
+          "time left before the deadline, consecutive failures.\n\n"
+          "  --json                 the API's JSON ({\"calls\": [...]})\n",
+          out);
+  else
+    fputs("usage: mgcall keeper show ID [--json]\n\n"
+          "Show one call.  Exit 4 when it is not tracked.\n\n"
+          "  --json                 the API's JSON object\n",
+          out);
+  fputs(client_common_help, out);
+}
+
+/* "3s ago" / "in 12s" / "-" relative to now, from an RFC 3339 value. */
+static const char *rel(json_t *v, int64_t now, char *buf, size_t n)
+{
+  int64_t ms;
+  if(!json_is_string(v) || kt_parse_rfc3339(json_string_value(v), &ms))
+    return "-";
+  int64_t d = ms - now;
+  int64_t a = d < 0 ? -d : d;
+  char amount[24];
+  if(a < 10000)
+    snprintf(amount, sizeof(amount), "%.1fs", (double)a / 1000.0);
+  else if(a < 120000)
+    snprintf(amount, sizeof(amount), "%llds", (long long)(a / 1000));
+  else if(a < 7200000)
+    snprintf(amount, sizeof(amount), "%lldm", (long long)(a / 60000));
+  else
+    snprintf(amount, sizeof(amount), "%lldh", (long long)(a / 3600000));
+  if(d < 0)
+    snprintf(buf, n, "%s ago", amount);
+  else
+    snprintf(buf, n, "in %s", amount);
+  return buf;
+}
+
+static const char *str(json_t *o, const char *key, const char *dflt)
+{
+  json_t *v = json_object_get(o, key);
+  return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+static int64_t now_wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int by_id(const void *a, const void *b)
+{
+  json_t *const *x = a, *const *y = b;
+  return strcmp(str(*x, "callId", ""), str(*y, "callId", ""));
+}
+
+static void print_table(json_t *calls)
+{
+  int64_t now = now_wall_ms();
+  size_t n = json_array_size(calls);
+  json_t **v = calloc(n ? n : 1, sizeof(*v));
+  if(!v)
+    return;
+  for(size_t i = 0; i < n; i++)
+    v[i] = json_array_get(calls, i);
+  qsort(v, n, sizeof(*v), by_id);
+  printf("%-38s %-12s %-8s %-11s %-11s %-11s %-4s %s\n", "CALL ID", "TENANT",
+         "STATE", "LAST OK", "NEXT", "DEADLINE", "FAIL", "REASON/ERROR");
+  for(size_t i = 0; i < n; i++) {
+    char a[48], b[48], c[48];
+    json_t *o = v[i];
+    const char *reason = str(o, "reason", NULL);
+    const char *error = str(o, "lastError", NULL);
+    printf("%-38s %-12s %-8s %-11s %-11s %-11s %-4lld %s\n",
+           str(o, "callId", "?"), str(o, "tenantId", "-"), str(o, "state", "?"),
+           rel(json_object_get(o, "lastSuccess"), now, a, sizeof(a)),
+           rel(json_object_get(o, "nextDue"), now, b, sizeof(b)),
+           rel(json_object_get(o, "deadline"), now, c, sizeof(c)),
+           (long long)json_integer_value(
+               json_object_get(o, "consecutiveFailures")),
+           reason  ? reason
+           : error ? error
+                   : "");
+  }
+  free(v);
+}
+
+static void print_one(json_t *o)
+{
+  static const char *const keys[] = {"callId",
+                                     "tenantId",
+                                     "state",
+                                     "reason",
+                                     "added",
+                                     "startedAt",
+                                     "lastSuccess",
+                                     "nextDue",
+                                     "deadline",
+                                     "ended",
+                                     "consecutiveFailures",
+                                     "lastError"};
+  for(size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    json_t *v = json_object_get(o, keys[i]);
+    if(json_is_string(v))
+      printf("%-20s %s\n", keys[i], json_string_value(v));
+    else if(json_is_integer(v))
+      printf("%-20s %lld\n", keys[i], (long long)json_integer_value(v));
+    else
+      printf("%-20s -\n", keys[i]);
+  }
+}
+
+/* Bulk registration from stdin. */
+static int add_stdin(const struct client *cl)
+{
+  char line[1024];
+  json_t *chunk = json_array();
+  size_t created = 0, existing = 0, lineno = 0;
+  int rc = MGCALL_OK;
+  for(;;) {
+    int eof = !fgets(line, sizeof(line), stdin);
+    if(!eof) {
+      lineno++;
+      if(!strchr(line, '\n') && !feof(stdin)) {
+        rc = mgc_cli_usage_error("keeper add", "stdin line %zu: too long",
+                                 lineno);
+        break;
+      }
+      char *p = line + strspn(line, " \t");
+      p[strcspn(p, "\r\n")] = '\0';
+      if(!*p || *p == '#')
+        continue;
+      char *id = strtok(p, " \t");
+      char *tenant = strtok(NULL, " \t");
+      char *extra = strtok(NULL, " \t");
+      if(extra) {
+        rc = mgc_cli_usage_error("keeper add",
+                                 "stdin line %zu: want 'ID [TENANT]'", lineno);
+        break;
+      }
+      json_t *o = json_pack("{s:s}", "callId", id);
+      if(tenant)
+        json_object_set_new(o, "tenantId", json_string(tenant));
+      json_array_append_new(chunk, o);
+    }
+    if(json_array_size(chunk) &&
+       (eof || json_array_size(chunk) >= BULK_CHUNK)) {
+      char *body = json_dumps(chunk, JSON_COMPACT);
+      struct body b = {0};
+      long st = body ? request(cl, "POST", "/calls", body, &b) : -1;
+      free(body);
+      if(st == 200 || st == 201) {
+        json_t *r = json_loads(b.buf ? b.buf : "", 0, NULL);
+        created += (size_t)json_integer_value(json_object_get(r, "created"));
+        existing += (size_t)json_integer_value(json_object_get(r, "existing"));
+        json_decref(r);
+      }
+      else
+        rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper add", st, &b);
+      free(b.buf);
+      json_array_clear(chunk);
+      if(rc)
+        break;
+    }
+    if(eof)
+      break;
+  }
+  json_decref(chunk);
+  if(!rc)
+    fprintf(stderr, "added %zu, already tracked %zu\n", created, existing);
+  return rc;
+}
+
+static int cmd_client(const char *sub, int argc, char **argv)
+{
+  struct client cl = {getenv("MGCALL_KEEPER_URL"), NULL};
+  const char *tenant = NULL, *started = NULL;
+  char *base = NULL;
+  int as_json = 0, opt, rc = MGCALL_OK;
+  char usage_name[32];
+  snprintf(usage_name, sizeof(usage_name), "keeper %s", sub);
+  optind = 1;
+  opterr = 0;
+  while((opt = getopt_long(argc, argv, ":h", client_options, NULL)) != -1) {
+    switch(opt) {
+    case OPT_KEEPER_URL:
+      cl.base = optarg;
+      break;
+    case OPT_API_TOKEN_FILE:
+      free(cl.token);
+      cl.token = NULL;
+      if((rc = read_secret(optarg, &cl.token, "--api-token-file")))
+        goto out;
+      break;
+    case OPT_TENANT:
+    case OPT_STARTED_AT:
+      if(strcmp(sub, "add")) {
+        rc = mgc_cli_usage_error(usage_name, "unknown option '%s'",
+                                 argv[optind - 1]);
+        goto out;
+      }
+      if(opt == OPT_TENANT)
+        tenant = optarg;
+      else
+        started = optarg;
+      break;
+    case OPT_JSON:
+      if(strcmp(sub, "list") && strcmp(sub, "show")) {
+        rc = mgc_cli_usage_error(usage_name, "unknown option '--json'");
+        goto out;
+      }
+      as_json = 1;
+      break;
+    case 'h':
+    case OPT_HELP:
+      help_client(sub, stdout);
+      goto out;
+    case ':':
+      rc = mgc_cli_usage_error(usage_name, "option '%s' needs a value",
+                               argv[optind - 1]);
+      goto out;
+    default:
+      rc = mgc_cli_usage_error(usage_name, "unknown option '%s'",
+                               argv[optind - 1]);
+      goto out;
+    }
+  }
+  int want_id = strcmp(sub, "list") != 0;
+  const char *id = NULL;
+  if(want_id) {
+    if(optind >= argc) {
+      rc = mgc_cli_usage_error(usage_name, "a call id is needed");
+      goto out;
+    }
+    id = argv[optind++];
+    if(!*id) {
+      rc = mgc_cli_usage_error(usage_name, "empty call id");
+      goto out;
+    }
+  }
+  if(optind < argc) {
+    rc = mgc_cli_usage_error(usage_name, "unexpected argument '%s'",
+                             argv[optind]);
+    goto out;
+  }
+  if(!cl.base || !*cl.base)
+    cl.base = DEFAULT_KEEPER_URL;
+  base = strdup(cl.base);
+  if(!base) {
+    rc = MGCALL_E_INTERNAL;
+    goto out;
+  }
+  for(size_t n = strlen(base); n && base[n - 1] == '/'; n--)
+    base[n - 1] = '\0';
+  cl.base = base;
+  if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
+    rc = MGCALL_E_INTERNAL;
+    goto out;
+  }
+  struct body b = {0};
+  long st;
+  if(!strcmp(sub, "add") && !strcmp(id, "-")) {
+    if(tenant || started) {
+      rc = mgc_cli_usage_error(usage_name, "with 'add -' give the tenant "
+                                           "per line");
+      goto done;
+    }
+    rc = add_stdin(&cl);
+  }
+  else if(!strcmp(sub, "add")) {
+    int64_t ms;
+    if(started && kt_parse_rfc3339(started, &ms)) {
+      rc = mgc_cli_usage_error(usage_name,
+                               "--started-at '%s': want RFC 3339 such as "
+                               "2026-01-31T12:00:00Z",
+                               started);
+      goto done;
+    }
+    json_t *o = json_pack("{s:s}", "callId", id);
+    if(tenant)
+      json_object_set_new(o, "tenantId", json_string(tenant));
+    if(started)
+      json_object_set_new(o, "startedAt", json_string(started));
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    st = body ? request(&cl, "POST", "/calls", body, &b) : -1;
+    free(body);
+    if(st == 201)
+      fprintf(stderr, "added %s\n", id);
+    else if(st == 200)
+      fprintf(stderr, "%s is already tracked\n", id);
+    else
+      rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper add", st, &b);
+  }
+  else if(!strcmp(sub, "remove")) {
+    char *path = call_path(id);
+    st = path ? request(&cl, "DELETE", path, NULL, &b) : -1;
+    free(path);
+    if(st != 204)
+      rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper remove", st, &b);
+  }
+  else {
+    char *path = id ? call_path(id) : strdup("/calls");
+    st = path ? request(&cl, "GET", path, NULL, &b) : -1;
+    free(path);
+    if(st != 200)
+      rc = st < 0 ? MGCALL_E_NETWORK : api_error(usage_name, st, &b);
+    else if(as_json)
+      fputs(b.buf ? b.buf : "", stdout);
+    else {
+      json_t *o = json_loads(b.buf ? b.buf : "", 0, NULL);
+      if(!o) {
+        mgc_cli_error("%s: the keeper's answer is not JSON", usage_name);
+        rc = MGCALL_E_HTTP;
+      }
+      else if(id)
+        print_one(o);
+      else
+        print_table(json_object_get(o, "calls"));
+      json_decref(o);
+    }
+  }
+done:
+  free(b.buf);
+  curl_global_cleanup();
+out:
+  free(base);
+  if(cl.token) {
+    memset(cl.token, 0, strlen(cl.token));
+    free(cl.token);
+  }
+  return rc;
+}
 
 int cmd_keeper(int argc, char **argv)
 {
-  if(argc > 1 && !strcmp(argv[1], "--help")) {
-    printf("usage: mgcall keeper [OPTIONS]\n\n(not implemented yet)\n");
+  if(argc < 2) {
+    help_main(stderr);
+    return MGCALL_E_USAGE;
+  }
+  const char *sub = argv[1];
+  if(!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+    help_main(stdout);
     return MGCALL_OK;
   }
-  mgc_cli_error("keeper: not implemented yet");
-  return MGCALL_E_INTERNAL;
+  if(!strcmp(sub, "run"))
+    return cmd_run(argc - 1, argv + 1);
+  if(!strcmp(sub, "add") || !strcmp(sub, "remove") || !strcmp(sub, "list") ||
+     !strcmp(sub, "show"))
+    return cmd_client(sub, argc - 1, argv + 1);
+  return mgc_cli_usage_error("keeper", "'%s' is not a keeper command", sub);
 }

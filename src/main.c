@@ -74,6 +74,11 @@ static const struct cmd *find(const char *name)
 
 int main(int argc, char **argv)
 {
+  if(mgcall_global_init()) {
+    mgc_cli_error("cannot initialise libcurl and OpenSSL");
+    return MGCALL_E_INTERNAL;
+  }
+  atexit(mgcall_global_cleanup);
   if(argc < 2) {
     usage(stderr);
     return MGCALL_E_USAGE;

@@ -84,3 +84,141 @@ t_done() {
   echo "$((T_COUNT - T_FAILS)) passed, $T_FAILS failed"
   [ "$T_FAILS" -eq 0 ]
 }
+
+# ---- the emulator --------------------------------------------------------
+# These helpers are shared by every team's system tests; keep their names.
+#
+# t_emulator_start [EMULATOR ARGS...]
+#   Starts "$MGCALL" emulator --listen 127.0.0.1:0 ARGS... in the background
+#   (a later --listen in ARGS wins, e.g. --listen '[::1]:0'), waits at most
+#   10 s for its "mgcall emulator: listening on URL" line and sets
+#     EMU_URL   the base URL, e.g. http://127.0.0.1:41234 (https with TLS)
+#     EMU_PID   its process id (also appended to T_PIDS: killed on exit)
+#     EMU_OUT, EMU_ERR  files holding its stdout and stderr
+#   Returns 1 (and counts a failure) when it does not start.
+#   Typical: t_emulator_start --client app:secret --inactivity-timeout 2s
+# t_emulator_stop
+#   SIGTERM to EMU_PID and wait for it (exit status in EMU_STATUS).
+# t_make_cert
+#   Makes a throwaway CA and a server certificate for 127.0.0.1, localhost
+#   and ::1 in $T/pki with the openssl CLI and sets EMU_CA, EMU_CERT,
+#   EMU_KEY.  HTTPS:  t_make_cert; t_emulator_start --tls-cert "$EMU_CERT"
+#   --tls-key "$EMU_KEY"; curl --cacert "$EMU_CA" "$EMU_URL/...".
+# t_emulator_token TENANT CLIENT SECRET [SCOPE]
+#   Prints an access token from the emulator's token endpoint (client
+#   credentials; scope defaults to https://graph.microsoft.com/.default).
+#   The secret goes to curl on stdin, never in argv.  Prints nothing and
+#   returns 1 on failure.
+# t_emulator_call TOKEN [CALLBACK_URI]
+#   Creates a call (POST /v1.0/communications/calls) and prints its id.
+# t_curl ARGS...
+#   curl -sS with --cacert "$EMU_CA" when EMU_CA is set, and no proxy.
+T_EMU_N=0
+t_curl() {
+  if [ -n "${EMU_CA:-}" ]; then
+    curl -sS --noproxy '*' --cacert "$EMU_CA" "$@"
+  else
+    curl -sS --noproxy '*' "$@"
+  fi
+}
+
+t_emulator_start() {
+  T_EMU_N=$((T_EMU_N + 1))
+  EMU_OUT="$T/emulator.$T_EMU_N.out"
+  EMU_ERR="$T/emulator.$T_EMU_N.err"
+  EMU_URL=
+  "$MGCALL" emulator --listen 127.0.0.1:0 "$@" >"$EMU_OUT" 2>"$EMU_ERR" </dev/null &
+  EMU_PID=$!
+  T_PIDS+=("$EMU_PID")
+  local i
+  for i in $(seq 100); do
+    EMU_URL=$(sed -n 's/^mgcall emulator: listening on //p' "$EMU_OUT")
+    [ -n "$EMU_URL" ] && return 0
+    kill -0 "$EMU_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  T_COUNT=$((T_COUNT + 1))
+  t_fail "emulator did not start (args: $*)"
+  sed 's/^/  emulator: /' "$EMU_ERR" >&2
+  return 1
+}
+
+t_emulator_stop() {
+  kill -TERM "$EMU_PID" 2>/dev/null
+  wait "$EMU_PID" 2>/dev/null
+  EMU_STATUS=$?
+}
+
+t_make_cert() {
+  local d="$T/pki"
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" \
+    -out "$d/ca.pem" -days 2 -subj "/CN=mgcall test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null || return 1
+  openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" \
+    -out "$d/server.csr" -subj "/CN=localhost" 2>/dev/null || return 1
+  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:::1" \
+    "basicConstraints=CA:FALSE" "keyUsage=digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth" >"$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+    -CAcreateserial -out "$d/server.pem" -days 2 \
+    -extfile "$d/server.ext" 2>/dev/null || return 1
+  EMU_CA="$d/ca.pem"
+  EMU_CERT="$d/server.pem"
+  EMU_KEY="$d/server.key"
+}
+
+t_emulator_token() {
+  local scope=${4:-https://graph.microsoft.com/.default}
+  printf '%s' "$3" | t_curl -f -X POST "$EMU_URL/$1/oauth2/v2.0/token" \
+    --data-urlencode grant_type=client_credentials \
+    --data-urlencode "client_id=$2" --data-urlencode "scope=$scope" \
+    --data-urlencode client_secret@- | jq -er .access_token
+}
+
+t_emulator_call() {
+  local cb=${2:-http://127.0.0.1:9/callback}
+  t_curl -f -X POST "$EMU_URL/v1.0/communications/calls" \
+    -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -d "{\"callbackUri\":\"$cb\",\"requestedModalities\":[\"audio\"],\"mediaConfig\":{\"@odata.type\":\"#microsoft.graph.serviceHostedMediaConfig\"}}" |
+    jq -er .id
+}
+
+# t_sink_start [--fail N]
+#   Starts mgcall-test-sink (tests/helpers/test_sink.c), an HTTP listener
+#   that appends one JSON line per request ({"method","path","contentType",
+#   "body"}) to SINK_FILE and answers 200 (500 to the first N with --fail N).
+#   Sets SINK_URL (http://127.0.0.1:PORT), SINK_FILE, SINK_PID (in T_PIDS).
+# t_wait_lines FILE N [SECONDS]
+#   Waits (bounded, default 10 s) until FILE has at least N lines; returns 1
+#   otherwise.
+T_SINK_N=0
+t_sink_start() {
+  T_SINK_N=$((T_SINK_N + 1))
+  SINK_FILE="$T/sink.$T_SINK_N.jsonl"
+  local out="$T/sink.$T_SINK_N.out"
+  : >"$SINK_FILE"
+  "${MGCALL_BUILD_DIR:?}/tests/mgcall-test-sink" "$@" "$SINK_FILE" >"$out" 2>&1 </dev/null &
+  SINK_PID=$!
+  T_PIDS+=("$SINK_PID")
+  local i
+  for i in $(seq 100); do
+    SINK_URL=$(sed -n 's/^listening on //p' "$out")
+    [ -n "$SINK_URL" ] && return 0
+    kill -0 "$SINK_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  T_COUNT=$((T_COUNT + 1))
+  t_fail "test sink did not start"
+  return 1
+}
+
+t_wait_lines() {
+  local i n=$(( ${3:-10} * 10 ))
+  for i in $(seq "$n"); do
+    [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}

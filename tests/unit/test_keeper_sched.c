@@ -165,6 +165,7 @@ static void check_retries_before_deadline(int64_t interval, int64_t deadline)
   assert_true(tries < 200);
   /* the last retries happen near the deadline and the call is then lost */
   assert_int_equal(lost, 1);
+  assert_int_equal(ks_end(s, c, KS_REASON_LOST), 0);
   assert_int_equal(c->state, KS_LOST);
   assert_int_equal(c->reason, KS_REASON_LOST);
   ks_sched_free(s);
@@ -304,7 +305,9 @@ static void test_restore(void **state)
   struct ks_call *last = ks_next_ready(s);
   assert_ptr_equal(last, c);
   assert_int_equal(ks_on_failure(s, c, "503", 50001), 1);
+  assert_int_equal(ks_end(s, c, KS_REASON_LOST), 0);
   assert_int_equal(c->state, KS_LOST);
+  assert_int_equal(c->reason, KS_REASON_LOST);
   /* duplicate ids are refused */
   assert_null(ks_restore(s, "a", NULL, 0, 0, 0, 0, NULL, 0, wall));
   ks_sched_free(s);

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: MIT */
+/* faults.c - random faults, fault sequences, latency and per-app token
+ * buckets. */
+#include "faults.h"
+
+#include "duration.h"
+
+#include <errno.h>
+#include <math.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_APPS 4096
+
+struct bucket {
+  char *app;
+  double tokens;
+  int64_t last_ms;
+};
+
+struct emu_faults {
+  pthread_mutex_t lock;
+  struct emu_faults_config cfg;
+  int sequence[EMU_FAULT_MAX_SEQUENCE];
+  size_t seq_head, seq_len;
+  struct bucket *buckets;
+  size_t nbuckets;
+  uint64_t rng;
+  uint64_t injected, throttled;
+};
+
+void emu_faults_config_default(struct emu_faults_config *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->statuses[0] = 503;
+  cfg->nstatuses = 1;
+  cfg->retry_after_s = 1;
+  cfg->scope = EMU_SCOPE_GRAPH;
+}
+
+struct emu_faults *emu_faults_new(const struct emu_faults_config *cfg)
+{
+  struct emu_faults *f = calloc(1, sizeof(*f));
+  if(!f)
+    return NULL;
+  pthread_mutex_init(&f->lock, NULL);
+  f->cfg = *cfg;
+  if(RAND_bytes((unsigned char *)&f->rng, sizeof(f->rng)) != 1 || !f->rng)
+    f->rng = 0x2545F4914F6CDD1DULL;
+  return f;
+}
+
+void emu_faults_free(struct emu_faults *f)
+{
+  if(!f)
+    return;
+  for(size_t i = 0; i < f->nbuckets; i++)
+    free(f->buckets[i].app);
+  free(f->buckets);
+  pthread_mutex_destroy(&f->lock);
+  free(f);
+}
+
+static double next_uniform(struct emu_faults *f)
+{
+  /* xorshift64*: plenty for picking faults. */
+  f->rng ^= f->rng >> 12;
+  f->rng ^= f->rng << 25;
+  f->rng ^= f->rng >> 27;
+  uint64_t r = f->rng * 0x2545F4914F6CDD1DULL;
+  return (double)(r >> 11) / (double)(1ULL << 53);
+}
+
+static struct bucket *bucket_for(struct emu_faults *f, const char *app,
+                                 int64_t now)
+{
+  for(size_t i = 0; i < f->nbuckets; i++)
+    if(!strcmp(f->buckets[i].app, app))
+      return &f->buckets[i];
+  if(f->nbuckets == MAX_APPS)
+    return &f->buckets[0]; /* share the first: never unbounded */
+  struct bucket *b =
+      realloc(f->buckets, (f->nbuckets + 1) * sizeof(*f->buckets));
+  if(!b)
+    return f->nbuckets ? &f->buckets[0] : NULL;
+  f->buckets = b;
+  char *copy = strdup(app);
+  if(!copy)
+    return f->nbuckets ? &f->buckets[0] : NULL;
+  b = &f->buckets[f->nbuckets++];
+  b->app = copy;
+  b->tokens = f->cfg.throttle_per_s;
+  b->last_ms = now;
+  return b;
+}
+
+void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
+                       const char *app, int64_t now_ms,
+                       struct emu_fault_decision *out)
+{
+  memset(out, 0, sizeof(*out));
+  pthread_mutex_lock(&f->lock);
+  if(!(f->cfg.scope & scope)) {
+    pthread_mutex_unlock(&f->lock);
+    return;
+  }
+  out->latency_ms = f->cfg.latency_ms;
+  if(app && f->cfg.throttle_per_s > 0 && scope == EMU_SCOPE_GRAPH) {
+    struct bucket *b = bucket_for(f, app, now_ms);
+    if(b) {
+      double cap = f->cfg.throttle_per_s < 1 ? 1 : f->cfg.throttle_per_s;
+      b->tokens += (double)(now_ms - b->last_ms) * f->cfg.throttle_per_s / 1000;
+      if(b->tokens > cap)
+        b->tokens = cap;
+      b->last_ms = now_ms;
+      if(b->tokens >= 1)
+        b->tokens -= 1;
+      else {
+        double wait = (1 - b->tokens) / f->cfg.throttle_per_s;
+        out->status = 429;
+        out->throttled = 1;
+        out->retry_after = (int)ceil(wait);
+        if(out->retry_after < 1)
+          out->retry_after = 1;
+        f->throttled++;
+        pthread_mutex_unlock(&f->lock);
+        return;
+      }
+    }
+  }
+  int status = 0;
+  if(f->seq_len) {
+    status = f->sequence[f->seq_head];
+    f->seq_head = (f->seq_head + 1) % EMU_FAULT_MAX_SEQUENCE;
+    f->seq_len--;
+  }
+  else if(f->cfg.rate > 0 && f->cfg.nstatuses && next_uniform(f) < f->cfg.rate)
+    status =
+        f->cfg.statuses[(size_t)(next_uniform(f) * (double)f->cfg.nstatuses) %
+                        f->cfg.nstatuses];
+  if(status) {
+    out->status = status;
+    if(status == 429 || status == 503)
+      out->retry_after = f->cfg.retry_after_s;
+    f->injected++;
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+json_t *emu_faults_to_json(struct emu_faults *f)
+{
+  pthread_mutex_lock(&f->lock);
+  json_t *statuses = json_array();
+  for(size_t i = 0; i < f->cfg.nstatuses; i++)
+    json_array_append_new(statuses, json_integer(f->cfg.statuses[i]));
+  json_t *seq = json_array();
+  for(size_t i = 0; i < f->seq_len; i++)
+    json_array_append_new(
+        seq,
+        json_integer(f->sequence[(f->seq_head + i) % EMU_FAULT_MAX_SEQUENCE]));
+  char lat[32];
+  mgc__duration_format((uint64_t)f->cfg.latency_ms, lat, sizeof(lat));
+  const char *scope = f->cfg.scope == EMU_SCOPE_ALL     ? "all"
+                      : f->cfg.scope == EMU_SCOPE_TOKEN ? "token"
+                                                        : "graph";
+  json_t *o =
+      json_pack("{s:f,s:o,s:s,s:I,s:f,s:i,s:s,s:o,s:I,s:I}", "rate",
+                f->cfg.rate, "statuses", statuses, "latency", lat, "latencyMs",
+                (json_int_t)f->cfg.latency_ms, "throttle",
+                f->cfg.throttle_per_s, "retryAfter", f->cfg.retry_after_s,
+                "scope", scope, "sequence", seq, "injected",
+                (json_int_t)f->injected, "throttled", (json_int_t)f->throttled);
+  pthread_mutex_unlock(&f->lock);
+  return o;
+}
+
+static int status_ok(json_int_t s)
+{
+  return s >= 400 && s <= 599;
+}
+
+int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
+                         size_t errlen)
+{
+  if(!json_is_object(obj)) {
+    snprintf(err, errlen, "expected a JSON object");
+    return -1;
+  }
+  pthread_mutex_lock(&f->lock);
+  struct emu_faults_config cfg = f->cfg;
+  int seq[EMU_FAULT_MAX_SEQUENCE];
+  size_t nseq = 0;
+  int have_seq = 0;
+  const char *key;
+  json_t *v;
+  int rc = -1;
+  json_object_foreach((json_t *)obj, key, v)
+  {
+    if(!strcmp(key, "rate")) {
+      double r = json_number_value(v);
+      if(!json_is_number(v) || r < 0 || r > 1) {
+        snprintf(err, errlen, "rate: a number from 0 to 1");
+        goto out;
+      }
+      cfg.rate = r;
+    }
+    else if(!strcmp(key, "statuses")) {
+      size_t i;
+      json_t *s;
+      if(!json_is_array(v) || json_array_size(v) > EMU_FAULT_MAX_STATUSES) {
+        snprintf(err, errlen, "statuses: an array of at most %d statuses",
+                 EMU_FAULT_MAX_STATUSES);
+        goto out;
+      }
+      cfg.nstatuses = 0;
+      json_array_foreach(v, i, s)
+      {
+        if(!json_is_integer(s) || !status_ok(json_integer_value(s))) {
+          snprintf(err, errlen, "statuses: each from 400 to 599");
+          goto out;
+        }
+        cfg.statuses[cfg.nstatuses++] = (int)json_integer_value(s);
+      }
+    }
+    else if(!strcmp(key, "latency") || !strcmp(key, "latencyMs")) {
+      uint64_t ms;
+      if(json_is_integer(v) && json_integer_value(v) >= 0 &&
+         json_integer_value(v) <= 600000)
+        ms = (uint64_t)json_integer_value(v);
+      else if(!json_is_string(v) ||
+              mgc__duration_parse(json_string_value(v), &ms) || ms > 600000) {
+        snprintf(err, errlen, "%s: a duration up to 10m (\"250ms\") or ms",
+                 key);
+        goto out;
+      }
+      cfg.latency_ms = (int64_t)ms;
+    }
+    else if(!strcmp(key, "throttle")) {
+      double t = 0;
+      if(json_is_number(v))
+        t = json_number_value(v);
+      else if(json_is_string(v) && emu_parse_throttle(json_string_value(v), &t))
+        t = -1;
+      if(t < 0 || (!json_is_number(v) && !json_is_string(v)) || t > 10000000) {
+        snprintf(err, errlen,
+                 "throttle: requests per second (0: off) or "
+                 "\"N/s\"");
+        goto out;
+      }
+      cfg.throttle_per_s = t;
+    }
+    else if(!strcmp(key, "retryAfter")) {
+      if(!json_is_integer(v) || json_integer_value(v) < 0 ||
+         json_integer_value(v) > 3600) {
+        snprintf(err, errlen, "retryAfter: seconds from 0 to 3600");
+        goto out;
+      }
+      cfg.retry_after_s = (int)json_integer_value(v);
+    }
+    else if(!strcmp(key, "scope")) {
+      if(!json_is_string(v) ||
+         emu_parse_scope(json_string_value(v), &cfg.scope)) {
+        snprintf(err, errlen, "scope: graph, token or all");
+        goto out;
+      }
+    }
+    else if(!strcmp(key, "sequence")) {
+      size_t i;
+      json_t *s;
+      if(!json_is_array(v) || json_array_size(v) > EMU_FAULT_MAX_SEQUENCE) {
+        snprintf(err, errlen, "sequence: an array of at most %d statuses",
+                 EMU_FAULT_MAX_SEQUENCE);
+        goto out;
+      }
+      json_array_foreach(v, i, s)
+      {
+        if(!json_is_integer(s) || !status_ok(json_integer_value(s))) {
+          snprintf(err, errlen, "sequence: each from 400 to 599");
+          goto out;
+        }
+        seq[nseq++] = (int)json_integer_value(s);
+      }
+      have_seq = 1;
+    }
+    else if(!strcmp(key, "injected") || !strcmp(key, "throttled")) {
+      /* read-only counters: ignored so GET output can be PUT back */
+    }
+    else {
+      snprintf(err, errlen, "unknown setting '%.64s'", key);
+      goto out;
+    }
+  }
+  if(cfg.throttle_per_s != f->cfg.throttle_per_s) {
+    for(size_t i = 0; i < f->nbuckets; i++)
+      free(f->buckets[i].app);
+    f->nbuckets = 0;
+  }
+  f->cfg = cfg;
+  if(have_seq) {
+    memcpy(f->sequence, seq, nseq * sizeof(*seq));
+    f->seq_head = 0;
+    f->seq_len = nseq;
+  }
+  rc = 0;
+out:
+  pthread_mutex_unlock(&f->lock);
+  return rc;
+}
+
+uint64_t emu_faults_injected(struct emu_faults *f)
+{
+  pthread_mutex_lock(&f->lock);
+  uint64_t n = f->injected;
+  pthread_mutex_unlock(&f->lock);
+  return n;
+}
+
+uint64_t emu_faults_throttled(struct emu_faults *f)
+{
+  pthread_mutex_lock(&f->lock);
+  uint64_t n = f->throttled;
+  pthread_mutex_unlock(&f->lock);
+  return n;
+}
+
+int emu_parse_rate(const char *s, double *rate)
+{
+  char *end;
+  errno = 0;
+  double r = strtod(s, &end);
+  if(end == s || errno || r != r)
+    return -1;
+  if(*end == '%') {
+    r /= 100;
+    end++;
+  }
+  if(*end || r < 0 || r > 1)
+    return -1;
+  *rate = r;
+  return 0;
+}
+
+int emu_parse_statuses(const char *s, int *out, size_t max, size_t *n)
+{
+  *n = 0;
+  const char *p = s;
+  for(;;) {
+    char *end;
+    errno = 0;
+    long v = strtol(p, &end, 10);
+    if(end == p || errno || v < 400 || v > 599 || *n == max)
+      return -1;
+    out[(*n)++] = (int)v;
+    if(*end == '\0')
+      return 0;
+    if(*end != ',')
+      return -1;
+    p = end + 1;
+  }
+}
+
+int emu_parse_throttle(const char *s, double *per_s)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if(end == s || errno || !(v > 0) || v > 10000000)
+    return -1;
+  if(!strcmp(end, "") || !strcmp(end, "/s"))
+    *per_s = v;
+  else if(!strcmp(end, "/m"))
+    *per_s = v / 60;
+  else if(!strcmp(end, "/h"))
+    *per_s = v / 3600;
+  else
+    return -1;
+  return 0;
+}
+
+int emu_parse_scope(const char *s, enum emu_fault_scope *scope)
+{
+  if(!strcmp(s, "graph"))
+    *scope = EMU_SCOPE_GRAPH;
+  else if(!strcmp(s, "token"))
+    *scope = EMU_SCOPE_TOKEN;
+  else if(!strcmp(s, "all"))
+    *scope = EMU_SCOPE_ALL;
+  else
+    return -1;
+  return 0;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* faults.h - injected failures: random statuses at a rate, a queue of
+ * statuses for the next requests, added latency and per-app throttling (a
+ * token bucket per application id).  Changeable at run time from JSON
+ * (PUT /_emulator/faults).  Thread-safe. */
+#ifndef EMU_FAULTS_H
+#define EMU_FAULTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EMU_FAULT_MAX_STATUSES 16
+#define EMU_FAULT_MAX_SEQUENCE 256
+
+/* Which endpoints faults apply to. */
+enum emu_fault_scope {
+  EMU_SCOPE_GRAPH = 1, /* /v1.0, /beta */
+  EMU_SCOPE_TOKEN = 2, /* token endpoint and IMDS */
+  EMU_SCOPE_ALL = 3
+};
+
+struct emu_faults_config {
+  double rate; /* 0..1 */
+  int statuses[EMU_FAULT_MAX_STATUSES];
+  size_t nstatuses;
+  int64_t latency_ms;
+  double throttle_per_s; /* 0: off */
+  int retry_after_s;     /* Retry-After on 429/503 */
+  enum emu_fault_scope scope;
+};
+
+/* Defaults: rate 0, statuses 503, no latency, no throttling, Retry-After 1,
+ * scope graph. */
+void emu_faults_config_default(struct emu_faults_config *cfg);
+
+struct emu_faults;
+struct emu_faults *emu_faults_new(const struct emu_faults_config *cfg);
+void emu_faults_free(struct emu_faults *f);
+
+/* What to do with one request. */
+struct emu_fault_decision {
+  int status;      /* 0: serve normally; else answer this status */
+  int retry_after; /* seconds for Retry-After, 0: none */
+  int throttled;   /* status comes from the throttle */
+  int64_t latency_ms;
+};
+
+/* Decide for a request to an endpoint of scope (EMU_SCOPE_GRAPH or
+ * EMU_SCOPE_TOKEN) made by app (NULL: not known, no throttling). */
+void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
+                       const char *app, int64_t now_ms,
+                       struct emu_fault_decision *out);
+
+/* The current settings as JSON (new reference). */
+json_t *emu_faults_to_json(struct emu_faults *f);
+
+/* Apply a JSON object of settings (any subset of rate, statuses, latency,
+ * throttle, retryAfter, scope, sequence).  Returns 0, or -1 with a message
+ * in err and nothing changed. */
+int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
+                         size_t errlen);
+
+/* Counters. */
+uint64_t emu_faults_injected(struct emu_faults *f);
+uint64_t emu_faults_throttled(struct emu_faults *f);
+
+/* ---- value parsers (command line and JSON), no I/O --------------------- */
+
+/* "0.05", "5%" -> 0.05.  0 or -1. */
+int emu_parse_rate(const char *s, double *rate);
+/* "429,503" -> statuses (each 400..599).  0 or -1. */
+int emu_parse_statuses(const char *s, int *out, size_t max, size_t *n);
+/* "100/s", "6000/m", "100" (per second) -> per-second rate > 0.  0 or -1. */
+int emu_parse_throttle(const char *s, double *per_s);
+/* "dd" like "graph", "token", "all". 0 or -1. */
+int emu_parse_scope(const char *s, enum emu_fault_scope *scope);
+
+#endif

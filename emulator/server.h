@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* server.h - the emulator's HTTP front end (libmicrohttpd) and the state it
+ * shares with the endpoint modules.  Internal to emulator/. */
+#ifndef EMU_SERVER_H
+#define EMU_SERVER_H
+
+#include "calls.h"
+#include "emulator.h"
+#include "faults.h"
+#include "identity.h"
+#include "notify.h"
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+struct emu_record;
+
+struct emu_server {
+  struct MHD_Daemon *daemon;
+  int tls;
+  int family;
+  char base_url[320]; /* as printed: http://127.0.0.1:PORT */
+  char *tls_cert_pem, *tls_key_pem;
+  int64_t started_ms;
+
+  struct emu_calls *calls;
+  struct emu_identity *identity;
+  struct emu_faults *faults;
+  struct emu_notify *notify;
+  struct emu_record *record;
+
+  _Atomic uint64_t by_status[600];
+  _Atomic uint64_t requests, tokens_issued, keepalives_404;
+};
+
+/* Start serving on listen_fd (already bound and listening).  0, or -1 with
+ * err set. */
+int emu_server_start(struct emu_server *s, const struct emu_options *o,
+                     int listen_fd, char *err, size_t errlen);
+/* Stop accepting, finish in-flight requests, free the server's buffers. */
+void emu_server_stop(struct emu_server *s);
+
+/* The call store's event hook: sends commsNotifications.  ctx is the
+ * emu_server. */
+void emu_server_event(void *ctx, enum emu_call_event ev,
+                      const struct emu_call_info *call);
+
+#endif

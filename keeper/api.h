@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* api.h - the keeper's control API over HTTP (libmicrohttpd, its own
+ * thread): /calls, /calls/{id}, /notifications, /metrics, /healthz. */
+#ifndef MGCALL_KEEPER_API_H
+#define MGCALL_KEEPER_API_H
+
+#include <stddef.h>
+
+#include "keeper/core.h"
+
+/* Largest request bodies: POST /calls (a bulk array) and the rest. */
+#define KAPI_MAX_CALLS_BODY (16u * 1024 * 1024)
+#define KAPI_MAX_BULK 200000
+#define KAPI_MAX_TOKEN 4096
+
+struct kapi;
+
+/* Parse "ADDR:PORT" ("127.0.0.1:8787", "[::1]:8787", "0.0.0.0:0") into a
+ * sockaddr; *loopback says whether it is 127.0.0.0/8 or ::1.  Returns 0 or
+ * -1.  No I/O. */
+int kapi_parse_listen(const char *s, void *sockaddr_storage, size_t *len,
+                      int *loopback);
+
+/* Start serving on listen (default 127.0.0.1:8787).  token: the bearer
+ * token every request but /healthz must carry, or NULL (allowed only on
+ * loopback: MGCALL_E_USAGE otherwise).  core is borrowed.  On success
+ * *port is the bound port (useful with port 0). */
+int kapi_start(const char *listen, const char *token, struct kcore *core,
+               struct kapi **out, unsigned *port, struct mgc_err *err);
+
+/* Stop accepting and answering; NULL is a no-op. */
+void kapi_stop(struct kapi *api);
+
+#endif

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/* core.c - schedule + store + metrics + hooks behind one mutex. */
+#include "core.h"
+
+#include "log.h"
+#include "timefmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t kcore_mono_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t kcore_wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int restore_row(void *ud, const struct kstore_call *r)
+{
+  struct kcore *k = ud;
+  int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
+  struct ks_call *c = ks_restore(
+      k->sched, r->call_id, r->tenant_id, r->added_ms, r->started_ms,
+      r->last_success_ms, r->failures, r->last_error, now_mono, now_wall);
+  if(c)
+    k->loaded++;
+  else
+    klog(KLOG_WARN, r->call_id, NULL,
+         "not restored (duplicate, bad id or "
+         "out of memory)");
+  return 0;
+}
+
+int kcore_open(const struct kcore_config *cfg, struct kcore **out,
+               struct mgc_err *err)
+{
+  *out = NULL;
+  struct kcore *k = calloc(1, sizeof(*k));
+  if(!k)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  pthread_mutex_init(&k->lock, NULL);
+  uint64_t seed =
+      cfg->seed ? cfg->seed
+                : (uint64_t)kcore_wall_ms() ^ ((uint64_t)kcore_mono_ms() << 20);
+  k->sched = ks_sched_new(&cfg->sched, seed);
+  k->metrics = km_new();
+  if(!k->sched || !k->metrics) {
+    kcore_free(k);
+    return mgc__err_set(err, MGCALL_E_USAGE,
+                        "--interval must be shorter than --deadline and "
+                        "--jitter at most 50");
+  }
+  int rc = kstore_open(cfg->store_url, &k->store, err);
+  if(rc) {
+    kcore_free(k);
+    return rc;
+  }
+  rc = k->store->ops->load_active(k->store, restore_row, k, err);
+  if(rc) {
+    kcore_free(k);
+    return rc;
+  }
+  char why[256] = "";
+  rc = khooks_new(&cfg->hooks, k->metrics, &k->hooks, why, sizeof(why));
+  if(rc) {
+    kcore_free(k);
+    return mgc__err_set(err, rc, "%s", why);
+  }
+  *out = k;
+  return MGCALL_OK;
+}
+
+void kcore_free(struct kcore *k)
+{
+  if(!k)
+    return;
+  if(k->store && k->sched) {
+    struct mgc_err err = {0};
+    pthread_mutex_lock(&k->lock);
+    if(kcore_flush_locked(k, &err))
+      klog(KLOG_ERROR, NULL, NULL, "%s", err.msg);
+    pthread_mutex_unlock(&k->lock);
+  }
+  khooks_free(k->hooks);
+  kstore_close(k->store);
+  ks_sched_free(k->sched);
+  km_free(k->metrics);
+  pthread_mutex_destroy(&k->lock);
+  free(k);
+}
+
+/* The store row of c at now. */
+static void row_of(const struct kcore *k, const struct ks_call *c,
+                   int64_t now_mono, int64_t now_wall, struct kstore_call *r)
+{
+  memset(r, 0, sizeof(*r));
+  r->call_id = c->call_id;
+  r->tenant_id = c->tenant_id;
+  r->state = ks_state_name(ks_state_at(k->sched, c, now_mono));
+  r->reason = c->reason ? ks_reason_name((enum ks_reason)c->reason) : NULL;
+  r->last_error = c->last_error;
+  r->added_ms = c->added_wall;
+  r->started_ms = c->started_wall;
+  r->last_success_ms = c->last_success_wall;
+  r->next_due_ms = ks_next_due_wall(c, now_mono, now_wall);
+  r->ended_ms = c->ended_wall;
+  r->failures = c->failures;
+}
+
+int kcore_flush_locked(struct kcore *k, struct mgc_err *err)
+{
+  struct ks_call *d = ks_take_dirty(k->sched);
+  if(!d)
+    return MGCALL_OK;
+  size_t n = 0;
+  for(struct ks_call *c = d; c; c = c->next_dirty)
+    n++;
+  struct kstore_call *rows = malloc(n * sizeof(*rows));
+  int rc = MGCALL_E_INTERNAL;
+  if(rows) {
+    int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
+    size_t i = 0;
+    for(struct ks_call *c = d; c; c = c->next_dirty)
+      row_of(k, c, now_mono, now_wall, &rows[i++]);
+    rc = k->store->ops->put(k->store, rows, n, err);
+    free(rows);
+  }
+  else
+    mgc__err_set(err, rc, "store: out of memory");
+  if(rc) { /* keep them dirty for the next flush */
+    struct ks_call *c = d;
+    while(c) {
+      struct ks_call *next = c->next_dirty;
+      ks_mark_dirty(k->sched, c);
+      c = next;
+    }
+  }
+  return rc;
+}
+
+struct doomed {
+  struct ks_call **v;
+  size_t n, cap;
+};
+
+static void pick_terminal(void *ud, struct ks_call *c)
+{
+  struct doomed *d = ud;
+  if((c->state == KS_ENDED || c->state == KS_LOST) && !c->dirty &&
+     !c->in_batch && d->n < d->cap)
+    d->v[d->n++] = c;
+}
+
+/* Forget clean (already written) terminal calls when too many are held. */
+static void sweep_terminal(struct kcore *k)
+{
+  if(k->terminal <= KCORE_MAX_TERMINAL)
+    return;
+  struct doomed d = {malloc(k->terminal * sizeof(struct ks_call *)), 0,
+                     k->terminal};
+  if(!d.v)
+    return;
+  /* collect first: ks_forget() changes the hash being walked */
+  ks_foreach(k->sched, pick_terminal, &d);
+  for(size_t i = 0; i < d.n; i++)
+    ks_forget(k->sched, d.v[i]);
+  k->terminal -= d.n;
+  free(d.v);
+}
+
+void kcore_end_locked(struct kcore *k, struct ks_call *c, enum ks_reason reason)
+{
+  if(ks_end(k->sched, c, reason))
+    return;
+  c->ended_wall = kcore_wall_ms();
+  k->terminal++;
+  km_ended(k->metrics, reason);
+  klog(reason == KS_REASON_LOST ? KLOG_ERROR : KLOG_INFO, c->call_id, NULL,
+       "%s (reason %s)", reason == KS_REASON_LOST ? "lost" : "ended",
+       ks_reason_name(reason));
+  khooks_enqueue(k->hooks, c->call_id, c->tenant_id, ks_reason_name(reason));
+  sweep_terminal(k);
+}
+
+int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
+              int *created, struct mgc_err *err)
+{
+  int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
+  pthread_mutex_lock(&k->lock);
+  struct kstore_call *rows = calloc(n ? n : 1, sizeof(*rows));
+  struct ks_call **fresh = calloc(n ? n : 1, sizeof(*fresh));
+  if(!rows || !fresh) {
+    pthread_mutex_unlock(&k->lock);
+    free(rows);
+    free(fresh);
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  }
+  size_t nrows = 0;
+  int rc = MGCALL_OK;
+  for(size_t i = 0; i < n; i++) {
+    int is_new = 0;
+    int was_terminal = 0;
+    struct ks_call *old = ks_find(k->sched, regs[i].call_id);
+    if(old && (old->state == KS_ENDED || old->state == KS_LOST))
+      was_terminal = 1;
+    struct ks_call *c =
+        ks_track(k->sched, regs[i].call_id, regs[i].tenant_id,
+                 regs[i].started_ms, now_mono, now_wall, &is_new);
+    if(!c) {
+      rc = mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "cannot track call '%s': out of memory or too "
+                        "many calls",
+                        regs[i].call_id);
+      break;
+    }
+    if(was_terminal && k->terminal)
+      k->terminal--;
+    if(created)
+      created[i] = is_new;
+    if(is_new) {
+      fresh[nrows] = old ? NULL : c; /* revived calls stay on failure */
+      row_of(k, c, now_mono, now_wall, &rows[nrows++]);
+    }
+  }
+  if(!rc && nrows)
+    rc = k->store->ops->put(k->store, rows, nrows, err);
+  if(rc) { /* nothing acknowledged: drop what this request added */
+    for(size_t i = 0; i < nrows; i++)
+      if(fresh[i])
+        ks_forget(k->sched, fresh[i]);
+  }
+  else if(nrows && k->wake)
+    k->wake(k->wake_ud);
+  pthread_mutex_unlock(&k->lock);
+  free(rows);
+  free(fresh);
+  return rc;
+}
+
+int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
+              int *was_live, struct mgc_err *err)
+{
+  pthread_mutex_lock(&k->lock);
+  struct ks_call *c = ks_find(k->sched, call_id);
+  if(!c) {
+    pthread_mutex_unlock(&k->lock);
+    return mgc__err_set(err, MGCALL_E_NOT_FOUND, "call '%s' is not tracked",
+                        call_id);
+  }
+  int live = c->state != KS_ENDED && c->state != KS_LOST;
+  if(was_live)
+    *was_live = live;
+  int rc = MGCALL_OK;
+  if(live) {
+    kcore_end_locked(k, c, reason);
+    rc = kcore_flush_locked(k, err);
+  }
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+static void put_time(json_t *o, const char *key, int64_t ms)
+{
+  char buf[40];
+  json_object_set_new(o, key,
+                      ms > 0
+                          ? json_string(kt_format_rfc3339(ms, buf, sizeof(buf)))
+                          : json_null());
+}
+
+static json_t *call_json(struct kcore *k, const struct ks_call *c,
+                         int64_t now_mono, int64_t now_wall)
+{
+  enum ks_state st = ks_state_at(k->sched, c, now_mono);
+  json_t *o = json_object();
+  if(!o)
+    return NULL;
+  json_object_set_new(o, "callId", json_string(c->call_id));
+  json_object_set_new(o, "tenantId",
+                      c->tenant_id ? json_string(c->tenant_id) : json_null());
+  json_object_set_new(o, "state", json_string(ks_state_name(st)));
+  json_object_set_new(
+      o, "reason",
+      c->reason ? json_string(ks_reason_name((enum ks_reason)c->reason))
+                : json_null());
+  put_time(o, "added", c->added_wall);
+  put_time(o, "startedAt", c->started_wall);
+  put_time(o, "lastSuccess", c->last_success_wall);
+  put_time(o, "nextDue", ks_next_due_wall(c, now_mono, now_wall));
+  int live = st == KS_ACTIVE || st == KS_AT_RISK;
+  put_time(o, "deadline",
+           live ? now_wall + (ks_deadline_mono(k->sched, c) - now_mono) : 0);
+  put_time(o, "ended", c->ended_wall);
+  json_object_set_new(o, "consecutiveFailures", json_integer(c->failures));
+  json_object_set_new(o, "lastError",
+                      c->last_error ? json_string(c->last_error) : json_null());
+  return o;
+}
+
+static int row_json(void *ud, const struct kstore_call *r)
+{
+  json_t **out = ud;
+  json_t *o = json_object();
+  json_object_set_new(o, "callId", json_string(r->call_id));
+  json_object_set_new(o, "tenantId",
+                      r->tenant_id ? json_string(r->tenant_id) : json_null());
+  json_object_set_new(o, "state", json_string(r->state ? r->state : ""));
+  json_object_set_new(o, "reason",
+                      r->reason ? json_string(r->reason) : json_null());
+  put_time(o, "added", r->added_ms);
+  put_time(o, "startedAt", r->started_ms);
+  put_time(o, "lastSuccess", r->last_success_ms);
+  put_time(o, "nextDue", 0);
+  put_time(o, "deadline", 0);
+  put_time(o, "ended", r->ended_ms);
+  json_object_set_new(o, "consecutiveFailures", json_integer(r->failures));
+  json_object_set_new(o, "lastError",
+                      r->last_error ? json_string(r->last_error) : json_null());
+  *out = o;
+  return 1;
+}
+
+json_t *kcore_call_json(struct kcore *k, const char *call_id)
+{
+  int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
+  json_t *o = NULL;
+  pthread_mutex_lock(&k->lock);
+  struct ks_call *c = ks_find(k->sched, call_id);
+  if(c)
+    o = call_json(k, c, now_mono, now_wall);
+  else {
+    struct mgc_err err = {0};
+    k->store->ops->get(k->store, call_id, row_json, &o, &err);
+  }
+  pthread_mutex_unlock(&k->lock);
+  return o;
+}
+
+struct list_ctx {
+  struct kcore *k;
+  json_t *arr;
+  int64_t now_mono, now_wall;
+};
+
+static void list_one(void *ud, struct ks_call *c)
+{
+  struct list_ctx *l = ud;
+  json_t *o = call_json(l->k, c, l->now_mono, l->now_wall);
+  if(o)
+    json_array_append_new(l->arr, o);
+}
+
+json_t *kcore_list_json(struct kcore *k)
+{
+  struct list_ctx l = {k, json_array(), kcore_mono_ms(), kcore_wall_ms()};
+  if(!l.arr)
+    return NULL;
+  pthread_mutex_lock(&k->lock);
+  ks_foreach(k->sched, list_one, &l);
+  pthread_mutex_unlock(&k->lock);
+  return json_pack("{s:o}", "calls", l.arr);
+}
+
+char *kcore_metrics_text(struct kcore *k)
+{
+  size_t states[4];
+  int64_t now = kcore_mono_ms();
+  pthread_mutex_lock(&k->lock);
+  ks_count_states(k->sched, now, states);
+  int64_t left = ks_min_time_left(k->sched, now);
+  pthread_mutex_unlock(&k->lock);
+  return km_render(k->metrics, states, left);
+}

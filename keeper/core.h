@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* core.h - the keeper's shared state: schedule + store + metrics + hooks
+ * behind one mutex.  The control API (api.c, its own thread) and the main
+ * loop (keeper.c) both go through here.  No network I/O of its own. */
+#ifndef MGCALL_KEEPER_CORE_H
+#define MGCALL_KEEPER_CORE_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "keeper/hooks.h"
+#include "keeper/metrics.h"
+#include "keeper/sched.h"
+#include "keeper/store.h"
+
+struct kcore_config {
+  struct ks_config sched;
+  const char *store_url; /* NULL = default */
+  struct khooks_config hooks;
+  uint64_t seed; /* jitter seed, 0 = from the clock */
+};
+
+struct kcore {
+  pthread_mutex_t lock;
+  struct ks_sched *sched;
+  struct kstore *store;
+  struct kmetrics *metrics;
+  struct khooks *hooks;
+  void (*wake)(void *ud); /* called (lock held) when work arrives */
+  void *wake_ud;
+  size_t terminal; /* ended/lost calls held in memory */
+  size_t loaded;   /* calls restored from the store on open */
+};
+
+/* Keep at most this many ended/lost calls in memory (GET /calls shows
+ * them); older ones are still in the store (GET /calls/{id}). */
+#define KCORE_MAX_TERMINAL 10000
+
+/* Clocks, in ms. */
+int64_t kcore_mono_ms(void);
+int64_t kcore_wall_ms(void);
+
+/* Open the store, load every active call, start the hook thread. */
+int kcore_open(const struct kcore_config *cfg, struct kcore **out,
+               struct mgc_err *err);
+/* Flush progress, stop hooks (they finish), close.  NULL is a no-op. */
+void kcore_free(struct kcore *k);
+
+/* One registration of POST /calls. */
+struct kcore_reg {
+  const char *call_id;
+  const char *tenant_id; /* NULL = default */
+  int64_t started_ms;    /* 0 = not given */
+};
+
+/* Track regs (n >= 1); durable in the store when it returns MGCALL_OK.
+ * created[i] (may be NULL) is 1 for a new registration, 0 when it was
+ * already tracked.  On a store error nothing is acknowledged
+ * (MGCALL_E_INTERNAL, err says why). */
+int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
+              int *created, struct mgc_err *err);
+
+/* End a live call (DELETE: KS_REASON_REMOVED; notification:
+ * KS_REASON_TERMINATED): written at once, hooks queued.  MGCALL_OK,
+ * MGCALL_E_NOT_FOUND (unknown), or MGCALL_E_INTERNAL.  *was_live (may be
+ * NULL) is 0 when it had already ended (no hook runs again). */
+int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
+              int *was_live, struct mgc_err *err);
+
+/* JSON of one call (from memory, else the store) or NULL when unknown;
+ * caller decrefs. */
+json_t *kcore_call_json(struct kcore *k, const char *call_id);
+/* {"calls": [...]} of every call in memory; caller decrefs. */
+json_t *kcore_list_json(struct kcore *k);
+/* Prometheus text; caller frees. */
+char *kcore_metrics_text(struct kcore *k);
+
+/* With the lock held (main loop): end c for reason (metrics, log, hook). */
+void kcore_end_locked(struct kcore *k, struct ks_call *c,
+                      enum ks_reason reason);
+/* With the lock held: write every dirty call in one transaction.  Returns
+ * MGCALL_OK or the store's error (the calls stay dirty). */
+int kcore_flush_locked(struct kcore *k, struct mgc_err *err);
+
+#endif

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/* keeper.c - the keeper's main loop on one mgcall_batch. */
+#include "keeper.h"
+
+#include "api.h"
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef MGCALL_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#define NOTIFY(s) sd_notify(0, s)
+#else
+#define NOTIFY(s) ((void)0)
+#endif
+
+struct loop {
+  struct kcore *core;
+  mgcall_batch *batch;
+  size_t in_flight;
+  /* set by the signal thread, read by the loop (under sig_lock) */
+  pthread_mutex_t sig_lock;
+  int stop, reload;
+};
+
+static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
+{
+  if(res->status)
+    snprintf(buf, n, "HTTP %ld%s%.100s%s%.150s", res->status,
+             res->error_code[0] ? " " : "", res->error_code,
+             res->error_message[0] ? ": " : "", res->error_message);
+  else
+    snprintf(buf, n, "%s%s%.150s", mgcall_strerror(res->code),
+             res->error_message[0] ? ": " : "", res->error_message);
+  return buf;
+}
+
+/* Completion of one keepAlive (runs inside mgcall_batch_run()). */
+static void on_done(void *ud, const char *call_id, void *item,
+                    const mgcall_result *res)
+{
+  struct loop *l = ud;
+  struct ks_call *c = item;
+  struct kcore *k = l->core;
+  int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
+  pthread_mutex_lock(&k->lock);
+  c->in_batch = 0;
+  l->in_flight--;
+  km_keepalive(k->metrics, res->status);
+  if(res->code == MGCALL_OK) {
+    int64_t sent_wall = now_wall - (now_mono - c->sent_mono);
+    ks_on_success(k->sched, c, c->sent_mono, sent_wall);
+    klog(KLOG_DEBUG, call_id, res->request_id, "kept alive (%ld ms)",
+         res->elapsed_ms);
+  }
+  else if(res->code == MGCALL_E_NOT_FOUND) {
+    klog(KLOG_INFO, call_id, res->request_id,
+         "keepAlive answered 404: the call has ended");
+    if(c->state != KS_ENDED && c->state != KS_LOST &&
+       c->heap_idx == KS_NOT_QUEUED && !c->ready)
+      kcore_end_locked(k, c, KS_REASON_NOT_FOUND);
+  }
+  else {
+    char why[300];
+    reason_of(res, why, sizeof(why));
+    int lost = ks_on_failure(k->sched, c, why, now_mono);
+    klog(KLOG_WARN, call_id, res->request_id, "keepAlive failed: %s%s", why,
+         lost ? "" : "; will retry");
+    if(lost)
+      kcore_end_locked(k, c, KS_REASON_LOST);
+    else if(c->state == KS_ACTIVE)
+      km_retry(k->metrics);
+  }
+  pthread_mutex_unlock(&k->lock);
+}
+
+/* Hand due calls to the batch, up to the concurrency.  Lock held. */
+static void dispatch(struct loop *l, unsigned concurrency, int64_t now)
+{
+  struct kcore *k = l->core;
+  ks_collect_due(k->sched, now);
+  while(l->in_flight < concurrency) {
+    struct ks_call *c = ks_next_ready(k->sched);
+    if(!c)
+      break;
+    km_lateness(k->metrics, now - c->due_mono);
+    c->sent_mono = now;
+    if(mgcall_batch_add(l->batch, c->call_id, c->tenant_id, c)) {
+      /* cannot queue (out of memory): count it as a failure */
+      if(ks_on_failure(k->sched, c, "cannot queue the request", now))
+        kcore_end_locked(k, c, KS_REASON_LOST);
+      continue;
+    }
+    c->in_batch = 1;
+    l->in_flight++;
+  }
+}
+
+static struct loop *the_loop; /* for the signal thread */
+
+static void *signal_thread(void *arg)
+{
+  sigset_t *set = arg;
+  for(;;) {
+    int sig;
+    if(sigwait(set, &sig))
+      continue;
+    struct loop *l = the_loop;
+    pthread_mutex_lock(&l->sig_lock);
+    if(sig == SIGHUP)
+      l->reload = 1;
+    else
+      l->stop++;
+    mgcall_batch *b = l->batch;
+    int stop = l->stop;
+    if(b)
+      mgcall_batch_wakeup(b);
+    pthread_mutex_unlock(&l->sig_lock);
+    if(stop && sig != SIGHUP)
+      klog(KLOG_INFO, NULL, NULL, "%s: finishing in-flight requests",
+           sig == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+  return NULL;
+}
+
+static void wake_batch(void *ud)
+{
+  struct loop *l = ud;
+  pthread_mutex_lock(&l->sig_lock);
+  if(l->batch)
+    mgcall_batch_wakeup(l->batch);
+  pthread_mutex_unlock(&l->sig_lock);
+}
+
+static int new_batch(const struct keeper_opts *o, struct loop *l,
+                     mgcall_client **client, void **handle, unsigned conc,
+                     struct mgc_err *err)
+{
+  char why[1024] = "";
+  int rc = o->make_client(o->ud, client, handle, why, sizeof(why));
+  if(rc)
+    return mgc__err_set(err, rc, "%s", why);
+  mgcall_batch *b = NULL;
+  rc = mgcall_batch_new(*client, conc, on_done, l, &b);
+  if(rc) {
+    o->free_client(o->ud, *client, *handle);
+    return mgc__err_set(err, rc, "cannot make a batch: %s",
+                        mgcall_strerror(rc));
+  }
+  pthread_mutex_lock(&l->sig_lock);
+  l->batch = b;
+  pthread_mutex_unlock(&l->sig_lock);
+  km_token_refresh(l->core->metrics);
+  return MGCALL_OK;
+}
+
+static void drop_batch(const struct keeper_opts *o, struct loop *l,
+                       mgcall_client *client, void *handle)
+{
+  pthread_mutex_lock(&l->sig_lock);
+  mgcall_batch *b = l->batch;
+  l->batch = NULL;
+  pthread_mutex_unlock(&l->sig_lock);
+  mgcall_batch_free(b);
+  o->free_client(o->ud, client, handle);
+}
+
+int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
+{
+  unsigned conc = o->concurrency ? o->concurrency : 64;
+  int64_t flush_ms = o->flush_ms > 0 ? o->flush_ms : 500;
+  static struct loop l;
+  memset(&l, 0, sizeof(l));
+  pthread_mutex_init(&l.sig_lock, NULL);
+  the_loop = &l;
+
+  /* Signals: blocked everywhere, taken by one thread with sigwait(). */
+  static sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  int rc = kcore_open(&o->core, &l.core, err);
+  if(rc)
+    return rc;
+  klog(KLOG_INFO, NULL, NULL, "store: %zu active calls loaded", l.core->loaded);
+  mgcall_client *client = NULL;
+  void *handle = NULL;
+  rc = new_batch(o, &l, &client, &handle, conc, err);
+  if(rc) {
+    kcore_free(l.core);
+    return rc;
+  }
+  l.core->wake = wake_batch;
+  l.core->wake_ud = &l;
+  struct kapi *api = NULL;
+  unsigned port = 0;
+  rc = kapi_start(o->listen, o->api_token, l.core, &api, &port, err);
+  if(rc) {
+    drop_batch(o, &l, client, handle);
+    kcore_free(l.core);
+    return rc;
+  }
+  pthread_t sigthr;
+  pthread_create(&sigthr, NULL, signal_thread, &set);
+  pthread_detach(sigthr);
+  klog(KLOG_INFO, NULL, NULL,
+       "keeping calls alive; control API on port %u (concurrency %u)", port,
+       conc);
+  NOTIFY("READY=1");
+
+  int64_t last_flush = kcore_mono_ms();
+  int stopping = 0, reloading = 0;
+  for(;;) {
+    pthread_mutex_lock(&l.sig_lock);
+    if(l.stop && !stopping) {
+      stopping = 1;
+      NOTIFY("STOPPING=1");
+    }
+    if(l.reload && !reloading) {
+      reloading = 1;
+      l.reload = 0;
+      NOTIFY("RELOADING=1");
+      klog(KLOG_INFO, NULL, NULL, "SIGHUP: reloading credentials");
+    }
+    int force = l.stop > 1;
+    pthread_mutex_unlock(&l.sig_lock);
+    if(stopping && api) {
+      kapi_stop(api); /* stop taking work */
+      api = NULL;
+    }
+
+    int64_t now = kcore_mono_ms();
+    pthread_mutex_lock(&l.core->lock);
+    if(!stopping && !reloading)
+      dispatch(&l, conc, now);
+    if(now - last_flush >= flush_ms) {
+      struct mgc_err ferr = {0};
+      if(kcore_flush_locked(l.core, &ferr))
+        klog(KLOG_ERROR, NULL, NULL, "%s", ferr.msg);
+      last_flush = now;
+    }
+    int64_t wait = ks_wait_ms(l.core->sched, now);
+    size_t in_flight = l.in_flight;
+    pthread_mutex_unlock(&l.core->lock);
+
+    if((stopping && (!in_flight || force)))
+      break;
+    if(reloading && !in_flight) {
+      mgcall_client *nc = NULL;
+      void *nh = NULL;
+      struct mgc_err rerr = {0};
+      mgcall_client *oc = client;
+      void *oh = handle;
+      pthread_mutex_lock(&l.sig_lock);
+      mgcall_batch *ob = l.batch;
+      l.batch = NULL;
+      pthread_mutex_unlock(&l.sig_lock);
+      if(new_batch(o, &l, &nc, &nh, conc, &rerr)) {
+        klog(KLOG_ERROR, NULL, NULL,
+             "SIGHUP: %s: keeping the previous credentials", rerr.msg);
+        pthread_mutex_lock(&l.sig_lock);
+        l.batch = ob;
+        pthread_mutex_unlock(&l.sig_lock);
+      }
+      else {
+        mgcall_batch_free(ob);
+        o->free_client(o->ud, oc, oh);
+        client = nc;
+        handle = nh;
+        klog(KLOG_INFO, NULL, NULL, "SIGHUP: credentials reloaded");
+      }
+      reloading = 0;
+      NOTIFY("READY=1");
+      continue;
+    }
+    int timeout = 1000;
+    if(!stopping && !reloading && wait >= 0 && wait < timeout &&
+       (l.in_flight < conc))
+      timeout = (int)wait;
+    if(timeout > flush_ms)
+      timeout = (int)flush_ms;
+    int left = mgcall_batch_run(l.batch, timeout);
+    if(left < 0) {
+      klog(KLOG_ERROR, NULL, NULL, "batch: %s", mgcall_strerror(-left));
+      struct timespec ts = {0, 100 * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+  }
+  if(api)
+    kapi_stop(api);
+  drop_batch(o, &l, client, handle);
+  kcore_free(l.core); /* flushes, finishes hooks */
+  klog(KLOG_INFO, NULL, NULL, "stopped");
+  return MGCALL_OK;
+}

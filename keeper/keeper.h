@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* keeper.h - `mgcall keeper run`: the main loop.  One thread drives ONE
+ * mgcall_batch (bounded concurrency, connections reused); due calls come
+ * off the schedule's heap; the control API and the hooks have threads of
+ * their own; a signal thread turns SIGTERM/SIGINT/SIGHUP into flags. */
+#ifndef MGCALL_KEEPER_KEEPER_H
+#define MGCALL_KEEPER_KEEPER_H
+
+#include "keeper/core.h"
+
+struct keeper_opts {
+  struct kcore_config core;
+  const char *listen;    /* NULL = 127.0.0.1:8787 */
+  const char *api_token; /* bearer token of the control API, or NULL */
+  unsigned concurrency;  /* requests in flight at most; 0 = 64 */
+  long flush_ms;         /* progress written at least this often; 0 = 500 */
+  /* Make a Graph client (retries 0: the keeper schedules retries itself).
+   * Called at start and on SIGHUP (credentials reloaded); *handle is given
+   * back to free_client().  Returns an mgcall_code; errbuf gets why. */
+  int (*make_client)(void *ud, mgcall_client **client, void **handle,
+                     char *errbuf, size_t errlen);
+  void (*free_client)(void *ud, mgcall_client *client, void *handle);
+  void *ud;
+};
+
+/* Run until SIGTERM/SIGINT (then: stop taking work, finish in-flight
+ * requests, flush, return MGCALL_OK).  Start-up errors (store, listen,
+ * credentials) return their code with err set. */
+int keeper_run(const struct keeper_opts *opts, struct mgc_err *err);
+
+#endif

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# mgcall emulator, Graph side: create / get / keepAlive / delete, the OData
+# errors (401, 403, 404, 405, 400, 413), the inactivity timeout with its
+# resultInfo and the commsNotifications callback, /_emulator/calls, stats.
+. "$(dirname "$0")/lib.sh"
+
+# req METHOD PATH [CURL ARGS...]: status in $S, body in $T/body, headers in
+# $T/hdr.
+req() {
+  local m=$1 p=$2
+  shift 2
+  S=$(t_curl -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X "$m" "$EMU_URL$p" "$@")
+}
+hdr() { # hdr NAME: value of a response header
+  tr -d '\r' <"$T/hdr" | sed -n "s/^$1: //Ip" | head -n 1
+}
+body() { jq -r "$1" "$T/body"; }
+
+t_sink_start
+t_emulator_start --client app1:s3cret --inactivity-timeout 2s \
+  --establish-delay 100ms || { t_done; exit 1; }
+t_grep "$EMU_OUT" '^mgcall emulator: listening on http://127\.0\.0\.1:[0-9]+$' \
+  "one listening line with the port"
+
+TOK=$(t_emulator_token tenant-a app1 s3cret)
+[ -n "$TOK" ] || t_fail "no token"
+AUTH=(-H "Authorization: Bearer $TOK")
+CB="$SINK_URL/callback"
+
+# ---- create --------------------------------------------------------------
+req POST /v1.0/communications/calls "${AUTH[@]}" -H 'Content-Type: application/json' \
+  -d "{\"callbackUri\":\"$CB\",\"requestedModalities\":[\"audio\"],\"mediaConfig\":{\"@odata.type\":\"#microsoft.graph.serviceHostedMediaConfig\"},\"source\":{\"identity\":{\"application\":{\"id\":\"app1\"}}}}"
+t_eq "$S" 201 "create: 201"
+ID=$(body .id)
+t_eq "$(body .state)" establishing "create: state establishing"
+t_eq "$(body .callbackUri)" "$CB" "create: callbackUri echoed"
+t_eq "$(body .tenantId)" tenant-a "create: tenantId from the token"
+t_eq "$(body '.source.identity.application.id')" app1 "create: source echoed"
+t_eq "$(hdr Location)" "$EMU_URL/v1.0/communications/calls/$ID" "create: Location"
+t_eq "$(body '."@odata.type"')" "#microsoft.graph.call" "create: @odata.type"
+
+# ---- establishing -> established (bounded polling) -------------------------
+state=
+for _ in $(seq 50); do
+  req GET "/v1.0/communications/calls/$ID" "${AUTH[@]}"
+  state=$(body .state)
+  [ "$state" = established ] && break
+  sleep 0.1
+done
+t_eq "$state" established "get: the call becomes established"
+t_eq "$S" 200 "get: 200"
+t_wait_lines "$SINK_FILE" 1 || t_fail "no established notification"
+t_eq "$(head -n 1 "$SINK_FILE" | jq -r '.body | fromjson | .value[0].resourceData.state')" \
+  established "callback: established notification"
+
+# ---- keepAlive -----------------------------------------------------------------
+req POST "/v1.0/communications/calls/$ID/keepAlive" "${AUTH[@]}" \
+  -H 'client-request-id: 0e0c4a43-6a1b-4d35-9f4e-5f1e5b1d2c3a' -H 'Content-Length: 0'
+t_eq "$S" 200 "keepAlive: 200"
+t_eq "$(hdr client-request-id)" 0e0c4a43-6a1b-4d35-9f4e-5f1e5b1d2c3a \
+  "keepAlive: client-request-id echoed"
+[ -n "$(hdr request-id)" ] && t_eq ok ok "keepAlive: request-id" || t_fail "no request-id"
+[ -n "$(hdr Date)" ] && t_eq ok ok "keepAlive: Date" || t_fail "no Date"
+t_eq "$(hdr Content-Length)" 0 "keepAlive: empty body"
+req POST "/beta/communications/calls/$ID/keepAlive" "${AUTH[@]}"
+t_eq "$S" 200 "keepAlive under /beta: 200"
+
+# keepAlive keeps the call alive past the 2 s timeout.
+start=$(date +%s%N)
+ok=1
+while [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ]; do
+  req POST "/v1.0/communications/calls/$ID/keepAlive" "${AUTH[@]}"
+  [ "$S" = 200 ] || { ok=0; break; }
+  sleep 0.3
+done
+t_eq "$ok" 1 "keepAlives every 0.3 s keep the call past the 2 s timeout"
+
+# ---- errors ----------------------------------------------------------------------
+req POST "/v1.0/communications/calls/$ID/keepAlive" "${AUTH[@]}" -d 'x'
+t_eq "$S" 400 "keepAlive with a body: 400"
+t_eq "$(body .error.code)" BadRequest "keepAlive with a body: OData error"
+
+req GET "/v1.0/communications/calls/$ID/keepAlive" "${AUTH[@]}"
+t_eq "$S" 405 "GET keepAlive: 405"
+t_grep "$T/hdr" '^Allow: POST' "405 carries Allow"
+req PUT "/v1.0/communications/calls/$ID" "${AUTH[@]}"
+t_eq "$S" 405 "PUT call: 405"
+
+req POST "/v1.0/communications/calls/$ID/keepAlive"
+t_eq "$S" 401 "no token: 401"
+t_eq "$(body .error.code)" InvalidAuthenticationToken "no token: InvalidAuthenticationToken"
+t_grep "$T/hdr" '^WWW-Authenticate: Bearer' "401 carries WWW-Authenticate: Bearer"
+
+# Tamper one byte of the signature.
+sig=${TOK##*.}
+first=${sig:0:1}
+[ "$first" = A ] && repl=B || repl=A
+BAD="${TOK%.*}.$repl${sig:1}"
+req POST "/v1.0/communications/calls/$ID/keepAlive" -H "Authorization: Bearer $BAD"
+t_eq "$S" 401 "tampered signature: 401"
+# Tamper one byte of the claims.
+claims=$(cut -d. -f2 <<<"$TOK")
+[ "${claims:5:1}" = A ] && c2=B || c2=A
+BAD2="$(cut -d. -f1 <<<"$TOK").${claims:0:5}$c2${claims:6}.$sig"
+req POST "/v1.0/communications/calls/$ID/keepAlive" -H "Authorization: Bearer $BAD2"
+t_eq "$S" 401 "tampered claims: 401"
+req POST "/v1.0/communications/calls/$ID/keepAlive" -H "Authorization: Bearer not.a.jwt"
+t_eq "$S" 401 "garbage token: 401"
+
+req POST /v1.0/communications/calls "${AUTH[@]}" -H 'Content-Type: application/json' -d '{"callbackUri":'
+t_eq "$S" 400 "bad JSON: 400"
+t_eq "$(body .error.code)" BadRequest "bad JSON: OData error"
+req POST /v1.0/communications/calls "${AUTH[@]}" -H 'Content-Type: application/json' -d '{"state":"x"}'
+t_eq "$S" 400 "no callbackUri: 400"
+
+head -c 70000 /dev/zero | tr '\0' a >"$T/big"
+req POST /v1.0/communications/calls "${AUTH[@]}" -H 'Content-Type: application/json' --data-binary @"$T/big"
+t_eq "$S" 413 "oversized body: 413"
+
+req GET /v1.0/me "${AUTH[@]}"
+t_eq "$S" 404 "unknown path: 404"
+t_eq "$(body .error.code)" BadRequest "unknown path: OData error"
+req GET /nothing/here
+t_eq "$S" 404 "unknown top-level path: 404"
+
+big=$(head -c 70000 /dev/zero | tr '\0' b)
+req GET /_emulator/stats -H "X-Big: $big"
+t_eq "$S" 431 "oversized headers: 431"
+
+UNKNOWN=00000000-0000-4000-8000-000000000000
+req POST "/v1.0/communications/calls/$UNKNOWN/keepAlive" "${AUTH[@]}" -H 'client-request-id: crid-1'
+t_eq "$S" 404 "unknown call: 404"
+t_eq "$(body .error.code)" itemNotFound "404: code itemNotFound"
+t_eq "$(body .error.message)" "Call not found." "404: message"
+t_eq "$(body .error.innerError.code)" 8522 "404: innerError.code 8522"
+t_eq "$(body '.error.innerError."client-request-id"')" crid-1 "404: innerError client-request-id"
+[ "$(body '.error.innerError."request-id"')" != null ] && t_eq ok ok "404: innerError request-id" || t_fail "404 without request-id"
+[ "$(body '.error.innerError.date')" != null ] && t_eq ok ok "404: innerError date" || t_fail "404 without date"
+
+# A token of another tenant for this call: 401.
+TOKB=$(t_emulator_token tenant-b app1 s3cret)
+req POST "/v1.0/communications/calls/$ID/keepAlive" -H "Authorization: Bearer $TOKB"
+t_eq "$S" 401 "token of another tenant: 401"
+
+# ---- delete -> 404 + terminated callback --------------------------------------------
+req DELETE "/v1.0/communications/calls/$ID" "${AUTH[@]}"
+t_eq "$S" 204 "delete: 204"
+req POST "/v1.0/communications/calls/$ID/keepAlive" "${AUTH[@]}"
+t_eq "$S" 404 "keepAlive after delete: 404"
+req GET "/v1.0/communications/calls/$ID" "${AUTH[@]}"
+t_eq "$S" 404 "get after delete: 404"
+req DELETE "/v1.0/communications/calls/$ID" "${AUTH[@]}"
+t_eq "$S" 404 "delete twice: 404"
+t_wait_lines "$SINK_FILE" 2 || t_fail "no notification after delete"
+t_eq "$(sed -n 2p "$SINK_FILE" | jq -r '.body | fromjson | .value[0].changeType')" deleted \
+  "callback after delete: changeType deleted"
+req GET "/_emulator/calls/$ID"
+t_eq "$(body .state)" terminated "ended call still visible in /_emulator/calls"
+t_eq "$(body .endReason)" deleted "end reason: deleted"
+
+# ---- inactivity timeout ------------------------------------------------------------------
+ID2=$(t_emulator_call "$TOK" "$CB")
+[ -n "$ID2" ] || t_fail "second call not created"
+state=
+for _ in $(seq 100); do
+  req GET "/_emulator/calls/$ID2"
+  state=$(body .state)
+  [ "$state" = terminated ] && break
+  sleep 0.1
+done
+t_eq "$state" terminated "no keepAlive: the call ends after the timeout"
+t_eq "$(body .resultInfo.code)" 408 "timeout: resultInfo.code 408"
+t_eq "$(body .resultInfo.subcode)" 8537 "timeout: resultInfo.subcode 8537"
+t_eq "$(body .resultInfo.message)" "Keep Alive timeout, cleaned up inactive call." "timeout: message"
+t_eq "$(body .endReason)" inactivityTimeout "timeout: endReason"
+req POST "/v1.0/communications/calls/$ID2/keepAlive" "${AUTH[@]}"
+t_eq "$S" 404 "keepAlive after the timeout: 404"
+
+# The timeout's callback: value[0] deleted / terminated / 408 / 8537.
+found=
+for _ in $(seq 50); do
+  found=$(jq -c --arg id "$ID2" '.body | fromjson | .value[0] | select(.resourceData.id == $id and .changeType == "deleted")' "$SINK_FILE" 2>/dev/null | head -n 1)
+  [ -n "$found" ] && break
+  sleep 0.1
+done
+t_eq "$(jq -r .resourceData.state <<<"$found")" terminated "timeout callback: state terminated"
+t_eq "$(jq -r .resourceData.resultInfo.code <<<"$found")" 408 "timeout callback: 408"
+t_eq "$(jq -r .resourceData.resultInfo.subcode <<<"$found")" 8537 "timeout callback: 8537"
+t_eq "$(jq -r .resourceUrl <<<"$found")" "/communications/calls/$ID2" "timeout callback: resourceUrl"
+t_eq "$(jq -r 'select(.path == "/callback") | .method' "$SINK_FILE" | sort -u)" POST "callbacks are POSTs to the callbackUri path"
+
+# ---- inspection ---------------------------------------------------------------------
+req GET /_emulator/calls
+t_eq "$S" 200 "/_emulator/calls: 200"
+t_eq "$(body '.value | length')" 2 "/_emulator/calls lists both calls"
+req GET '/_emulator/calls?state=active'
+t_eq "$(body '.value | length')" 0 "/_emulator/calls?state=active: none"
+req GET /_emulator/stats
+t_eq "$S" 200 "/_emulator/stats: 200"
+t_eq "$(body .callsCreated)" 2 "stats: callsCreated"
+t_eq "$(body .endedByTimeout)" 1 "stats: endedByTimeout"
+t_eq "$(body .endedByDelete)" 1 "stats: endedByDelete"
+[ "$(body .keepAlives)" -ge 3 ] && t_eq ok ok "stats: keepAlives counted" || t_fail "stats keepAlives: $(body .keepAlives)"
+[ "$(body '.requestsByStatus."404"')" -ge 3 ] && t_eq ok ok "stats: 404s counted" || t_fail "stats 404"
+[ "$(body .notifications.sent)" -ge 3 ] && t_eq ok ok "stats: notifications sent" || t_fail "stats notifications: $(body .notifications)"
+
+# ---- 403: a token without a Calls role --------------------------------------------------
+t_emulator_start --client app1:s3cret --roles User.Read.All
+TOK3=$(t_emulator_token t1 app1 s3cret)
+req POST /v1.0/communications/calls -H "Authorization: Bearer $TOK3" -H 'Content-Type: application/json' -d "{\"callbackUri\":\"$CB\"}"
+t_eq "$S" 403 "token without Calls.* role: 403"
+t_eq "$(body .error.code)" Forbidden "403: code Forbidden"
+t_grep "$T/body" 'User\.Read\.All' "403 names the roles the token has"
+
+# ---- clean shutdown -------------------------------------------------------------------
+t_emulator_stop
+t_eq "$EMU_STATUS" 0 "SIGTERM: exit 0"
+t_done
