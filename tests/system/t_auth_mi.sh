@@ -19,7 +19,8 @@ t_expect_exit 0 "system-assigned identity via --imds-url" -- \
 t_eq "$(jq -r .tenantId "$T/out")" "tenant-m" "identity's tenant"
 t_eq "$(jq -r .audience "$T/out")" "https://graph.microsoft.com" "Graph audience"
 t_eq "$(jq -r .tokenCredentialType "$T/out")" "ManagedIdentity" "credential type"
-t_grep "$REC" 'api-version=2018-02-01' "IMDS api-version sent"
+t_eq "$(jq -r '.query["api-version"] + " " + .query.resource + " " + .headers.metadata' "$REC" | head -1)" \
+  "2018-02-01 https://graph.microsoft.com true" "IMDS query and Metadata header"
 t_eq "$(stat -c %a "$T/cache/mgcall/tokens.json" 2>/dev/null)" 600 "cached 0600"
 
 t_expect_exit 0 "second run" -- \
@@ -30,6 +31,7 @@ t_expect_exit 0 "user-assigned identity (--client-id)" -- \
   "$MGCALL" token --json --managed-identity --client-id mi-user --imds-url "$EMU_URL/"
 t_eq "$(jq -r .tenantId "$T/out")" "tenant-u" "user-assigned identity's tenant"
 t_eq "$(jq -r .clientId "$T/out")" "mi-user" "user-assigned client id"
+t_eq "$(tail -n 1 "$REC" | jq -r .query.client_id)" "mi-user" "client_id sent to IMDS"
 t_eq "$(imds_requests)" 2 "user-assigned identity is its own cache key"
 
 t_expect_exit 3 "unknown user-assigned identity" -- \
@@ -43,7 +45,8 @@ t_expect_exit 0 "App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER)" -- \
   IDENTITY_HEADER=app-service-header-value \
   "$MGCALL" token --json --managed-identity --no-token-cache --debug
 t_eq "$(jq -r .tenantId "$T/out")" "tenant-m" "App Service token"
-t_grep "$REC" 'api-version=2019-08-01' "App Service api-version sent"
+t_eq "$(tail -n 1 "$REC" | jq -r '.query["api-version"] + " " + (.headers | has("x-identity-header") | tostring)')" \
+  "2019-08-01 true" "App Service api-version and X-IDENTITY-HEADER sent"
 t_grep "$T/err" '^> X-IDENTITY-HEADER: \[REDACTED\]' "identity header redacted"
 t_nogrep "$T/err" 'app-service-header-value' "identity header value absent"
 
