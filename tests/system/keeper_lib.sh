@@ -92,13 +92,13 @@ k_calls() {
 }
 
 # k_calls_tracked N FILE: create N calls and register them with the running
-# keeper 20 at a time (tenant tenant-k), so none waits long untracked (the
+# keeper 10 at a time (tenant tenant-k), so none waits long untracked (the
 # emulator's clock runs from creation).  Ids appended to FILE.
 k_calls_tracked() {
   local i left=$1 n
   : >"$2"
   while [ "$left" -gt 0 ]; do
-    n=$((left < 20 ? left : 20))
+    n=$((left < 10 ? left : 10))
     : >"$T/chunk"
     for i in $(seq "$n"); do
       t_emulator_call "$EMU_TOKEN" >>"$T/chunk" || return 1

@@ -24,7 +24,7 @@ else
   cat "$T/add.err" >&2
 fi
 t_eq "$(wc -l <"$T/ids")" 200 "200 ids"
-t_eq "$(grep -c 'added 20, already tracked 0' "$T/add.err")" 10 "10 bulk adds of 20"
+t_eq "$(grep -c 'added 10, already tracked 0' "$T/add.err")" 20 "20 bulk adds of 10"
 
 # Several inactivity timeouts (3 s each): wait until every call has had
 # at least 4 keepAlives (bounded: 20 s).
