@@ -170,6 +170,7 @@ int emu_run(const struct emu_options *o)
   if(o->record && !(s->record = emu_record_open(o->record, err, sizeof(err))))
     goto out;
 
+  rc = MGCALL_E_INTERNAL;
   unsigned port = 0;
   fd = bind_listen(&addr, alen, &port, err, sizeof(err));
   if(fd < 0)
