@@ -318,7 +318,7 @@ static char *id_of(const char *url)
   if(!id)
     return NULL;
   /* MHD already percent-decoded the path */
-  if(strchr(id, '/') || !valid_id(id)) {
+  if(!valid_id(id)) { /* "/" is allowed: ids are opaque */
     free(id);
     return NULL;
   }

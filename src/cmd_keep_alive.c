@@ -193,7 +193,8 @@ static void json_line(const struct item *it)
   json_t *o = json_object();
   json_object_set_new(o, "callId",
                       it->call_id ? json_string(it->call_id) : json_null());
-  json_object_set_new(o, "ok", json_boolean(res->code == MGCALL_OK));
+  int ok = !it->bad && res->code == MGCALL_OK;
+  json_object_set_new(o, "ok", json_boolean(ok));
   json_object_set_new(o, "status", json_integer(res->status));
   json_object_set_new(o, "attempts", json_integer(res->attempts));
   json_object_set_new(o, "elapsedMs", json_integer(res->elapsed_ms));
@@ -204,15 +205,17 @@ static void json_line(const struct item *it)
                       res->client_request_id[0]
                           ? json_string(res->client_request_id)
                           : json_null());
-  if(res->code == MGCALL_OK) {
+  if(ok) {
     json_object_set_new(o, "error", json_null());
   }
   else {
     json_t *e = json_object();
-    const char *code =
-        res->error_code[0] ? res->error_code : mgcall_code_name(res->code);
+    const char *code = it->bad              ? "E_USAGE"
+                       : res->error_code[0] ? res->error_code
+                                            : mgcall_code_name(res->code);
     json_object_set_new(e, "code", json_string(code ? code : "E_INTERNAL"));
-    json_object_set_new(e, "message", json_string(res->error_message));
+    json_object_set_new(e, "message",
+                        json_string(it->bad ? it->bad : res->error_message));
     json_object_set_new(o, "error", e);
   }
   char *s = json_dumps(o, JSON_COMPACT);
@@ -292,10 +295,11 @@ static void report(struct run *r, struct item *it)
   if(!ok && !r->exit_code)
     r->exit_code = it->bad ? MGCALL_E_USAGE : it->res.code;
   if(!ok) {
+    fflush(stdout);
     clear_bar(r);
     error_line(it);
   }
-  if(r->json && !it->bad)
+  if(r->json)
     json_line(it);
   else if(ok && r->pass_thru)
     puts("True");

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: MIT
+# keeper_lib.sh - helpers for the keeper's system tests (source after lib.sh).
+#
+# k_start [KEEPER RUN ARGS...]
+#   Starts "$MGCALL" keeper run --listen 127.0.0.1:0 --store sqlite:$K_DB ARGS
+#   in the background (stdout/stderr appended to $T/keeper.out/.err), waits
+#   at most 10 s for its "control API on port N" line and sets K_PID, K_URL
+#   and MGCALL_KEEPER_URL.  Returns 1 (and counts a failure) when it fails.
+# k_stop [SIGNAL]
+#   Sends SIGNAL (default TERM) to K_PID and waits; exit status in K_STATUS.
+# k_until SECONDS CMD...
+#   Runs CMD every 0.1 s until it succeeds or SECONDS pass; returns its last
+#   status (a bounded wait, not an assertion).
+# k_state ID
+#   Prints the state of call ID from the keeper ("" when unknown).
+# k_metric NAME_WITH_LABELS
+#   Prints the value of one metric line from GET /metrics.
+K_DB="$T/keeper.db"
+k_start() {
+  local before
+  before=$(grep -c 'control API on port' "$T/keeper.err" 2>/dev/null)
+  before=${before:-0}
+  "$MGCALL" keeper run --listen 127.0.0.1:0 --store "sqlite:$K_DB" "$@" \
+    >>"$T/keeper.out" 2>>"$T/keeper.err" </dev/null &
+  K_PID=$!
+  T_PIDS+=("$K_PID")
+  local i port
+  for i in $(seq 100); do
+    port=$(grep -o 'control API on port [0-9]*' "$T/keeper.err" 2>/dev/null |
+      sed -n "$((before + 1))p" | grep -o '[0-9]*$')
+    if [ -n "$port" ]; then
+      K_URL="http://127.0.0.1:$port"
+      export MGCALL_KEEPER_URL="$K_URL"
+      return 0
+    fi
+    kill -0 "$K_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  T_COUNT=$((T_COUNT + 1))
+  t_fail "keeper did not start"
+  sed 's/^/  keeper: /' "$T/keeper.err" >&2
+  return 1
+}
+
+k_stop() {
+  kill -"${1:-TERM}" "$K_PID" 2>/dev/null
+  wait "$K_PID" 2>/dev/null
+  K_STATUS=$?
+}
+
+k_until() {
+  local secs=$1 i rc=1
+  shift
+  for i in $(seq $((secs * 10))); do
+    "$@" && return 0
+    rc=$?
+    sleep 0.1
+  done
+  return $rc
+}
+
+k_state() {
+  curl -sS --noproxy '*' "$K_URL/calls/$1" 2>/dev/null | jq -r '.state // ""'
+}
+
+k_metric() {
+  curl -sS --noproxy '*' "$K_URL/metrics" |
+    awk -v n="$1" '$1 == n { print $2 }'
+}
