@@ -8,7 +8,6 @@
 #include "cli.h"
 #include "jwt.h"
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -262,10 +261,7 @@ int cmd_token(int argc, char **argv)
   }
 
   mgcall_config cfg;
-  memset(&cfg, 0, sizeof(cfg));
-  cfg.connect_timeout_s = 10;
-  cfg.timeout_s = 100;
-  cfg.token_cache = 1;
+  mgcall_config_init(&cfg);
   if(debug) {
     cfg.debug_cb = debug_line;
   }
@@ -280,7 +276,12 @@ int cmd_token(int argc, char **argv)
   struct mgc_tokens *tokens = NULL;
   struct mgc_err err;
   mgc__err_clear(&err);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if(mgcall_global_init() != MGCALL_OK) {
+    mgcall_credential_free(cred);
+    mgc_cli_error("cannot initialise libcurl and OpenSSL");
+    rc = MGCALL_E_INTERNAL;
+    goto out;
+  }
   rc = mgc__token_settings_from_config(&cfg, &ts, &err);
   if(!rc)
     rc = mgc__tokens_new(cred, &ts, &tokens, &err);
@@ -307,7 +308,7 @@ int cmd_token(int argc, char **argv)
   }
   mgc__tokens_free(tokens);
   mgcall_credential_free(cred);
-  curl_global_cleanup();
+  mgcall_global_cleanup();
 out:
   free(table);
   mgc_auth_opts_release(&ao);
