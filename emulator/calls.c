@@ -52,6 +52,7 @@ struct emu_calls {
   struct emu_timer_heap heap;
   struct emu_calls_stats stats;
   uint64_t generation;
+  int64_t (*clock)(void);
 };
 
 int64_t emu_now_ms(void)
@@ -399,9 +400,10 @@ struct emu_calls *emu_calls_new(const struct emu_calls_config *cfg,
   s->cfg = *cfg;
   if(!s->cfg.max_calls)
     s->cfg.max_calls = DEFAULT_MAX_CALLS;
+  s->clock = cfg->clock ? cfg->clock : emu_now_ms;
   s->on_event = on_event;
   s->ctx = ctx;
-  s->wall_offset = wall_now_ms() - emu_now_ms();
+  s->wall_offset = wall_now_ms() - s->clock();
   pthread_mutex_init(&s->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -482,39 +484,51 @@ static size_t run_due(struct emu_calls *s, int64_t now,
   return n;
 }
 
+size_t emu_calls_run_due(struct emu_calls *s)
+{
+  struct emu_call_info *ev = malloc(BATCH * sizeof(*ev));
+  enum emu_call_event kind[BATCH];
+  size_t total = 0, n;
+  if(!ev)
+    return 0;
+  do {
+    pthread_mutex_lock(&s->lock);
+    n = run_due(s, s->clock(), ev, kind);
+    pthread_mutex_unlock(&s->lock);
+    for(size_t i = 0; i < n; i++)
+      if(s->on_event)
+        s->on_event(s->ctx, kind[i], &ev[i]);
+    total += n;
+  } while(n == BATCH);
+  free(ev);
+  return total;
+}
+
 static void *timer_main(void *arg)
 {
   struct emu_calls *s = arg;
-  struct emu_call_info *ev = malloc(BATCH * sizeof(*ev));
-  enum emu_call_event kind[BATCH];
-  if(!ev)
-    return NULL;
-  pthread_mutex_lock(&s->lock);
-  while(!s->stopping) {
-    int64_t now = emu_now_ms();
-    size_t n = run_due(s, now, ev, kind);
-    if(n) {
+  for(;;) {
+    emu_calls_run_due(s);
+    pthread_mutex_lock(&s->lock);
+    if(s->stopping) {
       pthread_mutex_unlock(&s->lock);
-      for(size_t i = 0; i < n; i++)
-        if(s->on_event)
-          s->on_event(s->ctx, kind[i], &ev[i]);
-      pthread_mutex_lock(&s->lock);
-      continue;
+      break;
     }
+    int64_t now = s->clock();
     const struct emu_timer *t = emu_heap_top(&s->heap);
-    if(t && t->due <= now)
-      continue;
-    /* Sleep until the next timer (at most a minute: a coarse safety net). */
-    int64_t until = t ? t->due : now + 60000;
-    if(until > now + 60000)
-      until = now + 60000;
-    struct timespec ts = {(time_t)(until / 1000),
-                          (long)(until % 1000) * 1000000L};
-    int rc = pthread_cond_timedwait(&s->wake, &s->lock, &ts);
-    (void)rc;
+    if(!t || t->due > now) {
+      /* Sleep until the next timer (at most a minute: a safety net).  The
+       * condition variable runs on CLOCK_MONOTONIC like emu_now_ms(). */
+      int64_t until = t ? t->due : now + 60000;
+      if(until > now + 60000)
+        until = now + 60000;
+      int64_t abs_ms = emu_now_ms() + (until - now);
+      struct timespec ts = {(time_t)(abs_ms / 1000),
+                            (long)(abs_ms % 1000) * 1000000L};
+      pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+    }
+    pthread_mutex_unlock(&s->lock);
   }
-  pthread_mutex_unlock(&s->lock);
-  free(ev);
   return NULL;
 }
 
@@ -592,7 +606,7 @@ enum emu_call_result emu_calls_create(struct emu_calls *s, const char *tenant,
   uint8_t id[16];
   enum emu_call_result rc;
   pthread_mutex_lock(&s->lock);
-  int64_t now = emu_now_ms();
+  int64_t now = s->clock();
   do {
     uuid_bytes(id);
     rc = insert(s, id, &in, now, 0, 0, out);
@@ -637,7 +651,7 @@ enum emu_call_result emu_calls_keepalive(struct emu_calls *s, const char *id,
   enum emu_call_result rc = EMU_CALLS_OK;
   pthread_mutex_lock(&s->lock);
   struct call *c = lookup(s, id);
-  int64_t now = emu_now_ms();
+  int64_t now = s->clock();
   if(!c || c->state == EMU_CALL_TERMINATED || deadline(s, c) <= now)
     rc = EMU_CALLS_NOT_FOUND; /* a due timeout not yet fired is ended too */
   else if(tenant_differs(s, c, tenant))
@@ -664,7 +678,7 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
   enum emu_call_result rc = EMU_CALLS_OK;
   pthread_mutex_lock(&s->lock);
   struct call *c = lookup(s, id);
-  int64_t now = emu_now_ms();
+  int64_t now = s->clock();
   if(!c || c->state == EMU_CALL_TERMINATED || deadline(s, c) <= now)
     rc = EMU_CALLS_NOT_FOUND;
   else if(tenant_differs(s, c, tenant))

@@ -56,10 +56,11 @@ struct emu_call_info {
 };
 
 struct emu_calls_config {
-  int64_t inactivity_ms; /* --inactivity-timeout (default 45 min) */
-  int64_t establish_ms;  /* establishing -> established delay */
-  int64_t retention_ms;  /* how long ended calls stay visible */
-  uint32_t max_calls;    /* live + retained; 0 = default (4 million) */
+  int64_t inactivity_ms;  /* --inactivity-timeout (default 45 min) */
+  int64_t establish_ms;   /* establishing -> established delay */
+  int64_t retention_ms;   /* how long ended calls stay visible */
+  uint32_t max_calls;     /* live + retained; 0 = default (4 million) */
+  int64_t (*clock)(void); /* monotonic ms; NULL = emu_now_ms (tests) */
 };
 
 struct emu_calls_stats {
@@ -93,7 +94,12 @@ void emu_calls_free(struct emu_calls *s);
 /* Start the timer thread that moves calls along.  0 or -1. */
 int emu_calls_start(struct emu_calls *s);
 
-/* Monotonic milliseconds, the store's clock. */
+/* Fire every timer due now (establish, expire, drop), calling the event
+ * hook for each; the timer thread does this, tests call it with their own
+ * clock.  Returns how many events fired. */
+size_t emu_calls_run_due(struct emu_calls *s);
+
+/* Monotonic milliseconds, the store's default clock. */
 int64_t emu_now_ms(void);
 
 /* Create a call.  Strings are copied (interned); each at most 2048 bytes. */

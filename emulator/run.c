@@ -140,7 +140,7 @@ int emu_run(const struct emu_options *o)
   s->started_ms = emu_now_ms();
 
   struct emu_calls_config cc = {o->inactivity_ms, o->establish_ms,
-                                o->retention_ms, o->max_calls};
+                                o->retention_ms, o->max_calls, NULL};
   s->calls = emu_calls_new(&cc, emu_server_event, s);
   s->faults = emu_faults_new(&o->faults);
   s->notify = emu_notify_new(o->callback_cacert);
@@ -170,6 +170,7 @@ int emu_run(const struct emu_options *o)
   if(o->record && !(s->record = emu_record_open(o->record, err, sizeof(err))))
     goto out;
 
+  rc = MGCALL_E_INTERNAL;
   unsigned port = 0;
   fd = bind_listen(&addr, alen, &port, err, sizeof(err));
   if(fd < 0)
