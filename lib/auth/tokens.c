@@ -29,9 +29,10 @@ struct entry {
 
 struct mgc_tokens {
   const mgcall_credential *cred;
-  char *authority; /* no trailing slash */
-  char *resource;  /* Graph resource, no trailing slash */
-  char *scope;     /* e.g. https://graph.microsoft.com/.default */
+  char *authority;   /* no trailing slash */
+  char *resource;    /* Graph resource, no trailing slash */
+  char *scope;       /* e.g. https://graph.microsoft.com/.default */
+  char *mi_resource; /* managed identity: scope without "/.default" */
   char *cacert;
   char *proxy;
   char *cache_path; /* NULL = no cache file */
@@ -100,6 +101,7 @@ void mgc__tokens_free(struct mgc_tokens *t)
   free(t->entries);
   free(t->authority);
   free(t->resource);
+  free(t->mi_resource);
   free(t->scope);
   free(t->cacert);
   free(t->proxy);
@@ -124,12 +126,19 @@ int mgc__tokens_new(const mgcall_credential *cred,
     t->scope = strdup(s->scope);
   else if(t->resource && asprintf(&t->scope, "%s/.default", t->resource) < 0)
     t->scope = NULL;
+  /* Managed identity endpoints take a resource, not a scope. */
+  if(t->scope) {
+    size_t n = strlen(t->scope);
+    if(n > 9 && !strcmp(t->scope + n - 9, "/.default"))
+      n -= 9;
+    t->mi_resource = strndup(t->scope, n);
+  }
   t->cacert = s->cacert ? strdup(s->cacert) : NULL;
   t->proxy = s->proxy ? strdup(s->proxy) : NULL;
   if(s->use_cache && cred->kind != MGC_CRED_ACCESS_TOKEN)
     t->cache_path =
         s->cache_path ? strdup(s->cache_path) : mgc__token_cache_default_path();
-  int bad = !t->authority || !t->resource || !t->scope ||
+  int bad = !t->authority || !t->resource || !t->scope || !t->mi_resource ||
             (s->cacert && !t->cacert) || (s->proxy && !t->proxy);
   if(bad) {
     mgc__tokens_free(t);
@@ -378,7 +387,7 @@ static int fetch_managed_identity(struct mgc_tokens *t,
                                   struct mgc_err *err)
 {
   const mgcall_credential *c = t->cred;
-  char *res = curl_easy_escape(NULL, t->resource, 0);
+  char *res = curl_easy_escape(NULL, t->mi_resource, 0);
   char *cid = c->client_id ? curl_easy_escape(NULL, c->client_id, 0) : NULL;
   char *url = NULL, *hdr = NULL;
   struct curl_slist *hdrs = NULL;
@@ -466,7 +475,7 @@ int mgc__tokens_get(struct mgc_tokens *t, const char *tenant, int force_refresh,
   }
   struct mgc_cache_key key = {
       authority, key_tenant, c->client_id ? c->client_id : "",
-      c->kind == MGC_CRED_MANAGED_IDENTITY ? t->resource : t->scope};
+      c->kind == MGC_CRED_MANAGED_IDENTITY ? t->mi_resource : t->scope};
   char *text = NULL;
   size_t len = 0;
   char warning[600] = "";

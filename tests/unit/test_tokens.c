@@ -392,6 +392,56 @@ static void test_managed_identity(void **state)
   unsetenv("IDENTITY_HEADER");
 }
 
+static void test_mi_scope_and_from_env(void **state)
+{
+  (void)state;
+  mgcall_credential *c = NULL;
+  unsetenv("IDENTITY_ENDPOINT");
+  assert_int_equal(mgcall_credential_managed_identity(NULL, base, &c),
+                   MGCALL_OK);
+  struct mgc_token_settings s;
+  memset(&s, 0, sizeof(s));
+  s.authority_url = base;
+  s.graph_resource = "https://graph.microsoft.com";
+  s.scope = "https://graph.microsoft.us/.default";
+  struct mgc_tokens *t = NULL;
+  struct mgc_err err;
+  assert_int_equal(mgc__tokens_new(c, &s, &t, &err), MGCALL_OK);
+  char tok[64];
+  answer_token("mi", 3600);
+  assert_int_equal(mgc__tokens_get(t, NULL, 0, tok, sizeof(tok), NULL, &err),
+                   MGCALL_OK);
+  /* --scope decides the resource, without "/.default" */
+  assert_string_equal(srv.query, "api-version=2018-02-01&resource=https://"
+                                 "graph.microsoft.us");
+  mgc__tokens_free(t);
+  mgcall_credential_free(c);
+
+  /* mgcall_credential_from_env(): the environment only, SPEC order */
+  char msg[256];
+  unsetenv("MGCALL_ACCESS_TOKEN");
+  unsetenv("AZURE_CLIENT_SECRET");
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+  assert_int_equal(mgcall_credential_from_env(&c, msg, sizeof(msg)),
+                   MGCALL_E_AUTH);
+  assert_non_null(strstr(msg, "no credentials"));
+  setenv("AZURE_TENANT_ID", "env-t", 1);
+  setenv("AZURE_CLIENT_ID", "env-c", 1);
+  setenv("AZURE_CLIENT_SECRET", "env-s", 1);
+  assert_int_equal(mgcall_credential_from_env(&c, msg, sizeof(msg)), MGCALL_OK);
+  assert_string_equal(mgc__credential_kind_name(c), "client secret");
+  assert_string_equal(mgc__credential_tenant(c), "env-t");
+  mgcall_credential_free(c);
+  setenv("MGCALL_ACCESS_TOKEN", "env.token", 1);
+  assert_int_equal(mgcall_credential_from_env(&c, msg, sizeof(msg)), MGCALL_OK);
+  assert_string_equal(mgc__credential_kind_name(c), "access token");
+  mgcall_credential_free(c);
+  unsetenv("MGCALL_ACCESS_TOKEN");
+  unsetenv("AZURE_TENANT_ID");
+  unsetenv("AZURE_CLIENT_ID");
+  unsetenv("AZURE_CLIENT_SECRET");
+}
+
 static void test_access_token(void **state)
 {
   (void)state;
@@ -424,6 +474,7 @@ int main(void)
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_cache_file),
       cmocka_unit_test(test_managed_identity),
+      cmocka_unit_test(test_mi_scope_and_from_env),
       cmocka_unit_test(test_access_token),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
