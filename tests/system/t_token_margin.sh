@@ -13,7 +13,7 @@ export XDG_CACHE_HOME="$T/cache"
 printf 'pw\n' >"$T/secret"
 AUTH=(--tenant-id t1 --client-id app --client-secret-file "$T/secret")
 
-t_emulator_start --client app:pw --token-lifetime 4m --record "$T/short.jsonl" || t_done
+t_emulator_start --client app:pw --token-lifetime 4m --record "$T/short.jsonl" || { t_done; exit 1; }
 for i in 1 2; do
   t_expect_exit 0 "4-minute token, run $i" -- \
     "$MGCALL" token --json "${AUTH[@]}" --authority-url "$EMU_URL"
@@ -23,7 +23,7 @@ t_eq "$(grep -c oauth2/v2.0/token "$T/short.jsonl")" 2 \
 t_emulator_stop
 
 rm -rf "$T/cache"
-t_emulator_start --client app:pw --token-lifetime 10m --record "$T/long.jsonl" || t_done
+t_emulator_start --client app:pw --token-lifetime 10m --record "$T/long.jsonl" || { t_done; exit 1; }
 for i in 1 2; do
   t_expect_exit 0 "10-minute token, run $i" -- \
     "$MGCALL" token --json "${AUTH[@]}" --authority-url "$EMU_URL"
