@@ -26,4 +26,14 @@ t_emulator_start || { t_done; exit 1; }
 t_expect_exit 3 "authority pointing at Graph" -- \
   "$MGCALL" token --authority-url "$EMU_URL/v1.0/communications/calls" "${AUTH[@]}"
 t_grep "$T/err" '^mgcall: token: token endpoint ' "clear message"
+
+# a token endpoint that keeps answering 503 + Retry-After: 2 retries, then
+# exit 6 (throttled or unavailable), the AAD error shown
+t_emulator_start --fault-rate 1 --fault-status 503 --fault-scope token \
+  --retry-after 1 --record "$T/faults.jsonl" || { t_done; exit 1; }
+t_expect_exit 6 "token endpoint unavailable" -- \
+  "$MGCALL" token --authority-url "$EMU_URL" "${AUTH[@]}"
+t_grep "$T/err" '^mgcall: token: token endpoint answered HTTP 503: temporarily_unavailable: AADSTS90033' \
+  "503 explained with the AAD error"
+t_eq "$(grep -c oauth2/v2.0/token "$T/faults.jsonl")" 3 "one request and two retries"
 t_done
