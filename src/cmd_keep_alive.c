@@ -241,11 +241,23 @@ static const char *hint(const mgcall_result *res, char *buf, size_t n)
   return "";
 }
 
+/* Copy of s for a terminal: control characters become '?'. */
+static char *printable(const char *s)
+{
+  char *p = strdup(s ? s : "");
+  for(char *q = p; q && *q; q++)
+    if((unsigned char)*q < 0x20 || *q == 0x7f)
+      *q = '?';
+  return p;
+}
+
 static void error_line(const struct item *it)
 {
   const mgcall_result *res = &it->res;
   if(it->bad) {
-    mgc_cli_error("%s", it->bad);
+    char *clean = printable(it->bad);
+    mgc_cli_error("%s", clean ? clean : it->bad);
+    free(clean);
     return;
   }
   char what[1536];
@@ -260,13 +272,16 @@ static void error_line(const struct item *it)
   char attempts[64] = "";
   if(res->attempts > 1)
     snprintf(attempts, sizeof(attempts), " after %d attempts", res->attempts);
-  char hbuf[1024];
-  mgc_cli_error("call %s: %s%s, request-id %s, client-request-id %s, date "
-                "%s%s",
-                it->call_id, what, attempts,
-                res->request_id[0] ? res->request_id : "-",
-                res->client_request_id[0] ? res->client_request_id : "-",
-                res->date[0] ? res->date : "-", hint(res, hbuf, sizeof(hbuf)));
+  char hbuf[1024], line[4096];
+  snprintf(line, sizeof(line),
+           "call %s: %s%s, request-id %s, client-request-id %s, date %s%s",
+           it->call_id, what, attempts,
+           res->request_id[0] ? res->request_id : "-",
+           res->client_request_id[0] ? res->client_request_id : "-",
+           res->date[0] ? res->date : "-", hint(res, hbuf, sizeof(hbuf)));
+  char *clean = printable(line);
+  mgc_cli_error("%s", clean ? clean : line);
+  free(clean);
 }
 
 static void write_headers(struct run *r, const struct item *it)
@@ -435,7 +450,9 @@ static void verbose_line(void *ud, const char *line)
 {
   struct run *r = ud;
   clear_bar(r);
-  fprintf(stderr, "mgcall: %s\n", line);
+  char *p = printable(line);
+  fprintf(stderr, "mgcall: %s\n", p ? p : line);
+  free(p);
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
