@@ -140,6 +140,8 @@ struct run {
   const char *headers_path;
   uint64_t last_bar_ms;
   mgcall_batch *batch;
+  unsigned parallel;
+  int feeding; /* on_done hands the next items to the batch */
 };
 
 static int add_item(struct run *r, char *call_id, char *bad)
@@ -336,6 +338,8 @@ static void flush_ready(struct run *r)
   fflush(stdout);
 }
 
+static void feed(struct run *r, unsigned parallel);
+
 static void on_done(void *ud, const char *call_id, void *item,
                     const mgcall_result *res)
 {
@@ -350,7 +354,10 @@ static void on_done(void *ud, const char *call_id, void *item,
     if(r->stop_on_error)
       r->stopping = 1;
   }
-  flush_ready(r);
+  if(r->feeding)
+    feed(r, r->parallel); /* keeps the batch full; also reports */
+  else
+    flush_ready(r);
   draw_bar(r, 0);
 }
 
@@ -716,6 +723,7 @@ int cmd_keep_alive(int argc, char **argv)
     goto out;
   }
   int all = 0;
+  r.parallel = (unsigned)parallel;
   while(r.next_print < r.n) {
     if(confirm && !all && !r.stopping && r.next_add < r.n &&
        !mgcall_batch_pending(r.batch)) {
@@ -752,6 +760,7 @@ int cmd_keep_alive(int argc, char **argv)
       }
     }
     else if(!confirm || all) {
+      r.feeding = 1;
       feed(&r, (unsigned)parallel);
     }
     if(r.next_print >= r.n)
