@@ -59,8 +59,19 @@ static int before(const struct job *a, const struct job *b)
   return a->not_before < b->not_before;
 }
 
-static void q_push(struct emu_notify *n, struct job j)
+/* Add j; -1 when the queue is full or memory is short (j not taken). */
+static int q_push(struct emu_notify *n, struct job j)
 {
+  if(n->len >= EMU_NOTIFY_MAX_QUEUE)
+    return -1;
+  if(n->len == n->cap) {
+    size_t cap = n->cap ? n->cap * 2 : 64;
+    struct job *q = realloc(n->q, cap * sizeof(*q));
+    if(!q)
+      return -1;
+    n->q = q;
+    n->cap = cap;
+  }
   size_t i = n->len++;
   n->q[i] = j;
   while(i) {
@@ -72,6 +83,7 @@ static void q_push(struct emu_notify *n, struct job j)
     n->q[p] = t;
     i = p;
   }
+  return 0;
 }
 
 static struct job q_pop(struct emu_notify *n)
@@ -156,12 +168,16 @@ static void *notify_main(void *arg)
 {
   struct emu_notify *n = arg;
   CURL *curl = curl_easy_init();
+  int64_t stop_by = 0;
   pthread_mutex_lock(&n->lock);
   for(;;) {
     int64_t now = emu_now_ms();
     if(n->stopping) {
-      /* drop what is not due within a second */
-      while(n->len && n->q[0].not_before > now + 1000) {
+      /* Shutting down: what is due within a second gets its attempt, for
+       * at most two seconds in all; the rest is dropped. */
+      if(!stop_by)
+        stop_by = now + 2000;
+      while(n->len && (n->q[0].not_before > now + 1000 || now >= stop_by)) {
         struct job j = q_pop(n);
         job_free(&j);
         n->stats.dropped++;
@@ -182,7 +198,10 @@ static void *notify_main(void *arg)
       else if(j.attempts < EMU_NOTIFY_ATTEMPTS && !n->stopping) {
         n->stats.retried++;
         j.not_before = emu_now_ms() + (500LL << (j.attempts - 1));
-        q_push(n, j);
+        if(q_push(n, j)) {
+          n->stats.dropped++;
+          job_free(&j);
+        }
       }
       else {
         n->stats.failed++;
@@ -238,25 +257,12 @@ void emu_notify_post(struct emu_notify *n, const char *url, const char *body)
   }
   struct job j = {strdup(url), strdup(body), 0, emu_now_ms()};
   pthread_mutex_lock(&n->lock);
-  if(!j.url || !j.body || n->len >= EMU_NOTIFY_MAX_QUEUE || n->stopping) {
+  if(!j.url || !j.body || n->stopping || q_push(n, j)) {
     n->stats.dropped++;
     pthread_mutex_unlock(&n->lock);
     job_free(&j);
     return;
   }
-  if(n->len == n->cap) {
-    size_t cap = n->cap ? n->cap * 2 : 64;
-    struct job *q = realloc(n->q, cap * sizeof(*q));
-    if(!q) {
-      n->stats.dropped++;
-      pthread_mutex_unlock(&n->lock);
-      job_free(&j);
-      return;
-    }
-    n->q = q;
-    n->cap = cap;
-  }
-  q_push(n, j);
   pthread_cond_signal(&n->wake);
   pthread_mutex_unlock(&n->lock);
 }

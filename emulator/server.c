@@ -11,6 +11,7 @@
 #include "record.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +21,9 @@
 #include <time.h>
 
 #define MAX_BODY EMU_MAX_BODY
+/* Per-connection memory of libmicrohttpd: bounds the request headers (431
+ * beyond) and is cleared for every request, so not larger than needed. */
+#define EMU_CONNECTION_MEMORY (24 * 1024)
 
 /* Per request: the body as it arrives. */
 struct req {
@@ -709,12 +713,53 @@ static json_t *stats_json(struct emu_server *s)
       (json_int_t)((emu_now_ms() - s->started_ms) / 1000));
 }
 
+/* POST /_emulator/calls {"count":N,"tenantId","appId","callbackUri"}:
+ * create N calls at once without a token (benchmarks, demos).  Answers 201
+ * {"created":N,"ids":[...]}. */
+static enum MHD_Result bulk_create(struct hctx *h)
+{
+  json_error_t jerr;
+  json_t *o = json_loadb(h->req->body ? h->req->body : "", h->req->len,
+                         JSON_REJECT_DUPLICATES, &jerr);
+  json_t *jn = json_object_get(o, "count");
+  const char *tenant = json_string_value(json_object_get(o, "tenantId"));
+  const char *app = json_string_value(json_object_get(o, "appId"));
+  const char *cb = json_string_value(json_object_get(o, "callbackUri"));
+  json_int_t n = jn ? json_integer_value(jn) : 1;
+  if(!json_is_object(o) || (jn && !json_is_integer(jn)) || n < 1 ||
+     n > 1000000 || (json_object_get(o, "tenantId") && !tenant) ||
+     (json_object_get(o, "appId") && !app) ||
+     (json_object_get(o, "callbackUri") && !cb)) {
+    json_decref(o);
+    return odata_error(h, 400, "BadRequest", NULL,
+                       "expected {\"count\": 1..1000000, \"tenantId\"?, "
+                       "\"appId\"?, \"callbackUri\"?}");
+  }
+  json_t *ids = json_array();
+  json_int_t made = 0;
+  struct emu_call_info info;
+  for(; ids && made < n; made++) {
+    if(emu_calls_create(h->srv->calls, tenant ? tenant : "emulator-tenant",
+                        app ? app : "emulator-app", cb ? cb : "", EMU_MOD_AUDIO,
+                        EMU_MEDIA_SERVICE, &info) != EMU_CALLS_OK)
+      break;
+    json_array_append_new(ids, json_string(info.id));
+  }
+  json_decref(o);
+  enum MHD_Result r = reply_json(
+      h, made ? 201 : 507, json_pack("{s:I,s:o}", "created", made, "ids", ids));
+  malloc_trim(0); /* give the transient id list back to the system */
+  return r;
+}
+
 static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
 {
   struct emu_server *s = h->srv;
   if(!strcmp(rest, "/calls")) {
+    if(!strcmp(h->method, "POST"))
+      return bulk_create(h);
     if(strcmp(h->method, "GET"))
-      return method_not_allowed(h, "GET");
+      return method_not_allowed(h, "GET, POST");
     struct list_stream *ls = calloc(1, sizeof(*ls));
     if(!ls)
       return MHD_NO;
@@ -975,7 +1020,7 @@ int emu_server_start(struct emu_server *s, const struct emu_options *o,
       {MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL},
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, EMU_CONNECTION_MEMORY, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
       {MHD_OPTION_CONNECTION_LIMIT, 4000, NULL},
       {s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert_pem},

@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   const struct mgc_cache_key key = {"https://login.microsoftonline.com", "t",
-                                    "c", "https://graph.microsoft.com/.default"};
+                                    "c",
+                                    "https://graph.microsoft.com/.default"};
   const char *text = (const char *)data;
   char *tok = NULL;
   time_t exp = 0;
@@ -21,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       abort();
   }
   free(tok);
-  char *next =
-      mgc__token_cache_update(text, size, &key, "fresh", 1700003600, 1700000000);
+  char *next = mgc__token_cache_update(text, size, &key, "fresh", 1700003600,
+                                       1700000000);
   if(next) {
     tok = NULL;
     if(!mgc__token_cache_find(next, strlen(next), &key, 1700000000, &tok,

@@ -368,7 +368,7 @@ static int endpoints(struct mgc_auth_opts *ao, mgcall_config *cfg, char *errbuf,
                           : env("MGCALL_AUTHORITY_URL")
                               ? env("MGCALL_AUTHORITY_URL")
                               : env("AZURE_AUTHORITY_HOST");
-  if(graph) {
+  if(graph && !ao->r_graph_url) {
     if(!ao->graph_url && !url_ok(graph))
       return fail(errbuf, n, MGCALL_E_USAGE,
                   "MGCALL_GRAPH_URL: '%s' is not an http:// or https:// "
@@ -377,7 +377,7 @@ static int endpoints(struct mgc_auth_opts *ao, mgcall_config *cfg, char *errbuf,
     if(!(ao->r_graph_url = norm_url(graph)))
       return fail(errbuf, n, MGCALL_E_INTERNAL, "out of memory");
   }
-  if(authority) {
+  if(authority && !ao->r_authority_url) {
     if(!(ao->r_authority_url = norm_url(authority)))
       return fail(errbuf, n, MGCALL_E_INTERNAL, "out of memory");
     if(!url_ok(ao->r_authority_url))
@@ -414,9 +414,6 @@ int mgc_auth_opts_finish(struct mgc_auth_opts *ao, mgcall_config *cfg,
 {
   if(errbuf && n)
     errbuf[0] = '\0';
-  free(ao->r_graph_url);
-  free(ao->r_authority_url);
-  ao->r_graph_url = ao->r_authority_url = NULL;
   int rc = endpoints(ao, cfg, errbuf, n);
   if(rc || !cred)
     return rc;

@@ -33,8 +33,10 @@
  * from files or the environment only.
  *
  * finish() does no network I/O; it reads the secret files and the
- * certificate.  It may be called again after release()+init()+handle() (the
- * keeper's SIGHUP reload). */
+ * certificate.  It may be called again on the same ao (the keeper's SIGHUP
+ * reload: mgc_auth_opts_finish(&ao, &scratch_cfg, &new_cred, ...) reads the
+ * secret files and the certificate again); the endpoint strings resolved by
+ * the first call stay valid, unchanged, until mgc_auth_opts_release(). */
 #ifndef MGCALL_AUTH_OPTS_H
 #define MGCALL_AUTH_OPTS_H
 

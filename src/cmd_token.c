@@ -41,8 +41,9 @@ static void help(FILE *out)
         "  --force-refresh    ignore cached tokens, ask the token endpoint\n\n",
         out);
   fputs(mgc_auth_opts_help, out);
-  fputs("\nexit status: 0 ok, 2 usage error, 3 no credentials or refused, 7\n"
-        "network or TLS failure (mgcall(1) EXIT STATUS).\n",
+  fputs("\nexit status: 0 ok, 2 usage error, 3 no credentials or refused, 6\n"
+        "token endpoint throttled or unavailable, 7 network or TLS failure\n"
+        "(mgcall(1) EXIT STATUS).\n",
         out);
 }
 

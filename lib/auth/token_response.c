@@ -73,12 +73,24 @@ static int looks_html(const char *body, size_t len)
   return i < len && body[i] == '<';
 }
 
+/* The code for a failed answer with this status: 429, 503, 504 -> throttled
+ * or unavailable (after the retries of tokens.c); other 5xx and 0 -> the
+ * endpoint was not reached properly; else dflt. */
+static int status_code(long status, int dflt)
+{
+  if(status == 429 || status == 503 || status == 504)
+    return MGCALL_E_THROTTLED;
+  if(status >= 500 || status == 0)
+    return MGCALL_E_NETWORK;
+  return dflt;
+}
+
 static int not_a_token(const char *body, size_t len, long status,
                        const char *what, const char *why, struct mgc_err *err)
 {
   char ex[80];
   excerpt(body, len, ex, sizeof(ex));
-  int code = status >= 500 || status == 0 ? MGCALL_E_NETWORK : MGCALL_E_AUTH;
+  int code = status_code(status, MGCALL_E_AUTH);
   if(!len)
     return mgc__err_set(err, code, "%s answered HTTP %ld with an empty body",
                         what, status);
@@ -110,7 +122,11 @@ int mgc__token_response_parse(const char *body, size_t len, long status,
   if(len && mgc__aad_error_parse(body, len, &aad)) {
     char line[1400];
     mgc__aad_error_format(&aad, line, sizeof(line));
-    return mgc__err_set(err, MGCALL_E_AUTH, "%s refused: %s", what, line);
+    int code = status_code(status, MGCALL_E_AUTH);
+    if(code != MGCALL_E_AUTH)
+      return mgc__err_set(err, code, "%s answered HTTP %ld: %s", what, status,
+                          line);
+    return mgc__err_set(err, code, "%s refused: %s", what, line);
   }
   if(status < 200 || status > 299)
     return not_a_token(body, len, status, what, "not a JSON error body", err);

@@ -23,8 +23,10 @@ struct mgc_token_response {
  *  - MGCALL_E_AUTH: an error body, reported verbatim (error,
  *    error_description, error codes, trace id), or a 2xx/4xx answer that is
  *    not a token (HTML, garbage, no access_token, bad expiry);
- *  - MGCALL_E_NETWORK: a 5xx answer (or status 0) that is not an error body
- *    (a gateway or proxy page: the endpoint was not reached).
+ *  - MGCALL_E_THROTTLED: status 429, 503 or 504 (with or without an error
+ *    body: the caller has retried already);
+ *  - MGCALL_E_NETWORK: another 5xx (or status 0): a gateway or proxy page,
+ *    the endpoint was not reached properly.
  * err->msg is one line, lower case, without secrets. */
 int mgc__token_response_parse(const char *body, size_t len, long status,
                               time_t now, const char *what,

@@ -11,8 +11,11 @@
 #include "jwt.h"
 #include "token_cache.h"
 #include "token_response.h"
+#include "retry.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdint.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,11 @@
 
 /* Tenants remembered in memory; past this the one expiring first goes. */
 #define MAX_TENANTS 1024
+/* Token requests answered 429, 500, 502, 503, 504 or failing to connect are
+ * retried this many times, after Retry-After (when at most RETRY_WAIT_MAX_MS)
+ * or 1 s, 2 s.  A longer Retry-After ends the retries. */
+#define TOKEN_RETRIES 2
+#define RETRY_WAIT_MAX_MS 10000
 
 struct entry {
   char *tenant; /* "" for managed identity */
@@ -29,9 +37,10 @@ struct entry {
 
 struct mgc_tokens {
   const mgcall_credential *cred;
-  char *authority; /* no trailing slash */
-  char *resource;  /* Graph resource, no trailing slash */
-  char *scope;     /* e.g. https://graph.microsoft.com/.default */
+  char *authority;   /* no trailing slash */
+  char *resource;    /* Graph resource, no trailing slash */
+  char *scope;       /* e.g. https://graph.microsoft.com/.default */
+  char *mi_resource; /* managed identity: scope without "/.default" */
   char *cacert;
   char *proxy;
   char *cache_path; /* NULL = no cache file */
@@ -41,6 +50,9 @@ struct mgc_tokens {
   struct entry *entries;
   size_t nentries;
   unsigned long requests;
+  /* Set by send_request() for the retry decision of mgc__tokens_get(). */
+  int last_retryable;
+  int64_t last_retry_after_ms; /* -1 = none */
 };
 
 static void wipe_free(char *s)
@@ -100,6 +112,7 @@ void mgc__tokens_free(struct mgc_tokens *t)
   free(t->entries);
   free(t->authority);
   free(t->resource);
+  free(t->mi_resource);
   free(t->scope);
   free(t->cacert);
   free(t->proxy);
@@ -124,12 +137,19 @@ int mgc__tokens_new(const mgcall_credential *cred,
     t->scope = strdup(s->scope);
   else if(t->resource && asprintf(&t->scope, "%s/.default", t->resource) < 0)
     t->scope = NULL;
+  /* Managed identity endpoints take a resource, not a scope. */
+  if(t->scope) {
+    size_t n = strlen(t->scope);
+    if(n > 9 && !strcmp(t->scope + n - 9, "/.default"))
+      n -= 9;
+    t->mi_resource = strndup(t->scope, n);
+  }
   t->cacert = s->cacert ? strdup(s->cacert) : NULL;
   t->proxy = s->proxy ? strdup(s->proxy) : NULL;
   if(s->use_cache && cred->kind != MGC_CRED_ACCESS_TOKEN)
     t->cache_path =
         s->cache_path ? strdup(s->cache_path) : mgc__token_cache_default_path();
-  int bad = !t->authority || !t->resource || !t->scope ||
+  int bad = !t->authority || !t->resource || !t->scope || !t->mi_resource ||
             (s->cacert && !t->cacert) || (s->proxy && !t->proxy);
   if(bad) {
     mgc__tokens_free(t);
@@ -260,6 +280,18 @@ struct request {
   const char *what; /* "token endpoint" ... */
 };
 
+static int retry_status(long status)
+{
+  return mgc__retry_status(status) || status == 500 || status == 502;
+}
+
+static void sleep_ms(int64_t ms)
+{
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while(nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
 static int send_request(struct mgc_tokens *t, const struct request *rq,
                         struct mgc_token_response *resp, struct mgc_err *err)
 {
@@ -281,6 +313,8 @@ static int send_request(struct mgc_tokens *t, const struct request *rq,
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
   t->requests++;
   CURLcode cc = curl_easy_perform(h);
+  t->last_retryable = cc != CURLE_OK && mgc__http_curl_retryable(cc);
+  t->last_retry_after_ms = -1;
   if(cc == CURLE_WRITE_ERROR) {
     rc = mgc__err_set(err, MGCALL_E_AUTH,
                       "%s answered more than %d bytes: not a token response",
@@ -297,6 +331,14 @@ static int send_request(struct mgc_tokens *t, const struct request *rq,
   }
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  t->last_retryable = retry_status(status);
+  struct curl_header *ra = NULL;
+  uint64_t ra_ms = 0;
+  if(t->last_retryable &&
+     curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &ra) ==
+         CURLHE_OK &&
+     !mgc__retry_after_parse(ra->value, time(NULL), &ra_ms))
+    t->last_retry_after_ms = (int64_t)ra_ms;
   rc = mgc__token_response_parse(body.data, body.len, status, time(NULL),
                                  rq->what, resp, err);
 out:
@@ -378,7 +420,7 @@ static int fetch_managed_identity(struct mgc_tokens *t,
                                   struct mgc_err *err)
 {
   const mgcall_credential *c = t->cred;
-  char *res = curl_easy_escape(NULL, t->resource, 0);
+  char *res = curl_easy_escape(NULL, t->mi_resource, 0);
   char *cid = c->client_id ? curl_easy_escape(NULL, c->client_id, 0) : NULL;
   char *url = NULL, *hdr = NULL;
   struct curl_slist *hdrs = NULL;
@@ -466,7 +508,7 @@ int mgc__tokens_get(struct mgc_tokens *t, const char *tenant, int force_refresh,
   }
   struct mgc_cache_key key = {
       authority, key_tenant, c->client_id ? c->client_id : "",
-      c->kind == MGC_CRED_MANAGED_IDENTITY ? t->resource : t->scope};
+      c->kind == MGC_CRED_MANAGED_IDENTITY ? t->mi_resource : t->scope};
   char *text = NULL;
   size_t len = 0;
   char warning[600] = "";
@@ -492,9 +534,20 @@ int mgc__tokens_get(struct mgc_tokens *t, const char *tenant, int force_refresh,
     }
   }
   struct mgc_token_response resp;
-  int rc = c->kind == MGC_CRED_MANAGED_IDENTITY
-               ? fetch_managed_identity(t, &resp, err)
-               : fetch_client_credentials(t, key_tenant, &resp, err);
+  int rc;
+  for(int attempt = 0;; attempt++) {
+    t->last_retryable = 0;
+    rc = c->kind == MGC_CRED_MANAGED_IDENTITY
+             ? fetch_managed_identity(t, &resp, err)
+             : fetch_client_credentials(t, key_tenant, &resp, err);
+    if(rc == MGCALL_OK || !t->last_retryable || attempt == TOKEN_RETRIES)
+      break;
+    int64_t wait = t->last_retry_after_ms >= 0 ? t->last_retry_after_ms
+                                               : 1000LL << attempt;
+    if(wait > RETRY_WAIT_MAX_MS)
+      break;
+    sleep_ms(wait);
+  }
   if(rc) {
     wipe_free(text);
     return rc;

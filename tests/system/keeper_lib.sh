@@ -67,3 +67,62 @@ k_metric() {
   curl -sS --noproxy '*' "$K_URL/metrics" |
     awk -v n="$1" '$1 == n { print $2 }'
 }
+
+# k_emulator [EMULATOR ARGS...]
+#   Starts the emulator (t_emulator_start) with a client app-k/<secret> and
+#   sets EMU_TOKEN (tenant tenant-k) and KAUTH, the keeper's auth and
+#   endpoint options (client secret from a 0600 file).
+k_emulator() {
+  printf 'k-secret-%s' "$RANDOM$RANDOM" >"$T/app-secret"
+  chmod 600 "$T/app-secret"
+  t_emulator_start --client "app-k:@$T/app-secret" --establish-delay 100ms "$@" ||
+    return 1
+  EMU_TOKEN=$(t_emulator_token tenant-k app-k "$(cat "$T/app-secret")") || return 1
+  KAUTH=(--tenant-id tenant-k --client-id app-k --client-secret-file "$T/app-secret"
+    --authority-url "$EMU_URL" --graph-url "$EMU_URL" --no-token-cache)
+}
+
+# k_calls N FILE [CALLBACK_URI]: create N calls in the emulator, ids to FILE.
+k_calls() {
+  local i
+  : >"$2"
+  for i in $(seq "$1"); do
+    t_emulator_call "$EMU_TOKEN" "${3:-http://127.0.0.1:9/callback}" >>"$2" || return 1
+  done
+}
+
+# k_calls_tracked N FILE: create N calls and register them with the running
+# keeper 10 at a time (tenant tenant-k), so none waits long untracked (the
+# emulator's clock runs from creation).  Ids appended to FILE.
+k_calls_tracked() {
+  local i left=$1 n
+  : >"$2"
+  while [ "$left" -gt 0 ]; do
+    n=$((left < 10 ? left : 10))
+    : >"$T/chunk"
+    for i in $(seq "$n"); do
+      t_emulator_call "$EMU_TOKEN" >>"$T/chunk" || return 1
+    done
+    sed 's/$/ tenant-k/' "$T/chunk" | "$MGCALL" keeper add - 2>>"$T/add.err" ||
+      return 1
+    cat "$T/chunk" >>"$2"
+    left=$((left - n))
+  done
+}
+
+# k_stats FIELD: one counter of the emulator's /_emulator/stats.
+k_stats() {
+  t_curl "$EMU_URL/_emulator/stats" | jq -r ".$1"
+}
+
+# k_hangup ID: DELETE the call in the emulator (as the bot would hang up).
+k_hangup() {
+  t_curl -o /dev/null -w '%{http_code}' -X DELETE \
+    -H "Authorization: Bearer $EMU_TOKEN" "$EMU_URL/v1.0/communications/calls/$1"
+}
+
+# k_live_count: calls the keeper holds as active or at-risk.
+k_live_count() {
+  curl -sS --noproxy '*' "$K_URL/calls" |
+    jq '[.calls[] | select(.state == "active" or .state == "at-risk")] | length'
+}

@@ -127,6 +127,7 @@ t_emulator_start() {
   EMU_OUT="$T/emulator.$T_EMU_N.out"
   EMU_ERR="$T/emulator.$T_EMU_N.err"
   EMU_URL=
+  : >"$EMU_OUT"
   "$MGCALL" emulator --listen 127.0.0.1:0 "$@" >"$EMU_OUT" 2>"$EMU_ERR" </dev/null &
   EMU_PID=$!
   T_PIDS+=("$EMU_PID")
@@ -199,6 +200,7 @@ t_sink_start() {
   SINK_FILE="$T/sink.$T_SINK_N.jsonl"
   local out="$T/sink.$T_SINK_N.out"
   : >"$SINK_FILE"
+  : >"$out"
   "${MGCALL_BUILD_DIR:?}/tests/mgcall-test-sink" "$@" "$SINK_FILE" >"$out" 2>&1 </dev/null &
   SINK_PID=$!
   T_PIDS+=("$SINK_PID")

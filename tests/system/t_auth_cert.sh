@@ -45,9 +45,9 @@ openssl ca -batch -config "$C/ca.cnf" -selfsign -keyfile "$C/old.key" \
   -enddate 20200102000000Z >/dev/null 2>&1
 cat "$C/old.crt" "$C/old.key" >"$C/old.pem"
 
-t_make_cert || { t_fail "cannot make certificates"; t_done; }
+t_make_cert || { t_fail "cannot make certificates"; t_done; exit 1; }
 t_emulator_start --tls-cert "$EMU_CERT" --tls-key "$EMU_KEY" \
-  --client-cert "app-c:$C/app.crt" --record "$REC" || t_done
+  --client-cert "app-c:$C/app.crt" --record "$REC" || { t_done; exit 1; }
 
 COMMON=(--tenant-id tenant-c --client-id app-c --authority-url "$EMU_URL"
   --cacert "$EMU_CA" --no-token-cache)

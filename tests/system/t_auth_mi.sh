@@ -11,7 +11,7 @@ unset MGCALL_ACCESS_TOKEN AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET \
 export XDG_CACHE_HOME="$T/cache"
 REC="$T/record.jsonl"
 t_emulator_start --managed-identity mi-system@tenant-m \
-  --managed-identity mi-user@tenant-u --record "$REC" || t_done
+  --managed-identity mi-user@tenant-u --record "$REC" || { t_done; exit 1; }
 imds_requests() { grep -c 'metadata/identity/oauth2/token' "$REC" 2>/dev/null || true; }
 
 t_expect_exit 0 "system-assigned identity via --imds-url" -- \

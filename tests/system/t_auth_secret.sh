@@ -17,10 +17,10 @@ SECRET='s3cr3t-Value_with+special&chars'
 printf '%s\n' "$SECRET" >"$T/secret"
 REC="$T/record.jsonl"
 
-t_make_cert || { t_fail "cannot make certificates"; t_done; }
+t_make_cert || { t_fail "cannot make certificates"; t_done; exit 1; }
 t_emulator_start --tls-cert "$EMU_CERT" --tls-key "$EMU_KEY" \
   --client "app-1:$SECRET" --roles Calls.Initiate.All,Calls.AccessMedia.All \
-  --record "$REC" || t_done
+  --record "$REC" || { t_done; exit 1; }
 
 token_requests() { grep -c 'oauth2/v2.0/token' "$REC" 2>/dev/null || true; }
 AUTH=(--tenant-id tenant-1 --client-id app-1 --client-secret-file "$T/secret"

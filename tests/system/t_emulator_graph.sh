@@ -205,6 +205,36 @@ t_eq "$(body .endedByDelete)" 1 "stats: endedByDelete"
 [ "$(body '.requestsByStatus."404"')" -ge 3 ] && t_eq ok ok "stats: 404s counted" || t_fail "stats 404"
 [ "$(body .notifications.sent)" -ge 3 ] && t_eq ok ok "stats: notifications sent" || t_fail "stats notifications: $(body .notifications)"
 
+# ---- /_emulator: bulk create, remote hang-up, health -------------------------------
+req POST /_emulator/calls -d "{\"count\":3,\"tenantId\":\"tenant-a\",\"callbackUri\":\"$CB\"}"
+t_eq "$S $(body .created) $(body '.ids | length')" "201 3 3" "POST /_emulator/calls creates calls in bulk"
+BULK=$(body '.ids[0]')
+req POST "/v1.0/communications/calls/$BULK/keepAlive" "${AUTH[@]}"
+t_eq "$S" 200 "a bulk-created call of the token's tenant takes keepAlive"
+req DELETE "/_emulator/calls/$BULK"
+t_eq "$S" 204 "DELETE /_emulator/calls/{id}: remote hang-up 204"
+req GET "/_emulator/calls/$BULK"
+t_eq "$(body .state) $(body .endReason) $(body .resultInfo.subcode)" "terminated remoteHangUp 5000" "remote hang-up: state, reason, subcode"
+req POST /_emulator/calls -d '{"count":0}'
+t_eq "$S" 400 "bulk create: count 0 is refused"
+req GET /_emulator/health
+t_eq "$S $(body .status)" "200 ok" "/_emulator/health"
+
+# ---- callbacks are retried -------------------------------------------------------
+t_sink_start --fail 1
+FAILING="$SINK_FILE"
+req POST /_emulator/calls -d "{\"count\":1,\"tenantId\":\"tenant-a\",\"callbackUri\":\"$SINK_URL/cb\"}"
+RID=$(body '.ids[0]')
+for _ in $(seq 50); do
+  req GET "/_emulator/calls/$RID"
+  [ "$(body .state)" = established ] && break
+  sleep 0.1
+done
+req DELETE "/_emulator/calls/$RID"
+t_wait_lines "$FAILING" 3 || t_fail "callbacks were not retried"
+t_eq "$(jq -r '.body | fromjson | .value[0].changeType' "$FAILING" | sort | uniq -c | awk '{print $1 $2}' | tr '\n' ' ')" \
+  "1deleted 2updated " "a failed callback (500) is retried: the sink saw established twice, then deleted"
+
 # ---- 403: a token without a Calls role --------------------------------------------------
 t_emulator_start --client app1:s3cret --roles User.Read.All
 TOK3=$(t_emulator_token t1 app1 s3cret)

@@ -84,6 +84,15 @@ static int setup(void **state)
   write_pem("future.pem", key, future, NULL);
   X509_free(future);
   write_pem("mismatch.pem", cakey, cert, NULL);
+  {
+    char ep[128];
+    path_of(ep, sizeof(ep), "encrypted.pem");
+    FILE *ef = fopen(ep, "w");
+    PEM_write_X509(ef, cert);
+    PEM_write_PrivateKey(ef, key, EVP_aes_256_cbc(), NULL, 0, NULL,
+                         (void *)"pem-pass");
+    fclose(ef);
+  }
   STACK_OF(X509) *ca = sk_X509_new_null();
   sk_X509_push(ca, ca_cert);
   PKCS12 *p12 =
@@ -140,6 +149,8 @@ static void test_load_errors(void **state)
       {"mismatch.pem", NULL, "no certificate in the PEM file matches"},
       {"good.p12", "wrong", "wrong PKCS#12 password"},
       {"good.p12", NULL, "needs a password"},
+      {"encrypted.pem", NULL, "no private key"},
+      {"encrypted.pem", "bad", "wrong password"},
   };
   for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     msg[0] = '\0';
@@ -244,6 +255,18 @@ static void test_pem_chain_rs256(void **state)
   mgcall_credential_free(c);
 }
 
+static void test_encrypted_pem(void **state)
+{
+  (void)state;
+  mgcall_credential *c = NULL;
+  char msg[256];
+  assert_int_equal(load("encrypted.pem", "pem-pass", 0, MGCALL_ALG_PS256, &c,
+                        msg, sizeof(msg)),
+                   MGCALL_OK);
+  check_assertion(c, "PS256", 0);
+  mgcall_credential_free(c);
+}
+
 static void test_pkcs12(void **state)
 {
   (void)state;
@@ -259,10 +282,9 @@ static void test_pkcs12(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_load_errors),
-      cmocka_unit_test(test_pem_ps256),
-      cmocka_unit_test(test_pem_chain_rs256),
-      cmocka_unit_test(test_pkcs12),
+      cmocka_unit_test(test_load_errors),     cmocka_unit_test(test_pem_ps256),
+      cmocka_unit_test(test_pem_chain_rs256), cmocka_unit_test(test_pkcs12),
+      cmocka_unit_test(test_encrypted_pem),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -146,7 +146,19 @@ static void test_html_and_garbage(void **state)
   assert_non_null(strstr(err.msg, "not a JSON token response"));
   assert_int_equal(parse("", 200, &r, &err), MGCALL_E_AUTH);
   assert_non_null(strstr(err.msg, "empty body"));
-  assert_int_equal(parse("", 503, &r, &err), MGCALL_E_NETWORK);
+  assert_int_equal(parse("", 503, &r, &err), MGCALL_E_THROTTLED);
+  assert_int_equal(parse("", 500, &r, &err), MGCALL_E_NETWORK);
+  /* an error body with 429/503/504: throttled, not refused */
+  assert_int_equal(parse("{\"error\":\"temporarily_unavailable\","
+                         "\"error_description\":\"AADSTS90033: try again\"}",
+                         503, &r, &err),
+                   MGCALL_E_THROTTLED);
+  assert_non_null(strstr(err.msg, "token endpoint answered HTTP 503: "
+                                  "temporarily_unavailable: AADSTS90033"));
+  assert_int_equal(parse("{\"error\":\"x\"}", 429, &r, &err),
+                   MGCALL_E_THROTTLED);
+  assert_int_equal(parse("{\"error\":\"x\"}", 500, &r, &err),
+                   MGCALL_E_NETWORK);
   assert_int_equal(parse("not json", 404, &r, &err), MGCALL_E_AUTH);
 }
 

@@ -33,6 +33,8 @@ static struct {
   int requests;
   unsigned status;
   char answer[4096];
+  char retry_after[16]; /* Retry-After header of the answers, or "" */
+  int fail_first;       /* answer 503 to this many requests first */
 } srv;
 
 static struct MHD_Daemon *daemon_;
@@ -85,9 +87,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-IDENTITY-HEADER");
   snprintf(srv.identity_header, sizeof(srv.identity_header), "%s",
            ih ? ih : "");
+  unsigned status = srv.status;
+  const char *text = srv.answer;
+  if(srv.fail_first > 0) {
+    srv.fail_first--;
+    status = 503;
+    text = "{\"error\":\"temporarily_unavailable\"}";
+  }
   struct MHD_Response *r = MHD_create_response_from_buffer(
-      strlen(srv.answer), srv.answer, MHD_RESPMEM_MUST_COPY);
-  enum MHD_Result ret = MHD_queue_response(conn, srv.status, r);
+      strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+  if(srv.retry_after[0])
+    MHD_add_response_header(r, "Retry-After", srv.retry_after);
+  enum MHD_Result ret = MHD_queue_response(conn, status, r);
   MHD_destroy_response(r);
   return ret;
 }
@@ -278,6 +289,49 @@ static void test_errors(void **state)
   mgcall_credential_free(c);
 }
 
+static void test_retries(void **state)
+{
+  (void)state;
+  mgcall_credential *c = NULL;
+  assert_int_equal(mgcall_credential_client_secret("t", "a", "s", &c),
+                   MGCALL_OK);
+  struct mgc_tokens *t = make(c, 0);
+  char tok[64];
+  struct mgc_err err;
+  snprintf(srv.retry_after, sizeof(srv.retry_after), "0");
+  /* two 503s, then a token: retried twice */
+  answer_token("after-retries", 3600);
+  srv.fail_first = 2;
+  srv.requests = 0;
+  assert_int_equal(mgc__tokens_get(t, NULL, 0, tok, sizeof(tok), NULL, &err),
+                   MGCALL_OK);
+  assert_string_equal(tok, "after-retries");
+  assert_int_equal(srv.requests, 3);
+  /* always 503: 3 attempts, then throttled (exit 6) */
+  srv.fail_first = 100;
+  srv.requests = 0;
+  assert_int_equal(mgc__tokens_get(t, "t2", 0, tok, sizeof(tok), NULL, &err),
+                   MGCALL_E_THROTTLED);
+  assert_int_equal(srv.requests, 3);
+  assert_non_null(strstr(err.msg, "HTTP 503"));
+  /* a Retry-After beyond 10 s is not waited for */
+  snprintf(srv.retry_after, sizeof(srv.retry_after), "3600");
+  srv.requests = 0;
+  assert_int_equal(mgc__tokens_get(t, "t3", 0, tok, sizeof(tok), NULL, &err),
+                   MGCALL_E_THROTTLED);
+  assert_int_equal(srv.requests, 1);
+  /* a 400 is never retried */
+  srv.fail_first = 0;
+  srv.retry_after[0] = '\0';
+  answer(400, "{\"error\":\"invalid_request\"}");
+  srv.requests = 0;
+  assert_int_equal(mgc__tokens_get(t, "t4", 0, tok, sizeof(tok), NULL, &err),
+                   MGCALL_E_AUTH);
+  assert_int_equal(srv.requests, 1);
+  mgc__tokens_free(t);
+  mgcall_credential_free(c);
+}
+
 static void test_cache_file(void **state)
 {
   (void)state;
@@ -392,6 +446,56 @@ static void test_managed_identity(void **state)
   unsetenv("IDENTITY_HEADER");
 }
 
+static void test_mi_scope_and_from_env(void **state)
+{
+  (void)state;
+  mgcall_credential *c = NULL;
+  unsetenv("IDENTITY_ENDPOINT");
+  assert_int_equal(mgcall_credential_managed_identity(NULL, base, &c),
+                   MGCALL_OK);
+  struct mgc_token_settings s;
+  memset(&s, 0, sizeof(s));
+  s.authority_url = base;
+  s.graph_resource = "https://graph.microsoft.com";
+  s.scope = "https://graph.microsoft.us/.default";
+  struct mgc_tokens *t = NULL;
+  struct mgc_err err;
+  assert_int_equal(mgc__tokens_new(c, &s, &t, &err), MGCALL_OK);
+  char tok[64];
+  answer_token("mi", 3600);
+  assert_int_equal(mgc__tokens_get(t, NULL, 0, tok, sizeof(tok), NULL, &err),
+                   MGCALL_OK);
+  /* --scope decides the resource, without "/.default" */
+  assert_string_equal(srv.query, "api-version=2018-02-01&resource=https://"
+                                 "graph.microsoft.us");
+  mgc__tokens_free(t);
+  mgcall_credential_free(c);
+
+  /* mgcall_credential_from_env(): the environment only, SPEC order */
+  char msg[256];
+  unsetenv("MGCALL_ACCESS_TOKEN");
+  unsetenv("AZURE_CLIENT_SECRET");
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+  assert_int_equal(mgcall_credential_from_env(&c, msg, sizeof(msg)),
+                   MGCALL_E_AUTH);
+  assert_non_null(strstr(msg, "no credentials"));
+  setenv("AZURE_TENANT_ID", "env-t", 1);
+  setenv("AZURE_CLIENT_ID", "env-c", 1);
+  setenv("AZURE_CLIENT_SECRET", "env-s", 1);
+  assert_int_equal(mgcall_credential_from_env(&c, msg, sizeof(msg)), MGCALL_OK);
+  assert_string_equal(mgc__credential_kind_name(c), "client secret");
+  assert_string_equal(mgc__credential_tenant(c), "env-t");
+  mgcall_credential_free(c);
+  setenv("MGCALL_ACCESS_TOKEN", "env.token", 1);
+  assert_int_equal(mgcall_credential_from_env(&c, msg, sizeof(msg)), MGCALL_OK);
+  assert_string_equal(mgc__credential_kind_name(c), "access token");
+  mgcall_credential_free(c);
+  unsetenv("MGCALL_ACCESS_TOKEN");
+  unsetenv("AZURE_TENANT_ID");
+  unsetenv("AZURE_CLIENT_ID");
+  unsetenv("AZURE_CLIENT_SECRET");
+}
+
 static void test_access_token(void **state)
 {
   (void)state;
@@ -422,8 +526,10 @@ int main(void)
       cmocka_unit_test(test_client_secret),
       cmocka_unit_test(test_scope_override),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_retries),
       cmocka_unit_test(test_cache_file),
       cmocka_unit_test(test_managed_identity),
+      cmocka_unit_test(test_mi_scope_and_from_env),
       cmocka_unit_test(test_access_token),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

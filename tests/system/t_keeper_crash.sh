@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# t_keeper_crash.sh - kill -9 the keeper in mid-run five times and restart
+# it on the same store: every registered call is still tracked and none
+# expires in the emulator (--inactivity-timeout 3s, --deadline 3s).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/keeper_lib.sh"
+
+k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
+KARGS=(--interval 1s --deadline 3s "${KAUTH[@]}")
+k_start "${KARGS[@]}" || { t_done; exit 1; }
+T_COUNT=$((T_COUNT + 1))
+if k_calls_tracked 60 "$T/ids"; then t_pass "60 calls registered"; else
+  t_fail "cannot create or register calls"; fi
+
+for round in 1 2 3 4 5; do
+  # let it run about a second (bounded: until 60 more keepAlives arrived)
+  before=$(k_stats keepAlives)
+  k_until 3 test "$(k_stats keepAlives)" -ge $((before + 60))
+  k_stop KILL
+  t_eq "$K_STATUS" 137 "round $round: killed with SIGKILL"
+  k_start "${KARGS[@]}" || { t_done; exit 1; }
+  t_grep "$T/keeper.err" "store: 60 active calls loaded" \
+    "round $round: restart loads all 60 calls"
+  t_eq "$(k_live_count)" 60 "round $round: 60 calls tracked"
+done
+# two more inactivity timeouts after the last restart
+before=$(k_stats keepAlives)
+k_until 10 test "$(k_stats keepAlives)" -ge $((before + 120))
+t_eq "$(k_stats endedByTimeout)" 0 "no call expired across 5 crashes"
+t_eq "$(k_stats callsActive)" 60 "60 calls live in the emulator"
+t_eq "$(k_live_count)" 60 "60 calls tracked"
+k_stop TERM
+t_eq "$K_STATUS" 0 "SIGTERM -> exit 0"
+t_eq "$(sqlite3 "$K_DB" "select count(*) from calls where state in ('active','at-risk')")" \
+  60 "nothing lost in the store"
+t_eq "$(sqlite3 "$K_DB" 'pragma integrity_check')" ok "store intact"
+t_done

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# t_keeper_faults.sh - the emulator answers 30% of Graph requests with 429
+# (Retry-After) or 503: the keeper retries before each call's deadline and
+# no call expires; a failing hook and an unreachable hook URL never stop
+# keepAlives; the metrics count the faults and retries.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/keeper_lib.sh"
+
+k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
+cat >"$T/hook" <<HOOK
+#!/bin/sh
+echo "\$MGCALL_CALL_ID" >>"$T/hook.log"
+exit 1
+HOOK
+chmod +x "$T/hook"
+k_start --interval 1s --deadline 3s --on-ended "$T/hook" --hook-retries 2 \
+  --hook-timeout 2s --on-ended-url http://127.0.0.1:9/unreachable \
+  "${KAUTH[@]}" || { t_done; exit 1; }
+T_COUNT=$((T_COUNT + 1))
+if k_calls_tracked 40 "$T/ids"; then t_pass "40 calls registered"; else
+  t_fail "cannot create or register calls"; fi
+
+# End one call at once so its failing hooks run while the others go on.
+first=$(head -1 "$T/ids")
+t_expect_exit 0 "remove one call" -- "$MGCALL" keeper remove "$first"
+t_eq "$(k_hangup "$first")" 204 "and hang it up, as the bot would"
+
+# Faults on (at run time, so creating the calls did not fail).
+code=$(t_curl -o "$T/faults" -w '%{http_code}' -X PUT "$EMU_URL/_emulator/faults" \
+  -H 'Content-Type: application/json' -d '{"rate":0.3,"statuses":[429,503]}')
+t_eq "$code" 200 "emulator faults set to 30% (429, 503)"
+
+# Five inactivity timeouts (bounded wait on the emulator's counter).
+k_until 20 test "$(k_stats keepAlives)" -ge 200
+k_until 6 test "$(k_stats faultsInjected)" -ge 50
+t_eq "$(k_stats endedByTimeout)" 0 "30% faults: no call ended by timeout"
+t_eq "$(k_stats callsActive)" 39 "39 calls still live in the emulator"
+t_eq "$(k_live_count)" 39 "the keeper holds 39 live calls"
+t_eq "$(k_metric 'mgcall_keeper_calls{state="lost"}')" 0 "no call lost"
+faults=$(k_stats faultsInjected)
+t_eq "$([ "$faults" -gt 0 ] && echo yes)" yes "faults were injected ($faults)"
+k429=$(k_metric 'mgcall_keeper_keepalives_total{status="429"}')
+k503=$(k_metric 'mgcall_keeper_keepalives_total{status="503"}')
+retries=$(k_metric mgcall_keeper_retries_total)
+t_eq "$([ "${k429:-0}" -gt 0 ] && [ "${k503:-0}" -gt 0 ] && echo yes)" yes \
+  "metrics count 429 ($k429) and 503 ($k503)"
+t_eq "$([ "$retries" -ge $((k429 + k503 - 40)) ] && echo yes)" yes \
+  "metrics count the retries ($retries)"
+
+# The hooks failed (exit 1, unreachable URL), were retried, never blocked.
+k_until 10 test "$(k_metric 'mgcall_keeper_hook_runs_total{kind="url",result="failed"}')" = 3
+t_eq "$(wc -l <"$T/hook.log")" 3 "failing command hook: 1 try + 2 retries"
+t_eq "$(k_metric 'mgcall_keeper_hook_runs_total{kind="command",result="failed"}')" 3 \
+  "metrics: 3 failed command runs"
+t_eq "$(k_metric 'mgcall_keeper_hook_runs_total{kind="url",result="failed"}')" 3 \
+  "metrics: 3 failed URL posts"
+t_grep "$T/keeper.err" 'on-ended failed 3 times: giving up' "hook failure logged"
+t_eq "$(k_stats endedByTimeout)" 0 "still none ended by timeout"
+k_stop TERM
+t_eq "$K_STATUS" 0 "SIGTERM -> exit 0"
+t_done

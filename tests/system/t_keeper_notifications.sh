@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# t_keeper_notifications.sh - calls whose callbackUri is the keeper's
+# POST /notifications: the emulator's "established" commsNotification makes
+# the keeper track them (tenant from the notification), they are kept alive
+# past the inactivity timeout, and the "terminated"/"deleted" notification
+# of a hang-up ends the call (hook once).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/keeper_lib.sh"
+
+k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
+cat >"$T/hook" <<HOOK
+#!/bin/sh
+echo "\$MGCALL_CALL_ID \$MGCALL_TENANT_ID \$MGCALL_REASON" >>"$T/hook.log"
+HOOK
+chmod +x "$T/hook"
+k_start --interval 1s --deadline 3s --on-ended "$T/hook" "${KAUTH[@]}" ||
+  { t_done; exit 1; }
+k_calls 3 "$T/ids" "$K_URL/notifications" ||
+  { t_fail "cannot create calls"; t_done; exit 1; }
+k_until 10 test "$(k_live_count)" = 3
+t_eq "$(k_live_count)" 3 "3 calls tracked from established notifications"
+one=$(head -1 "$T/ids")
+t_eq "$(curl -s "$K_URL/calls/$one" | jq -r .tenantId)" tenant-k \
+  "tenant taken from the notification"
+before=$(k_stats keepAlives)
+k_until 10 test "$(k_stats keepAlives)" -ge $((before + 18))
+t_eq "$(k_stats endedByTimeout)" 0 "kept alive past the inactivity timeout"
+
+t_eq "$(k_hangup "$one")" 204 "hang-up in the emulator"
+k_until 10 test "$(k_state "$one")" = ended
+t_eq "$(k_state "$one")" ended "hung-up call ended"
+reason=$(curl -s "$K_URL/calls/$one" | jq -r .reason)
+# the notification normally wins; a keepAlive 404 in the same instant is
+# the other legitimate path
+t_eq "$(echo "$reason" | grep -Ec '^(terminated|not-found)$')" 1 \
+  "ended by the notification (reason $reason)"
+k_until 10 test -s "$T/hook.log"
+t_eq "$(cat "$T/hook.log")" "$one tenant-k $reason" "hook ran once"
+t_eq "$(k_live_count)" 2 "the other two still tracked"
+t_eq "$(k_stats endedByTimeout)" 0 "none ended by timeout"
+k_stop TERM
+t_eq "$K_STATUS" 0 "SIGTERM -> exit 0"
+t_done
