@@ -135,8 +135,24 @@ static void uuid_bytes(uint8_t id[16])
 
 void emu_uuid_new(char out[37])
 {
+  /* Request ids and the like: a per-thread xorshift generator seeded from
+   * the system's CSPRNG (fast; these ids are not secrets). */
+  static _Thread_local uint64_t x;
+  if(!x) {
+    if(RAND_bytes((unsigned char *)&x, sizeof(x)) != 1 || !x)
+      x = (uint64_t)wall_now_ms() ^ (uint64_t)(uintptr_t)&x;
+    x |= 1;
+  }
   uint8_t id[16];
-  uuid_bytes(id);
+  for(size_t i = 0; i < 16; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    uint64_t r = x * 0x2545F4914F6CDD1DULL;
+    memcpy(id + i, &r, 8);
+  }
+  id[6] = (uint8_t)((id[6] & 0x0F) | 0x40);
+  id[8] = (uint8_t)((id[8] & 0x3F) | 0x80);
   emu_uuid_format(id, out);
 }
 

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct emu_faults {
   size_t nbuckets;
   uint64_t rng;
   uint64_t injected, throttled;
+  atomic_int active; /* anything to do at all? */
 };
 
 void emu_faults_config_default(struct emu_faults_config *cfg)
@@ -41,6 +43,13 @@ void emu_faults_config_default(struct emu_faults_config *cfg)
   cfg->scope = EMU_SCOPE_GRAPH;
 }
 
+/* Lock held (or not yet shared). */
+static void update_active(struct emu_faults *f)
+{
+  atomic_store(&f->active, f->cfg.rate > 0 || f->cfg.latency_ms > 0 ||
+                               f->cfg.throttle_per_s > 0 || f->seq_len > 0);
+}
+
 struct emu_faults *emu_faults_new(const struct emu_faults_config *cfg)
 {
   struct emu_faults *f = calloc(1, sizeof(*f));
@@ -48,6 +57,7 @@ struct emu_faults *emu_faults_new(const struct emu_faults_config *cfg)
     return NULL;
   pthread_mutex_init(&f->lock, NULL);
   f->cfg = *cfg;
+  update_active(f);
   if(RAND_bytes((unsigned char *)&f->rng, sizeof(f->rng)) != 1 || !f->rng)
     f->rng = 0x2545F4914F6CDD1DULL;
   return f;
@@ -102,6 +112,8 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
                        struct emu_fault_decision *out)
 {
   memset(out, 0, sizeof(*out));
+  if(!atomic_load_explicit(&f->active, memory_order_relaxed))
+    return; /* nothing configured: the common case, no lock */
   pthread_mutex_lock(&f->lock);
   if(!(f->cfg.scope & scope)) {
     pthread_mutex_unlock(&f->lock);
@@ -136,6 +148,7 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
     status = f->sequence[f->seq_head];
     f->seq_head = (f->seq_head + 1) % EMU_FAULT_MAX_SEQUENCE;
     f->seq_len--;
+    update_active(f);
   }
   else if(f->cfg.rate > 0 && f->cfg.nstatuses && next_uniform(f) < f->cfg.rate)
     status =
@@ -304,6 +317,7 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
     f->seq_head = 0;
     f->seq_len = nseq;
   }
+  update_active(f);
   rc = 0;
 out:
   pthread_mutex_unlock(&f->lock);

@@ -967,8 +967,9 @@ enum emu_verify_result emu_identity_verify(struct emu_identity *id,
   size_t len = strnlen(token, MGC_JWT_MAX_LEN + 1);
   if(len > MGC_JWT_MAX_LEN)
     return EMU_TOKEN_MALFORMED;
+  /* Hash the tail (the signature: unique per token); strcmp decides. */
   uint64_t h = 1469598103934665603ULL;
-  for(size_t i = 0; i < len; i++) {
+  for(size_t i = len > 64 ? len - 64 : 0; i < len; i++) {
     h ^= (unsigned char)token[i];
     h *= 1099511628211ULL;
   }

@@ -11,6 +11,7 @@
 #include "record.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +21,9 @@
 #include <time.h>
 
 #define MAX_BODY EMU_MAX_BODY
+/* Per-connection memory of libmicrohttpd: bounds the request headers (431
+ * beyond) and is cleared for every request, so not larger than needed. */
+#define EMU_CONNECTION_MEMORY (24 * 1024)
 
 /* Per request: the body as it arrives. */
 struct req {
@@ -742,8 +746,10 @@ static enum MHD_Result bulk_create(struct hctx *h)
     json_array_append_new(ids, json_string(info.id));
   }
   json_decref(o);
-  return reply_json(h, made ? 201 : 507,
-                    json_pack("{s:I,s:o}", "created", made, "ids", ids));
+  enum MHD_Result r = reply_json(
+      h, made ? 201 : 507, json_pack("{s:I,s:o}", "created", made, "ids", ids));
+  malloc_trim(0); /* give the transient id list back to the system */
+  return r;
 }
 
 static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
@@ -1014,7 +1020,7 @@ int emu_server_start(struct emu_server *s, const struct emu_options *o,
       {MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL},
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, EMU_CONNECTION_MEMORY, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
       {MHD_OPTION_CONNECTION_LIMIT, 4000, NULL},
       {s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert_pem},

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench/emulator.sh - mgcall emulator benchmarks (loopback only, stops by
+# itself; needs wrk and nginx: scripts/bootstrap --bench):
+#  1. keepAlive requests per second with wrk (HTTP/1.1 keep-alive, a valid
+#     token, POST /v1.0/communications/calls/{id}/keepAlive) against the
+#     emulator, and in the same run against nginx answering `return 200;`
+#     (the practical ceiling of an HTTP responder on this machine); prints
+#     both rates and their ratio.
+#  2. Memory: RSS of the emulator holding 1,000,000 live calls.
+# Environment: MGCALL (the binary), BENCH_SECONDS (10), BENCH_CONNECTIONS
+# (64), BENCH_THREADS (wrk threads, 2), EMU_THREADS (emulator threads, nproc),
+# BENCH_CALLS (1000000), BENCH_ROUNDS (3).
+set -euo pipefail
+: "${MGCALL:?MGCALL must name the mgcall binary}"
+secs=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-64}
+wthreads=${BENCH_THREADS:-2}
+ethreads=${EMU_THREADS:-$(nproc)}
+ncalls=${BENCH_CALLS:-1000000}
+for tool in wrk nginx curl jq; do
+  command -v "$tool" >/dev/null || {
+    echo "bench/emulator.sh: $tool is missing (scripts/bootstrap --bench)" >&2
+    exit 1
+  }
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/mgcall-bench.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+start_emulator() { # ARGS... -> URL, EMU_PID
+  : >"$T/emu.out"
+  "$MGCALL" emulator --listen 127.0.0.1:0 "$@" >"$T/emu.out" 2>"$T/emu.err" &
+  EMU_PID=$!
+  pids+=("$EMU_PID")
+  URL=
+  for _ in $(seq 100); do
+    URL=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
+    [ -n "$URL" ] && return 0
+    sleep 0.1
+  done
+  echo "bench/emulator.sh: the emulator did not start" >&2
+  cat "$T/emu.err" >&2
+  exit 1
+}
+rate() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
+non2xx() { awk '/Non-2xx/ {print $NF} END {}' "$1"; }
+
+# ---- 1. keepAlive throughput ------------------------------------------------
+printf 'bench-secret' >"$T/secret"
+start_emulator --client bench:@"$T/secret" --threads "$ethreads"
+TOKEN=$(printf 'bench-secret' | curl -sf --noproxy '*' "$URL/bench/oauth2/v2.0/token" \
+  --data-urlencode grant_type=client_credentials --data-urlencode client_id=bench \
+  --data-urlencode scope=https://graph.microsoft.com/.default \
+  --data-urlencode client_secret@- | jq -r .access_token)
+CALL=$(curl -sf --noproxy '*' -X POST "$URL/v1.0/communications/calls" \
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d '{"callbackUri":"https://bot.invalid/cb"}' | jq -r .id)
+printf 'wrk.method = "POST"\n' >"$T/post.lua"
+KA="/v1.0/communications/calls/$CALL/keepAlive"
+
+# nginx `return 200;` on another loopback port, the same wrk settings.
+port=$((20000 + RANDOM % 20000))
+mkdir -p "$T/nginx/logs"
+cat >"$T/nginx/nginx.conf" <<NGINX
+worker_processes $ethreads;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$port;
+    location / { return 200; }
+  }
+}
+NGINX
+nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+for _ in $(seq 50); do
+  curl -s -o /dev/null --noproxy '*' "http://127.0.0.1:$port/" && break
+  sleep 0.1
+done
+
+# Alternate the two so both see the same background load; report medians.
+rounds=${BENCH_ROUNDS:-3}
+emu_rates=()
+nginx_rates=()
+for r in $(seq "$rounds"); do
+  wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$T/post.lua" \
+    -H "Authorization: Bearer $TOKEN" "$URL$KA" >"$T/wrk-emu.$r.txt"
+  emu_rates+=("$(rate "$T/wrk-emu.$r.txt")")
+  wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$T/post.lua" \
+    -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$KA" >"$T/wrk-nginx.$r.txt"
+  nginx_rates+=("$(rate "$T/wrk-nginx.$r.txt")")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+emu_rate=$(median "${emu_rates[@]}")
+nginx_rate=$(median "${nginx_rates[@]}")
+emu_bad=$(cat "$T"/wrk-emu.*.txt | grep -c 'Non-2xx' || true)
+kas=$(curl -sf --noproxy '*' "$URL/_emulator/stats" | jq .keepAlives)
+kill "$EMU_PID" "${pids[-1]}" 2>/dev/null || true
+wait "$EMU_PID" 2>/dev/null || true
+
+echo "keepAlive (wrk -t$wthreads -c$conns -d${secs}s, $rounds rounds alternating; emulator --threads $ethreads, nginx $ethreads workers):"
+echo "  emulator rounds: ${emu_rates[*]} requests/s (non-2xx: $emu_bad; keepAlives counted: $kas)"
+echo "  nginx rounds:    ${nginx_rates[*]} requests/s"
+echo "  median: emulator $emu_rate, nginx return 200 $nginx_rate requests/s"
+awk -v a="$emu_rate" -v b="$nginx_rate" 'BEGIN { printf "  ratio emulator/nginx (medians): %.2f\n", a / b }'
+sed 's/^/    /' "$T/wrk-emu.1.txt"
+
+# ---- 2. memory with many live calls --------------------------------------------
+start_emulator --inactivity-timeout 1h
+base_rss=$(awk '/VmRSS/ {print $2}' "/proc/$EMU_PID/status")
+left=$ncalls
+t0=$(date +%s%N)
+while [ "$left" -gt 0 ]; do
+  n=$((left > 100000 ? 100000 : left))
+  curl -sf --noproxy '*' -o /dev/null -X POST "$URL/_emulator/calls" \
+    -d "{\"count\":$n,\"tenantId\":\"bench\",\"appId\":\"bench\"}"
+  left=$((left - n))
+done
+t1=$(date +%s%N)
+active=$(curl -sf --noproxy '*' "$URL/_emulator/stats" | jq .callsActive)
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$EMU_PID/status")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$EMU_PID/status")
+echo "memory: $active live calls: RSS $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB," \
+  "empty $((base_rss / 1024)) MiB), $(((rss - base_rss) * 1024 / (active > 0 ? active : 1))) bytes a call;" \
+  "created in $(((t1 - t0) / 1000000)) ms"
