@@ -140,6 +140,8 @@ struct run {
   const char *headers_path;
   uint64_t last_bar_ms;
   mgcall_batch *batch;
+  unsigned parallel;
+  int feeding; /* on_done hands the next items to the batch */
 };
 
 static int add_item(struct run *r, char *call_id, char *bad)
@@ -241,11 +243,23 @@ static const char *hint(const mgcall_result *res, char *buf, size_t n)
   return "";
 }
 
+/* Copy of s for a terminal: control characters become '?'. */
+static char *printable(const char *s)
+{
+  char *p = strdup(s ? s : "");
+  for(char *q = p; q && *q; q++)
+    if((unsigned char)*q < 0x20 || *q == 0x7f)
+      *q = '?';
+  return p;
+}
+
 static void error_line(const struct item *it)
 {
   const mgcall_result *res = &it->res;
   if(it->bad) {
-    mgc_cli_error("%s", it->bad);
+    char *clean = printable(it->bad);
+    mgc_cli_error("%s", clean ? clean : it->bad);
+    free(clean);
     return;
   }
   char what[1536];
@@ -260,13 +274,16 @@ static void error_line(const struct item *it)
   char attempts[64] = "";
   if(res->attempts > 1)
     snprintf(attempts, sizeof(attempts), " after %d attempts", res->attempts);
-  char hbuf[1024];
-  mgc_cli_error("call %s: %s%s, request-id %s, client-request-id %s, date "
-                "%s%s",
-                it->call_id, what, attempts,
-                res->request_id[0] ? res->request_id : "-",
-                res->client_request_id[0] ? res->client_request_id : "-",
-                res->date[0] ? res->date : "-", hint(res, hbuf, sizeof(hbuf)));
+  char hbuf[1024], line[4096];
+  snprintf(line, sizeof(line),
+           "call %s: %s%s, request-id %s, client-request-id %s, date %s%s",
+           it->call_id, what, attempts,
+           res->request_id[0] ? res->request_id : "-",
+           res->client_request_id[0] ? res->client_request_id : "-",
+           res->date[0] ? res->date : "-", hint(res, hbuf, sizeof(hbuf)));
+  char *clean = printable(line);
+  mgc_cli_error("%s", clean ? clean : line);
+  free(clean);
 }
 
 static void write_headers(struct run *r, const struct item *it)
@@ -321,6 +338,8 @@ static void flush_ready(struct run *r)
   fflush(stdout);
 }
 
+static void feed(struct run *r, unsigned parallel);
+
 static void on_done(void *ud, const char *call_id, void *item,
                     const mgcall_result *res)
 {
@@ -335,7 +354,10 @@ static void on_done(void *ud, const char *call_id, void *item,
     if(r->stop_on_error)
       r->stopping = 1;
   }
-  flush_ready(r);
+  if(r->feeding)
+    feed(r, r->parallel); /* keeps the batch full; also reports */
+  else
+    flush_ready(r);
   draw_bar(r, 0);
 }
 
@@ -435,7 +457,9 @@ static void verbose_line(void *ud, const char *line)
 {
   struct run *r = ud;
   clear_bar(r);
-  fprintf(stderr, "mgcall: %s\n", line);
+  char *p = printable(line);
+  fprintf(stderr, "mgcall: %s\n", p ? p : line);
+  free(p);
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -699,6 +723,7 @@ int cmd_keep_alive(int argc, char **argv)
     goto out;
   }
   int all = 0;
+  r.parallel = (unsigned)parallel;
   while(r.next_print < r.n) {
     if(confirm && !all && !r.stopping && r.next_add < r.n &&
        !mgcall_batch_pending(r.batch)) {
@@ -735,6 +760,7 @@ int cmd_keep_alive(int argc, char **argv)
       }
     }
     else if(!confirm || all) {
+      r.feeding = 1;
       feed(&r, (unsigned)parallel);
     }
     if(r.next_print >= r.n)
