@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,8 +113,9 @@ static int debug_trace(CURL *h, curl_infotype type, char *data, size_t size,
  * every new TLS connection (tens of milliseconds each, and the --cacert hook
  * stops its own CA cache); instead every connection of the process shares
  * one X509_STORE per --cacert file: the system certificate directory
- * (OpenSSL's default, hashed, read lazily; SSL_CERT_DIR / SSL_CERT_FILE are
- * honoured) plus the --cacert file.  Built on first use, freed by
+ * (SSL_CERT_DIR or OpenSSL's default, hashed, read lazily; only when it does
+ * not exist the bundle file, SSL_CERT_FILE or OpenSSL's default) plus the
+ * --cacert file.  Built on first use, freed by
  * mgcall_global_cleanup(). */
 #define STORE_CACHE 8
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -122,19 +124,30 @@ static struct {
   X509_STORE *store;
 } stores[STORE_CACHE];
 
+/* The system certificate directory (hashed, read lazily). */
+static const char *cert_dir(void)
+{
+  const char *dir = getenv(X509_get_default_cert_dir_env());
+  return dir && *dir ? dir : X509_get_default_cert_dir();
+}
+
 static X509_STORE *build_store(const char *cacert)
 {
   X509_STORE *store = X509_STORE_new();
   if(!store)
     return NULL;
-  const char *dir = getenv(X509_get_default_cert_dir_env());
   X509_LOOKUP *l = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
-  if(!l || !X509_LOOKUP_add_dir(l, dir ? dir : X509_get_default_cert_dir(),
-                                X509_FILETYPE_PEM))
+  if(!l || !X509_LOOKUP_add_dir(l, cert_dir(), X509_FILETYPE_PEM))
     goto fail;
-  const char *file = getenv(X509_get_default_cert_file_env());
-  if(file && X509_STORE_load_file(store, file) != 1)
-    goto fail;
+  /* The bundle file (SSL_CERT_FILE, else OpenSSL's default) only when
+   * there is no certificate directory: parsing it costs tens of ms. */
+  struct stat st;
+  if(stat(cert_dir(), &st) || !S_ISDIR(st.st_mode)) {
+    const char *file = getenv(X509_get_default_cert_file_env());
+    if(X509_STORE_load_file(
+           store, file && *file ? file : X509_get_default_cert_file()) != 1)
+      goto fail;
+  }
   if(cacert && X509_STORE_load_file(store, cacert) != 1)
     goto fail;
   return store;
@@ -223,8 +236,8 @@ int mgc__http_setup(CURL *h, const struct mgc_http_opts *o, struct mgc_err *err)
   SET(CURLOPT_ACCEPT_ENCODING, "");
   /* Trust: the shared store of set_store(), not libcurl's per-connection
    * loading of the bundle. */
-  SET(CURLOPT_CAINFO, NULL);
-  SET(CURLOPT_CAPATH, NULL);
+  SET(CURLOPT_CAINFO, NULL); /* with CAPATH set: no bundle parsed */
+  SET(CURLOPT_CAPATH, cert_dir());
   SET(CURLOPT_SSL_CTX_FUNCTION, set_store);
   SET(CURLOPT_SSL_CTX_DATA, (void *)(o ? o->cacert : NULL));
   if(o && o->proxy)
