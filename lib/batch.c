@@ -372,34 +372,37 @@ static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
   complete(b, it);
 }
 
-/* Move due timers to the ready queue, start what the limit allows, and
- * collect finished transfers.  Returns the number of callbacks run. */
+/* Move due timers to the ready queue, start what the limit allows, let
+ * libcurl work and collect finished transfers; again until a round finishes
+ * nothing, so that no completion is left unread before the caller polls.
+ * Returns the number of callbacks run. */
 static size_t step(struct mgcall_batch *b)
 {
   size_t done_before = b->pending;
-  uint64_t now = mgc__now_ms();
-  while(b->nheap && b->heap[0]->due_ms <= now)
-    ready_push(b, heap_pop(b));
-  while(b->in_flight < b->max_parallel && b->ready_head)
-    start(b, ready_pop(b));
-  int running = 0;
-  curl_multi_perform(b->multi, &running);
-  CURLMsg *m;
-  int left;
-  while((m = curl_multi_info_read(b->multi, &left))) {
-    if(m->msg != CURLMSG_DONE)
-      continue;
-    struct item *it = NULL;
-    CURLcode rc = m->data.result;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&it);
-    if(it)
-      finished(b, it, rc);
-  }
-  /* Items that became ready (401 replay, timers) start at once. */
-  while(b->in_flight < b->max_parallel && b->ready_head)
-    start(b, ready_pop(b));
-  if(b->in_flight)
+  for(;;) {
+    uint64_t now = mgc__now_ms();
+    while(b->nheap && b->heap[0]->due_ms <= now)
+      ready_push(b, heap_pop(b));
+    while(b->in_flight < b->max_parallel && b->ready_head)
+      start(b, ready_pop(b));
+    int running = 0;
     curl_multi_perform(b->multi, &running);
+    CURLMsg *m;
+    int left, finished_any = 0;
+    while((m = curl_multi_info_read(b->multi, &left))) {
+      if(m->msg != CURLMSG_DONE)
+        continue;
+      struct item *it = NULL;
+      CURLcode rc = m->data.result;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&it);
+      if(it) {
+        finished(b, it, rc);
+        finished_any = 1;
+      }
+    }
+    if(!finished_any)
+      break;
+  }
   return done_before > b->pending ? done_before - b->pending : 0;
 }
 

@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,15 +109,109 @@ static int debug_trace(CURL *h, curl_infotype type, char *data, size_t size,
   return 0;
 }
 
-/* CURLOPT_SSL_CTX_FUNCTION: add the --cacert file to the trust store that
- * libcurl already loaded from the system bundle, so the file adds trust
- * rather than replacing it. */
-static CURLcode add_cacert(CURL *h, void *sslctx, void *path)
+/* The trust store.  libcurl would parse the whole system CA bundle for
+ * every new TLS connection (tens of milliseconds each, and the --cacert hook
+ * stops its own CA cache); instead every connection of the process shares
+ * one X509_STORE per --cacert file: the system certificate directory
+ * (SSL_CERT_DIR or OpenSSL's default, hashed, read lazily; only when it does
+ * not exist the bundle file, SSL_CERT_FILE or OpenSSL's default) plus the
+ * --cacert file.  Built on first use, freed by
+ * mgcall_global_cleanup(). */
+#define STORE_CACHE 8
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  char *cacert; /* NULL: system trust only */
+  X509_STORE *store;
+} stores[STORE_CACHE];
+
+/* The system certificate directory (hashed, read lazily). */
+static const char *cert_dir(void)
+{
+  const char *dir = getenv(X509_get_default_cert_dir_env());
+  return dir && *dir ? dir : X509_get_default_cert_dir();
+}
+
+static X509_STORE *build_store(const char *cacert)
+{
+  X509_STORE *store = X509_STORE_new();
+  if(!store)
+    return NULL;
+  X509_LOOKUP *l = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+  if(!l || !X509_LOOKUP_add_dir(l, cert_dir(), X509_FILETYPE_PEM))
+    goto fail;
+  /* The bundle file (SSL_CERT_FILE, else OpenSSL's default) only when
+   * there is no certificate directory: parsing it costs tens of ms. */
+  struct stat st;
+  if(stat(cert_dir(), &st) || !S_ISDIR(st.st_mode)) {
+    const char *file = getenv(X509_get_default_cert_file_env());
+    if(X509_STORE_load_file(
+           store, file && *file ? file : X509_get_default_cert_file()) != 1)
+      goto fail;
+  }
+  if(cacert && X509_STORE_load_file(store, cacert) != 1)
+    goto fail;
+  return store;
+fail:
+  X509_STORE_free(store);
+  return NULL;
+}
+
+/* The shared store for cacert (NULL allowed), with a new reference. */
+static X509_STORE *get_store(const char *cacert)
+{
+  X509_STORE *found = NULL;
+  pthread_mutex_lock(&store_lock);
+  size_t i;
+  for(i = 0; i < STORE_CACHE && stores[i].store; i++) {
+    if((!cacert && !stores[i].cacert) ||
+       (cacert && stores[i].cacert && !strcmp(cacert, stores[i].cacert))) {
+      found = stores[i].store;
+      break;
+    }
+  }
+  if(!found) {
+    found = build_store(cacert);
+    char *copy = cacert ? strdup(cacert) : NULL;
+    if(found && i < STORE_CACHE && (!cacert || copy)) {
+      stores[i].store = found;
+      stores[i].cacert = copy;
+      copy = NULL;
+    }
+    else if(found) {
+      /* cache full: this connection keeps its own */
+      pthread_mutex_unlock(&store_lock);
+      free(copy);
+      return found;
+    }
+    free(copy);
+  }
+  if(found && !X509_STORE_up_ref(found))
+    found = NULL;
+  pthread_mutex_unlock(&store_lock);
+  return found;
+}
+
+void mgc__http_global_cleanup(void)
+{
+  pthread_mutex_lock(&store_lock);
+  for(size_t i = 0; i < STORE_CACHE; i++) {
+    X509_STORE_free(stores[i].store);
+    free(stores[i].cacert);
+    stores[i].store = NULL;
+    stores[i].cacert = NULL;
+  }
+  pthread_mutex_unlock(&store_lock);
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: put the shared store in the connection's
+ * context (path: the --cacert file or NULL). */
+static CURLcode set_store(CURL *h, void *sslctx, void *path)
 {
   (void)h;
-  X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
-  if(!store || X509_STORE_load_file(store, (const char *)path) != 1)
+  X509_STORE *store = get_store((const char *)path);
+  if(!store)
     return CURLE_SSL_CACERT_BADFILE;
+  SSL_CTX_set_cert_store((SSL_CTX *)sslctx, store); /* takes our reference */
   return CURLE_OK;
 }
 
@@ -138,10 +234,12 @@ int mgc__http_setup(CURL *h, const struct mgc_http_opts *o, struct mgc_err *err)
   SET(CURLOPT_TIMEOUT, o && o->timeout_s ? o->timeout_s : 100L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_ACCEPT_ENCODING, "");
-  if(o && o->cacert) {
-    SET(CURLOPT_SSL_CTX_FUNCTION, add_cacert);
-    SET(CURLOPT_SSL_CTX_DATA, (void *)o->cacert);
-  }
+  /* Trust: the shared store of set_store(), not libcurl's per-connection
+   * loading of the bundle. */
+  SET(CURLOPT_CAINFO, NULL); /* with CAPATH set: no bundle parsed */
+  SET(CURLOPT_CAPATH, cert_dir());
+  SET(CURLOPT_SSL_CTX_FUNCTION, set_store);
+  SET(CURLOPT_SSL_CTX_DATA, (void *)(o ? o->cacert : NULL));
   if(o && o->proxy)
     SET(CURLOPT_PROXY, o->proxy);
   if(o && o->debug_cb) {

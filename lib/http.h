@@ -24,8 +24,9 @@ struct mgc_http_opts {
 
 /* Apply o to h.  o and the strings it points to are NOT copied (the trace
  * and the --cacert hook keep pointers): they must outlive the handle's
- * transfers.  cacert adds to the system trust store (OpenSSL backend).  Returns MGCALL_OK or
- * MGCALL_E_INTERNAL (err set). */
+ * transfers.  cacert adds to the system trust store (OpenSSL backend); the
+ * store is built once per cacert file and shared by all connections.  Returns
+ * MGCALL_OK or MGCALL_E_INTERNAL (err set). */
 int mgc__http_setup(CURL *h, const struct mgc_http_opts *o,
                     struct mgc_err *err);
 
@@ -42,6 +43,9 @@ void mgc__buf_release(struct mgc_buf *b);
 int mgc__buf_add(struct mgc_buf *b, const void *p, size_t n);
 /* CURLOPT_WRITEFUNCTION for a struct mgc_buf (CURLOPT_WRITEDATA). */
 size_t mgc__buf_curl_write(char *ptr, size_t size, size_t nmemb, void *ud);
+
+/* Free the shared trust stores (mgcall_global_cleanup()). */
+void mgc__http_global_cleanup(void);
 
 /* The User-Agent we send: "mgcall/<version>". */
 const char *mgc__http_user_agent(void);

@@ -118,11 +118,21 @@ static void help(FILE *out)
 
 /* One input item, in input order. */
 struct item {
-  char *call_id;     /* NULL for a malformed input line */
-  char *bad;         /* malformed line: the message */
-  int state;         /* 0 not sent, 1 sent, 2 done, 3 declined */
-  mgcall_result res; /* when done */
+  char *call_id;      /* NULL for a malformed input line */
+  char *bad;          /* malformed line: the message */
+  int state;          /* 0 not sent, 1 sent, 2 done, 3 declined */
+  mgcall_result *res; /* when done, until reported (malloc'd) */
+  int oom;            /* done, but no memory to keep the result */
 };
+
+/* The result of it, or an all-zero one (malformed line, out of memory). */
+static const mgcall_result *result_of(const struct item *it)
+{
+  static const mgcall_result none;
+  static const mgcall_result oom = {.code = MGCALL_E_INTERNAL,
+                                    .error_message = "out of memory"};
+  return it->res ? it->res : it->oom ? &oom : &none;
+}
 
 struct run {
   struct item *items;
@@ -140,6 +150,8 @@ struct run {
   const char *headers_path;
   uint64_t last_bar_ms;
   mgcall_batch *batch;
+  unsigned parallel;
+  int feeding; /* on_done hands the next items to the batch */
 };
 
 static int add_item(struct run *r, char *call_id, char *bad)
@@ -189,7 +201,7 @@ static void draw_bar(struct run *r, int final)
 
 static void json_line(const struct item *it)
 {
-  const mgcall_result *res = &it->res;
+  const mgcall_result *res = result_of(it);
   json_t *o = json_object();
   json_object_set_new(o, "callId",
                       it->call_id ? json_string(it->call_id) : json_null());
@@ -241,11 +253,23 @@ static const char *hint(const mgcall_result *res, char *buf, size_t n)
   return "";
 }
 
+/* Copy of s for a terminal: control characters become '?'. */
+static char *printable(const char *s)
+{
+  char *p = strdup(s ? s : "");
+  for(char *q = p; q && *q; q++)
+    if((unsigned char)*q < 0x20 || *q == 0x7f)
+      *q = '?';
+  return p;
+}
+
 static void error_line(const struct item *it)
 {
-  const mgcall_result *res = &it->res;
+  const mgcall_result *res = result_of(it);
   if(it->bad) {
-    mgc_cli_error("%s", it->bad);
+    char *clean = printable(it->bad);
+    mgc_cli_error("%s", clean ? clean : it->bad);
+    free(clean);
     return;
   }
   char what[1536];
@@ -260,25 +284,28 @@ static void error_line(const struct item *it)
   char attempts[64] = "";
   if(res->attempts > 1)
     snprintf(attempts, sizeof(attempts), " after %d attempts", res->attempts);
-  char hbuf[1024];
-  mgc_cli_error("call %s: %s%s, request-id %s, client-request-id %s, date "
-                "%s%s",
-                it->call_id, what, attempts,
-                res->request_id[0] ? res->request_id : "-",
-                res->client_request_id[0] ? res->client_request_id : "-",
-                res->date[0] ? res->date : "-", hint(res, hbuf, sizeof(hbuf)));
+  char hbuf[1024], line[4096];
+  snprintf(line, sizeof(line),
+           "call %s: %s%s, request-id %s, client-request-id %s, date %s%s",
+           it->call_id, what, attempts,
+           res->request_id[0] ? res->request_id : "-",
+           res->client_request_id[0] ? res->client_request_id : "-",
+           res->date[0] ? res->date : "-", hint(res, hbuf, sizeof(hbuf)));
+  char *clean = printable(line);
+  mgc_cli_error("%s", clean ? clean : line);
+  free(clean);
 }
 
 static void write_headers(struct run *r, const struct item *it)
 {
   if(!r->headers_file)
     return;
-  char *h = mgcall_result_headers_json(&it->res);
+  char *h = mgcall_result_headers_json(result_of(it));
   json_t *hv = h ? json_loads(h, 0, NULL) : NULL;
   free(h);
   json_t *o = json_object();
   json_object_set_new(o, "callId", json_string(it->call_id));
-  json_object_set_new(o, "status", json_integer(it->res.status));
+  json_object_set_new(o, "status", json_integer(result_of(it)->status));
   json_object_set_new(o, "headers", hv ? hv : json_object());
   char *s = json_dumps(o, JSON_COMPACT);
   if(s) {
@@ -291,9 +318,9 @@ static void write_headers(struct run *r, const struct item *it)
 
 static void report(struct run *r, struct item *it)
 {
-  int ok = !it->bad && it->res.code == MGCALL_OK;
+  int ok = !it->bad && result_of(it)->code == MGCALL_OK;
   if(!ok && !r->exit_code)
-    r->exit_code = it->bad ? MGCALL_E_USAGE : it->res.code;
+    r->exit_code = it->bad ? MGCALL_E_USAGE : result_of(it)->code;
   if(!ok) {
     fflush(stdout);
     clear_bar(r);
@@ -312,8 +339,11 @@ static void flush_ready(struct run *r)
 {
   while(r->next_print < r->n) {
     struct item *it = &r->items[r->next_print];
-    if(it->state == 2)
+    if(it->state == 2) {
       report(r, it);
+      free(it->res);
+      it->res = NULL;
+    }
     else if(!(it->state == 0 && r->stopping) && it->state != 3)
       break;
     r->next_print++;
@@ -321,13 +351,19 @@ static void flush_ready(struct run *r)
   fflush(stdout);
 }
 
+static void feed(struct run *r, unsigned parallel);
+
 static void on_done(void *ud, const char *call_id, void *item,
                     const mgcall_result *res)
 {
   (void)call_id;
   struct run *r = ud;
   struct item *it = item;
-  it->res = *res;
+  it->res = malloc(sizeof(*it->res));
+  if(it->res)
+    *it->res = *res;
+  else
+    it->oom = 1;
   it->state = 2;
   r->done++;
   if(res->code != MGCALL_OK) {
@@ -335,7 +371,10 @@ static void on_done(void *ud, const char *call_id, void *item,
     if(r->stop_on_error)
       r->stopping = 1;
   }
-  flush_ready(r);
+  if(r->feeding)
+    feed(r, r->parallel); /* keeps the batch full; also reports */
+  else
+    flush_ready(r);
   draw_bar(r, 0);
 }
 
@@ -358,9 +397,7 @@ static void feed(struct run *r, unsigned parallel)
     it->state = 1;
     if(mgcall_batch_add(r->batch, it->call_id, NULL, it)) {
       it->state = 2;
-      it->res.code = MGCALL_E_INTERNAL;
-      snprintf(it->res.error_message, sizeof(it->res.error_message),
-               "out of memory");
+      it->oom = 1;
       r->done++;
       r->failed++;
     }
@@ -435,7 +472,9 @@ static void verbose_line(void *ud, const char *line)
 {
   struct run *r = ud;
   clear_bar(r);
-  fprintf(stderr, "mgcall: %s\n", line);
+  char *p = printable(line);
+  fprintf(stderr, "mgcall: %s\n", p ? p : line);
+  free(p);
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -699,6 +738,7 @@ int cmd_keep_alive(int argc, char **argv)
     goto out;
   }
   int all = 0;
+  r.parallel = (unsigned)parallel;
   while(r.next_print < r.n) {
     if(confirm && !all && !r.stopping && r.next_add < r.n &&
        !mgcall_batch_pending(r.batch)) {
@@ -735,6 +775,7 @@ int cmd_keep_alive(int argc, char **argv)
       }
     }
     else if(!confirm || all) {
+      r.feeding = 1;
       feed(&r, (unsigned)parallel);
     }
     if(r.next_print >= r.n)
@@ -769,6 +810,7 @@ out:
   for(size_t i = 0; i < r.n; i++) {
     free(r.items[i].call_id);
     free(r.items[i].bad);
+    free(r.items[i].res);
   }
   free(r.items);
   free(headers);

@@ -157,8 +157,7 @@ static void test_html_and_garbage(void **state)
                                   "temporarily_unavailable: AADSTS90033"));
   assert_int_equal(parse("{\"error\":\"x\"}", 429, &r, &err),
                    MGCALL_E_THROTTLED);
-  assert_int_equal(parse("{\"error\":\"x\"}", 500, &r, &err),
-                   MGCALL_E_NETWORK);
+  assert_int_equal(parse("{\"error\":\"x\"}", 500, &r, &err), MGCALL_E_NETWORK);
   assert_int_equal(parse("not json", 404, &r, &err), MGCALL_E_AUTH);
 }
 
