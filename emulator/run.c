@@ -144,7 +144,8 @@ int emu_run(const struct emu_options *o)
   s->calls = emu_calls_new(&cc, emu_server_event, s);
   s->faults = emu_faults_new(&o->faults);
   s->notify = emu_notify_new(o->callback_cacert);
-  if(!s->calls || !s->faults || !s->notify) {
+  s->delay = emu_delay_new();
+  if(!s->calls || !s->faults || !s->notify || !s->delay) {
     snprintf(err, sizeof(err), "out of memory");
     goto out;
   }
@@ -188,7 +189,8 @@ int emu_run(const struct emu_options *o)
 
   snprintf(s->base_url, sizeof(s->base_url), "%s://%s:%u",
            o->tls_cert ? "https" : "http", host, port);
-  if(emu_notify_start(s->notify) || emu_calls_start(s->calls)) {
+  if(emu_notify_start(s->notify) || emu_calls_start(s->calls) ||
+     emu_delay_start(s->delay)) {
     snprintf(err, sizeof(err), "cannot start threads");
     goto out;
   }
@@ -227,6 +229,7 @@ out:
     close(fd);
   if(s) {
     emu_server_stop(s);
+    emu_delay_free(s->delay);
     emu_calls_free(s->calls); /* stops the timer thread first */
     emu_notify_free(s->notify);
     emu_faults_free(s->faults);

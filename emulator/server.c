@@ -31,6 +31,8 @@ struct req {
   size_t len, cap;
   int too_big;
   int has_body;
+  struct MHD_Response *pending; /* answer held back by --latency */
+  unsigned pending_status;
 };
 
 /* One dispatch. */
@@ -42,7 +44,7 @@ struct hctx {
   char request_id[37];
   const char *client_request_id;
   char base[320];
-  const struct req *req;
+  struct req *req;
   json_t *form_record; /* redacted form fields for --record */
   int64_t latency_ms;
 };
@@ -137,16 +139,20 @@ static enum MHD_Result finish(struct hctx *h, struct MHD_Response *resp,
   if(h->srv->tls)
     MHD_add_response_header(resp, "Strict-Transport-Security",
                             "max-age=31536000");
-  if(h->latency_ms > 0) {
-    struct timespec ts = {(time_t)(h->latency_ms / 1000),
-                          (long)(h->latency_ms % 1000) * 1000000L};
-    while(nanosleep(&ts, &ts) && errno == EINTR) {
-    }
-  }
   if(status >= 100 && status < 600)
     atomic_fetch_add(&h->srv->by_status[status], 1);
   atomic_fetch_add(&h->srv->requests, 1);
   record(h, status);
+  if(h->latency_ms > 0 && h->srv->delay) {
+    /* Hold the answer; the delay thread resumes the connection and
+     * on_request() queues it then.  No worker thread waits. */
+    h->req->pending = resp;
+    h->req->pending_status = (unsigned)status;
+    MHD_suspend_connection(h->conn);
+    /* +1: the clock is in whole ms; never answer early */
+    emu_delay_add(h->srv->delay, h->conn, emu_now_ms() + h->latency_ms + 1);
+    return MHD_YES;
+  }
   enum MHD_Result r = MHD_queue_response(h->conn, (unsigned)status, resp);
   MHD_destroy_response(resp);
   return r;
@@ -901,6 +907,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     if(!r)
       return MHD_NO;
     *con_cls = r;
+    atomic_fetch_add(&s->inflight, 1);
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if(cl && strtoull(cl, NULL, 10) > MAX_BODY)
@@ -934,6 +941,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     *upload_size = 0;
     return MHD_YES;
   }
+  if(r->pending) { /* resumed after --latency */
+    struct MHD_Response *resp = r->pending;
+    r->pending = NULL;
+    enum MHD_Result res = MHD_queue_response(conn, r->pending_status, resp);
+    MHD_destroy_response(resp);
+    return res;
+  }
   struct hctx h;
   memset(&h, 0, sizeof(h));
   h.srv = s;
@@ -960,12 +974,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-  (void)cls;
+  struct emu_server *s = cls;
   (void)conn;
   (void)toe;
   struct req *r = *con_cls;
   if(r) {
+    if(r->pending)
+      MHD_destroy_response(r->pending);
     free(r->body);
+    atomic_fetch_sub(&s->inflight, 1);
     free(r);
   }
   *con_cls = NULL;
@@ -997,8 +1014,8 @@ static char *read_file(const char *path, char *err, size_t errlen)
 int emu_server_start(struct emu_server *s, const struct emu_options *o,
                      int listen_fd, char *err, size_t errlen)
 {
-  unsigned flags =
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                   MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
   if(o->tls_cert) {
     if(MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
       snprintf(err, errlen, "this libmicrohttpd has no TLS support");
@@ -1038,6 +1055,14 @@ int emu_server_start(struct emu_server *s, const struct emu_options *o,
 
 void emu_server_stop(struct emu_server *s)
 {
+  if(s->daemon)
+    MHD_quiesce_daemon(s->daemon); /* no new connections */
+  emu_delay_stop(s->delay);        /* suspended connections must be resumed */
+  /* Let requests in flight (delayed ones included) finish, 2 s at most. */
+  for(int i = 0; s->daemon && i < 200 && atomic_load(&s->inflight) > 0; i++) {
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
   if(s->daemon)
     MHD_stop_daemon(s->daemon);
   s->daemon = NULL;

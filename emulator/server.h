@@ -5,6 +5,7 @@
 #define EMU_SERVER_H
 
 #include "calls.h"
+#include "delay.h"
 #include "emulator.h"
 #include "faults.h"
 #include "identity.h"
@@ -28,9 +29,11 @@ struct emu_server {
   struct emu_faults *faults;
   struct emu_notify *notify;
   struct emu_record *record;
+  struct emu_delay *delay; /* --latency without blocking workers */
 
   _Atomic uint64_t by_status[600];
   _Atomic uint64_t requests, tokens_issued, keepalives_404;
+  atomic_int inflight; /* requests begun and not completed */
 };
 
 /* Start serving on listen_fd (already bound and listening).  0, or -1 with

@@ -109,6 +109,22 @@ req POST "/v1.0/communications/calls/$NOCALL/keepAlive" -H "Authorization: Beare
 t_eq "$S" 404 "throttling is per application: another app is served"
 t_emulator_stop
 
+# ---- latency does not hold a worker; shutdown answers delayed requests ------------
+t_emulator_start --latency 3s --fault-scope token --threads 1
+t_curl -o "$T/delayed.body" -w '%{http_code}' "$EMU_URL/metadata/identity/oauth2/token" >"$T/delayed.code" &
+CURL_PID=$!
+n=0
+for _ in $(seq 50); do
+  n=$(t_curl "$EMU_URL/_emulator/stats" | jq '.requestsByStatus."400" // 0')
+  [ "$n" -ge 1 ] && break
+  sleep 0.1
+done
+t_eq "$n" 1 "a delayed request is answered later while /_emulator is served at once (1 worker)"
+t_emulator_stop
+wait "$CURL_PID"
+t_eq "$EMU_STATUS" 0 "SIGTERM with a delayed request in flight: exit 0"
+t_eq "$(cat "$T/delayed.code")" 400 "the delayed request still gets its answer at shutdown"
+
 # ---- --record -------------------------------------------------------------------------
 REC="$T/record.jsonl"
 t_emulator_start --client app1:s3cret --record "$REC"
