@@ -22,6 +22,8 @@ struct loop {
   struct kcore *core;
   mgcall_batch *batch;
   size_t in_flight;
+  unsigned concurrency;
+  int dispatching; /* 0 while stopping or reloading */
   /* set by the signal thread, read by the loop (under sig_lock) */
   pthread_mutex_t sig_lock;
   int stop, reload;
@@ -38,6 +40,8 @@ static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
              res->error_message[0] ? ": " : "", res->error_message);
   return buf;
 }
+
+static void dispatch(struct loop *l, unsigned concurrency, int64_t now);
 
 /* Completion of one keepAlive (runs inside mgcall_batch_run()). */
 static void on_done(void *ud, const char *call_id, void *item,
@@ -75,6 +79,12 @@ static void on_done(void *ud, const char *call_id, void *item,
     else if(c->state == KS_ACTIVE)
       km_retry(k->metrics);
   }
+  /* keep the pipeline full: a slot just freed */
+  pthread_mutex_lock(&l->sig_lock);
+  int go = l->dispatching && !l->stop && !l->reload;
+  pthread_mutex_unlock(&l->sig_lock);
+  if(go)
+    dispatch(l, l->concurrency, now_mono);
   pthread_mutex_unlock(&k->lock);
 }
 
@@ -175,6 +185,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   int64_t flush_ms = o->flush_ms > 0 ? o->flush_ms : 500;
   static struct loop l;
   memset(&l, 0, sizeof(l));
+  l.concurrency = conc;
   pthread_mutex_init(&l.sig_lock, NULL);
   the_loop = &l;
 
@@ -239,7 +250,8 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
 
     int64_t now = kcore_mono_ms();
     pthread_mutex_lock(&l.core->lock);
-    if(!stopping && !reloading)
+    l.dispatching = !stopping && !reloading;
+    if(l.dispatching)
       dispatch(&l, conc, now);
     if(now - last_flush >= flush_ms) {
       struct mgc_err ferr = {0};

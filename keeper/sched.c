@@ -298,7 +298,7 @@ int64_t ks_at_risk_ms(const struct ks_sched *s)
 /* Time kept free before the deadline for the request to reach Graph. */
 static int64_t guard_ms(const struct ks_sched *s)
 {
-  int64_t g = s->cfg.deadline_ms / 30;
+  int64_t g = s->cfg.deadline_ms / 10;
   if(g < 20)
     g = 20;
   if(g > 5000)

@@ -166,6 +166,20 @@ t_eq "$(curl -s "$K_URL/calls" | jq '[.calls[] | select(.state=="active" or .sta
   53 "all live calls tracked after restart"
 t_eq "$(curl -s "$K_URL/calls/call-1" | jq -r .state)" ended \
   "ended call still shown from the store"
+# SIGHUP: credentials reloaded (the token file is read again); a broken
+# credential keeps the previous one.
+t_eq "$(k_metric mgcall_keeper_token_refreshes_total)" 1 "one credential load"
+kill -HUP "$K_PID"
+k_until 10 grep -q 'SIGHUP: credentials reloaded' "$T/keeper.err"
+t_grep "$T/keeper.err" 'SIGHUP: credentials reloaded' "SIGHUP reloads credentials"
+t_eq "$(k_metric mgcall_keeper_token_refreshes_total)" 2 "metrics: two credential loads"
+: >"$T/graph-token"
+kill -HUP "$K_PID"
+k_until 10 grep -q 'keeping the previous credentials' "$T/keeper.err"
+t_grep "$T/keeper.err" 'SIGHUP: .*keeping the previous credentials' \
+  "a failed reload keeps the previous credentials"
+t_eq "$(curl -s -o /dev/null -w '%{http_code}' "$K_URL/healthz")" 200 "still serving"
+printf 'test-token\n' >"$T/graph-token"
 k_stop INT
 t_eq "$K_STATUS" 0 "SIGINT -> exit 0"
 

@@ -57,6 +57,16 @@ t_eq "$(k_metric 'mgcall_keeper_hook_runs_total{kind="url",result="failed"}')" 3
   "metrics: 3 failed URL posts"
 t_grep "$T/keeper.err" 'on-ended failed 3 times: giving up' "hook failure logged"
 t_eq "$(k_stats endedByTimeout)" 0 "still none ended by timeout"
+if [ "$T_FAILS" -gt 0 ]; then # diagnostics
+  for id in $(grep -oE 'call [0-9a-f-]+: ended \(reason (not-found|lost)' "$T/keeper.err" |
+    awk '{print $2}' | tr -d :); do
+    echo "--- $id" >&2
+    grep "$id" "$T/keeper.err" | head -20 >&2
+    t_curl "$EMU_URL/_emulator/calls" | jq -c ".[]? // .calls[]? | select(.id == \"$id\")" >&2
+  done
+  grep -c . "$T/add.err" >&2
+  uptime >&2
+fi
 k_stop TERM
 t_eq "$K_STATUS" 0 "SIGTERM -> exit 0"
 t_done
