@@ -27,6 +27,8 @@
 
 /* Per request: the body as it arrives. */
 struct req {
+  int started;
+  char *target; /* the request target as sent (for --record), or NULL */
   char *body;
   size_t len, cap;
   int too_big;
@@ -107,10 +109,14 @@ static void record(struct hctx *h, int status)
   clock_gettime(CLOCK_REALTIME, &ts);
   emu_format_time((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, t,
                   sizeof(t), 1);
-  json_t *line =
-      json_pack("{s:s,s:s,s:s,s:o,s:o,s:i,s:s}", "time", t, "method", h->method,
-                "path", h->path, "query", qk.obj, "headers", hk.obj, "status",
-                status, "requestId", h->request_id);
+  /* path as sent (percent-encoding kept), without the query string */
+  const char *target = h->req->target ? h->req->target : h->path;
+  size_t plen = strcspn(target, "?#");
+
+  json_t *line = json_pack("{s:s,s:s,s:s#,s:s,s:o,s:o,s:i,s:s}", "time", t,
+                           "method", h->method, "path", target, plen, "target",
+                           target, "query", qk.obj, "headers", hk.obj, "status",
+                           status, "requestId", h->request_id);
   if(line && h->form_record)
     json_object_set(line, "form", h->form_record);
   if(line)
@@ -335,8 +341,6 @@ static enum MHD_Result imds_endpoint(struct hctx *h)
   if(d.status)
     return fault_reply(h, &d, 1);
   struct emu_form q = {0};
-  const char *raw = strchr(h->path, '?');
-  (void)raw;
   /* Rebuild the query from MHD's decoded arguments. */
   struct kv_ctx qk = {json_object(), 0};
   MHD_get_connection_values(h->conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qk);
@@ -490,10 +494,11 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
     const char *idp = tail + 1;
     const char *slash = strchr(idp, '/');
     size_t n = slash ? (size_t)(slash - idp) : strlen(idp);
-    if(!n || n >= sizeof(id))
+    char *decoded = n < sizeof(id) ? emu_form_decode(idp, n, 0) : NULL;
+    if(!n || !decoded)
       return call_not_found(h);
-    memcpy(id, idp, n);
-    id[n] = '\0';
+    snprintf(id, sizeof(id), "%s", decoded);
+    free(decoded);
     if(slash) {
       if(strcasecmp(slash, "/keepAlive"))
         return odata_error(h, 404, "BadRequest", NULL,
@@ -860,8 +865,9 @@ static enum MHD_Result route(struct hctx *h)
   const char *slash = strchr(p + 1, '/');
   if(*p == '/' && slash && slash - p - 1 > 0 && slash - p - 1 < 128) {
     char tenant[128];
-    memcpy(tenant, p + 1, (size_t)(slash - p - 1));
-    tenant[slash - p - 1] = '\0';
+    char *t = emu_form_decode(p + 1, (size_t)(slash - p - 1), 0);
+    snprintf(tenant, sizeof(tenant), "%s", t ? t : "");
+    free(t);
     if(!strcmp(slash, "/oauth2/v2.0/token"))
       return token_endpoint(h, tenant);
     if(!strcmp(slash, "/v2.0/.well-known/openid-configuration")) {
@@ -894,6 +900,21 @@ static void make_base(struct hctx *h)
     snprintf(h->base, sizeof(h->base), "%s", h->srv->base_url);
 }
 
+/* Called once per request with the request target as sent: makes the
+ * per-request state, keeping the raw target when recording. */
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+  (void)conn;
+  struct emu_server *s = cls;
+  struct req *r = calloc(1, sizeof(*r));
+  if(!r)
+    return NULL;
+  if(uri)
+    r->target = strndup(uri, 8192);
+  atomic_fetch_add(&s->inflight, 1);
+  return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -902,12 +923,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   (void)version;
   struct emu_server *s = cls;
   struct req *r = *con_cls;
-  if(!r) {
+  if(!r) { /* uri_log() could not allocate */
     r = calloc(1, sizeof(*r));
     if(!r)
       return MHD_NO;
     *con_cls = r;
     atomic_fetch_add(&s->inflight, 1);
+  }
+  if(!r->started) {
+    r->started = 1;
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if(cl && strtoull(cl, NULL, 10) > MAX_BODY)
@@ -953,7 +977,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   h.srv = s;
   h.conn = conn;
   h.method = method;
-  h.path = url;
+  /* Route on the path as sent (percent-escapes kept; each segment is
+   * decoded where it is used), so "a%2Fb" stays one call id segment. */
+  char *raw = r->target ? strndup(r->target, strcspn(r->target, "?#")) : NULL;
+  h.path = raw ? raw : url;
   h.req = r;
   emu_uuid_new(h.request_id);
   const char *crid =
@@ -968,6 +995,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   else
     res = route(&h);
   json_decref(h.form_record);
+  free(raw);
   return res;
 }
 
@@ -981,6 +1009,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if(r) {
     if(r->pending)
       MHD_destroy_response(r->pending);
+    free(r->target);
     free(r->body);
     atomic_fetch_sub(&s->inflight, 1);
     free(r);
@@ -1037,6 +1066,7 @@ int emu_server_start(struct emu_server *s, const struct emu_options *o,
       {MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL},
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, s},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, EMU_CONNECTION_MEMORY, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
       {MHD_OPTION_CONNECTION_LIMIT, 4000, NULL},

@@ -134,9 +134,14 @@ req POST "/v1.0/communications/calls/$NOCALL/keepAlive" -H "Authorization: Beare
 req POST /t1/oauth2/v2.0/token --data-urlencode grant_type=client_credentials \
   --data-urlencode scope=https://graph.microsoft.com/.default --data-urlencode client_id=app1 \
   --data-urlencode client_assertion_type=x --data-urlencode client_assertion=eyJhbGciOi.secret.part
+req POST "/v1.0/communications/calls/a%2Fb%20c/keepAlive?x=1" -H "Authorization: Bearer $TOK"
+t_eq "$S $(body .error.code)" "404 itemNotFound" "an id with %2F is one path segment: 404 itemNotFound"
 t_emulator_stop
 t_eq "$(stat -c %a "$REC")" 600 "record file is mode 0600"
-t_eq "$(wc -l <"$REC")" 3 "one line per request"
+t_eq "$(wc -l <"$REC")" 4 "one line per request"
+t_eq "$(sed -n 4p "$REC" | jq -r '.path + " " + .target')" \
+  "/v1.0/communications/calls/a%2Fb%20c/keepAlive /v1.0/communications/calls/a%2Fb%20c/keepAlive?x=1" \
+  "record: path and target as sent (percent-encoding kept)"
 t_nogrep "$REC" 's3cret' "the client secret is not recorded"
 t_nogrep "$REC" "${TOK:0:40}" "the access token is not recorded"
 t_nogrep "$REC" 'secret\.part' "the client assertion is not recorded"
