@@ -389,7 +389,7 @@ int mgc__attempt_start(mgcall_client *c, struct mgc_attempt *a, const char *url,
   SET(CURLOPT_HEADERDATA, a);
   SET(CURLOPT_ERRORBUFFER, a->errbuf);
   SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  SET(CURLOPT_PIPEWAIT, 0L);
+  SET(CURLOPT_PIPEWAIT, 1L);
 #undef SET
   if(cc != CURLE_OK)
     return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "libcurl set-up failed: %s",

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# A batch over HTTP/2: when the server offers h2 (ALPN), mgcall keep-alive
+# multiplexes the whole batch on one connection with --parallel streams in
+# flight.  The server is tests/helpers/h2_server.mjs (node, a tool of the
+# machine: scripts/bootstrap).
+. "$(dirname "$0")/lib.sh"
+: "${MGCALL_SOURCE_DIR:?}"
+unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY
+export XDG_CACHE_HOME=$T/cache MGCALL_ACCESS_TOKEN=not-checked-here
+command -v node >/dev/null || { t_fail "node is missing (scripts/bootstrap)"; t_done; exit 1; }
+
+t_make_cert || { t_fail "t_make_cert"; t_done; exit 1; }
+node "$MGCALL_SOURCE_DIR/tests/helpers/h2_server.mjs" "$EMU_CERT" "$EMU_KEY" >"$T/h2.out" 2>"$T/h2.err" &
+H2=$!
+T_PIDS+=("$H2")
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's/^port //p' "$T/h2.out")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { t_fail "h2 server did not start: $(cat "$T/h2.err")"; t_done; exit 1; }
+URL=https://127.0.0.1:$port
+
+t_expect_exit 0 "one call over HTTP/2" -- "$MGCALL" keep-alive --graph-url "$URL" \
+  --cacert "$EMU_CA" --debug one
+t_grep "$T/err" '^\* ALPN: server accepted h2' "h2 negotiated"
+t_grep "$T/err" '^> POST /v1.0/communications/calls/one/keepAlive HTTP/2' "request sent as HTTP/2"
+
+seq 300 >"$T/ids"
+T_COUNT=$((T_COUNT + 1))
+"$MGCALL" keep-alive --graph-url "$URL" --cacert "$EMU_CA" --parallel 8 --output json \
+  <"$T/ids" >"$T/out" 2>"$T/err"
+t_eq "$?" 0 "300 calls over HTTP/2: exit 0"
+t_eq "$(jq -r .callId "$T/out")" "$(cat "$T/ids")" "results in input order"
+t_eq "$(jq -s 'map(select(.ok and .status == 200)) | length' "$T/out")" 300 "all 300 succeeded"
+kill -TERM "$H2"
+wait "$H2"
+read -r _ sessions _ streams _ maxc < <(grep '^sessions' "$T/h2.out")
+t_eq "$streams" 301 "the server saw 301 requests"
+t_eq "$sessions" 2 "one connection for the batch (plus one for the first call)"
+T_COUNT=$((T_COUNT + 1))
+if [ "$maxc" -ge 2 ] && [ "$maxc" -le 8 ]; then
+  t_pass "streams multiplexed, at most --parallel 8 in flight ($maxc)"
+else
+  t_fail "streams in flight at once: $maxc, want 2..8"
+fi
+t_done
