@@ -379,6 +379,8 @@ static enum MHD_Result openid_config(struct hctx *h, const char *tenant)
   snprintf(i, sizeof(i), "%s/%s/v2.0", h->base, tenant);
   snprintf(e, sizeof(e), "%s/%s/oauth2/v2.0/logout", h->base, tenant);
   snprintf(d, sizeof(d), "%s/%s/oauth2/v2.0/devicecode", h->base, tenant);
+  char u[512];
+  snprintf(u, sizeof(u), "%s/oidc/userinfo", h->base);
   const char *host = strstr(h->base, "://");
   host = host ? host + 3 : h->base;
   json_t *doc = json_pack(
@@ -396,7 +398,7 @@ static enum MHD_Result openid_config(struct hctx *h, const char *tenant)
       "end_session_endpoint", e, "http_logout_supported", 1,
       "frontchannel_logout_supported", 1, "cloud_instance_name", host,
       "cloud_graph_host_name", host, "tenant_region_scope", "msgraph_host",
-      host, "kerberos_endpoint", t, "userinfo_endpoint", a);
+      host, "kerberos_endpoint", t, "userinfo_endpoint", u);
   return reply_json(h, 200, doc);
 }
 
