@@ -76,6 +76,11 @@ t_grep "$T/out" '^\{"callId":"a","ok":false,"status":0,"attempts":1,' "json line
 t_grep "$T/err" '^mgcall: call a: network or TLS failure: .*client-request-id [0-9a-f-]{36}' \
   "network error line names the call and client-request-id"
 t_nogrep "$T/err" 'not-a-jwt' "token not printed"
+# --proxy is used: the request goes to the proxy (nothing listens there).
+t_expect_exit 7 "--proxy to a closed port" -- "${KA[@]}" --retries 0 --debug \
+  --graph-url http://127.0.0.1:9 --proxy http://127.0.0.1:1 a
+t_grep "$T/err" 'Trying 127\.0\.0\.1:1\.\.\.' "--proxy: connects to the proxy"
+t_nogrep "$T/err" 'Trying 127\.0\.0\.1:9\.\.\.' "--proxy: not to the server directly"
 unset MGCALL_ACCESS_TOKEN
 
 # --- --help, man page and completion agree ---
