@@ -115,13 +115,13 @@ awk -v a="$emu_rate" -v b="$nginx_rate" 'BEGIN { printf "  ratio emulator/nginx 
 sed 's/^/    /' "$T/wrk-emu.1.txt"
 
 # ---- 2. memory with many live calls --------------------------------------------
-start_emulator --inactivity-timeout 1h
+start_emulator --inactivity-timeout 1h --threads "$ethreads"
 base_rss=$(awk '/VmRSS/ {print $2}' "/proc/$EMU_PID/status")
 left=$ncalls
 t0=$(date +%s%N)
 while [ "$left" -gt 0 ]; do
   n=$((left > 100000 ? 100000 : left))
-  curl -sf --noproxy '*' -o /dev/null -X POST "$URL/_emulator/calls" \
+  curl -sf --noproxy '*' -o "$T/bulk.json" -X POST "$URL/_emulator/calls" \
     -d "{\"count\":$n,\"tenantId\":\"bench\",\"appId\":\"bench\"}"
   left=$((left - n))
 done
@@ -132,3 +132,24 @@ hwm=$(awk '/VmHWM/ {print $2}' "/proc/$EMU_PID/status")
 echo "memory: $active live calls: RSS $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB," \
   "empty $((base_rss / 1024)) MiB), $(((rss - base_rss) * 1024 / (active > 0 ? active : 1))) bytes a call;" \
   "created in $(((t1 - t0) / 1000000)) ms"
+
+# keepAlive among that many calls: wrk picks one of 10,000 of them at random
+# per request (the id index and the timer heap at full size).
+TOKEN=$(printf 'any-secret' | curl -sf --noproxy '*' "$URL/bench/oauth2/v2.0/token" \
+  --data-urlencode grant_type=client_credentials --data-urlencode client_id=bench \
+  --data-urlencode scope=https://graph.microsoft.com/.default \
+  --data-urlencode client_secret@- | jq -r .access_token)
+{
+  echo 'local ids = {'
+  jq -r '.ids[:10000][] | "  \"" + . + "\","' "$T/bulk.json"
+  echo '}'
+  echo 'wrk.method = "POST"'
+  echo 'request = function()'
+  echo '  local id = ids[math.random(#ids)]'
+  echo '  return wrk.format(nil, "/v1.0/communications/calls/" .. id .. "/keepAlive")'
+  echo 'end'
+} >"$T/random.lua"
+wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$T/random.lua" \
+  -H "Authorization: Bearer $TOKEN" "$URL/" >"$T/wrk-big.txt"
+echo "keepAlive with $active live calls (random among 10,000 of them): $(rate "$T/wrk-big.txt") requests/s" \
+  "(non-2xx: $(grep -c 'Non-2xx' "$T/wrk-big.txt" || true))"

@@ -474,21 +474,16 @@ void mgcall_batch_free(mgcall_batch *b)
   free(b);
 }
 
-/* ---- the blocking call: a batch of one ---- */
-
-struct one {
-  mgcall_result *res;
-  int done;
-};
+/* ---- the blocking call: a batch of one, kept by the client ---- */
 
 static void one_done(void *ud, const char *call_id, void *item,
                      const mgcall_result *res)
 {
   (void)call_id;
   (void)item;
-  struct one *o = ud;
-  *o->res = *res;
-  o->done = 1;
+  mgcall_client *c = ud;
+  *c->one.res = *res;
+  c->one.done = 1;
 }
 
 int mgcall_keep_alive(mgcall_client *client, const char *call_id,
@@ -502,18 +497,20 @@ int mgcall_keep_alive(mgcall_client *client, const char *call_id,
     snprintf(res->error_message, sizeof(res->error_message), "empty call id");
     return res->code;
   }
-  struct one o = {res, 0};
-  mgcall_batch *b;
-  int rc = mgcall_batch_new(client, 1, one_done, &o, &b);
+  int rc = MGCALL_OK;
+  if(!client->blocking)
+    rc = mgcall_batch_new(client, 1, one_done, client, &client->blocking);
+  client->one.res = res;
+  client->one.done = 0;
   if(!rc)
-    rc = mgcall_batch_add(b, call_id, tenant_id, NULL);
-  while(!rc && !o.done) {
-    int left = mgcall_batch_run(b, 1000);
+    rc = mgcall_batch_add(client->blocking, call_id, tenant_id, NULL);
+  while(!rc && !client->one.done) {
+    int left = mgcall_batch_run(client->blocking, 1000);
     if(left < 0)
       rc = -left;
   }
-  mgcall_batch_free(b);
-  if(rc && !o.done) {
+  client->one.res = NULL;
+  if(rc && !client->one.done) {
     res->code = rc;
     snprintf(res->error_message, sizeof(res->error_message), "%s",
              client->err.msg);

@@ -235,6 +235,7 @@ void mgcall_client_free(mgcall_client *c)
 {
   if(!c)
     return;
+  mgcall_batch_free(c->blocking);
   mgc__tokens_free(c->tokens);
   free(c->graph);
   free(c->api_version);

@@ -32,6 +32,13 @@ struct mgcall_client {
   void *log_userdata;
   struct mgc_http_opts http; /* points into this struct's strings */
   struct mgc_tokens *tokens; /* made on first need */
+  /* mgcall_keep_alive(): a batch of one kept for the client's life, so
+   * blocking calls reuse connections and TLS sessions. */
+  mgcall_batch *blocking;
+  struct {
+    mgcall_result *res;
+    int done;
+  } one;
   struct mgc_err err;
 };
 

@@ -59,6 +59,20 @@ t_eq "$?" 4 "50 ids: exit 4"
 t_eq "$(wc -l <"$T/out" | tr -d ' ')" $((50 - 50 / 7)) "one True per success"
 t_eq "$(sort -u "$T/out")" True "only True lines"
 
+# --- --progress: a bar on stderr for more than one call ---
+T_COUNT=$((T_COUNT + 1))
+head -n 30 "$T/ids" | "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" \
+  --progress always >"$T/out" 2>"$T/err"
+t_eq "$?" 4 "--progress always: exit 4"
+t_grep "$T/err" '\[#+\] 30/30, 4 failed$' "--progress always: final bar on stderr"
+T_COUNT=$((T_COUNT + 1))
+head -n 30 "$T/ids" | "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" \
+  >"$T/out" 2>"$T/err"
+t_nogrep "$T/err" '/30, ' "--progress auto: no bar when stderr is not a terminal"
+head -n 1 "$T/ids" | "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" \
+  --progress always >"$T/out" 2>"$T/err"
+t_nogrep "$T/err" '/1, ' "--progress always: no bar for one call"
+
 # --- a malformed line: reported with its number, the others still run ---
 { sed -n 1,5p "$T/ids"; echo '{"Id": "x"}'; sed -n 8,12p "$T/ids"; } >"$T/in2"
 T_COUNT=$((T_COUNT + 1))

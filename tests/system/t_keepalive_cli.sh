@@ -50,6 +50,11 @@ t_expect_exit 0 "--what-if beta, national cloud" -- "${KA[@]}" --what-if \
 t_eq "$(cat "$T/out")" "What if: POST https://graph.microsoft.us/beta/communications/calls/a/keepAlive" \
   "--what-if beta URL on USGov"
 
+t_expect_exit 0 "ids after --" -- "${KA[@]}" --what-if --graph-url http://h a -- -b --c
+t_eq "$(cat "$T/out")" "What if: POST http://h/v1.0/communications/calls/a/keepAlive
+What if: POST http://h/v1.0/communications/calls/-b/keepAlive
+What if: POST http://h/v1.0/communications/calls/--c/keepAlive" "ids after -- are ids"
+
 # --- stdin: bare ids, identity objects, skipped lines, bad lines ---
 printf '%s\n' 'id-1' '' '  # comment' '{"CallId":"id-2"}' '{"foo":1}' \
   '  id 3  ' '{"CallId":' >"$T/in"
@@ -76,6 +81,11 @@ t_grep "$T/out" '^\{"callId":"a","ok":false,"status":0,"attempts":1,' "json line
 t_grep "$T/err" '^mgcall: call a: network or TLS failure: .*client-request-id [0-9a-f-]{36}' \
   "network error line names the call and client-request-id"
 t_nogrep "$T/err" 'not-a-jwt' "token not printed"
+# --proxy is used: the request goes to the proxy (nothing listens there).
+t_expect_exit 7 "--proxy to a closed port" -- "${KA[@]}" --retries 0 --debug \
+  --graph-url http://127.0.0.1:9 --proxy http://127.0.0.1:1 a
+t_grep "$T/err" 'Trying 127\.0\.0\.1:1\.\.\.' "--proxy: connects to the proxy"
+t_nogrep "$T/err" 'Trying 127\.0\.0\.1:9\.\.\.' "--proxy: not to the server directly"
 unset MGCALL_ACCESS_TOKEN
 
 # --- --help, man page and completion agree ---

@@ -175,6 +175,22 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
   return ret;
 }
 
+static int connections; /* TCP connections the server accepted */
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+  (void)cls;
+  (void)c;
+  (void)socket_ctx;
+  if(toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    pthread_mutex_lock(&lock);
+    connections++;
+    pthread_mutex_unlock(&lock);
+  }
+}
+
 /* Keep the path as sent: no percent-decoding. */
 static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 {
@@ -189,7 +205,8 @@ static int setup(void **state)
   daemon_ = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
       NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, NULL,
-      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
   if(!daemon_)
     return -1;
   port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
@@ -258,6 +275,24 @@ static void test_success_request(void **state)
   assert_non_null(strstr(json, "\"request-id\":[\"rid-0\"]"));
   assert_non_null(strstr(json, "\"x-multi\":[\"one\",\"two\"]"));
   free(json);
+  mgcall_client_free(c);
+}
+
+static void test_blocking_reuses_connection(void **state)
+{
+  (void)state;
+  mgcall_client *c = make_client(0, NULL);
+  mgcall_result res;
+  assert_int_equal(mgcall_keep_alive(c, "ok-a", NULL, &res), MGCALL_OK);
+  pthread_mutex_lock(&lock);
+  int before = connections;
+  pthread_mutex_unlock(&lock);
+  for(int i = 0; i < 5; i++)
+    assert_int_equal(mgcall_keep_alive(c, "ok-b", NULL, &res), MGCALL_OK);
+  pthread_mutex_lock(&lock);
+  int after = connections;
+  pthread_mutex_unlock(&lock);
+  assert_int_equal(after, before); /* the first call's connection, reused */
   mgcall_client_free(c);
 }
 
@@ -576,6 +611,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_request),
+      cmocka_unit_test(test_blocking_reuses_connection),
       cmocka_unit_test(test_not_found),
       cmocka_unit_test(test_retry_then_success),
       cmocka_unit_test(test_retries_exhausted),
