@@ -72,7 +72,8 @@ static void help(FILE *out)
       "on the command line and stdin not a terminal, ids are read from stdin,\n"
       "one a line: a bare id or an identity object {\"CallId\": \"...\"};\n"
       "blank lines and lines starting with # are skipped.\n\n"
-      "  --call-id ID           a call id (repeatable; also positional)\n"
+      "  --call-id ID           a call id (repeatable; also positional; an id\n"
+      "                         starting with '-' goes after '--')\n"
       "  --input-object JSON    an identity object {\"CallId\": \"...\"}\n"
       "                         (key case-insensitive, other keys ignored)\n"
       "  -H, --header 'N: V'    add a request header (repeatable); CR, LF,\n"
@@ -648,6 +649,20 @@ int cmd_keep_alive(int argc, char **argv)
       goto out;
     default:
       rc = mgc_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+      goto out;
+    }
+  }
+  /* Ids after "--" (so an id may start with '-'). */
+  for(int i = optind; i < argc; i++) {
+    from_args = 1;
+    if(!*argv[i]) {
+      rc = mgc_cli_usage_error(CMD, "empty call id");
+      goto out;
+    }
+    char *id = strdup(argv[i]);
+    if(!id || add_item(&r, id, NULL)) {
+      free(id);
+      rc = MGCALL_E_INTERNAL;
       goto out;
     }
   }

@@ -195,7 +195,9 @@ MGCALL_EXTERN char *mgcall_keep_alive_url(const mgcall_client *client,
                                           const char *call_id);
 
 /* One keepAlive with retries, blocking.  tenant_id NULL = the credential's
- * tenant.  Fills *res (always, also on error) and returns res->code. */
+ * tenant.  Fills *res (always, also on error) and returns res->code.
+ * Successive calls on one client reuse its connections.  Not to be called
+ * from a batch callback. */
 MGCALL_EXTERN int mgcall_keep_alive(mgcall_client *client, const char *call_id,
                                     const char *tenant_id, mgcall_result *res);
 

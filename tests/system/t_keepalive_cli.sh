@@ -50,6 +50,11 @@ t_expect_exit 0 "--what-if beta, national cloud" -- "${KA[@]}" --what-if \
 t_eq "$(cat "$T/out")" "What if: POST https://graph.microsoft.us/beta/communications/calls/a/keepAlive" \
   "--what-if beta URL on USGov"
 
+t_expect_exit 0 "ids after --" -- "${KA[@]}" --what-if --graph-url http://h a -- -b --c
+t_eq "$(cat "$T/out")" "What if: POST http://h/v1.0/communications/calls/a/keepAlive
+What if: POST http://h/v1.0/communications/calls/-b/keepAlive
+What if: POST http://h/v1.0/communications/calls/--c/keepAlive" "ids after -- are ids"
+
 # --- stdin: bare ids, identity objects, skipped lines, bad lines ---
 printf '%s\n' 'id-1' '' '  # comment' '{"CallId":"id-2"}' '{"foo":1}' \
   '  id 3  ' '{"CallId":' >"$T/in"
