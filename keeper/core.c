@@ -47,6 +47,7 @@ int kcore_open(const struct kcore_config *cfg, struct kcore **out,
   if(!k)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
   pthread_mutex_init(&k->lock, NULL);
+  pthread_mutex_init(&k->store_lock, NULL);
   uint64_t seed =
       cfg->seed ? cfg->seed
                 : (uint64_t)kcore_wall_ms() ^ ((uint64_t)kcore_mono_ms() << 20);
@@ -68,6 +69,13 @@ int kcore_open(const struct kcore_config *cfg, struct kcore **out,
     kcore_free(k);
     return rc;
   }
+  k->writer = kwriter_new(k->store, &k->store_lock);
+  if(!k->writer) {
+    kcore_free(k);
+    return mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "cannot start the store "
+                        "writer");
+  }
   char why[256] = "";
   rc = khooks_new(&cfg->hooks, k->metrics, &k->hooks, why, sizeof(why));
   if(rc) {
@@ -82,15 +90,18 @@ void kcore_free(struct kcore *k)
 {
   if(!k)
     return;
-  if(k->store && k->sched) {
+  if(k->writer && k->sched) { /* the last progress, then drain */
     struct mgc_err err = {0};
     pthread_mutex_lock(&k->lock);
-    if(kcore_flush_locked(k, &err))
-      klog(KLOG_ERROR, NULL, NULL, "%s", err.msg);
+    struct kwjob *j = kcore_flush_durable_locked(k, &err);
     pthread_mutex_unlock(&k->lock);
+    if(j && kwriter_wait(k->writer, j, &err))
+      klog(KLOG_ERROR, NULL, NULL, "%s", err.msg);
   }
+  kwriter_free(k->writer);
   khooks_free(k->hooks);
   kstore_close(k->store);
+  pthread_mutex_destroy(&k->store_lock);
   ks_sched_free(k->sched);
   km_free(k->metrics);
   pthread_mutex_destroy(&k->lock);
@@ -115,35 +126,73 @@ static void row_of(const struct kcore *k, const struct ks_call *c,
   r->failures = c->failures;
 }
 
-int kcore_flush_locked(struct kcore *k, struct mgc_err *err)
+static void redirty(struct kcore *k, struct ks_call *d);
+
+/* Rows of every dirty call (pointers into the calls: valid while the lock
+ * is held), the dirty list handed over in *taken.  NULL when none or out of
+ * memory (then *taken is NULL too and the calls stay dirty). */
+static struct kstore_call *dirty_rows(struct kcore *k, size_t *n,
+                                      struct ks_call **taken)
 {
+  *n = 0;
+  *taken = NULL;
   struct ks_call *d = ks_take_dirty(k->sched);
   if(!d)
-    return MGCALL_OK;
-  size_t n = 0;
+    return NULL;
   for(struct ks_call *c = d; c; c = c->next_dirty)
-    n++;
-  struct kstore_call *rows = malloc(n * sizeof(*rows));
-  int rc = MGCALL_E_INTERNAL;
-  if(rows) {
-    int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
-    size_t i = 0;
-    for(struct ks_call *c = d; c; c = c->next_dirty)
-      row_of(k, c, now_mono, now_wall, &rows[i++]);
-    rc = k->store->ops->put(k->store, rows, n, err);
-    free(rows);
+    (*n)++;
+  struct kstore_call *rows = malloc(*n * sizeof(*rows));
+  if(!rows) {
+    redirty(k, d);
+    *n = 0;
+    return NULL;
   }
-  else
-    mgc__err_set(err, rc, "store: out of memory");
-  if(rc) { /* keep them dirty for the next flush */
-    struct ks_call *c = d;
-    while(c) {
-      struct ks_call *next = c->next_dirty;
-      ks_mark_dirty(k->sched, c);
-      c = next;
-    }
+  int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
+  size_t i = 0;
+  for(struct ks_call *c = d; c; c = c->next_dirty)
+    row_of(k, c, now_mono, now_wall, &rows[i++]);
+  *taken = d;
+  return rows;
+}
+
+static void redirty(struct kcore *k, struct ks_call *d)
+{
+  while(d) {
+    struct ks_call *next = d->next_dirty;
+    ks_mark_dirty(k->sched, d);
+    d = next;
   }
+}
+
+int kcore_flush_locked(struct kcore *k, struct mgc_err *err)
+{
+  if(kwriter_backlog(k->writer) >= KWRITER_MAX_BACKLOG)
+    return mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "store: writes are backing up: the disk is slow");
+  size_t n;
+  struct ks_call *taken;
+  struct kstore_call *rows = dirty_rows(k, &n, &taken);
+  if(!rows)
+    return MGCALL_OK;
+  int rc = kwriter_put(k->writer, rows, n, err);
+  free(rows);
+  if(rc)
+    redirty(k, taken);
   return rc;
+}
+
+struct kwjob *kcore_flush_durable_locked(struct kcore *k, struct mgc_err *err)
+{
+  size_t n;
+  struct ks_call *taken;
+  struct kstore_call *rows = dirty_rows(k, &n, &taken);
+  if(!rows)
+    return NULL;
+  struct kwjob *j = kwriter_put_durable(k->writer, rows, n, err);
+  free(rows);
+  if(!j)
+    redirty(k, taken);
+  return j;
 }
 
 struct doomed {
@@ -194,23 +243,20 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
               int *created, struct mgc_err *err)
 {
   int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
-  pthread_mutex_lock(&k->lock);
   struct kstore_call *rows = calloc(n ? n : 1, sizeof(*rows));
-  struct ks_call **fresh = calloc(n ? n : 1, sizeof(*fresh));
+  size_t *fresh = calloc(n ? n : 1, sizeof(*fresh)); /* indices into regs */
   if(!rows || !fresh) {
-    pthread_mutex_unlock(&k->lock);
     free(rows);
     free(fresh);
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
   }
-  size_t nrows = 0;
+  size_t nrows = 0, nfresh = 0;
   int rc = MGCALL_OK;
+  pthread_mutex_lock(&k->lock);
   for(size_t i = 0; i < n; i++) {
     int is_new = 0;
-    int was_terminal = 0;
     struct ks_call *old = ks_find(k->sched, regs[i].call_id);
-    if(old && (old->state == KS_ENDED || old->state == KS_LOST))
-      was_terminal = 1;
+    int was_terminal = old && (old->state == KS_ENDED || old->state == KS_LOST);
     struct ks_call *c =
         ks_track(k->sched, regs[i].call_id, regs[i].tenant_id,
                  regs[i].started_ms, now_mono, now_wall, &is_new);
@@ -226,16 +272,32 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
     if(created)
       created[i] = is_new;
     if(is_new) {
-      fresh[nrows] = old ? NULL : c; /* revived calls stay on failure */
+      if(!old)
+        fresh[nfresh++] = i; /* revived calls stay on failure */
       row_of(k, c, now_mono, now_wall, &rows[nrows++]);
     }
   }
-  if(!rc && nrows)
-    rc = k->store->ops->put(k->store, rows, nrows, err);
-  if(rc) { /* nothing acknowledged: drop what this request added */
-    for(size_t i = 0; i < nrows; i++)
-      if(fresh[i])
-        ks_forget(k->sched, fresh[i]);
+  struct kwjob *job = NULL;
+  if(!rc && nrows) {
+    job = kwriter_put_durable(k->writer, rows, nrows, err);
+    if(!job)
+      rc = MGCALL_E_INTERNAL;
+  }
+  pthread_mutex_unlock(&k->lock);
+  /* durable before acknowledged; the lock is not held while the disk works */
+  if(job)
+    rc = kwriter_wait(k->writer, job, err);
+  pthread_mutex_lock(&k->lock);
+  if(rc) { /* nothing acknowledged: drop the calls this request added */
+    for(size_t i = 0; i < nfresh; i++) {
+      struct ks_call *c = ks_find(k->sched, regs[fresh[i]].call_id);
+      if(!c)
+        continue;
+      if(c->in_batch) /* a request is out: its answer will be ignored */
+        ks_end(k->sched, c, KS_REASON_REMOVED);
+      else
+        ks_forget(k->sched, c);
+    }
   }
   else if(nrows && k->wake)
     k->wake(k->wake_ud);
@@ -252,19 +314,24 @@ int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
   struct ks_call *c = ks_find(k->sched, call_id);
   if(!c) {
     pthread_mutex_unlock(&k->lock);
+    /* not in memory: maybe an old call only the store knows */
     return mgc__err_set(err, MGCALL_E_NOT_FOUND, "call '%s' is not tracked",
                         call_id);
   }
   int live = c->state != KS_ENDED && c->state != KS_LOST;
   if(was_live)
     *was_live = live;
-  int rc = MGCALL_OK;
+  struct kwjob *job = NULL;
   if(live) {
     kcore_end_locked(k, c, reason);
-    rc = kcore_flush_locked(k, err);
+    job = kcore_flush_durable_locked(k, err);
+    if(!job) {
+      pthread_mutex_unlock(&k->lock);
+      return MGCALL_E_INTERNAL;
+    }
   }
   pthread_mutex_unlock(&k->lock);
-  return rc;
+  return job ? kwriter_wait(k->writer, job, err) : MGCALL_OK;
 }
 
 static void put_time(json_t *o, const char *key, int64_t ms)
@@ -336,11 +403,13 @@ json_t *kcore_call_json(struct kcore *k, const char *call_id)
   struct ks_call *c = ks_find(k->sched, call_id);
   if(c)
     o = call_json(k, c, now_mono, now_wall);
-  else {
-    struct mgc_err err = {0};
-    k->store->ops->get(k->store, call_id, row_json, &o, &err);
-  }
   pthread_mutex_unlock(&k->lock);
+  if(!c) { /* an old call: ask the store (not under the keeper's lock) */
+    struct mgc_err err = {0};
+    pthread_mutex_lock(&k->store_lock);
+    k->store->ops->get(k->store, call_id, row_json, &o, &err);
+    pthread_mutex_unlock(&k->store_lock);
+  }
   return o;
 }
 

@@ -12,6 +12,7 @@
 #include "keeper/metrics.h"
 #include "keeper/sched.h"
 #include "keeper/store.h"
+#include "keeper/writer.h"
 
 struct kcore_config {
   struct ks_config sched;
@@ -24,6 +25,8 @@ struct kcore {
   pthread_mutex_t lock;
   struct ks_sched *sched;
   struct kstore *store;
+  pthread_mutex_t store_lock; /* every use of store */
+  struct kwriter *writer;     /* the only thread writing to store */
   struct kmetrics *metrics;
   struct khooks *hooks;
   void (*wake)(void *ud); /* called (lock held) when work arrives */
@@ -78,8 +81,13 @@ char *kcore_metrics_text(struct kcore *k);
 /* With the lock held (main loop): end c for reason (metrics, log, hook). */
 void kcore_end_locked(struct kcore *k, struct ks_call *c,
                       enum ks_reason reason);
-/* With the lock held: write every dirty call in one transaction.  Returns
- * MGCALL_OK or the store's error (the calls stay dirty). */
+/* With the lock held: queue every dirty call's row for the writer (one
+ * transaction, not waited for).  MGCALL_OK, or MGCALL_E_INTERNAL when the
+ * writer is backed up or memory ran out (the calls stay dirty). */
 int kcore_flush_locked(struct kcore *k, struct mgc_err *err);
+/* The same as one durable job: wait for it with kwriter_wait() after
+ * releasing the lock.  NULL when nothing was dirty or memory ran out
+ * (err set; the calls stay dirty). */
+struct kwjob *kcore_flush_durable_locked(struct kcore *k, struct mgc_err *err);
 
 #endif

@@ -37,11 +37,13 @@ struct kstore;
 
 struct kstore_ops {
   const char *name; /* "sqlite" */
-  /* Insert or replace n rows in ONE transaction, durable when it returns
-   * MGCALL_OK (registrations and schedule progress both use it; progress
-   * is simply written in batches). */
+  /* Insert or replace n rows in ONE transaction.  durable: on disk when it
+   * returns MGCALL_OK, also across a power loss (registrations, ends);
+   * 0: safe against a crash of the process, may be lost with the machine
+   * (schedule progress, written in batches: losing it repeats a keepAlive
+   * at worst). */
   int (*put)(struct kstore *st, const struct kstore_call *rows, size_t n,
-             struct mgc_err *err);
+             int durable, struct mgc_err *err);
   /* The row of call_id: cb once, returns MGCALL_OK, or MGCALL_E_NOT_FOUND. */
   int (*get)(struct kstore *st, const char *call_id, kstore_row_cb cb, void *ud,
              struct mgc_err *err);

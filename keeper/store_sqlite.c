@@ -80,11 +80,16 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 static int sq_put(struct kstore *base, const struct kstore_call *rows, size_t n,
-                  struct mgc_err *err)
+                  int durable, struct mgc_err *err)
 {
   struct sqlite_store *s = (struct sqlite_store *)base;
   if(!n)
     return MGCALL_OK;
+  /* WAL: FULL syncs the log at every commit; NORMAL only at checkpoints
+   * (a crash of the process loses nothing, a power loss the last commits) */
+  if(exec(s, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+          err, "synchronous"))
+    return MGCALL_E_INTERNAL;
   if(exec(s, "BEGIN IMMEDIATE", err, "begin"))
     return MGCALL_E_INTERNAL;
   for(size_t i = 0; i < n; i++) {

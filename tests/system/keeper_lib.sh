@@ -130,3 +130,16 @@ k_live_count() {
   curl -sS --noproxy '*' "$K_URL/calls" |
     jq '[.calls[] | select(.state == "active" or .state == "at-risk")] | length'
 }
+
+# On failure, t_done first prints what the keeper logged (warnings and
+# errors, the last 40), the emulator's counters and the machine's load.
+eval "$(declare -f t_done | sed '1s/t_done/k_done_orig/')"
+t_done() {
+  if [ "$T_FAILS" -gt 0 ]; then
+    echo "--- keeper log (warn/error, last 40):" >&2
+    grep -E ' (warn|error) |"level":"(warn|error)"' "$T/keeper.err" 2>/dev/null | tail -40 >&2
+    [ -n "${EMU_URL:-}" ] && t_curl "$EMU_URL/_emulator/stats" >&2 2>/dev/null
+    uptime >&2
+  fi
+  k_done_orig
+}

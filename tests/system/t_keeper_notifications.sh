@@ -39,6 +39,13 @@ k_until 10 test -s "$T/hook.log"
 t_eq "$(cat "$T/hook.log")" "$one tenant-k $reason" "hook ran once"
 t_eq "$(k_live_count)" 2 "the other two still tracked"
 t_eq "$(k_stats endedByTimeout)" 0 "none ended by timeout"
+if [ "$T_FAILS" -gt 0 ]; then # diagnostics
+  t_curl "$EMU_URL/_emulator/stats" | jq -c .notifications >&2
+  grep -E 'notif|control API|error' "$T/keeper.err" | head -10 >&2
+  cat "$T/ids" >&2
+  curl -s "$K_URL/calls" | jq -c '.calls[] | [.callId, .state, .reason]' >&2
+  uptime >&2
+fi
 k_stop TERM
 t_eq "$K_STATUS" 0 "SIGTERM -> exit 0"
 t_done

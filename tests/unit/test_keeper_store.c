@@ -85,12 +85,12 @@ static void test_put_get_load_reopen(void **state)
        .added_ms = 3,
        .ended_ms = 9},
   };
-  assert_int_equal(st->ops->put(st, rows, 3, &err), MGCALL_OK);
+  assert_int_equal(st->ops->put(st, rows, 3, 1, &err), MGCALL_OK);
   /* progress: update a in place */
   struct kstore_call upd = rows[0];
   upd.last_success_ms = 1234;
   upd.next_due_ms = 5678;
-  assert_int_equal(st->ops->put(st, &upd, 1, &err), MGCALL_OK);
+  assert_int_equal(st->ops->put(st, &upd, 1, 0, &err), MGCALL_OK);
   kstore_close(st);
 
   assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
@@ -143,7 +143,7 @@ static void test_many_rows_one_transaction(void **state)
     snprintf(ids[i], sizeof(ids[i]), "id%d", i);
     rows[i] = (struct kstore_call){.call_id = ids[i], .added_ms = i};
   }
-  assert_int_equal(st->ops->put(st, rows, N, &err), MGCALL_OK);
+  assert_int_equal(st->ops->put(st, rows, N, 0, &err), MGCALL_OK);
   struct rows rs = {0};
   assert_int_equal(st->ops->load_active(st, collect, &rs, &err), MGCALL_OK);
   assert_int_equal(rs.n, N);

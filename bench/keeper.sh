@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench/keeper.sh - mgcall keeper benchmarks (loopback only, stops by itself):
+#  1. KEEPER_BENCH_CALLS calls (100000) with --interval 60s against the
+#     emulator (--inactivity-timeout 180s) for KEEPER_BENCH_SECONDS (300):
+#     expirations, lateness (send time minus due time) p50/p99 from the
+#     keeper's histogram after a warm-up, keeper RSS and CPU per keepAlive;
+#     then the same calls kept by bench/node/timers.mjs (one timer per call,
+#     the comms samples' pattern) for the same time.
+#  2. KEEPER_BENCH_REGISTERED calls (1000000) in the store (no Graph
+#     traffic: last success just now, --interval 1h): RSS above an empty
+#     keeper, per call, and the restart time back to scheduling.
+# Environment: MGCALL (the binary), the KEEPER_BENCH_* sizes above,
+# KEEPER_BENCH_PART (all, 1 or 2).
+set -euo pipefail
+: "${MGCALL:?MGCALL must name the mgcall binary}"
+ncalls=${KEEPER_BENCH_CALLS:-100000}
+secs=${KEEPER_BENCH_SECONDS:-300}
+nreg=${KEEPER_BENCH_REGISTERED:-1000000}
+part=${KEEPER_BENCH_PART:-all}
+here=$(cd "$(dirname "$0")" && pwd)
+for tool in curl jq sqlite3 awk; do
+  command -v "$tool" >/dev/null || { echo "bench/keeper.sh: $tool is missing" >&2; exit 1; }
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/mgcall-bench.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_ms() { # utime + stime of PID in ms
+  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"
+}
+now_ms() { date +%s%3N; }
+
+start_keeper() { # ARGS...: sets KPID, KURL
+  : >"$T/keeper.err"
+  "$MGCALL" keeper run --listen 127.0.0.1:0 "$@" 2>>"$T/keeper.err" >/dev/null </dev/null &
+  KPID=$!
+  pids+=("$KPID")
+  local port=
+  for _ in $(seq 600); do
+    port=$(grep -o 'control API on port [0-9]*' "$T/keeper.err" | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$T/keeper.err" >&2; exit 1; }
+  KURL="http://127.0.0.1:$port"
+}
+
+# p-quantile (0..1) of a Prometheus histogram given as "le count" lines
+# (cumulative), in seconds: the upper bound of the first bucket reaching it.
+quantile() {
+  awk -v q="$1" '{ le[NR] = $1; c[NR] = $2 } END {
+    total = c[NR]; if (total == 0) { print "n/a"; exit }
+    for (i = 1; i <= NR; i++) if (c[i] >= q * total) { print "<= " le[i] " s"; exit } }'
+}
+hist() { # metrics file -> "le count" lines
+  sed -n 's/^mgcall_keeper_lateness_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p' "$1"
+}
+
+if [ "$part" = all ] || [ "$part" = 1 ]; then
+  echo "-- 1. $ncalls calls, --interval 60s vs --inactivity-timeout 180s, ${secs}s"
+  "$MGCALL" emulator --listen 127.0.0.1:0 --inactivity-timeout 180s --client bench:bench-secret \
+    --threads 2 >"$T/emu.out" 2>"$T/emu.err" </dev/null &
+  pids+=($!)
+  EMU=
+  for _ in $(seq 100); do
+    EMU=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
+    [ -n "$EMU" ] && break
+    sleep 0.1
+  done
+  printf 'bench-secret' >"$T/secret"
+  chmod 600 "$T/secret"
+  left=$ncalls
+  : >"$T/ids"
+  while [ "$left" -gt 0 ]; do
+    n=$((left < 100000 ? left : 100000))
+    curl -sf -X POST "$EMU/_emulator/calls" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
+      jq -r '.ids[]' >>"$T/ids"
+    left=$((left - n))
+  done
+  start_keeper --store "sqlite:$T/k1.db" --interval 60s --deadline 180s --concurrency 256 \
+    --tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret" \
+    --authority-url "$EMU" --graph-url "$EMU" --no-token-cache
+  # registered as started over the last minute, so the first keepAlives
+  # spread over the next minute (the steady state of a long-running keeper)
+  t0=$(now_ms)
+  awk -v now="$t0" '
+    function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) { # UTC RFC 3339
+      s = int(ms / 1000); z = int(s / 86400) + 719468
+      era = int(z / 146097); doe = z - era * 146097
+      yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+      doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100)); mp = int((5 * doy + 2) / 153)
+      d = doy - int((153 * mp + 2) / 5) + 1; m = mp < 10 ? mp + 3 : mp - 9
+      y = yoe + era * 400 + (m <= 2)
+      return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+                     int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, ms % 1000)
+    }
+    BEGIN { srand(7) }
+    { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
+    "$T/ids" >"$T/regs.jsonl"
+  split -l 10000 "$T/regs.jsonl" "$T/regs."
+  for f in "$T"/regs.[a-z][a-z]; do
+    jq -s -c . "$f" | curl -sf -X POST "$KURL/calls" --data-binary @- >/dev/null
+  done
+  reg_s=$(( ($(now_ms) - t0) ))
+  warm=$(( secs / 5 < 30 ? secs / 5 : 30 ))
+  sleep "$warm"
+  curl -s "$KURL/metrics" >"$T/m0"
+  cpu0=$(cpu_ms "$KPID")
+  ka0=$(awk '/^mgcall_keeper_keepalives_total/ { n += $2 } END { print n + 0 }' "$T/m0")
+  sleep $((secs - warm))
+  curl -s "$KURL/metrics" >"$T/m1"
+  cpu1=$(cpu_ms "$KPID")
+  ka1=$(awk '/^mgcall_keeper_keepalives_total/ { n += $2 } END { print n + 0 }' "$T/m1")
+  paste <(hist "$T/m1") <(hist "$T/m0") | awk '{ print $1, $2 - $4 }' >"$T/hwin"
+  stats=$(curl -s "$EMU/_emulator/stats")
+  kas=$((ka1 - ka0))
+  echo "keeper: registered $ncalls calls in ${reg_s} ms (bulk POST /calls, 10000 a request)"
+  echo "keeper: ended by timeout: $(jq .endedByTimeout <<<"$stats"), lost: $(awk '/^mgcall_keeper_calls\{state="lost"\}/ {print $2}' "$T/m1")"
+  echo "keeper: keepAlives in the measured $((secs - warm)) s: $kas ($(jq -r '.requestsByStatus | to_entries | map("\(.key): \(.value)") | join(", ")' <<<"$stats") in all)"
+  echo "keeper: lateness p50 $(quantile 0.5 <"$T/hwin"), p99 $(quantile 0.99 <"$T/hwin"), p99.9 $(quantile 0.999 <"$T/hwin")"
+  echo "keeper: RSS $(( $(rss_kib "$KPID") / 1024 )) MiB (peak $(( $(hwm_kib "$KPID") / 1024 )) MiB)," \
+    "CPU $((cpu1 - cpu0)) ms = $(awk -v c=$((cpu1 - cpu0)) -v k="$kas" 'BEGIN { printf "%.1f", k ? c * 1000 / k : 0 }') us per keepAlive"
+  kill -TERM "$KPID"; wait "$KPID" || true
+  # the peer: one timer per call on the same (still live) calls
+  if command -v node >/dev/null; then
+    tok=$(curl -sf -X POST "$EMU/bench-tenant/oauth2/v2.0/token" -d grant_type=client_credentials \
+      -d client_id=bench -d client_secret=bench-secret -d scope=https://graph.microsoft.com/.default | jq -r .access_token)
+    before=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
+    peer=$(MGCALL_ACCESS_TOKEN=$tok node "$here/node/timers.mjs" "$EMU" "$T/ids" 60000 "$secs")
+    after=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
+    echo "timers.mjs: $peer"
+    echo "timers.mjs: ended by timeout during its run: $((after - before))"
+  else
+    echo "timers.mjs: node is missing: peer not run"
+  fi
+fi
+
+if [ "$part" = all ] || [ "$part" = 2 ]; then
+  echo "-- 2. $nreg registered calls: RSS and restart time"
+  printf 'x\n' >"$T/token"
+  start_keeper --store "sqlite:$T/empty.db" --interval 1h --deadline 3h \
+    --access-token-file "$T/token" --graph-url http://127.0.0.1:9
+  sleep 1
+  empty=$(rss_kib "$KPID")
+  kill -TERM "$KPID"; wait "$KPID" || true
+  now=$(now_ms)
+  start_keeper --store "sqlite:$T/big.db" --interval 1h --deadline 3h \
+    --access-token-file "$T/token" --graph-url http://127.0.0.1:9
+  kill -TERM "$KPID"; wait "$KPID" || true
+  sqlite3 "$T/big.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $nreg)
+    INSERT INTO calls (call_id, state, added_ms, last_success_ms, next_due_ms)
+    SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'active', $now, $now, $now + 3600000 FROM n;"
+  t0=$(now_ms)
+  start_keeper --store "sqlite:$T/big.db" --interval 1h --deadline 3h \
+    --access-token-file "$T/token" --graph-url http://127.0.0.1:9
+  t1=$(now_ms)
+  sleep 1
+  big=$(rss_kib "$KPID")
+  echo "keeper: restart with $(grep -o 'store: [0-9]* active' "$T/keeper.err") calls back to scheduling in $((t1 - t0)) ms"
+  echo "keeper: RSS empty $((empty / 1024)) MiB, with $nreg calls $((big / 1024)) MiB:" \
+    "$(( (big - empty) * 1024 / nreg )) bytes per call"
+  kill -TERM "$KPID"; wait "$KPID" || true
+fi

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* writer.c - the store writer thread (a FIFO of row batches). */
+#include "writer.h"
+
+#include "log.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kwjob {
+  struct kwjob *next;
+  struct kstore_call *rows;
+  size_t n;
+  int wait; /* a caller waits: durable, result reported */
+  int done;
+  int rc;
+  struct mgc_err err;
+};
+
+struct kwriter {
+  struct kstore *st;
+  pthread_mutex_t *store_lock;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond; /* work queued / job done / stopping */
+  struct kwjob *head, *tail;
+  size_t backlog;
+  int stopping;
+};
+
+static void job_free(struct kwjob *j)
+{
+  if(!j)
+    return;
+  for(size_t i = 0; i < j->n; i++) {
+    free((char *)j->rows[i].call_id);
+    free((char *)j->rows[i].tenant_id);
+    free((char *)j->rows[i].last_error);
+  }
+  free(j->rows);
+  free(j);
+}
+
+static struct kwjob *job_copy(const struct kstore_call *rows, size_t n)
+{
+  struct kwjob *j = calloc(1, sizeof(*j));
+  if(!j)
+    return NULL;
+  j->rows = calloc(n ? n : 1, sizeof(*j->rows));
+  if(!j->rows) {
+    free(j);
+    return NULL;
+  }
+  for(size_t i = 0; i < n; i++) {
+    struct kstore_call *r = &j->rows[i];
+    *r = rows[i]; /* state and reason are static names */
+    r->call_id = strdup(rows[i].call_id);
+    r->tenant_id = rows[i].tenant_id ? strdup(rows[i].tenant_id) : NULL;
+    r->last_error = rows[i].last_error ? strdup(rows[i].last_error) : NULL;
+    j->n = i + 1;
+    if(!r->call_id || (rows[i].tenant_id && !r->tenant_id) ||
+       (rows[i].last_error && !r->last_error)) {
+      job_free(j);
+      return NULL;
+    }
+  }
+  return j;
+}
+
+static void *worker(void *arg)
+{
+  struct kwriter *w = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  pthread_mutex_lock(&w->lock);
+  for(;;) {
+    while(!w->head && !w->stopping)
+      pthread_cond_wait(&w->cond, &w->lock);
+    struct kwjob *j = w->head;
+    if(!j)
+      break;
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_lock(w->store_lock);
+    j->rc = w->st->ops->put(w->st, j->rows, j->n, j->wait, &j->err);
+    pthread_mutex_unlock(w->store_lock);
+    if(j->rc && !j->wait)
+      klog(KLOG_ERROR, NULL, NULL, "%s (%zu rows of progress not written)",
+           j->err.msg, j->n);
+    pthread_mutex_lock(&w->lock);
+    w->head = j->next;
+    if(!w->head)
+      w->tail = NULL;
+    w->backlog--;
+    if(j->wait) {
+      j->done = 1;
+      pthread_cond_broadcast(&w->cond);
+    }
+    else
+      job_free(j);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+struct kwriter *kwriter_new(struct kstore *st, pthread_mutex_t *store_lock)
+{
+  struct kwriter *w = calloc(1, sizeof(*w));
+  if(!w)
+    return NULL;
+  w->st = st;
+  w->store_lock = store_lock;
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_cond_init(&w->cond, NULL);
+  if(pthread_create(&w->thread, NULL, worker, w)) {
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    free(w);
+    return NULL;
+  }
+  return w;
+}
+
+static void enqueue(struct kwriter *w, struct kwjob *j)
+{
+  pthread_mutex_lock(&w->lock);
+  if(w->tail)
+    w->tail->next = j;
+  else
+    w->head = j;
+  w->tail = j;
+  w->backlog++;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+int kwriter_put(struct kwriter *w, const struct kstore_call *rows, size_t n,
+                struct mgc_err *err)
+{
+  if(!n)
+    return MGCALL_OK;
+  if(kwriter_backlog(w) >= KWRITER_MAX_BACKLOG)
+    return mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "store: %d writes waiting: the disk is slow",
+                        KWRITER_MAX_BACKLOG);
+  struct kwjob *j = job_copy(rows, n);
+  if(!j)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
+  enqueue(w, j);
+  return MGCALL_OK;
+}
+
+struct kwjob *kwriter_put_durable(struct kwriter *w,
+                                  const struct kstore_call *rows, size_t n,
+                                  struct mgc_err *err)
+{
+  struct kwjob *j = job_copy(rows, n);
+  if(!j) {
+    mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
+    return NULL;
+  }
+  j->wait = 1;
+  enqueue(w, j);
+  return j;
+}
+
+int kwriter_wait(struct kwriter *w, struct kwjob *j, struct mgc_err *err)
+{
+  pthread_mutex_lock(&w->lock);
+  while(!j->done)
+    pthread_cond_wait(&w->cond, &w->lock);
+  pthread_mutex_unlock(&w->lock);
+  int rc = j->rc;
+  if(rc && err)
+    *err = j->err;
+  job_free(j);
+  return rc;
+}
+
+size_t kwriter_backlog(struct kwriter *w)
+{
+  pthread_mutex_lock(&w->lock);
+  size_t n = w->backlog;
+  pthread_mutex_unlock(&w->lock);
+  return n;
+}
+
+void kwriter_free(struct kwriter *w)
+{
+  if(!w)
+    return;
+  pthread_mutex_lock(&w->lock);
+  w->stopping = 1;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+  pthread_join(w->thread, NULL);
+  pthread_mutex_destroy(&w->lock);
+  pthread_cond_destroy(&w->cond);
+  free(w);
+}
