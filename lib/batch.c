@@ -53,7 +53,18 @@ struct mgcall_batch {
   uint64_t seq;
   atomic_int woken;
   char token_buf[TOKEN_MAX];
+  /* The last failed token acquisition: for a short while the other items of
+   * that tenant fail with it at once instead of asking again. */
+  struct {
+    int code; /* 0: none */
+    char *tenant;
+    uint64_t at_ms;
+    char msg[512];
+  } token_fail;
 };
+
+/* How long a failed token acquisition is reused (ms). */
+#define TOKEN_FAIL_MEMO_MS 2000
 
 /* ---- timer heap ---- */
 
@@ -264,15 +275,34 @@ static void fail_item(struct mgcall_batch *b, struct item *it, int code,
   complete(b, it);
 }
 
+static int same_tenant(const char *a, const char *b)
+{
+  return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
 static int get_token(struct mgcall_batch *b, struct item *it, int force)
 {
+  uint64_t now = mgc__now_ms();
+  if(b->token_fail.code && same_tenant(b->token_fail.tenant, it->tenant) &&
+     now - b->token_fail.at_ms < TOKEN_FAIL_MEMO_MS)
+    return mgc__err_set(&b->client->err, b->token_fail.code, "%s",
+                        b->token_fail.msg);
   struct mgc_tokens *t;
   int rc = mgc__client_tokens(b->client, &t);
   if(!rc)
     rc = mgc__tokens_get(t, it->tenant, force, b->token_buf,
                          sizeof(b->token_buf), NULL, &b->client->err);
-  if(rc)
+  if(rc) {
+    if(rc != MGCALL_E_INTERNAL) {
+      free(b->token_fail.tenant);
+      b->token_fail.tenant = it->tenant ? strdup(it->tenant) : NULL;
+      b->token_fail.code = rc;
+      b->token_fail.at_ms = now;
+      snprintf(b->token_fail.msg, sizeof(b->token_fail.msg), "%s",
+               b->client->err.msg);
+    }
     return rc;
+  }
   char *tok = strdup(b->token_buf);
   OPENSSL_cleanse(b->token_buf, strlen(b->token_buf));
   if(!tok)
@@ -469,6 +499,7 @@ void mgcall_batch_free(mgcall_batch *b)
     item_free(it);
   }
   free(b->heap);
+  free(b->token_fail.tenant);
   curl_multi_cleanup(b->multi);
   OPENSSL_cleanse(b->token_buf, sizeof(b->token_buf));
   free(b);

@@ -153,6 +153,7 @@ struct run {
   mgcall_batch *batch;
   unsigned parallel;
   int feeding; /* on_done hands the next items to the batch */
+  int auth_failed;
 };
 
 static int add_item(struct run *r, char *call_id, char *bad)
@@ -371,6 +372,10 @@ static void on_done(void *ud, const char *call_id, void *item,
     r->failed++;
     if(r->stop_on_error)
       r->stopping = 1;
+    /* No usable credentials: every other call would fail the same way
+     * (and ask the token endpoint again). */
+    if(res->code == MGCALL_E_AUTH)
+      r->stopping = r->auth_failed = 1;
   }
   if(r->feeding)
     feed(r, r->parallel); /* keeps the batch full; also reports */
@@ -812,6 +817,14 @@ int cmd_keep_alive(int argc, char **argv)
     }
   }
   draw_bar(&r, 1);
+  if(r.auth_failed) {
+    size_t unsent = 0;
+    for(size_t i = 0; i < r.n; i++)
+      unsent += r.items[i].state == 0;
+    if(unsent)
+      mgc_cli_error("%zu more call%s not sent: no usable credentials", unsent,
+                    unsent == 1 ? "" : "s");
+  }
   rc = r.exit_code;
 
 out:

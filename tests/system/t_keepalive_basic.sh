@@ -128,6 +128,22 @@ t_expect_exit 5 "bad token -> 5" -- env MGCALL_ACCESS_TOKEN=garbage "$MGCALL" ke
 t_grep "$T/err" "^mgcall: call $ID: HTTP 401, InvalidAuthenticationToken" "401 line"
 t_eq "$(( $(records) - n ))" 2 "401: sent twice (one refresh), not more"
 
+# --- refused credentials -> 3, and the token endpoint is not hammered ---
+printf 'wrong' >"$T/secret"
+n=$(grep -c '/oauth2/v2.0/token' "$REC")
+k=$(grep -c '/keepAlive' "$REC")
+T_COUNT=$((T_COUNT + 1))
+seq 40 | "$MGCALL" keep-alive --graph-url "$EMU_URL" --authority-url "$EMU_URL" \
+  --cacert "$EMU_CA" --tenant-id tenant-a --client-id app1 --client-secret-file "$T/secret" \
+  --no-token-cache >"$T/out" 2>"$T/err"
+t_eq "$?" 3 "refused client secret -> 3"
+t_grep "$T/err" 'invalid_client' "AAD error reported"
+t_grep "$T/err" 'more calls not sent: no usable credentials' "the rest not sent, said once"
+T_COUNT=$((T_COUNT + 1))
+asked=$(( $(grep -c '/oauth2/v2.0/token' "$REC") - n ))
+if [ "$asked" -ge 1 ] && [ "$asked" -le 2 ]; then t_pass "token endpoint asked $asked time(s) for 40 calls"; else t_fail "token endpoint asked $asked times for 40 calls"; fi
+t_eq "$(grep -c '/keepAlive' "$REC")" "$k" "no keepAlive sent without a token"
+
 # --- 403: a token without a Calls role, hint names its roles ---
 t_emulator_start --tls-cert "$EMU_CERT" --tls-key "$EMU_KEY" --client app2:pw \
   --roles User.Read.All,Group.Read.All || { t_done; exit 1; }
