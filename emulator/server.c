@@ -407,9 +407,6 @@ static enum MHD_Result instance_discovery(struct hctx *h)
   const char *host = strstr(h->base, "://");
   host = host ? host + 3 : h->base;
   char tde[512];
-  const char *authority = MHD_lookup_connection_value(
-      h->conn, MHD_GET_ARGUMENT_KIND, "authorization_endpoint");
-  (void)authority;
   snprintf(tde, sizeof(tde),
            "%s/{tenant}/v2.0/.well-known/openid-configuration", h->base);
   json_t *doc =
@@ -447,17 +444,18 @@ static enum MHD_Result call_not_found(struct hctx *h)
   return odata_error(h, 404, "itemNotFound", "8522", "Call not found.");
 }
 
-static enum MHD_Result wrong_tenant(struct hctx *h, const char *call_tenant,
+/* 401 for a token of another tenant than the call's. */
+static enum MHD_Result wrong_tenant(struct hctx *h,
                                     const struct emu_principal *who)
 {
-  (void)call_tenant;
+  char msg[256];
+  snprintf(msg, sizeof(msg),
+           "Access token validation failure. The token's tenant '%.128s' "
+           "does not own this call.",
+           who->tenant);
   json_t *body = emu_odata_error(
-      "InvalidAuthenticationToken",
-      "Access token validation failure. The token's tenant does not own "
-      "this call.",
-      NULL, h->request_id,
+      "InvalidAuthenticationToken", msg, NULL, h->request_id,
       h->client_request_id ? h->client_request_id : h->request_id);
-  (void)who;
   struct MHD_Response *r = json_response(body);
   if(r)
     MHD_add_response_header(r, "WWW-Authenticate",
@@ -568,7 +566,7 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
                          "Do not supply a request body for this method.");
     rc = emu_calls_keepalive(s->calls, id, who.tenant, &info);
     if(rc == EMU_CALLS_WRONG_TENANT)
-      return wrong_tenant(h, info.tenant, &who);
+      return wrong_tenant(h, &who);
     if(rc != EMU_CALLS_OK) {
       atomic_fetch_add(&s->keepalives_404, 1);
       return call_not_found(h);
@@ -584,13 +582,13 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
     if(rc != EMU_CALLS_OK || info.state == EMU_CALL_TERMINATED)
       return call_not_found(h);
     if(strcmp(info.tenant, who.tenant))
-      return wrong_tenant(h, info.tenant, &who);
+      return wrong_tenant(h, &who);
     return reply_json(h, 200, emu_call_json(&info, h->base, api, NULL));
   }
   /* DELETE */
   rc = emu_calls_end(s->calls, id, who.tenant, EMU_END_DELETED, &info);
   if(rc == EMU_CALLS_WRONG_TENANT)
-    return wrong_tenant(h, info.tenant, &who);
+    return wrong_tenant(h, &who);
   if(rc != EMU_CALLS_OK)
     return call_not_found(h);
   return reply_empty(h, 204);

@@ -356,6 +356,7 @@ static int cmd_run(int argc, char **argv)
   }
   klog_setup(logfmt, verbose ? KLOG_DEBUG : KLOG_INFO);
   o.api_token = api_token;
+  o.core.hooks.cacert = probe.cacert; /* --cacert also for --on-ended-url */
   o.make_client = make_client;
   o.free_client = free_client;
   o.ud = &ctx;

@@ -125,6 +125,34 @@ wait "$CURL_PID"
 t_eq "$EMU_STATUS" 0 "SIGTERM with a delayed request in flight: exit 0"
 t_eq "$(cat "$T/delayed.code")" 400 "the delayed request still gets its answer at shutdown"
 
+# ---- limits and retention --------------------------------------------------------
+t_emulator_start --client app1:s3cret --max-calls 2 --retention 1s --inactivity-timeout 1h
+TOK=$(t_emulator_token t1 app1 s3cret)
+C1=$(t_emulator_call "$TOK")
+C2=$(t_emulator_call "$TOK")
+req POST /v1.0/communications/calls -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+  -d '{"callbackUri":"http://127.0.0.1:9/cb"}'
+t_eq "$S $(body .error.code)" "507 quotaLimitReached" "--max-calls 2: the third call is refused"
+req DELETE "/v1.0/communications/calls/$C1" -H "Authorization: Bearer $TOK"
+gone=
+for _ in $(seq 50); do
+  req GET "/_emulator/calls/$C1"
+  [ "$S" = 404 ] && { gone=yes; break; }
+  sleep 0.1
+done
+t_eq "$gone" yes "--retention 1s: an ended call is dropped afterwards"
+req GET "/_emulator/calls/$C2"
+t_eq "$S $(body .state)" "200 established" "the live call stays"
+req POST /v1.0/communications/calls -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+  -d '{"callbackUri":"http://127.0.0.1:9/cb"}'
+t_eq "$S" 201 "a dropped call frees its place"
+req GET /common/discovery/instance
+t_eq "$S $(body '."api-version"')" "200 1.1" "instance discovery (MSAL without knownAuthorities)"
+t_grep "$T/body" 'v2.0/.well-known/openid-configuration' "instance discovery names the OpenID configuration"
+req GET /t1/discovery/keys
+t_eq "$S $(body '.keys | length')" "200 1" "v1 keys path"
+t_emulator_stop
+
 # ---- --record -------------------------------------------------------------------------
 REC="$T/record.jsonl"
 t_emulator_start --client app1:s3cret --record "$REC"
