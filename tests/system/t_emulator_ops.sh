@@ -45,6 +45,32 @@ t_eq "$untrusted" 000 "TLS: an untrusting client refuses the certificate"
 t_emulator_stop
 EMU_CA=
 
+# ---- https callbackUri: trusted with --callback-cacert ------------------------------
+# A second (TLS) emulator records what it receives: it stands in for the bot.
+t_emulator_start --tls-cert "$EMU_CERT" --tls-key "$EMU_KEY" --record "$T/bot.jsonl"
+BOT_URL=$EMU_URL
+EMU_CA_SAVED="$T/pki/ca.pem" # from t_make_cert
+EMU_CA=
+t_emulator_start --callback-cacert "$EMU_CA_SAVED"
+req POST /_emulator/calls -d "{\"count\":1,\"callbackUri\":\"$BOT_URL/bot/callback\"}"
+req DELETE "/_emulator/calls/$(body '.ids[0]')"
+t_wait_lines "$T/bot.jsonl" 1 || t_fail "no https callback arrived"
+t_eq "$(jq -r 'select(.path == "/bot/callback") | .method' "$T/bot.jsonl" | sort -u)" POST \
+  "https callback delivered with --callback-cacert"
+t_emulator_stop
+t_emulator_start
+req POST /_emulator/calls -d "{\"count\":1,\"callbackUri\":\"$BOT_URL/untrusted\"}"
+req DELETE "/_emulator/calls/$(body '.ids[0]')"
+failed=
+for _ in $(seq 100); do
+  req GET /_emulator/stats
+  [ "$(body .notifications.failed)" -ge 1 ] && { failed=yes; break; }
+  sleep 0.1
+done
+t_eq "$failed" yes "without the CA the https callback fails (TLS is verified)"
+t_nogrep "$T/bot.jsonl" '/untrusted' "nothing reached the bot without trust"
+t_emulator_stop
+
 # ---- IPv6 -----------------------------------------------------------------------------
 if t_emulator_start --listen '[::1]:0'; then
   t_grep "$EMU_OUT" '^mgcall emulator: listening on http://\[::1\]:[0-9]+$' "IPv6: [::1] URL"
