@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_input.c - keep-alive input lines and path-segment encoding on
  * arbitrary bytes: no crash; an accepted id encodes to one segment (no '/',
- * '?', '#', and not "." or ".."). */
+ * '?', '#', and not "." or ".."); an accepted extra header line has no CR,
+ * LF or NUL and is not Authorization/Host/Content-Length. */
+#include "client.h"
 #include "input.h"
 #include "url.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,5 +33,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   free(id);
   k = mgc__input_parse_object((const char *)data, size, &id, err, sizeof(err));
   free(id);
+  char *line = malloc(size + 1);
+  if(!line)
+    return 0;
+  memcpy(line, data, size);
+  line[size] = '\0';
+  if(!mgc__header_check(line, err, sizeof(err))) {
+    if(strlen(line) != size || strpbrk(line, "\r\n") ||
+       !strncasecmp(line, "authorization:", 14) ||
+       !strncasecmp(line, "host:", 5) ||
+       !strncasecmp(line, "content-length:", 15))
+      abort();
+  }
+  free(line);
   return 0;
 }
