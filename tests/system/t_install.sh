@@ -26,7 +26,7 @@ int main(void)
 C
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 t_expect_exit 0 "compile with pkg-config" -- \
-  sh -c "cc -std=c11 -Wall -Werror \$(pkg-config --cflags mgcall) '$T/use.c' -o '$T/use' \$(pkg-config --libs mgcall)"
+  sh -c "cc -std=c11 -Wall -Werror ${MGCALL_TEST_CFLAGS:-} \$(pkg-config --cflags mgcall) '$T/use.c' -o '$T/use' \$(pkg-config --libs mgcall)"
 t_expect_exit 0 "run against the shared library" -- env LD_LIBRARY_PATH="$libdir" "$T/use"
 version=$("$MGCALL" --version | cut -d' ' -f2)
 t_eq "$(cat "$T/out")" "$version|call not found: it has ended|6" \
