@@ -73,9 +73,9 @@ static int prefetch(void *ud, const char *tenant, long min_remaining_s,
   else if(min_remaining_s > 0 &&
           mgcall_client_token_requests(l->client) != before)
     klog(KLOG_INFO, NULL, NULL,
-         "token for tenant %s refreshed ahead of expiry (%ld s left, "
-         "lifetime %ld s)",
-         name, *remaining_s, *lifetime_s);
+         "token for tenant %s refreshed ahead of expiry (under %ld s "
+         "left; the new one: %ld s left, lifetime %ld s)",
+         name, min_remaining_s, *remaining_s, *lifetime_s);
   return rc;
 }
 
