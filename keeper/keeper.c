@@ -118,7 +118,7 @@ static void on_done(void *ud, const char *call_id, void *item,
       klog(clamped ? KLOG_WARN : KLOG_DEBUG, call_id, res->request_id,
            "Retry-After %lld ms: next attempt in %lld ms%s", (long long)ra,
            (long long)(c->due_mono - now_mono),
-           clamped ? " (the latest safe moment before the deadline)" : "");
+           clamped ? " (cut to half the time left before the deadline)" : "");
     if(lost)
       kcore_end_locked(k, c, KS_REASON_LOST);
     else if(c->state == KS_ACTIVE)

@@ -576,7 +576,9 @@ int ks_on_failure_after(struct ks_sched *s, struct ks_call *c,
   if(d >= remaining) /* no further attempt can land in time */
     return 1;
   if(retry_after_ms > d) { /* the server asked for a longer wait */
-    int64_t latest = remaining - guard_ms(s); /* the latest safe moment */
+    /* the same bound as the backoff: half of what remains minus the guard,
+     * so that further retries still fit before the deadline */
+    int64_t latest = (remaining - guard_ms(s)) / 2;
     if(retry_after_ms > latest && clamped)
       *clamped = 1;
     if(latest > d)

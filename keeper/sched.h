@@ -121,9 +121,10 @@ int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
                   int64_t now_mono);
 /* The same, honouring the server's Retry-After (retry_after_ms, -1 = none;
  * the keeper passes it for 429 and 503): the retry waits at least that long
- * (and at least the usual backoff), but never past the latest safe moment,
- * deadline - guard (the guard of ks_retry_delay()); when Retry-After reaches
- * beyond it, the retry goes at that moment and *clamped (may be NULL) is set
+ * (and at least the usual backoff), but never longer than the backoff's own
+ * bound, (remaining - guard) / 2 (see ks_retry_delay()), so that further
+ * retries still fit before the deadline; when Retry-After reaches beyond
+ * that bound the retry goes at the bound and *clamped (may be NULL) is set
  * to 1 so the caller can log it. */
 int ks_on_failure_after(struct ks_sched *s, struct ks_call *c,
                         const char *error, int64_t now_mono,

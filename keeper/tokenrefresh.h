@@ -5,14 +5,15 @@
  * stalls behind a token request inside the batch.
  *
  * Rule: a tenant's token is refreshed when fewer than margin seconds
- * remain, margin = min(10 min, (lifetime + 5 min + 1 s) / 2): 10 minutes for the
- * usual 60-90 minute tokens, and for short-lived tokens (the emulator's
+ * remain, margin = min(10 min, (lifetime + 5 min + 1 s) / 2): 10 minutes for
+ * the usual 60-90 minute tokens, and for short-lived tokens (the emulator's
  * --token-lifetime) halfway between the token's acquisition and the
  * library's own 5-minute on-demand refresh, so the keeper always comes
- * first.  Tokens living 5 minutes (and a second) or less are left to the library (it
- * fetches one for every request anyway).  A look is made when no keepAlive
- * is due (the next one is at least KTR_QUIET_MS away); when keepAlives keep
- * coming, it is put off at most min(30 s, (margin - 5 min) / 2).
+ * first.  Tokens living 5 minutes (and a second) or less are left to the
+ * library (it fetches one for every request anyway).  A look is made when no
+ * keepAlive is due (the next one is at least KTR_QUIET_MS away); when
+ * keepAlives keep coming, it is put off at most min(30 s, (margin - 5 min) /
+ * 2).
  *
  * No I/O and no clock of its own: the fetch is a callback and "now" a
  * parameter (monotonic ms), so the rules are unit tested.  Not thread-safe:
