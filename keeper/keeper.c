@@ -3,6 +3,7 @@
 #include "keeper.h"
 
 #include "api.h"
+#include "tokenrefresh.h"
 #include "log.h"
 
 #include <errno.h>
@@ -27,7 +28,21 @@ struct loop {
   /* set by the signal thread, read by the loop (under sig_lock) */
   pthread_mutex_t sig_lock;
   int stop, reload;
+  struct ktr *tokens;    /* proactive token refresh (main loop only) */
+  mgcall_client *client; /* the current client (main loop only) */
 };
+
+/* Add the token requests client made since the last look to the metric;
+ * seen is the count already added for this client (0 for a new one). */
+static void count_tokens(struct loop *l, const mgcall_client *client,
+                         unsigned long *seen)
+{
+  unsigned long n = mgcall_client_token_requests(client);
+  if(n > *seen) {
+    km_token_requests(l->core->metrics, n - *seen);
+    *seen = n;
+  }
+}
 
 static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
 {
@@ -42,6 +57,27 @@ static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
 }
 
 static void dispatch(struct loop *l, unsigned concurrency, int64_t now);
+
+/* ktr_fetch_fn: refresh one tenant's token ahead of expiry (main loop). */
+static int prefetch(void *ud, const char *tenant, long min_remaining_s,
+                    long *remaining_s, long *lifetime_s)
+{
+  struct loop *l = ud;
+  unsigned long before = mgcall_client_token_requests(l->client);
+  int rc = mgcall_client_prefetch_token(l->client, tenant, min_remaining_s,
+                                        remaining_s, lifetime_s);
+  const char *name = tenant ? tenant : "(default)";
+  if(rc)
+    klog(KLOG_WARN, NULL, NULL, "token for tenant %s: %s: will try again", name,
+         mgcall_client_errmsg(l->client));
+  else if(min_remaining_s > 0 &&
+          mgcall_client_token_requests(l->client) != before)
+    klog(KLOG_INFO, NULL, NULL,
+         "token for tenant %s refreshed ahead of expiry (under %ld s "
+         "left; the new one: %ld s left, lifetime %ld s)",
+         name, min_remaining_s, *remaining_s, *lifetime_s);
+  return rc;
+}
 
 /* Completion of one keepAlive (runs inside mgcall_batch_run()). */
 static void on_done(void *ud, const char *call_id, void *item,
@@ -71,9 +107,18 @@ static void on_done(void *ud, const char *call_id, void *item,
   else {
     char why[300];
     reason_of(res, why, sizeof(why));
-    int lost = ks_on_failure(k->sched, c, why, now_mono);
+    int64_t ra = -1; /* Retry-After counts for throttling and unavailability */
+    if((res->status == 429 || res->status == 503) && res->retry_after_ms > 0)
+      ra = res->retry_after_ms;
+    int clamped = 0;
+    int lost = ks_on_failure_after(k->sched, c, why, now_mono, ra, &clamped);
     klog(KLOG_WARN, call_id, res->request_id, "keepAlive failed: %s%s", why,
          lost ? "" : "; will retry");
+    if(!lost && ra > 0)
+      klog(clamped ? KLOG_WARN : KLOG_DEBUG, call_id, res->request_id,
+           "Retry-After %lld ms: next attempt in %lld ms%s", (long long)ra,
+           (long long)(c->due_mono - now_mono),
+           clamped ? " (cut to half the time left before the deadline)" : "");
     if(lost)
       kcore_end_locked(k, c, KS_REASON_LOST);
     else if(c->state == KS_ACTIVE)
@@ -98,6 +143,7 @@ static void dispatch(struct loop *l, unsigned concurrency, int64_t now)
     if(!c)
       break;
     km_lateness(k->metrics, now - c->due_mono);
+    ktr_touch(l->tokens, c->tenant_id, now);
     c->sent_mono = now;
     if(mgcall_batch_add(l->batch, c->call_id, c->tenant_id, c)) {
       /* cannot queue (out of memory): count it as a failure */
@@ -164,7 +210,6 @@ static int new_batch(const struct keeper_opts *o, struct loop *l,
   pthread_mutex_lock(&l->sig_lock);
   l->batch = b;
   pthread_mutex_unlock(&l->sig_lock);
-  km_token_refresh(l->core->metrics);
   return MGCALL_OK;
 }
 
@@ -209,6 +254,8 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
     kcore_free(l.core);
     return rc;
   }
+  l.client = client;
+  l.tokens = ktr_new(2 * o->core.sched.deadline_ms);
   l.core->wake = wake_batch;
   l.core->wake_ud = &l;
   struct kapi *api = NULL;
@@ -227,6 +274,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
        conc);
   NOTIFY("READY=1");
 
+  unsigned long tok_seen = 0;
   int64_t last_flush = kcore_mono_ms();
   int stopping = 0, reloading = 0;
   for(;;) {
@@ -284,13 +332,23 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
       }
       else {
         mgcall_batch_free(ob);
+        count_tokens(&l, oc, &tok_seen);
+        tok_seen = 0;
         o->free_client(o->ud, oc, oh);
         client = nc;
+        l.client = nc;
         handle = nh;
         klog(KLOG_INFO, NULL, NULL, "SIGHUP: credentials reloaded");
       }
       reloading = 0;
       NOTIFY("READY=1");
+      continue;
+    }
+    /* refresh tokens ahead of expiry while no keepAlive is due; after a
+     * (blocking) refresh, look at the schedule again */
+    if(!stopping && !reloading &&
+       ktr_run(l.tokens, kcore_mono_ms(), wait, prefetch, &l) > 0) {
+      count_tokens(&l, client, &tok_seen);
       continue;
     }
     int timeout = 1000;
@@ -300,6 +358,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
     if(timeout > flush_ms)
       timeout = (int)flush_ms;
     int left = mgcall_batch_run(l.batch, timeout);
+    count_tokens(&l, client, &tok_seen);
     if(left < 0) {
       klog(KLOG_ERROR, NULL, NULL, "batch: %s", mgcall_strerror(-left));
       struct timespec ts = {0, 100 * 1000000L};
@@ -310,6 +369,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
     kapi_stop(api);
   drop_batch(o, &l, client, handle);
   kcore_free(l.core); /* flushes, finishes hooks */
+  ktr_free(l.tokens);
   klog(KLOG_INFO, NULL, NULL, "stopped");
   return MGCALL_OK;
 }

@@ -69,10 +69,10 @@ void km_lateness(struct kmetrics *m, int64_t ms)
   pthread_mutex_unlock(&m->lock);
 }
 
-void km_token_refresh(struct kmetrics *m)
+void km_token_requests(struct kmetrics *m, uint64_t n)
 {
   pthread_mutex_lock(&m->lock);
-  m->token_refreshes++;
+  m->token_refreshes += n;
   pthread_mutex_unlock(&m->lock);
 }
 
@@ -195,8 +195,8 @@ char *km_render(struct kmetrics *m, const size_t states[4], int64_t min_left_ms)
     put(&o, "mgcall_keeper_min_time_to_deadline_seconds %.3f\n",
         (double)min_left_ms / 1000.0);
   put(&o,
-      "# HELP mgcall_keeper_token_refreshes_total Credential reloads and "
-      "token acquisitions.\n"
+      "# HELP mgcall_keeper_token_refreshes_total Requests sent to the token "
+      "endpoint or the managed identity endpoint.\n"
       "# TYPE mgcall_keeper_token_refreshes_total counter\n"
       "mgcall_keeper_token_refreshes_total %llu\n",
       (unsigned long long)m->token_refreshes);

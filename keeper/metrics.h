@@ -22,7 +22,8 @@ void km_keepalive(struct kmetrics *m, long status);
 void km_retry(struct kmetrics *m);
 /* Lateness of a keepAlive: send time minus due time, in ms (>= 0). */
 void km_lateness(struct kmetrics *m, int64_t ms);
-void km_token_refresh(struct kmetrics *m);
+/* n more requests to a token endpoint (mgcall_client_token_requests()). */
+void km_token_requests(struct kmetrics *m, uint64_t n);
 void km_hook_run(struct kmetrics *m, enum km_hook_kind kind, int ok);
 void km_ended(struct kmetrics *m, enum ks_reason reason);
 

@@ -547,6 +547,15 @@ void ks_on_success(struct ks_sched *s, struct ks_call *c, int64_t sent_mono,
 int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
                   int64_t now_mono)
 {
+  return ks_on_failure_after(s, c, error, now_mono, -1, NULL);
+}
+
+int ks_on_failure_after(struct ks_sched *s, struct ks_call *c,
+                        const char *error, int64_t now_mono,
+                        int64_t retry_after_ms, int *clamped)
+{
+  if(clamped)
+    *clamped = 0;
   landed(s, c);
   if(c->state == KS_ENDED || c->state == KS_LOST ||
      c->heap_idx != KS_NOT_QUEUED || c->ready)
@@ -566,6 +575,15 @@ int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
   int64_t d = ks_retry_delay(s, c->failures, remaining);
   if(d >= remaining) /* no further attempt can land in time */
     return 1;
+  if(retry_after_ms > d) { /* the server asked for a longer wait */
+    /* the same bound as the backoff: half of what remains minus the guard,
+     * so that further retries still fit before the deadline */
+    int64_t latest = (remaining - guard_ms(s)) / 2;
+    if(retry_after_ms > latest && clamped)
+      *clamped = 1;
+    if(latest > d)
+      d = retry_after_ms < latest ? retry_after_ms : latest;
+  }
   schedule_at(s, c, now_mono + d);
   return 0;
 }

@@ -119,6 +119,16 @@ void ks_on_success(struct ks_sched *s, struct ks_call *c, int64_t sent_mono,
  * registered again meanwhile are ignored (0). */
 int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
                   int64_t now_mono);
+/* The same, honouring the server's Retry-After (retry_after_ms, -1 = none;
+ * the keeper passes it for 429 and 503): the retry waits at least that long
+ * (and at least the usual backoff), but never longer than the backoff's own
+ * bound, (remaining - guard) / 2 (see ks_retry_delay()), so that further
+ * retries still fit before the deadline; when Retry-After reaches beyond
+ * that bound the retry goes at the bound and *clamped (may be NULL) is set
+ * to 1 so the caller can log it. */
+int ks_on_failure_after(struct ks_sched *s, struct ks_call *c,
+                        const char *error, int64_t now_mono,
+                        int64_t retry_after_ms, int *clamped);
 /* End a call (404, notification, removal, lost): out of the heap and the
  * ready list, state ended (or lost for KS_REASON_LOST).  Returns 0, or -1
  * when it had already ended (nothing changes: hooks must run once). */

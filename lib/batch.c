@@ -225,6 +225,7 @@ int mgcall_batch_add(mgcall_batch *b, const char *call_id,
   }
   snprintf(it->res.client_request_id, sizeof(it->res.client_request_id), "%s",
            b->client->user_crid ? b->client->user_crid : it->crid);
+  it->res.retry_after_ms = -1;
   it->all_next = b->all;
   if(b->all)
     b->all->all_prev = it;

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,11 @@ const char *mgcall_client_errmsg(const mgcall_client *client)
   return client ? client->err.msg : "";
 }
 
+unsigned long mgcall_client_token_requests(const mgcall_client *client)
+{
+  return client ? mgc__tokens_requests(client->tokens) : 0;
+}
+
 int mgc__client_tokens(mgcall_client *c, struct mgc_tokens **out)
 {
   if(!c->tokens) {
@@ -488,6 +494,7 @@ void mgc__attempt_result(struct mgc_attempt *a, CURLcode rc, mgcall_result *res,
 {
   long status = 0;
   *retry_after_ms = -1;
+  res->retry_after_ms = -1;
   res->request_id[0] = res->date[0] = res->error_code[0] = '\0';
   res->error_message[0] = res->headers[0] = '\0';
   if(rc != CURLE_OK) {
@@ -507,8 +514,10 @@ void mgc__attempt_result(struct mgc_attempt *a, CURLcode rc, mgcall_result *res,
   char ra[80];
   uint64_t ms;
   if(!header_value(head, "retry-after", ra, sizeof(ra)) &&
-     !mgc__retry_after_parse(ra, time(NULL), &ms))
+     !mgc__retry_after_parse(ra, time(NULL), &ms)) {
     *retry_after_ms = (int64_t)ms;
+    res->retry_after_ms = ms > (uint64_t)LONG_MAX ? LONG_MAX : (long)ms;
+  }
   if(res->code == MGCALL_OK)
     return;
   struct mgc_odata_error e;
@@ -577,4 +586,59 @@ char *mgcall_result_headers_json(const mgcall_result *res)
   char *s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
   json_decref(obj);
   return s;
+}
+
+/* Whole lifetime of a JWT access token (exp - iat) in seconds, or -1. */
+static long token_lifetime(const char *token)
+{
+  json_t *claims = NULL;
+  long life = -1;
+  if(mgc__jwt_decode(token, NULL, &claims, NULL) == 0) {
+    json_t *exp = json_object_get(claims, "exp");
+    json_t *iat = json_object_get(claims, "iat");
+    if(json_is_integer(exp) && json_is_integer(iat) &&
+       json_integer_value(exp) > json_integer_value(iat))
+      life = (long)(json_integer_value(exp) - json_integer_value(iat));
+  }
+  json_decref(claims);
+  return life;
+}
+
+#define PREFETCH_TOKEN_MAX 16384
+
+int mgcall_client_prefetch_token(mgcall_client *client, const char *tenant_id,
+                                 long min_remaining_s, long *remaining_s,
+                                 long *lifetime_s)
+{
+  if(remaining_s)
+    *remaining_s = -1;
+  if(lifetime_s)
+    *lifetime_s = -1;
+  if(!client || min_remaining_s < 0)
+    return MGCALL_E_USAGE;
+  struct mgc_tokens *t;
+  int rc = mgc__client_tokens(client, &t);
+  if(rc)
+    return rc;
+  char *buf = malloc(PREFETCH_TOKEN_MAX);
+  if(!buf)
+    return mgc__err_set(&client->err, MGCALL_E_INTERNAL, "out of memory");
+  time_t exp = 0;
+  rc = mgc__tokens_get(t, tenant_id, 0, buf, PREFETCH_TOKEN_MAX, &exp,
+                       &client->err);
+  if(!rc && exp > 0 && (long)(exp - time(NULL)) < min_remaining_s) {
+    exp = 0;
+    rc = mgc__tokens_get(t, tenant_id, 1, buf, PREFETCH_TOKEN_MAX, &exp,
+                         &client->err);
+  }
+  if(!rc) {
+    long left = exp > 0 ? (long)(exp - time(NULL)) : -1;
+    if(remaining_s)
+      *remaining_s = left < 0 && exp > 0 ? 0 : left;
+    if(lifetime_s)
+      *lifetime_s = token_lifetime(buf);
+  }
+  OPENSSL_cleanse(buf, PREFETCH_TOKEN_MAX);
+  free(buf);
+  return rc;
 }

@@ -161,6 +161,11 @@ typedef struct mgcall_result {
    * lower case, in the order received (truncated at a line boundary when
    * longer than the buffer).  See mgcall_result_headers_json(). */
   char headers[4096];
+  /* The final response's Retry-After in milliseconds (delta-seconds or an
+   * HTTP-date, parsed as the retry policy does; a date in the past gives 0),
+   * or -1 when that response had none or no response came.  A client made
+   * with retries = 0 (the keeper) uses it to schedule its own retry. */
+  long retry_after_ms;
 } mgcall_result;
 
 /* The response headers of res as a JSON object {"name": ["value", ...]}
@@ -188,6 +193,33 @@ MGCALL_EXTERN void mgcall_client_free(mgcall_client *client);
 
 /* Detail message of the client's last error ("" when none); borrowed. */
 MGCALL_EXTERN const char *mgcall_client_errmsg(const mgcall_client *client);
+
+/* Requests client has sent to token endpoints (client credentials) or to
+ * the managed identity endpoint so far: every token acquisition and refresh,
+ * retries included; tokens found in memory or in the token cache file are
+ * not counted.  0 for NULL.  The keeper reports it as
+ * mgcall_keeper_token_refreshes_total. */
+MGCALL_EXTERN unsigned long
+mgcall_client_token_requests(const mgcall_client *client);
+
+/* Refresh ahead of time: make sure the bearer token of tenant_id (NULL = the
+ * credential's tenant) has at least min_remaining_s seconds left, fetching
+ * a new one from the token endpoint or the managed identity endpoint when it
+ * has less (or none is held yet), so that later keepAlives find it in memory
+ * instead of stalling behind a token request.  Blocking: at most one token
+ * acquisition (with the library's token retries).  An --access-token
+ * credential is never refreshed (its token is given as is).  On success
+ * *remaining_s (may be NULL) is the seconds left on the token now held (-1
+ * when unknown: an opaque access token) and *lifetime_s (may be NULL) its
+ * whole lifetime, exp - iat of the JWT (-1 when unknown).  Returns
+ * MGCALL_OK, or MGCALL_E_AUTH / E_NETWORK / E_USAGE ... with the detail in
+ * mgcall_client_errmsg().  Requests it sends count in
+ * mgcall_client_token_requests(). */
+MGCALL_EXTERN int mgcall_client_prefetch_token(mgcall_client *client,
+                                               const char *tenant_id,
+                                               long min_remaining_s,
+                                               long *remaining_s,
+                                               long *lifetime_s);
 
 /* The full keepAlive URL for call_id (id percent-encoded as one path
  * segment); malloc'd, caller frees with free().  NULL on bad input. */

@@ -57,6 +57,9 @@ t_eq "$(k_metric 'mgcall_keeper_hook_runs_total{kind="url",result="failed"}')" 3
   "metrics: 3 failed URL posts"
 t_grep "$T/keeper.err" 'on-ended failed 3 times: giving up' "hook failure logged"
 t_eq "$(k_stats endedByTimeout)" 0 "still none ended by timeout"
+# the keeper's token requests: all the emulator issued but the test's own
+t_eq "$(k_metric mgcall_keeper_token_refreshes_total)" "$(($(k_stats tokensIssued) - 1))" \
+  "metrics: token requests match the emulator's tokensIssued"
 if [ "$T_FAILS" -gt 0 ]; then # diagnostics
   for id in $(grep -oE 'call [0-9a-f-]+: ended \(reason (not-found|lost)' "$T/keeper.err" |
     awk '{print $2}' | tr -d :); do

@@ -24,6 +24,7 @@ struct mgc_tokens {
   int refreshed;
 };
 static int stub_refreshes;
+static time_t stub_exp; /* expiry handed out, 0 = unknown */
 static const char *stub_token_after_refresh = "fresh";
 
 int mgc__tokens_new(const mgcall_credential *cred,
@@ -41,8 +42,9 @@ int mgc__tokens_get(struct mgc_tokens *t, const char *tenant, int force,
                     char *out, size_t outlen, time_t *exp, struct mgc_err *err)
 {
   (void)tenant;
-  (void)exp;
   (void)err;
+  if(exp)
+    *exp = stub_exp;
   if(force) {
     t->refreshed = 1;
     stub_refreshes++;
@@ -55,6 +57,11 @@ int mgc__tokens_get(struct mgc_tokens *t, const char *tenant, int force,
 void mgc__tokens_free(struct mgc_tokens *t)
 {
   free(t);
+}
+
+unsigned long mgc__tokens_requests(const struct mgc_tokens *t)
+{
+  return t ? (unsigned long)stub_refreshes : 0;
 }
 
 /* ---- server ---- */
@@ -141,6 +148,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
       status = 429;
       retry_after = "0";
     }
+  }
+  else if(!strncmp(id, "slow/", 5)) {
+    status = 429;
+    retry_after = "7";
   }
   else if(!strncmp(id, "busy/", 5)) {
     status = 503;
@@ -309,6 +320,7 @@ static void test_not_found(void **state)
   assert_string_equal(res.error_code, "itemNotFound");
   assert_string_equal(res.error_message, "Call not found.");
   assert_string_equal(res.request_id, "body-rid"); /* from innerError */
+  assert_int_equal(res.retry_after_ms, -1);        /* no Retry-After */
   assert_string_equal(res.date, strstr(res.headers, "date: ") ? res.date : "");
   mgcall_client_free(c);
 }
@@ -346,6 +358,13 @@ static void test_retries_exhausted(void **state)
   c = make_client(0, NULL);
   assert_int_equal(mgcall_keep_alive(c, "busy", NULL, &res),
                    MGCALL_E_THROTTLED);
+  assert_int_equal(res.attempts, 1);
+  assert_int_equal(res.retry_after_ms, 0); /* "Retry-After: 0" */
+  /* the server's Retry-After reaches the caller (the keeper) */
+  assert_int_equal(mgcall_keep_alive(c, "slow", NULL, &res),
+                   MGCALL_E_THROTTLED);
+  assert_int_equal(res.status, 429);
+  assert_int_equal(res.retry_after_ms, 7000);
   assert_int_equal(res.attempts, 1);
   mgcall_client_free(c);
 }
@@ -607,6 +626,40 @@ static void test_wakeup(void **state)
   mgcall_client_free(c);
 }
 
+static void test_prefetch_token(void **state)
+{
+  (void)state;
+  mgcall_client *c = make_client(0, NULL);
+  long left = 0, life = 0;
+  stub_refreshes = 0;
+  stub_exp = time(NULL) + 100;
+  /* enough left: the held token is kept (no forced refresh) */
+  assert_int_equal(mgcall_client_prefetch_token(c, "t1", 50, &left, &life),
+                   MGCALL_OK);
+  assert_int_equal(stub_refreshes, 0);
+  assert_true(left >= 98 && left <= 100);
+  assert_int_equal(life, -1); /* not a JWT */
+  /* less than asked for: a forced refresh, counted */
+  assert_int_equal(mgcall_client_prefetch_token(c, "t1", 200, &left, NULL),
+                   MGCALL_OK);
+  assert_int_equal(stub_refreshes, 1);
+  assert_int_equal(mgcall_client_token_requests(c), 1);
+  /* expiry unknown: nothing to refresh, remaining -1 */
+  stub_exp = 0;
+  assert_int_equal(mgcall_client_prefetch_token(c, NULL, 200, &left, &life),
+                   MGCALL_OK);
+  assert_int_equal(stub_refreshes, 1);
+  assert_int_equal(left, -1);
+  /* bad arguments */
+  assert_int_equal(mgcall_client_prefetch_token(NULL, NULL, 1, &left, &life),
+                   MGCALL_E_USAGE);
+  assert_int_equal(left, -1);
+  assert_int_equal(mgcall_client_prefetch_token(c, NULL, -1, NULL, NULL),
+                   MGCALL_E_USAGE);
+  assert_int_equal(mgcall_client_token_requests(NULL), 0);
+  mgcall_client_free(c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -624,6 +677,7 @@ int main(void)
       cmocka_unit_test(test_roles),
       cmocka_unit_test(test_batch),
       cmocka_unit_test(test_wakeup),
+      cmocka_unit_test(test_prefetch_token),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

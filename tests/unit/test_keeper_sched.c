@@ -198,6 +198,79 @@ static void test_retry_delay_shape(void **state)
   ks_sched_free(s);
 }
 
+/* Retry-After: the retry waits at least that long (never less than the
+ * backoff), but never past deadline - guard; reaching beyond is flagged. */
+static struct ks_call *failing_call(struct ks_sched *s, const char *id)
+{
+  struct ks_call *c = ks_track(s, id, NULL, 0, 0, 0, NULL);
+  ks_collect_due(s, 0);
+  assert_ptr_equal(ks_next_ready(s), c);
+  return c;
+}
+
+static void requeue(struct ks_sched *s, struct ks_call *c)
+{
+  assert_int_equal(ks_collect_due(s, c->due_mono), 1);
+  assert_ptr_equal(ks_next_ready(s), c);
+}
+
+static void test_retry_after(void **state)
+{
+  (void)state;
+  /* 15 min / 45 min: guard 5 s, first backoff 3 s */
+  struct ks_sched *s = mk(15 * MIN, 45 * MIN, 0);
+  struct ks_call *c = failing_call(s, "ra");
+  int clamped = -1;
+  /* Retry-After 20 s beats the 3 s backoff */
+  assert_int_equal(ks_on_failure_after(s, c, "429", 0, 20 * SEC, &clamped), 0);
+  assert_int_equal(c->due_mono, 20 * SEC);
+  assert_int_equal(clamped, 0);
+  /* a Retry-After shorter than the backoff (6 s now) changes nothing */
+  requeue(s, c);
+  assert_int_equal(
+      ks_on_failure_after(s, c, "503", 20 * SEC, 1 * SEC, &clamped), 0);
+  assert_int_equal(c->due_mono, 26 * SEC);
+  assert_int_equal(clamped, 0);
+  /* none given (-1): the backoff (12 s) */
+  requeue(s, c);
+  assert_int_equal(ks_on_failure_after(s, c, "503", 26 * SEC, -1, &clamped), 0);
+  assert_int_equal(c->due_mono, 38 * SEC);
+  /* beyond the bound: at half of what remains minus the guard, flagged */
+  requeue(s, c);
+  assert_int_equal(
+      ks_on_failure_after(s, c, "429", 38 * SEC, 50 * MIN, &clamped), 0);
+  assert_int_equal(c->due_mono, 38 * SEC + (45 * MIN - 38 * SEC - 5 * SEC) / 2);
+  assert_int_equal(clamped, 1);
+  /* Retry-After never pushes a retry past the deadline: the waits keep
+   * halving, every retry lands before it, then the call is lost */
+  int lost = 0, tries;
+  for(tries = 0; tries < 100 && !lost; tries++) {
+    assert_true(c->due_mono < ks_deadline_mono(s, c));
+    requeue(s, c);
+    lost = ks_on_failure_after(s, c, "429", c->due_mono, 50 * MIN, &clamped);
+  }
+  assert_int_equal(lost, 1);
+  assert_true(tries > 5);
+  ks_sched_free(s);
+
+  /* second-scale: 1 s / 3 s, guard 300 ms, first backoff 200 ms */
+  s = mk(1 * SEC, 3 * SEC, 0);
+  c = failing_call(s, "rb");
+  assert_int_equal(ks_on_failure_after(s, c, "429", 0, 1 * SEC, &clamped), 0);
+  assert_int_equal(c->due_mono, 1 * SEC); /* bound (3000 - 300) / 2 = 1350 */
+  assert_int_equal(clamped, 0);
+  requeue(s, c);
+  assert_int_equal(ks_on_failure_after(s, c, "503", 1 * SEC, 5 * SEC, &clamped),
+                   0);
+  assert_int_equal(c->due_mono, 1 * SEC + (2 * SEC - 300) / 2);
+  assert_int_equal(clamped, 1);
+  /* a plain ks_on_failure() is the same as no Retry-After */
+  struct ks_call *d = failing_call(s, "rc");
+  assert_int_equal(ks_on_failure(s, d, "503", 0), 0);
+  assert_int_equal(d->due_mono, 200);
+  ks_sched_free(s);
+}
+
 static void test_success_after_failures_resets(void **state)
 {
   (void)state;
@@ -377,6 +450,7 @@ int main(void)
       cmocka_unit_test(test_bad_ids),
       cmocka_unit_test(test_dirty_list),
       cmocka_unit_test(test_many_calls),
+      cmocka_unit_test(test_retry_after),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
