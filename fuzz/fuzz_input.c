@@ -38,9 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
   memcpy(line, data, size);
   line[size] = '\0';
-  if(!mgc__header_check(line, err, sizeof(err))) {
-    if(strlen(line) != size || strpbrk(line, "\r\n") ||
-       !strncasecmp(line, "authorization:", 14) ||
+  /* Header lines come from argv, which cannot hold a NUL: only inputs
+   * without one say anything about mgc__header_check(). */
+  if(!memchr(data, '\0', size) && !mgc__header_check(line, err, sizeof(err))) {
+    if(strpbrk(line, "\r\n") || !strncasecmp(line, "authorization:", 14) ||
        !strncasecmp(line, "host:", 5) ||
        !strncasecmp(line, "content-length:", 15))
       abort();
