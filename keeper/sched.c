@@ -325,9 +325,17 @@ int64_t ks_retry_delay(const struct ks_sched *s, int n, int64_t remaining_ms)
     d = cap;
   int64_t room = remaining_ms - guard_ms(s);
   int64_t bound = room / 2;
-  int64_t min_step = guard_ms(s) / 2;
+  /* Near the deadline, halving would leave only a handful of attempts; keep
+   * trying at a small fixed step (1% of the deadline: 27 s at 45 min, 30 ms
+   * at 3 s) until the deadline itself, so that a run of transient failures
+   * must be long to lose a call. */
+  int64_t min_step = s->cfg.deadline_ms / 100;
+  if(min_step < 20)
+    min_step = 20;
+  if(min_step > 30000)
+    min_step = 30000;
   if(bound < min_step)
-    bound = min_step; /* the caller sees it does not fit: lost */
+    bound = min_step; /* the caller sees when it does not fit: lost */
   return d < bound ? d : bound;
 }
 

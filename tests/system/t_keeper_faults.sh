@@ -65,7 +65,7 @@ if [ "$T_FAILS" -gt 0 ]; then # diagnostics
     awk '{print $2}' | tr -d :); do
     echo "--- $id" >&2
     grep "$id" "$T/keeper.err" | head -20 >&2
-    t_curl "$EMU_URL/_emulator/calls" | jq -c ".[]? // .calls[]? | select(.id == \"$id\")" >&2
+    t_curl "$EMU_URL/_emulator/calls" | jq -c ".value[]? | select(.id == \"$id\")" >&2
   done
   grep -c . "$T/add.err" >&2
   uptime >&2

@@ -195,7 +195,42 @@ static void test_retry_delay_shape(void **state)
   assert_int_equal(ks_retry_delay(s, 1, 2 * SEC), 200);
   assert_int_equal(ks_retry_delay(s, 2, 2 * SEC), 400);
   assert_int_equal(ks_retry_delay(s, 5, 2 * SEC), 750); /* cap d/4 */
+  /* near the deadline: half the room, but never under 1% of the deadline,
+   * so a run of failures gets many attempts before it is lost */
+  assert_int_equal(ks_retry_delay(s, 9, 500), 100); /* (500 - 300) / 2 */
+  assert_int_equal(ks_retry_delay(s, 9, 330), 30);
+  assert_int_equal(ks_retry_delay(s, 9, 310), 30);
   ks_sched_free(s);
+  s = mk(15 * MIN, 45 * MIN, 10);
+  assert_int_equal(ks_retry_delay(s, 20, 6 * SEC), 27 * SEC); /* 1% of 45m */
+  ks_sched_free(s);
+}
+
+/* Attempts a run of failures gets between the due time and the deadline
+ * (interval 1 s, deadline 3 s, each attempt taking rtt ms). */
+static int attempts_in_window(int64_t rtt)
+{
+  struct ks_sched *s = mk(1 * SEC, 3 * SEC, 10);
+  int64_t remaining = 2 * SEC, n = 0;
+  for(int failures = 1; failures < 1000; failures++) {
+    n++;
+    remaining -= rtt;
+    int64_t d = ks_retry_delay(s, failures, remaining);
+    if(d >= remaining)
+      break;
+    remaining -= d;
+  }
+  ks_sched_free(s);
+  return (int)n;
+}
+
+static void test_retry_attempts_near_deadline(void **state)
+{
+  (void)state;
+  /* 30% random faults must need a long run of failures to lose a call:
+   * at least 15 attempts (0.3^15 = 1.4e-8) with 10 ms round trips. */
+  assert_true(attempts_in_window(10) >= 15);
+  assert_true(attempts_in_window(1) >= 18);
 }
 
 /* Retry-After: the retry waits at least that long (never less than the
@@ -443,6 +478,7 @@ int main(void)
       cmocka_unit_test(test_jitter_spreads_within_bounds),
       cmocka_unit_test(test_retry_before_deadline),
       cmocka_unit_test(test_retry_delay_shape),
+      cmocka_unit_test(test_retry_attempts_near_deadline),
       cmocka_unit_test(test_success_after_failures_resets),
       cmocka_unit_test(test_states),
       cmocka_unit_test(test_end_while_ready_or_queued),
