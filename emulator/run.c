@@ -2,6 +2,7 @@
 /* run.c - emu_run(): wire the modules together, bind, print the listening
  * line, wait for SIGINT/SIGTERM (saving --state as calls change), shut down
  * cleanly. */
+#include "listen.h"
 #include "emulator.h"
 
 #include "mgc_internal.h"
@@ -34,50 +35,19 @@ void emu_options_default(struct emu_options *o)
 int emu_parse_listen(const char *s, struct sockaddr_storage *addr,
                      socklen_t *addrlen, char *url_host, size_t hostlen)
 {
-  char host[64];
-  const char *port;
-  if(s[0] == '[') {
-    const char *end = strchr(s, ']');
-    if(!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-      return -1;
-    memcpy(host, s + 1, (size_t)(end - s - 1));
-    host[end - s - 1] = '\0';
-    port = end + 2;
+  if(mgc__listen_parse(s, addr, addrlen, NULL))
+    return -1;
+  char ip[INET6_ADDRSTRLEN];
+  if(addr->ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)addr)->sin6_addr, ip,
+              sizeof(ip));
+    snprintf(url_host, hostlen, "[%s]", ip);
   }
   else {
-    const char *colon = strrchr(s, ':');
-    if(!colon || (size_t)(colon - s) >= sizeof(host) ||
-       memchr(s, ':', (size_t)(colon - s)))
-      return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    port = colon + 1;
+    inet_ntop(AF_INET, &((struct sockaddr_in *)addr)->sin_addr, ip, sizeof(ip));
+    snprintf(url_host, hostlen, "%s", ip);
   }
-  char *end;
-  errno = 0;
-  unsigned long p = strtoul(port, &end, 10);
-  if(!*port || *end || errno || p > 65535 || *port == '-' || *port == '+')
-    return -1;
-  memset(addr, 0, sizeof(*addr));
-  if(!strcmp(host, "localhost"))
-    snprintf(host, sizeof(host), "127.0.0.1");
-  struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
-  if(s[0] != '[' && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)p);
-    *addrlen = sizeof(*v4);
-    snprintf(url_host, hostlen, "%s", host);
-    return 0;
-  }
-  if(s[0] == '[' && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons((uint16_t)p);
-    *addrlen = sizeof(*v6);
-    snprintf(url_host, hostlen, "[%s]", host);
-    return 0;
-  }
-  return -1;
+  return 0;
 }
 
 static int bind_listen(const struct sockaddr_storage *addr, socklen_t len,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_listen.c - kapi_parse_listen() (--listen ADDR:PORT) on arbitrary
+/* fuzz_listen.c - mgc__listen_parse() (--listen ADDR:PORT) on arbitrary
  * bytes: never crashes; what it accepts is IPv4 or IPv6 with a sane length. */
-#include "keeper/api.h"
+#include "listen.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,9 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data, size);
   s[size] = '\0';
   struct sockaddr_storage ss;
-  size_t len = 0;
+  socklen_t len = 0;
   int loopback = -1;
-  if(!kapi_parse_listen(s, &ss, &len, &loopback)) {
+  if(!mgc__listen_parse(s, &ss, &len, &loopback)) {
     if(ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
       abort();
     if(!len || len > sizeof(ss) || (loopback != 0 && loopback != 1))

@@ -2,6 +2,8 @@
 /* api.c - control API handlers on libmicrohttpd. */
 #include "api.h"
 
+#include "listen.h"
+
 #include "log.h"
 #include "notify.h"
 #include "timefmt.h"
@@ -32,62 +34,6 @@ struct upload {
   size_t len, cap, limit;
   int too_large;
 };
-
-int kapi_parse_listen(const char *s, void *ss, size_t *len, int *loopback)
-{
-  char host[128];
-  const char *colon;
-  if(!s || !*s)
-    return -1;
-  if(s[0] == '[') {
-    const char *end = strchr(s, ']');
-    if(!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-      return -1;
-    memcpy(host, s + 1, (size_t)(end - s - 1));
-    host[end - s - 1] = '\0';
-    colon = end + 1;
-  }
-  else {
-    colon = strrchr(s, ':');
-    if(!colon || (size_t)(colon - s) >= sizeof(host))
-      return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    if(!*host)
-      strcpy(host, "127.0.0.1");
-  }
-  char *end;
-  long port = strtol(colon + 1, &end, 10);
-  if(!colon[1] || *end || port < 0 || port > 65535)
-    return -1;
-  memset(ss, 0, sizeof(struct sockaddr_storage));
-  struct sockaddr_in *a4 = ss;
-  struct sockaddr_in6 *a6 = ss;
-  if(inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    *len = sizeof(*a4);
-    *loopback = (ntohl(a4->sin_addr.s_addr) >> 24) == 127;
-    return 0;
-  }
-  if(!strcmp(host, "localhost")) {
-    a4->sin_family = AF_INET;
-    a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a4->sin_port = htons((uint16_t)port);
-    *len = sizeof(*a4);
-    *loopback = 1;
-    return 0;
-  }
-  memset(ss, 0, sizeof(struct sockaddr_storage));
-  if(inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    *len = sizeof(*a6);
-    *loopback = IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
-    return 0;
-  }
-  return -1;
-}
 
 /* ---- responses ---- */
 
@@ -472,11 +418,11 @@ int kapi_start(const char *listen, const char *token, struct kcore *core,
 {
   *out = NULL;
   struct sockaddr_storage ss;
-  size_t sslen;
+  socklen_t sslen;
   int loopback;
   if(!listen)
     listen = "127.0.0.1:8787";
-  if(kapi_parse_listen(listen, &ss, &sslen, &loopback))
+  if(mgc__listen_parse(listen, &ss, &sslen, &loopback))
     return mgc__err_set(err, MGCALL_E_USAGE,
                         "--listen '%s': want ADDR:PORT such as "
                         "127.0.0.1:8787 or [::1]:8787",

@@ -15,11 +15,7 @@
 
 struct kapi;
 
-/* Parse "ADDR:PORT" ("127.0.0.1:8787", "[::1]:8787", "0.0.0.0:0") into a
- * sockaddr; *loopback says whether it is 127.0.0.0/8 or ::1.  Returns 0 or
- * -1.  No I/O. */
-int kapi_parse_listen(const char *s, void *sockaddr_storage, size_t *len,
-                      int *loopback);
+/* --listen is parsed by mgc__listen_parse() (lib/listen.h). */
 
 /* Start serving on listen (default 127.0.0.1:8787).  token: the bearer
  * token every request but /healthz must carry, or NULL (allowed only on

@@ -10,13 +10,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "keeper/api.h"
+#include "listen.h"
 
 static int parse(const char *s, int *loopback, unsigned *port, int *family)
 {
   struct sockaddr_storage ss;
-  size_t len = 0;
-  int rc = kapi_parse_listen(s, &ss, &len, loopback);
+  socklen_t len = 0;
+  int rc = mgc__listen_parse(s, &ss, &len, loopback);
   if(!rc) {
     *family = ss.ss_family;
     *port = ss.ss_family == AF_INET
@@ -47,9 +47,21 @@ static void test_listen(void **state)
   assert_false(lo);
   assert_int_equal(parse("10.0.0.1:80", &lo, &port, &fam), 0);
   assert_false(lo);
-  const char *bad[] = {"",           "8787",          "127.0.0.1", "127.0.0.1:",
-                       "1.2.3.4:-1", "1.2.3.4:65536", "host:80",   "[::1:80",
-                       "[::1]80",    "1.2.3.4:8x"};
+  const char *bad[] = {"",
+                       "8787",
+                       "127.0.0.1",
+                       "127.0.0.1:",
+                       "1.2.3.4:-1",
+                       "1.2.3.4:65536",
+                       "host:80",
+                       "[::1:80",
+                       "[::1]80",
+                       "1.2.3.4:8x",
+                       "::1:80",
+                       "[127.0.0.1]:1",
+                       "1.2.3.4:+80",
+                       "1.2.3.4: 80",
+                       "1.2.3.4:0080080"};
   for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(parse(bad[i], &lo, &port, &fam), -1);
 }
