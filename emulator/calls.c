@@ -3,6 +3,8 @@
  * interned strings, a timer heap and the thread that fires it. */
 #include "calls.h"
 
+#include "form.h"
+
 #include "timer_heap.h"
 
 #include <errno.h>
@@ -71,17 +73,6 @@ static int64_t wall_now_ms(void)
 
 /* ---- UUIDs ------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 int emu_uuid_parse(const char *s, uint8_t out[16])
 {
   size_t n = 0;
@@ -91,10 +82,10 @@ int emu_uuid_parse(const char *s, uint8_t out[16])
         return -1;
       continue;
     }
-    int hi = hexval(s[i]);
+    int hi = emu_hexval(s[i]);
     if(hi < 0)
       return -1;
-    int lo = hexval(s[++i]);
+    int lo = emu_hexval(s[++i]);
     if(lo < 0)
       return -1;
     out[n++] = (uint8_t)(hi << 4 | lo);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int hexval(char c)
+int emu_hexval(char c)
 {
   if(c >= '0' && c <= '9')
     return c - '0';
@@ -28,8 +28,8 @@ char *emu_form_decode(const char *s, size_t len, int plus)
   for(size_t i = 0; i < len; i++) {
     char c = s[i];
     if(c == '%') {
-      int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-      int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+      int hi = i + 2 < len ? emu_hexval(s[i + 1]) : -1;
+      int lo = i + 2 < len ? emu_hexval(s[i + 2]) : -1;
       if(hi < 0 || lo < 0) {
         free(out);
         return NULL;
