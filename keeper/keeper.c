@@ -28,6 +28,7 @@ struct loop {
   /* set by the signal thread, read by the loop (under sig_lock) */
   pthread_mutex_t sig_lock;
   int stop, reload;
+  int quit;              /* keeper_run is returning: the signal thread ends */
   struct ktr *tokens;    /* proactive token refresh (main loop only) */
   mgcall_client *client; /* the current client (main loop only) */
 };
@@ -167,6 +168,10 @@ static void *signal_thread(void *arg)
       continue;
     struct loop *l = the_loop;
     pthread_mutex_lock(&l->sig_lock);
+    if(l->quit) {
+      pthread_mutex_unlock(&l->sig_lock);
+      return NULL;
+    }
     if(sig == SIGHUP)
       l->reload = 1;
     else
@@ -267,8 +272,15 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
     return rc;
   }
   pthread_t sigthr;
-  pthread_create(&sigthr, NULL, signal_thread, &set);
-  pthread_detach(sigthr);
+  int perr = pthread_create(&sigthr, NULL, signal_thread, &set);
+  if(perr) { /* signals are blocked: without it SIGTERM would do nothing */
+    kapi_stop(api);
+    drop_batch(o, &l, client, handle);
+    ktr_free(l.tokens);
+    kcore_free(l.core);
+    return mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "cannot start the signal thread: %s", strerror(perr));
+  }
   klog(KLOG_INFO, NULL, NULL,
        "keeping calls alive; control API on port %u (concurrency %u)", port,
        conc);
@@ -370,6 +382,12 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   drop_batch(o, &l, client, handle);
   kcore_free(l.core); /* flushes, finishes hooks */
   ktr_free(l.tokens);
+  /* end the signal thread: it takes this SIGTERM and sees quit */
+  pthread_mutex_lock(&l.sig_lock);
+  l.quit = 1;
+  pthread_mutex_unlock(&l.sig_lock);
+  pthread_kill(sigthr, SIGTERM);
+  pthread_join(sigthr, NULL);
   klog(KLOG_INFO, NULL, NULL, "stopped");
   return MGCALL_OK;
 }
