@@ -227,20 +227,32 @@ static void sift_down(struct ks_sched *s, size_t i)
   heap_set(s, i, c);
 }
 
-static int heap_push(struct ks_sched *s, struct ks_call *c)
+/* Room in the heap for n calls.  The heap holds every call at most once,
+ * so with room for every call held (ks_track and ks_restore reserve it
+ * before they add one) putting a tracked call back never allocates and
+ * cannot fail: out of memory is refused at registration, never a live call
+ * silently dropped from the schedule. */
+static int heap_reserve(struct ks_sched *s, size_t n)
 {
-  if(s->heap_len == s->heap_cap) {
-    size_t cap = s->heap_cap ? s->heap_cap * 2 : 256;
-    struct ks_call **h = realloc(s->heap, cap * sizeof(*h));
-    if(!h)
-      return -1;
-    s->heap = h;
-    s->heap_cap = cap;
-  }
+  if(n <= s->heap_cap)
+    return 0;
+  size_t cap = s->heap_cap ? s->heap_cap : 256;
+  while(cap < n)
+    cap *= 2;
+  struct ks_call **h = realloc(s->heap, cap * sizeof(*h));
+  if(!h)
+    return -1;
+  s->heap = h;
+  s->heap_cap = cap;
+  return 0;
+}
+
+/* Reserved by heap_reserve: cannot fail. */
+static void heap_push(struct ks_sched *s, struct ks_call *c)
+{
   c->seq = s->next_seq++;
   heap_set(s, s->heap_len++, c);
   sift_up(s, c->heap_idx);
-  return 0;
 }
 
 static void heap_remove(struct ks_sched *s, struct ks_call *c)
@@ -277,10 +289,10 @@ static void ready_remove(struct ks_sched *s, struct ks_call *c)
 }
 
 /* (Re)schedule c at due (it must be in no queue). */
-static int schedule_at(struct ks_sched *s, struct ks_call *c, int64_t due)
+static void schedule_at(struct ks_sched *s, struct ks_call *c, int64_t due)
 {
   c->due_mono = due;
-  return heap_push(s, c);
+  heap_push(s, c);
 }
 
 int64_t ks_deadline_mono(const struct ks_sched *s, const struct ks_call *c)
@@ -408,6 +420,9 @@ struct ks_call *ks_track(struct ks_sched *s, const char *call_id,
       *created = 0;
     return c;
   }
+  /* room for every call held and this one, before anything changes */
+  if(heap_reserve(s, s->count + 1))
+    return NULL;
   if(c) {
     /* revive a call that had ended: it is a new registration */
     if(set_tenant(c, tenant_id))
@@ -431,11 +446,6 @@ struct ks_call *ks_track(struct ks_sched *s, const char *call_id,
   c->added_wall = now_wall;
   c->started_wall = started_wall;
   first_schedule(s, c, started_wall, now_mono, now_wall);
-  if(c->heap_idx == KS_NOT_QUEUED) { /* out of memory in the heap */
-    hash_remove(s, c);
-    call_free(c);
-    return NULL;
-  }
   if(created)
     *created = 1;
   return c;
@@ -447,7 +457,8 @@ struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
                            int failures, const char *last_error,
                            int64_t now_mono, int64_t now_wall)
 {
-  if(ks_find(s, call_id) || s->count >= KS_MAX_CALLS)
+  if(ks_find(s, call_id) || s->count >= KS_MAX_CALLS ||
+     heap_reserve(s, s->count + 1))
     return NULL;
   struct ks_call *c = call_new(call_id, tenant_id);
   if(!c)
@@ -473,11 +484,7 @@ struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
     due = now_mono;
   c->last_chance = ks_deadline_mono(s, c) <= now_mono;
   hash_insert(s, c);
-  if(schedule_at(s, c, due)) {
-    hash_remove(s, c);
-    call_free(c);
-    return NULL;
-  }
+  schedule_at(s, c, due);
   return c;
 }
 

@@ -2,7 +2,8 @@
 /* test_keeper_run.c - keeper_run() as a whole: it stops on SIGTERM and
  * leaves no thread behind (the signal thread is joined); when the signal
  * thread cannot be made it fails with an error instead of running deaf to
- * SIGTERM.  pthread_create is wrapped (-Wl,--wrap) to make it fail. */
+ * SIGTERM.  pthread_create is wrapped to make it fail.
+ * mgcall-test-link: -Wl,--wrap=pthread_create */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
