@@ -5,6 +5,7 @@
 #include "api.h"
 #include "tokenrefresh.h"
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -45,15 +46,18 @@ static void count_tokens(struct loop *l, const mgcall_client *client,
   }
 }
 
+/* Graph's code and message, cut between characters (klog escapes them). */
 static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
 {
+  const char *code = res->error_code, *msg = res->error_message;
+  int lc = (int)mgc__text_cut(code, strlen(code), 100);
+  int lm = (int)mgc__text_cut(msg, strlen(msg), 150);
   if(res->status)
-    snprintf(buf, n, "HTTP %ld%s%.100s%s%.150s", res->status,
-             res->error_code[0] ? " " : "", res->error_code,
-             res->error_message[0] ? ": " : "", res->error_message);
+    snprintf(buf, n, "HTTP %ld%s%.*s%s%.*s", res->status, code[0] ? " " : "",
+             lc, code, msg[0] ? ": " : "", lm, msg);
   else
-    snprintf(buf, n, "%s%s%.150s", mgcall_strerror(res->code),
-             res->error_message[0] ? ": " : "", res->error_message);
+    snprintf(buf, n, "%s%s%.*s", mgcall_strerror(res->code), msg[0] ? ": " : "",
+             lm, msg);
   return buf;
 }
 

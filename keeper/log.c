@@ -2,11 +2,14 @@
 /* log.c - text or JSON log lines, one write each. */
 #include "log.h"
 
+#include "text.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static enum klog_format format = KLOG_TEXT;
@@ -25,11 +28,37 @@ void klog(enum klog_level lvl, const char *call_id, const char *request_id,
 {
   if(lvl > max_level)
     return;
-  char msg[1024];
+  /* The message may carry text from elsewhere (Graph's error messages,
+   * ids from requests): escaped to one line of valid UTF-8 and cut between
+   * characters, in both formats (a JSON line with a cut character would
+   * not be written at all; a newline in a text line would forge one). */
+  char fixed[1024], *raw = fixed;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  int n = vsnprintf(fixed, sizeof(fixed), fmt, ap);
   va_end(ap);
+  if(n >= (int)sizeof(fixed) && (raw = malloc((size_t)n + 1))) {
+    va_start(ap, fmt);
+    vsnprintf(raw, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  }
+  size_t rawlen = n < 0 ? 0 : (size_t)n;
+  if(!raw) { /* out of memory: the first part, cut between characters */
+    raw = fixed;
+    rawlen = mgc__text_cut(fixed, sizeof(fixed) - 1, sizeof(fixed) - 8);
+  }
+  char msg[2048], cid[300], rid[300];
+  mgc__text_escape(msg, sizeof(msg), raw, rawlen);
+  if(raw != fixed)
+    free(raw);
+  if(call_id) {
+    mgc__text_escape(cid, sizeof(cid), call_id, strlen(call_id));
+    call_id = cid;
+  }
+  if(request_id) {
+    mgc__text_escape(rid, sizeof(rid), request_id, strlen(request_id));
+    request_id = rid;
+  }
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
