@@ -39,7 +39,8 @@ void emu_options_default(struct emu_options *o);
 
 /* Run the emulator: bind, print the "listening on" line to stdout, serve
  * until SIGINT/SIGTERM, shut down cleanly.  Errors go to stderr git style.
- * Returns an exit status (0, or MGCALL_E_USAGE / MGCALL_E_INTERNAL). */
+ * Returns an exit status (0, or MGCALL_E_USAGE / MGCALL_E_INTERNAL).
+ * The caller has initialised libcurl (mgcall_global_init in main). */
 int emu_run(const struct emu_options *o);
 
 /* Parse "127.0.0.1:8443", "[::1]:0", "localhost:8080", "0.0.0.0:80" into

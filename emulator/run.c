@@ -97,10 +97,6 @@ int emu_run(const struct emu_options *o)
             o->listen);
     return MGCALL_E_USAGE;
   }
-  if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
-    fprintf(stderr, "mgcall: emulator: cannot initialise libcurl\n");
-    return MGCALL_E_INTERNAL;
-  }
   struct emu_server *s = calloc(1, sizeof(*s));
   char *key_pem = NULL;
   int fd = -1;
@@ -208,6 +204,5 @@ out:
     free(s);
   }
   free(key_pem);
-  curl_global_cleanup();
   return rc;
 }

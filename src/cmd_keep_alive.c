@@ -384,6 +384,16 @@ static void on_done(void *ud, const char *call_id, void *item,
   draw_bar(r, 0);
 }
 
+/* A malformed line: done, and a failure (reported in input order). */
+static void skip_bad(struct run *r, struct item *it)
+{
+  it->state = 2;
+  r->done++;
+  r->failed++;
+  if(r->stop_on_error)
+    r->stopping = 1;
+}
+
 /* Hand items to the batch, keeping it at most 2 x parallel deep. */
 static void feed(struct run *r, unsigned parallel)
 {
@@ -393,11 +403,7 @@ static void feed(struct run *r, unsigned parallel)
     if(it->state == 3)
       continue;
     if(it->bad) {
-      it->state = 2;
-      r->done++;
-      r->failed++;
-      if(r->stop_on_error)
-        r->stopping = 1;
+      skip_bad(r, it);
       continue;
     }
     it->state = 1;
@@ -430,10 +436,12 @@ static int read_stdin(struct run *r)
     if(k == MGC_INPUT_ERROR) {
       size_t n = strlen(why) + 64;
       bad = malloc(n);
-      if(bad)
-        snprintf(bad, n, "stdin line %lu: %s", lineno, why);
-      else
-        break;
+      if(!bad) { /* never go on without this line: it would not count */
+        free(line);
+        errno = ENOMEM;
+        return -1;
+      }
+      snprintf(bad, n, "stdin line %lu: %s", lineno, why);
     }
     if(add_item(r, id, bad)) {
       free(id);
@@ -442,9 +450,15 @@ static int read_stdin(struct run *r)
       return -1;
     }
   }
+  /* getline() also ends with -1 when it runs out of memory: only the end
+   * of the input is a success (never exit 0 after dropping input) */
+  int err = errno;
+  int complete = feof(stdin) && !ferror(stdin);
   free(line);
-  if(ferror(stdin))
+  if(!complete) {
+    errno = err ? err : EIO;
     return -1;
+  }
   return 0;
 }
 
@@ -781,10 +795,7 @@ int cmd_keep_alive(int argc, char **argv)
       struct item *next = it;
       r.next_add++;
       if(next->bad) {
-        next->state = 2;
-        r.done++;
-        if(r.stop_on_error)
-          r.stopping = 1;
+        skip_bad(&r, next);
         flush_ready(&r);
         continue;
       }

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -194,10 +195,11 @@ static int read_secret(const char *path, char **out, const char *what)
   if(!buf[0] || n >= sizeof(buf) - 1) {
     mgc_cli_error("%s '%s': %s", what, path,
                   buf[0] ? "longer than 4096 bytes" : "empty");
+    OPENSSL_cleanse(buf, sizeof(buf));
     return MGCALL_E_USAGE;
   }
   *out = strdup(buf);
-  memset(buf, 0, sizeof(buf));
+  OPENSSL_cleanse(buf, sizeof(buf)); /* a memset here could be dropped */
   return *out ? MGCALL_OK : MGCALL_E_INTERNAL;
 }
 
@@ -360,22 +362,16 @@ static int cmd_run(int argc, char **argv)
   o.make_client = make_client;
   o.free_client = free_client;
   o.ud = &ctx;
-  if(mgcall_global_init()) {
-    mgc_cli_error("cannot initialise libcurl/OpenSSL");
-    rc = MGCALL_E_INTERNAL;
-    goto out;
-  }
-  struct mgc_err err = {0};
+  struct mgc_err err = {0}; /* main() initialised the library */
   rc = keeper_run(&o, &err);
   if(rc)
     mgc_cli_error("keeper: %s", err.msg);
-  mgcall_global_cleanup();
 out:
   mgc_auth_opts_release(&probe);
   if(ctx.ao_live)
     mgc_auth_opts_release(&ctx.ao);
   if(api_token) {
-    memset(api_token, 0, strlen(api_token));
+    OPENSSL_cleanse(api_token, strlen(api_token));
     free(api_token);
   }
   free(ctx.seen);
@@ -416,6 +412,21 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
   return n;
 }
 
+/* Append one header line; on failure (out of memory: curl_slist_append
+ * returns NULL and keeps the list) free the whole list and return -1, so
+ * that no request goes out without a header it needs (Authorization). */
+static int add_header(struct curl_slist **list, const char *line)
+{
+  struct curl_slist *n = curl_slist_append(*list, line);
+  if(!n) {
+    curl_slist_free_all(*list);
+    *list = NULL;
+    return -1;
+  }
+  *list = n;
+  return 0;
+}
+
 /* One request; returns the HTTP status or -1 (error printed). */
 static long request(const struct client *cl, const char *method,
                     const char *path, const char *body, struct body *out)
@@ -433,17 +444,26 @@ static long request(const struct client *cl, const char *method,
   }
   snprintf(url, ulen, "%s%s", cl->base, path);
   struct curl_slist *h = NULL;
-  h = curl_slist_append(h, "Accept: application/json");
-  if(body)
-    h = curl_slist_append(h, "Content-Type: application/json");
+  int bad = add_header(&h, "Accept: application/json") ||
+            (body && add_header(&h, "Content-Type: application/json"));
   char *auth = NULL;
-  if(cl->token) {
+  if(!bad && cl->token) {
     size_t alen = strlen(cl->token) + 32;
     auth = malloc(alen);
-    if(auth) {
+    if(auth)
       snprintf(auth, alen, "Authorization: Bearer %s", cl->token);
-      h = curl_slist_append(h, auth);
+    bad = !auth || add_header(&h, auth);
+  }
+  if(bad) {
+    mgc_cli_error("keeper at %s: out of memory", cl->base);
+    curl_slist_free_all(h);
+    if(auth) {
+      OPENSSL_cleanse(auth, strlen(auth));
+      free(auth);
     }
+    free(url);
+    curl_easy_cleanup(curl);
+    return -1;
   }
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
@@ -467,7 +487,7 @@ static long request(const struct client *cl, const char *method,
     mgc_cli_error("keeper at %s: %s", cl->base, curl_easy_strerror(cc));
   curl_slist_free_all(h);
   if(auth) {
-    memset(auth, 0, strlen(auth));
+    OPENSSL_cleanse(auth, strlen(auth));
     free(auth);
   }
   free(url);
@@ -804,11 +824,7 @@ static int cmd_client(const char *sub, int argc, char **argv)
   for(size_t n = strlen(base); n && base[n - 1] == '/'; n--)
     base[n - 1] = '\0';
   cl.base = base;
-  if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
-    rc = MGCALL_E_INTERNAL;
-    goto out;
-  }
-  struct body b = {0};
+  struct body b = {0}; /* main() initialised libcurl */
   long st;
   if(!strcmp(sub, "add") && !strcmp(id, "-")) {
     if(tenant || started) {
@@ -873,11 +889,10 @@ static int cmd_client(const char *sub, int argc, char **argv)
   }
 done:
   free(b.buf);
-  curl_global_cleanup();
 out:
   free(base);
   if(cl.token) {
-    memset(cl.token, 0, strlen(cl.token));
+    OPENSSL_cleanse(cl.token, strlen(cl.token));
     free(cl.token);
   }
   return rc;

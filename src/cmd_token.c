@@ -277,12 +277,6 @@ int cmd_token(int argc, char **argv)
   struct mgc_tokens *tokens = NULL;
   struct mgc_err err;
   mgc__err_clear(&err);
-  if(mgcall_global_init() != MGCALL_OK) {
-    mgcall_credential_free(cred);
-    mgc_cli_error("cannot initialise libcurl and OpenSSL");
-    rc = MGCALL_E_INTERNAL;
-    goto out;
-  }
   rc = mgc__token_settings_from_config(&cfg, &ts, &err);
   if(!rc)
     rc = mgc__tokens_new(cred, &ts, &tokens, &err);
@@ -309,7 +303,6 @@ int cmd_token(int argc, char **argv)
   }
   mgc__tokens_free(tokens);
   mgcall_credential_free(cred);
-  mgcall_global_cleanup();
 out:
   free(table);
   mgc_auth_opts_release(&ao);
