@@ -2,6 +2,7 @@
 # Convenience wrapper around CMake + ctest.  The real build is CMakeLists.txt.
 #   make check   bootstrap, build, run every test (unit + system) via ctest
 #   make asan    the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan    the same under ThreadSanitizer (build-tsan/)
 #   make valgrind  unit tests under valgrind memcheck
 #   make demo    the keeper on the emulator, end to end, with short timings
 #   make fuzz    build the libFuzzer harnesses (clang) and run each briefly
@@ -11,7 +12,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 CI_FLAGS := $(if $(CI),-DMGCALL_WERROR=ON,)
 
-.PHONY: all bootstrap build check asan valgrind demo fuzz bench clean format
+.PHONY: all bootstrap build check asan tsan valgrind demo fuzz bench clean format
 
 all: build
 
@@ -31,6 +32,11 @@ asan: bootstrap
 	cmake -S . -B build-asan -DMGCALL_ASAN=ON -DCMAKE_BUILD_TYPE=Debug $(CI_FLAGS)
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+tsan: bootstrap
+	cmake -S . -B build-tsan -DMGCALL_TSAN=ON $(CI_FLAGS)
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && ctest --output-on-failure -j $(JOBS)
 
 valgrind: bootstrap
 	cmake -S . -B build-valgrind -DMGCALL_VALGRIND=ON -DCMAKE_BUILD_TYPE=Debug $(CI_FLAGS)
@@ -53,4 +59,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-valgrind build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-valgrind build-fuzz

@@ -7,11 +7,25 @@ set -u
 : "${MGCALL:?MGCALL must name the mgcall binary (ctest sets it)}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/mgcall-test.XXXXXX")
 T_PIDS=()
+# Sanitizer builds (make asan, make tsan): every process of the test, also
+# those in the background whose exit status nobody reads, writes its reports
+# to $T/sanitizer.PID; any such report fails the test when it exits.
+for v in ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS; do
+  export "$v=${!v:+${!v}:}log_path=$T/sanitizer"
+done
 t_cleanup() {
-  local p
+  local p f rc=$? bad=0
   for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  for f in "$T"/sanitizer.*; do
+    [ -e "$f" ] || continue
+    echo "FAIL: sanitizer report ($(basename "$f")):" >&2
+    sed 's/^/  /' "$f" >&2
+    bad=1
+  done
   rm -rf "$T"
+  [ "$bad" -eq 0 ] || exit 1
+  exit "$rc"
 }
 trap t_cleanup EXIT
 T_FAILS=0
