@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_APPS 4096
 
@@ -29,7 +30,7 @@ struct emu_faults {
   size_t seq_head, seq_len;
   struct bucket *buckets;
   size_t nbuckets;
-  uint64_t rng;
+  uint64_t rng, seed;
   uint64_t injected, throttled;
   atomic_int active; /* anything to do at all? */
 };
@@ -50,6 +51,18 @@ static void update_active(struct emu_faults *f)
                                f->cfg.throttle_per_s > 0 || f->seq_len > 0);
 }
 
+/* The generator's state from a seed (splitmix64: any seed, even 0, gives
+ * a good non-zero state). */
+static void reseed(struct emu_faults *f, uint64_t seed)
+{
+  uint64_t z = seed + 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  f->seed = seed;
+  f->rng = z ? z : 0x2545F4914F6CDD1DULL;
+}
+
 struct emu_faults *emu_faults_new(const struct emu_faults_config *cfg)
 {
   struct emu_faults *f = calloc(1, sizeof(*f));
@@ -58,8 +71,10 @@ struct emu_faults *emu_faults_new(const struct emu_faults_config *cfg)
   pthread_mutex_init(&f->lock, NULL);
   f->cfg = *cfg;
   update_active(f);
-  if(RAND_bytes((unsigned char *)&f->rng, sizeof(f->rng)) != 1 || !f->rng)
-    f->rng = 0x2545F4914F6CDD1DULL;
+  uint64_t seed = cfg->seed;
+  if(!cfg->have_seed && RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
+    seed = (uint64_t)time(NULL);
+  reseed(f, seed);
   return f;
 }
 
@@ -179,13 +194,15 @@ json_t *emu_faults_to_json(struct emu_faults *f)
   const char *scope = f->cfg.scope == EMU_SCOPE_ALL     ? "all"
                       : f->cfg.scope == EMU_SCOPE_TOKEN ? "token"
                                                         : "graph";
-  json_t *o =
-      json_pack("{s:f,s:o,s:s,s:I,s:f,s:i,s:s,s:o,s:I,s:I}", "rate",
-                f->cfg.rate, "statuses", statuses, "latency", lat, "latencyMs",
-                (json_int_t)f->cfg.latency_ms, "throttle",
-                f->cfg.throttle_per_s, "retryAfter", f->cfg.retry_after_s,
-                "scope", scope, "sequence", seq, "injected",
-                (json_int_t)f->injected, "throttled", (json_int_t)f->throttled);
+  char seed[24];
+  snprintf(seed, sizeof(seed), "%llu", (unsigned long long)f->seed);
+  json_t *o = json_pack("{s:f,s:o,s:s,s:I,s:f,s:i,s:s,s:o,s:I,s:I,s:s}", "rate",
+                        f->cfg.rate, "statuses", statuses, "latency", lat,
+                        "latencyMs", (json_int_t)f->cfg.latency_ms, "throttle",
+                        f->cfg.throttle_per_s, "retryAfter",
+                        f->cfg.retry_after_s, "scope", scope, "sequence", seq,
+                        "injected", (json_int_t)f->injected, "throttled",
+                        (json_int_t)f->throttled, "seed", seed);
   pthread_mutex_unlock(&f->lock);
   return o;
 }
@@ -206,7 +223,8 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
   struct emu_faults_config cfg = f->cfg;
   int seq[EMU_FAULT_MAX_SEQUENCE];
   size_t nseq = 0;
-  int have_seq = 0;
+  int have_seq = 0, have_seed = 0;
+  uint64_t seed = 0;
   const char *key;
   json_t *v;
   int rc = -1;
@@ -298,6 +316,19 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
       }
       have_seq = 1;
     }
+    else if(!strcmp(key, "seed")) { /* a number, or digits (as GET shows) */
+      char *end = NULL;
+      const char *str = json_string_value(v);
+      errno = 0;
+      if(json_is_integer(v) && json_integer_value(v) >= 0)
+        seed = (uint64_t)json_integer_value(v);
+      else if(!str || !*str || *str == '-' ||
+              (seed = strtoull(str, &end, 10), *end || errno)) {
+        snprintf(err, errlen, "seed: a number from 0 to 2^64-1");
+        goto out;
+      }
+      have_seed = 1;
+    }
     else if(!strcmp(key, "injected") || !strcmp(key, "throttled")) {
       /* read-only counters: ignored so GET output can be PUT back */
     }
@@ -317,11 +348,21 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
     f->seq_head = 0;
     f->seq_len = nseq;
   }
+  if(have_seed)
+    reseed(f, seed);
   update_active(f);
   rc = 0;
 out:
   pthread_mutex_unlock(&f->lock);
   return rc;
+}
+
+uint64_t emu_faults_seed(struct emu_faults *f)
+{
+  pthread_mutex_lock(&f->lock);
+  uint64_t s = f->seed;
+  pthread_mutex_unlock(&f->lock);
+  return s;
 }
 
 uint64_t emu_faults_injected(struct emu_faults *f)

@@ -28,6 +28,8 @@ struct emu_faults_config {
   double throttle_per_s; /* 0: off */
   int retry_after_s;     /* Retry-After on 429/503 */
   enum emu_fault_scope scope;
+  uint64_t seed; /* --seed: the generator's seed; 0 = a random one */
+  int have_seed; /* seed was given */
 };
 
 /* Defaults: rate 0, statuses 503, no latency, no throttling, Retry-After 1,
@@ -56,10 +58,14 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
 json_t *emu_faults_to_json(struct emu_faults *f);
 
 /* Apply a JSON object of settings (any subset of rate, statuses, latency,
- * throttle, retryAfter, scope, sequence).  Returns 0, or -1 with a message
- * in err and nothing changed. */
+ * throttle, retryAfter, scope, sequence, seed: restart the generator).  Returns
+ * 0, or -1 with a message in err and nothing changed. */
 int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
                          size_t errlen);
+
+/* The seed the generator started from (given or drawn at random): the
+ * same seed and the same requests in the same order give the same faults. */
+uint64_t emu_faults_seed(struct emu_faults *f);
 
 /* Counters. */
 uint64_t emu_faults_injected(struct emu_faults *f);

@@ -169,6 +169,9 @@ int emu_run(const struct emu_options *o)
   fd = -1; /* the daemon owns it */
   printf("mgcall emulator: listening on %s\n", s->base_url);
   fflush(stdout);
+  /* every run can be repeated: the seed of its faults (--seed N) */
+  fprintf(stderr, "mgcall emulator: fault seed %llu\n",
+          (unsigned long long)emu_faults_seed(s->faults));
 
   uint64_t saved_gen = o->state ? emu_calls_generation(s->calls) : 0;
   for(;;) {

@@ -19,7 +19,7 @@ static void usage(FILE *out)
       "[--managed-identity ID]...\n"
       "                       [--roles ROLE,...] [--token-lifetime DUR]\n"
       "                       [--fault-rate P] [--fault-status 429,503,...]\n"
-      "                       [--latency DUR] [--throttle N/s]\n"
+      "                       [--latency DUR] [--throttle N/s] [--seed N]\n"
       "                       [--record FILE] [--state FILE]\n"
       "\n"
       "A local Microsoft Graph calls + identity service with the real call\n"
@@ -61,6 +61,8 @@ static void usage(FILE *out)
       "  --latency DUR             delay every response by DUR\n"
       "  --throttle N/s            per-application request rate on Graph;\n"
       "                            beyond it 429 + Retry-After\n"
+      "  --seed N                  seed of the fault generator (default: a\n"
+      "                            random one; printed on stderr at start)\n"
       "  --record FILE             append one JSON line per request (secrets\n"
       "                            redacted)\n"
       "  --state FILE              keep calls (and the signing key) across\n"
@@ -98,6 +100,7 @@ enum {
   OPT_CALLBACK_CACERT,
   OPT_THREADS,
   OPT_MAX_CALLS,
+  OPT_SEED,
   OPT_HELP
 };
 
@@ -124,6 +127,7 @@ static const struct option long_opts[] = {
     {"callback-cacert", required_argument, NULL, OPT_CALLBACK_CACERT},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
+    {"seed", required_argument, NULL, OPT_SEED},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
 
@@ -238,6 +242,18 @@ int cmd_emulator(int argc, char **argv)
       if(!rc && o.faults.latency_ms > 600000)
         rc = mgc_cli_usage_error("emulator", "--latency: at most 10m");
       break;
+    case OPT_SEED: {
+      char *end;
+      errno = 0;
+      unsigned long long v = strtoull(optarg, &end, 10);
+      if(!*optarg || *end || errno || *optarg == '-')
+        rc = mgc_cli_usage_error("emulator",
+                                 "--seed: expected a number from 0 to "
+                                 "18446744073709551615");
+      o.faults.seed = (uint64_t)v;
+      o.faults.have_seed = 1;
+      break;
+    }
     case OPT_THROTTLE:
       if(emu_parse_throttle(optarg, &o.faults.throttle_per_s))
         rc = mgc_cli_usage_error("emulator",

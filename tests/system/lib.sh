@@ -30,6 +30,14 @@ t_cleanup() {
 trap t_cleanup EXIT
 T_FAILS=0
 T_COUNT=0
+# Sanitizer builds run several times slower: tests at second scale multiply
+# their timings (keeper interval/deadline, emulator timeout, bounded waits)
+# by T_SCALE (MGCALL_TEST_TIME_SCALE, set by tests/CMakeLists.txt: 3 under
+# TSan, 2 under ASan, else 1).
+T_SCALE=${MGCALL_TEST_TIME_SCALE:-1}
+# Fault injection is seeded: every emulator of the test gets --seed T_SEED,
+# printed when it starts; MGCALL_TEST_SEED=N repeats a run's faults.
+T_SEED=${MGCALL_TEST_SEED:-$((RANDOM * 32768 + RANDOM))}
 
 # Every check counts once in T_COUNT and, when it fails, once in T_FAILS.
 # t_fail MESSAGE: one failed check (for a step that cannot go on, e.g. a
@@ -60,10 +68,11 @@ t_ok() {
 }
 
 # t_wait SECONDS COND NAME: one check that COND (as for t_ok, evaluated
-# afresh every 0.1 s) becomes true within SECONDS; fails with NAME when it
-# does not.  Returns COND's last status, so a test can stop early.
+# afresh every 0.1 s) becomes true within SECONDS (times T_SCALE); fails
+# with NAME when it does not.  Returns COND's last status, so a test can
+# stop early.
 t_wait() {
-  local secs=$1 cond=$2 name=$3 i
+  local secs=$(($1 * T_SCALE)) cond=$2 name=$3 i
   T_COUNT=$((T_COUNT + 1))
   for i in $(seq $((secs * 10))); do
     if eval "$cond"; then
@@ -144,8 +153,9 @@ t_done() {
 # These helpers are shared by every team's system tests; keep their names.
 #
 # t_emulator_start [EMULATOR ARGS...]
-#   Starts "$MGCALL" emulator --listen 127.0.0.1:0 ARGS... in the background
-#   (a later --listen in ARGS wins, e.g. --listen '[::1]:0'), waits at most
+#   Starts "$MGCALL" emulator --listen 127.0.0.1:0 --seed $T_SEED ARGS... in
+#   the background (a later --listen in ARGS wins, e.g. --listen '[::1]:0';
+#   the seed is printed), waits at most
 #   10 s for its "mgcall emulator: listening on URL" line and sets
 #     EMU_URL   the base URL, e.g. http://127.0.0.1:41234 (https with TLS)
 #     EMU_PID   its process id (also appended to T_PIDS: killed on exit)
@@ -183,7 +193,9 @@ t_emulator_start() {
   EMU_ERR="$T/emulator.$T_EMU_N.err"
   EMU_URL=
   : >"$EMU_OUT"
-  "$MGCALL" emulator --listen 127.0.0.1:0 "$@" >"$EMU_OUT" 2>"$EMU_ERR" </dev/null &
+  echo "emulator $T_EMU_N: fault seed $T_SEED (MGCALL_TEST_SEED=$T_SEED repeats it)"
+  "$MGCALL" emulator --listen 127.0.0.1:0 --seed "$T_SEED" "$@" \
+    >"$EMU_OUT" 2>"$EMU_ERR" </dev/null &
   EMU_PID=$!
   T_PIDS+=("$EMU_PID")
   local i

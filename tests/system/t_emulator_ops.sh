@@ -24,6 +24,7 @@ t_expect_exit 2 "bad duration" -- "$MGCALL" emulator --inactivity-timeout 5parse
 t_expect_exit 2 "bad --fault-rate" -- "$MGCALL" emulator --fault-rate 2
 t_expect_exit 2 "bad --fault-status" -- "$MGCALL" emulator --fault-status 200
 t_expect_exit 2 "bad --throttle" -- "$MGCALL" emulator --throttle fast
+t_expect_exit 2 "bad --seed" -- "$MGCALL" emulator --seed -1
 t_expect_exit 2 "bad --client" -- "$MGCALL" emulator --listen 127.0.0.1:0 --client nocolon
 t_expect_exit 2 "missing client certificate" -- "$MGCALL" emulator --listen 127.0.0.1:0 --client-cert a:/nonexistent.pem
 t_expect_exit 2 "unknown option" -- "$MGCALL" emulator --frobnicate
@@ -91,6 +92,8 @@ t_eq "$(hdr Retry-After)" 2 "503 carries Retry-After from --retry-after"
 t_eq "$(body .error.code)" serviceNotAvailable "503: OData error"
 req GET /_emulator/faults
 t_eq "$(body .rate) $(body '.statuses | join(",")')" "1 503" "GET /_emulator/faults shows the settings"
+t_eq "$(body .seed)" "$T_SEED" "GET /_emulator/faults shows the --seed"
+t_grep "$EMU_ERR" "^mgcall emulator: fault seed $T_SEED\$" "the seed is printed at start"
 req PUT /_emulator/faults -d '{"rate":0}'
 t_eq "$S" 200 "PUT /_emulator/faults: 200"
 CALL=$(t_emulator_call "$TOK")

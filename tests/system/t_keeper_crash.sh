@@ -7,8 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 
-k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
-KARGS=(--interval 1s --deadline 3s "${KAUTH[@]}")
+k_emulator --inactivity-timeout $((3 * T_SCALE))s || { t_done; exit 1; }
+KARGS=(--interval "${T_SCALE}s" --deadline $((3 * T_SCALE))s "${KAUTH[@]}")
 k_start "${KARGS[@]}" || { t_done; exit 1; }
 t_ok 'k_calls_tracked 60 "$T/ids"' "60 calls registered"
 

@@ -8,14 +8,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 
-k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
+k_emulator --inactivity-timeout $((3 * T_SCALE))s || { t_done; exit 1; }
 cat >"$T/hook" <<HOOK
 #!/bin/sh
 echo "\$MGCALL_CALL_ID" >>"$T/hook.log"
 exit 1
 HOOK
 chmod +x "$T/hook"
-k_start --interval 1s --deadline 3s --on-ended "$T/hook" --hook-retries 2 \
+k_start --interval "${T_SCALE}s" --deadline $((3 * T_SCALE))s --on-ended "$T/hook" --hook-retries 2 \
   --hook-timeout 2s --on-ended-url http://127.0.0.1:9/unreachable \
   "${KAUTH[@]}" || { t_done; exit 1; }
 t_ok 'k_calls_tracked 40 "$T/ids"' "40 calls registered"
@@ -27,8 +27,9 @@ t_eq "$(k_hangup "$first")" 204 "and hang it up, as the bot would"
 
 # Faults on (at run time, so creating the calls did not fail).
 code=$(t_curl -o "$T/faults" -w '%{http_code}' -X PUT "$EMU_URL/_emulator/faults" \
-  -H 'Content-Type: application/json' -d '{"rate":0.3,"statuses":[429,503]}')
-t_eq "$code" 200 "emulator faults set to 30% (429, 503)"
+  -H 'Content-Type: application/json' \
+  -d "{\"rate\":0.3,\"statuses\":[429,503],\"seed\":$T_SEED}")
+t_eq "$code" 200 "emulator faults set to 30% (429, 503), seed $T_SEED"
 
 # Five inactivity timeouts (bounded wait on the emulator's counter).
 t_wait 30 '[ "$(k_stats keepAlives)" -ge 200 ]' \

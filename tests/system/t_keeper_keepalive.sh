@@ -2,20 +2,20 @@
 # SPDX-License-Identifier: MIT
 # mgcall-test: serial
 # t_keeper_keepalive.sh - the keeper against the real emulator at second
-# scale (--interval 1s --deadline 3s vs --inactivity-timeout 3s): 200 calls
+# scale (--interval 1s --deadline 3s vs --inactivity-timeout 3s, times T_SCALE in sanitizer builds): 200 calls
 # kept alive for several timeouts with zero calls ended by timeout; a call
 # hung up in the emulator is ended via 404 and the hook runs once with the
 # right environment; SIGTERM exits 0 and the metrics match the emulator.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 
-k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
+k_emulator --inactivity-timeout $((3 * T_SCALE))s || { t_done; exit 1; }
 cat >"$T/hook" <<HOOK
 #!/bin/sh
 echo "id=\$MGCALL_CALL_ID tenant=\$MGCALL_TENANT_ID reason=\$MGCALL_REASON" >>"$T/hook.log"
 HOOK
 chmod +x "$T/hook"
-k_start --interval 1s --deadline 3s --concurrency 32 --on-ended "$T/hook" \
+k_start --interval "${T_SCALE}s" --deadline $((3 * T_SCALE))s --concurrency 32 --on-ended "$T/hook" \
   --log-format json "${KAUTH[@]}" || { t_done; exit 1; }
 t_ok 'k_calls_tracked 200 "$T/ids"' \
   "200 calls created in the emulator and registered (keeper add -)" ||

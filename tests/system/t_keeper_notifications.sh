@@ -9,13 +9,13 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 
-k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
+k_emulator --inactivity-timeout $((3 * T_SCALE))s || { t_done; exit 1; }
 cat >"$T/hook" <<HOOK
 #!/bin/sh
 echo "\$MGCALL_CALL_ID \$MGCALL_TENANT_ID \$MGCALL_REASON" >>"$T/hook.log"
 HOOK
 chmod +x "$T/hook"
-k_start --interval 1s --deadline 3s --on-ended "$T/hook" "${KAUTH[@]}" ||
+k_start --interval "${T_SCALE}s" --deadline $((3 * T_SCALE))s --on-ended "$T/hook" "${KAUTH[@]}" ||
   { t_done; exit 1; }
 k_calls 3 "$T/ids" "$K_URL/notifications" ||
   { t_fail "cannot create calls"; t_done; exit 1; }

@@ -7,10 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 
-k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
+k_emulator --inactivity-timeout $((3 * T_SCALE))s || { t_done; exit 1; }
 tok_b=$(t_emulator_token tenant-b app-k "$(cat "$T/app-secret")") ||
   { t_fail "no token for tenant-b"; t_done; exit 1; }
-k_start --interval 1s --deadline 3s "${KAUTH[@]}" || { t_done; exit 1; }
+k_start --interval "${T_SCALE}s" --deadline $((3 * T_SCALE))s "${KAUTH[@]}" || { t_done; exit 1; }
 tokens0=$(k_stats tokensIssued)
 : >"$T/regs"
 for i in 1 2 3; do
