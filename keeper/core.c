@@ -334,6 +334,29 @@ int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
   return job ? kwriter_wait(k->writer, job, err) : MGCALL_OK;
 }
 
+int kcore_end_many(struct kcore *k, const char *const *call_ids, size_t n,
+                   enum ks_reason reason, size_t *ended, struct mgc_err *err)
+{
+  size_t live = 0;
+  struct kwjob *job = NULL;
+  pthread_mutex_lock(&k->lock);
+  for(size_t i = 0; i < n; i++) {
+    struct ks_call *c = ks_find(k->sched, call_ids[i]);
+    if(c && c->state != KS_ENDED && c->state != KS_LOST) {
+      kcore_end_locked(k, c, reason);
+      live++;
+    }
+  }
+  if(live && !(job = kcore_flush_durable_locked(k, err))) {
+    pthread_mutex_unlock(&k->lock);
+    return MGCALL_E_INTERNAL;
+  }
+  pthread_mutex_unlock(&k->lock);
+  if(ended)
+    *ended = live;
+  return job ? kwriter_wait(k->writer, job, err) : MGCALL_OK;
+}
+
 static void put_time(json_t *o, const char *key, int64_t ms)
 {
   char buf[40];

@@ -69,6 +69,12 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
  * NULL) is 0 when it had already ended (no hook runs again). */
 int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
               int *was_live, struct mgc_err *err);
+/* End n calls at once (a notification body): the live ones end, unknown or
+ * already ended ones are skipped; all of it is written in ONE durable
+ * transaction (kcore_end waits for one per call).  *ended (may be NULL)
+ * counts the calls that were live.  MGCALL_OK or MGCALL_E_INTERNAL. */
+int kcore_end_many(struct kcore *k, const char *const *call_ids, size_t n,
+                   enum ks_reason reason, size_t *ended, struct mgc_err *err);
 
 /* JSON of one call (from memory, else the store) or NULL when unknown;
  * caller decrefs. */
