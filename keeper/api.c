@@ -4,6 +4,7 @@
 
 #include "listen.h"
 
+#include "apiwork.h"
 #include "log.h"
 #include "notify.h"
 #include "timefmt.h"
@@ -26,6 +27,7 @@ struct kapi {
   struct MHD_Daemon *daemon;
   struct kcore *core;
   char *token;
+  struct kaw *work; /* POST /notifications runs there (apiwork.h) */
 };
 
 /* Per-request upload buffer. */
@@ -33,6 +35,9 @@ struct upload {
   char *buf;
   size_t len, cap, limit;
   int too_large;
+  /* the answer of a job done off this thread (post_notifications) */
+  json_t *reply;
+  unsigned reply_status;
 };
 
 /* ---- responses ---- */
@@ -206,9 +211,67 @@ static mhd_result post_calls(struct kapi *api, struct MHD_Connection *con,
   return res;
 }
 
+/* POST /notifications after parsing, on the worker (apiwork.h), so that
+ * the API thread never waits for the disk: consecutive events of the same
+ * kind are applied together, each run in ONE durable transaction
+ * (kcore_add, kcore_end_many), in the body's order; then the suspended
+ * connection is resumed with the answer. */
+struct notif_job {
+  struct kapi *api;
+  struct MHD_Connection *con;
+  struct upload *up;
+  struct kn_event *ev;
+  size_t n;
+};
+
+static void notif_run(void *arg)
+{
+  struct notif_job *j = arg;
+  size_t tracked = 0, ended = 0, n = j->n ? j->n : 1;
+  struct mgc_err err = {0};
+  struct kcore_reg *regs = calloc(n, sizeof(*regs));
+  int *created = calloc(n, sizeof(*created));
+  const char **ids = calloc(n, sizeof(*ids));
+  int failed = !regs || !created || !ids;
+  if(failed)
+    mgc__err_set(&err, MGCALL_E_INTERNAL, "out of memory");
+  for(size_t i = 0, k; i < j->n && !failed; i = k) {
+    enum kn_action a = j->ev[i].action;
+    for(k = i; k < j->n && j->ev[k].action == a; k++) {
+      const struct kn_event *e = &j->ev[k];
+      regs[k - i] = (struct kcore_reg){
+          e->call_id, e->tenant_id[0] ? e->tenant_id : NULL, 0};
+      ids[k - i] = e->call_id;
+    }
+    size_t m = k - i, e = 0;
+    if(a == KN_TRACK) {
+      failed = kcore_add(j->api->core, regs, m, created, &err) != MGCALL_OK;
+      for(size_t x = 0; !failed && x < m; x++)
+        tracked += (size_t)created[x];
+    }
+    else {
+      failed = kcore_end_many(j->api->core, ids, m, KS_REASON_TERMINATED, &e,
+                              &err) != MGCALL_OK;
+      ended += e;
+    }
+  }
+  free(regs);
+  free(created);
+  free(ids);
+  j->up->reply_status = failed ? 503 : 202;
+  j->up->reply = failed
+                     ? json_pack("{s:{s:s, s:s}}", "error", "code",
+                                 "storeUnavailable", "message", err.msg)
+                     : json_pack("{s:I, s:I}", "tracked", (json_int_t)tracked,
+                                 "ended", (json_int_t)ended);
+  MHD_resume_connection(j->con);
+  free(j->ev);
+  free(j);
+}
+
 static mhd_result post_notifications(struct kapi *api,
                                      struct MHD_Connection *con,
-                                     const struct upload *up)
+                                     struct upload *up)
 {
   const char *validation = MHD_lookup_connection_value(
       con, MHD_GET_ARGUMENT_KIND, "validationToken");
@@ -224,35 +287,28 @@ static mhd_result post_notifications(struct kapi *api,
     pthread_mutex_unlock(&ev_lock);
     return send_error(con, 400, "badRequest", why);
   }
-  size_t tracked = 0, ended = 0;
-  int failed = 0;
-  struct mgc_err err = {0};
-  for(size_t i = 0; i < n && !failed; i++) {
-    if(ev[i].action == KN_TRACK) {
-      struct kcore_reg reg = {ev[i].call_id,
-                              ev[i].tenant_id[0] ? ev[i].tenant_id : NULL, 0};
-      int created = 0;
-      if(kcore_add(api->core, &reg, 1, &created, &err))
-        failed = 1;
-      else
-        tracked += (size_t)created;
-    }
-    else {
-      int live = 0;
-      int rc = kcore_end(api->core, ev[i].call_id, KS_REASON_TERMINATED, &live,
-                         &err);
-      if(rc == MGCALL_E_INTERNAL)
-        failed = 1;
-      else if(!rc && live)
-        ended++;
-    }
-  }
+  struct notif_job *j = calloc(1, sizeof(*j));
+  struct kn_event *copy = malloc((n ? n : 1) * sizeof(*copy));
+  if(j && copy)
+    memcpy(copy, ev, n * sizeof(*copy));
   pthread_mutex_unlock(&ev_lock);
-  if(failed)
-    return send_error(con, 503, "storeUnavailable", err.msg);
-  return send_json(con, 202,
-                   json_pack("{s:I, s:I}", "tracked", (json_int_t)tracked,
-                             "ended", (json_int_t)ended));
+  if(!j || !copy) {
+    free(j);
+    free(copy);
+    return send_error(con, 500, "internal", "out of memory");
+  }
+  *j = (struct notif_job){api, con, up, copy, n};
+  /* suspended first: the job may resume it at once */
+  MHD_suspend_connection(con);
+  if(kaw_submit(api->work, notif_run, j)) {
+    MHD_resume_connection(con);
+    free(copy);
+    free(j);
+    up->reply_status = 503;
+    up->reply = json_pack("{s:{s:s, s:s}}", "error", "code", "busy", "message",
+                          "too many notifications waiting for the store");
+  }
+  return MHD_YES; /* answered when resumed (handle: up->reply) */
 }
 
 /* "/calls/<id>" -> the decoded id, or NULL. */
@@ -329,6 +385,11 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
     return MHD_YES;
   }
   /* the whole request is here */
+  if(up->reply_status) { /* answer of a job done off this thread */
+    json_t *o = up->reply;
+    up->reply = NULL;
+    return send_json(con, up->reply_status, o);
+  }
   if(!strcmp(url, "/healthz")) {
     if(strcmp(method, "GET") && strcmp(method, "HEAD"))
       return send_error(con, 405, "methodNotAllowed", "use GET");
@@ -398,6 +459,7 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
   (void)toe;
   struct upload *up = *con_cls;
   if(up) {
+    json_decref(up->reply);
     free(up->buf);
     free(up);
   }
@@ -438,7 +500,14 @@ int kapi_start(const char *listen, const char *token, struct kcore *core,
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
   }
   api->core = core;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  api->work = kaw_new();
+  if(!api->work) {
+    free(api->token);
+    free(api);
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "cannot start a thread");
+  }
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME; /* POST /notifications */
 #ifdef MHD_USE_AUTO
   flags |= MHD_USE_AUTO;
 #endif
@@ -451,6 +520,7 @@ int kapi_start(const char *listen, const char *token, struct kcore *core,
       (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
   if(!api->daemon) {
+    kaw_free(api->work);
     free(api->token);
     free(api);
     return mgc__err_set(err, MGCALL_E_INTERNAL,
@@ -468,6 +538,7 @@ void kapi_stop(struct kapi *api)
 {
   if(!api)
     return;
+  kaw_free(api->work); /* jobs finish and resume their connections */
   MHD_stop_daemon(api->daemon);
   if(api->token) {
     volatile char *p = api->token;

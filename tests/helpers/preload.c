@@ -5,7 +5,12 @@
  *   MGCALL_TEST_FAIL_SLIST=P    curl_slist_append() of a header starting
  *                               with P fails (returns NULL, as out of
  *                               memory);
- *   MGCALL_TEST_FAIL_GETLINE=N  the Nth getline() fails with ENOMEM.
+ *   MGCALL_TEST_FAIL_GETLINE=N  the Nth getline() fails with ENOMEM;
+ *   MGCALL_TEST_FSYNC_LOG=F     every fsync()/fdatasync() appends a line to F;
+ *   MGCALL_TEST_FSYNC_HOLD=D    while the file D/hold exists, an fsync()/
+ *                               fdatasync() creates D/held and waits (at
+ *                               most 60 s) until D/hold is gone: a disk
+ *                               that holds a write as long as a test wants.
  * Each calls the real function otherwise. */
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -13,7 +18,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+static void on_sync(void)
+{
+  const char *log = getenv("MGCALL_TEST_FSYNC_LOG");
+  if(log) {
+    FILE *f = fopen(log, "a");
+    if(f) {
+      fputs("sync\n", f);
+      fclose(f);
+    }
+  }
+  const char *dir = getenv("MGCALL_TEST_FSYNC_HOLD");
+  if(!dir)
+    return;
+  char hold[4096], held[4096];
+  snprintf(hold, sizeof(hold), "%s/hold", dir);
+  snprintf(held, sizeof(held), "%s/held", dir);
+  struct stat st;
+  if(stat(hold, &st))
+    return;
+  FILE *f = fopen(held, "w");
+  if(f)
+    fclose(f);
+  struct timespec ts = {0, 20 * 1000000L};
+  for(int i = 0; i < 3000 && !stat(hold, &st); i++)
+    nanosleep(&ts, NULL);
+}
+
+int fsync(int fd)
+{
+  int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+  on_sync();
+  return real(fd);
+}
+
+int fdatasync(int fd)
+{
+  int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+  on_sync();
+  return real(fd);
+}
 
 CURLcode curl_global_init(long flags)
 {
