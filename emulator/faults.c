@@ -3,6 +3,7 @@
  * buckets. */
 #include "faults.h"
 
+#include "calls.h" /* emu_now_ms */
 #include "duration.h"
 
 #include <errno.h>
@@ -32,7 +33,8 @@ struct emu_faults {
   size_t nbuckets;
   uint64_t rng, seed;
   uint64_t injected, throttled;
-  atomic_int active; /* anything to do at all? */
+  int64_t token_outage_until; /* emu_now_ms() */
+  atomic_int active;          /* anything to do at all? */
 };
 
 void emu_faults_config_default(struct emu_faults_config *cfg)
@@ -41,6 +43,7 @@ void emu_faults_config_default(struct emu_faults_config *cfg)
   cfg->statuses[0] = 503;
   cfg->nstatuses = 1;
   cfg->retry_after_s = 1;
+  cfg->slow_ms = 2000;
   cfg->scope = EMU_SCOPE_GRAPH;
 }
 
@@ -48,7 +51,8 @@ void emu_faults_config_default(struct emu_faults_config *cfg)
 static void update_active(struct emu_faults *f)
 {
   atomic_store(&f->active, f->cfg.rate > 0 || f->cfg.latency_ms > 0 ||
-                               f->cfg.throttle_per_s > 0 || f->seq_len > 0);
+                               f->cfg.throttle_per_s > 0 || f->seq_len > 0 ||
+                               f->token_outage_until > 0);
 }
 
 /* The generator's state from a seed (splitmix64: any seed, even 0, gives
@@ -130,6 +134,17 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
   if(!atomic_load_explicit(&f->active, memory_order_relaxed))
     return; /* nothing configured: the common case, no lock */
   pthread_mutex_lock(&f->lock);
+  if(f->token_outage_until > 0 && scope == EMU_SCOPE_TOKEN) {
+    if(now_ms < f->token_outage_until) { /* PUT {"tokenOutage": DUR} */
+      out->status = 503;
+      out->retry_after = f->cfg.retry_after_s;
+      f->injected++;
+      pthread_mutex_unlock(&f->lock);
+      return;
+    }
+    f->token_outage_until = 0;
+    update_active(f);
+  }
   if(!(f->cfg.scope & scope)) {
     pthread_mutex_unlock(&f->lock);
     return;
@@ -169,7 +184,13 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
     status =
         f->cfg.statuses[(size_t)(next_uniform(f) * (double)f->cfg.nstatuses) %
                         f->cfg.nstatuses];
-  if(status) {
+  if(status == EMU_FAULT_RESET || status == EMU_FAULT_SLOW) {
+    out->reset = status == EMU_FAULT_RESET;
+    if(status == EMU_FAULT_SLOW)
+      out->latency_ms += f->cfg.slow_ms;
+    f->injected++;
+  }
+  else if(status) {
     out->status = status;
     if(status == 429 || status == 503)
       out->retry_after = f->cfg.retry_after_s;
@@ -183,7 +204,11 @@ json_t *emu_faults_to_json(struct emu_faults *f)
   pthread_mutex_lock(&f->lock);
   json_t *statuses = json_array();
   for(size_t i = 0; i < f->cfg.nstatuses; i++)
-    json_array_append_new(statuses, json_integer(f->cfg.statuses[i]));
+    json_array_append_new(statuses, f->cfg.statuses[i] == EMU_FAULT_RESET
+                                        ? json_string("reset")
+                                    : f->cfg.statuses[i] == EMU_FAULT_SLOW
+                                        ? json_string("slow")
+                                        : json_integer(f->cfg.statuses[i]));
   json_t *seq = json_array();
   for(size_t i = 0; i < f->seq_len; i++)
     json_array_append_new(
@@ -224,6 +249,7 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
   int seq[EMU_FAULT_MAX_SEQUENCE];
   size_t nseq = 0;
   int have_seq = 0, have_seed = 0;
+  int64_t outage_ms = -1;
   uint64_t seed = 0;
   const char *key;
   json_t *v;
@@ -249,8 +275,15 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
       cfg.nstatuses = 0;
       json_array_foreach(v, i, s)
       {
+        const char *kind = json_string_value(s);
+        if(kind && (!strcmp(kind, "reset") || !strcmp(kind, "slow"))) {
+          cfg.statuses[cfg.nstatuses++] =
+              !strcmp(kind, "reset") ? EMU_FAULT_RESET : EMU_FAULT_SLOW;
+          continue;
+        }
         if(!json_is_integer(s) || !status_ok(json_integer_value(s))) {
-          snprintf(err, errlen, "statuses: each from 400 to 599");
+          snprintf(err, errlen,
+                   "statuses: each from 400 to 599, \"reset\" or \"slow\"");
           goto out;
         }
         cfg.statuses[cfg.nstatuses++] = (int)json_integer_value(s);
@@ -316,6 +349,18 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
       }
       have_seq = 1;
     }
+    else if(!strcmp(key, "slowLatency") || !strcmp(key, "tokenOutage")) {
+      uint64_t ms;
+      if(!json_is_string(v) || mgc__duration_parse(json_string_value(v), &ms) ||
+         ms > 600000) {
+        snprintf(err, errlen, "%s: a duration up to 10m (\"20s\")", key);
+        goto out;
+      }
+      if(!strcmp(key, "slowLatency"))
+        cfg.slow_ms = (int64_t)ms;
+      else
+        outage_ms = (int64_t)ms;
+    }
     else if(!strcmp(key, "seed")) { /* a number, or digits (as GET shows) */
       char *end = NULL;
       const char *str = json_string_value(v);
@@ -350,6 +395,8 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
   }
   if(have_seed)
     reseed(f, seed);
+  if(outage_ms >= 0)
+    f->token_outage_until = outage_ms ? emu_now_ms() + outage_ms : 0;
   update_active(f);
   rc = 0;
 out:

@@ -11,6 +11,11 @@
 #include <stdint.h>
 
 #define EMU_FAULT_MAX_STATUSES 16
+/* Fault kinds that are not a status, in the statuses list (JSON "reset",
+ * "slow"): the connection is closed without an answer; the answer is
+ * normal but comes slow_ms late. */
+#define EMU_FAULT_RESET 1
+#define EMU_FAULT_SLOW 2
 #define EMU_FAULT_MAX_SEQUENCE 256
 
 /* Which endpoints faults apply to. */
@@ -27,6 +32,7 @@ struct emu_faults_config {
   int64_t latency_ms;
   double throttle_per_s; /* 0: off */
   int retry_after_s;     /* Retry-After on 429/503 */
+  int64_t slow_ms;       /* delay of a "slow" fault (default 2 s) */
   enum emu_fault_scope scope;
   uint64_t seed; /* --seed: the generator's seed; 0 = a random one */
   int have_seed; /* seed was given */
@@ -45,6 +51,7 @@ struct emu_fault_decision {
   int status;      /* 0: serve normally; else answer this status */
   int retry_after; /* seconds for Retry-After, 0: none */
   int throttled;   /* status comes from the throttle */
+  int reset;       /* close the connection without an answer */
   int64_t latency_ms;
 };
 
@@ -58,7 +65,9 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
 json_t *emu_faults_to_json(struct emu_faults *f);
 
 /* Apply a JSON object of settings (any subset of rate, statuses, latency,
- * throttle, retryAfter, scope, sequence, seed: restart the generator).  Returns
+ * throttle, retryAfter, scope, sequence, seed: restart the generator,
+ * slowLatency, tokenOutage: the token endpoint answers 503 for that long
+ * from now, whatever the scope and rate).  Returns
  * 0, or -1 with a message in err and nothing changed. */
 int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
                          size_t errlen);

@@ -575,6 +575,8 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
   struct emu_fault_decision d;
   emu_faults_decide(s->faults, EMU_SCOPE_GRAPH, who->app, emu_now_ms(), &d);
   h->latency_ms = d.latency_ms;
+  if(d.reset) /* fault "reset": the connection closes without an answer */
+    return MHD_NO;
   if(d.status)
     return fault_reply(h, &d, 0);
 

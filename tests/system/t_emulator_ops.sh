@@ -122,6 +122,24 @@ req PUT /_emulator/faults -d '{"scope":"graph","rate":0,"latency":"300ms"}'
 t=$(t_curl -o /dev/null -w '%{time_total}' -X POST "$EMU_URL/v1.0/communications/calls/$CALL/keepAlive" "${A1[@]}")
 t_eq "$(awk -v t="$t" 'BEGIN { print (t >= 0.3) ? "slow" : "fast" }')" slow "latency 300ms delays the answer"
 
+# Fault kinds that are not statuses, and a token endpoint outage.
+req PUT /_emulator/faults -d '{"latency":0,"rate":1,"statuses":["reset"]}'
+t_eq "$S $(body '.statuses[0]')" "200 reset" "fault kind reset accepted"
+t_curl -o /dev/null -X POST "$EMU_URL/v1.0/communications/calls/$CALL/keepAlive" "${A1[@]}" 2>/dev/null
+t_eq "$?" 52 "reset: the connection closes without an answer (curl: empty reply)"
+req PUT /_emulator/faults -d '{"rate":1,"statuses":["slow"],"slowLatency":"300ms"}'
+t=$(t_curl -o /dev/null -w '%{http_code} %{time_total}' -X POST "$EMU_URL/v1.0/communications/calls/$CALL/keepAlive" "${A1[@]}")
+t_ok '[ "${t% *}" = 200 ] && awk -v t="${t#* }" "BEGIN { exit !(t >= 0.3) }"' \
+  "slow: a normal answer, 300 ms late ($t)"
+req PUT /_emulator/faults -d '{"rate":0,"tokenOutage":"5m"}'
+req POST /t1/oauth2/v2.0/token -u app1:s3cret --data-urlencode grant_type=client_credentials \
+  --data-urlencode scope=https://graph.microsoft.com/.default
+t_eq "$S $(body .error)" "503 temporarily_unavailable" "tokenOutage: the token endpoint fails (scope graph)"
+req PUT /_emulator/faults -d '{"tokenOutage":"0s"}'
+req POST /t1/oauth2/v2.0/token -u app1:s3cret --data-urlencode grant_type=client_credentials \
+  --data-urlencode scope=https://graph.microsoft.com/.default
+t_eq "$S" 200 "tokenOutage 0s ends it"
+
 # Throttling: 2 requests/s per application.
 req PUT /_emulator/faults -d '{"latency":0,"throttle":"2/s"}'
 n429=0
