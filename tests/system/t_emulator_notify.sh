@@ -34,9 +34,9 @@ RCV="$JS_URL"
 
 # ---- a call hung up by the bot: establishing, established, terminating, terminated
 ID=$(t_emulator_call "$TOK" "$RCV/callback/one")
-t_wait_lines "$OUT" 2 || t_fail "no establishing/established callbacks"
+t_ok 't_wait_lines "$OUT" 2' "establishing/established callbacks arrive"
 t_curl -o /dev/null -X DELETE -H "Authorization: Bearer $TOK" "$EMU_URL/v1.0/communications/calls/$ID"
-t_wait_lines "$OUT" 4 || t_fail "no terminating/terminated callbacks"
+t_ok 't_wait_lines "$OUT" 4' "terminating/terminated callbacks arrive"
 jq -c '.' "$OUT" >"$T/one.jsonl" 2>/dev/null
 t_eq "$(jq -r '.verified' "$T/one.jsonl" | sort -u)" true "every callback's JWT verifies against the published keys"
 t_eq "$(jq -r '.error // empty' "$T/one.jsonl")" "" "no verification error"
@@ -67,7 +67,7 @@ t_eq "$(jq -r "$B | .value[0].resourceData.resultInfo // \"none\"" "$T/one.jsonl
 # ---- a call that times out: 408/8537 ---------------------------------------
 : >"$OUT"
 ID2=$(t_emulator_call "$TOK" "$RCV/callback/two")
-t_wait_lines "$OUT" 4 8 || t_fail "no callbacks for the timed-out call"
+t_ok 't_wait_lines "$OUT" 4 8' "callbacks for the timed-out call arrive"
 t_eq "$(jq -r "$B | .value[0].resourceData.state" "$OUT" | tr '\n' ' ')" \
   "establishing established terminating terminated " "timeout: the same sequence"
 t_eq "$(tail -n 1 "$OUT" | jq -r "$B | .value[0].resourceData.resultInfo | [(.subcode | type), .code, .subcode] | map(tostring) | join(\" \")")" \
@@ -84,7 +84,7 @@ TOK=$(t_emulator_token tenant-n app-n s3cret)
 : >"$OUT"
 # the receiver read the keys of the first run; the pinned key keeps it working
 ID3=$(t_emulator_call "$TOK" "$RCV/callback/three")
-t_wait_lines "$OUT" 2 || t_fail "no callbacks with --notification-reorder"
+t_ok 't_wait_lines "$OUT" 2' "callbacks with --notification-reorder arrive"
 t_eq "$(jq -r "$B | .value[0].resourceData.state" "$OUT" | tr '\n' ' ')" \
   "established establishing " "--notification-reorder: established arrives before establishing"
 t_eq "$(jq -r '.verified' "$OUT" | sort -u)" true "callbacks of the restarted emulator verify with the old keys"
@@ -96,7 +96,7 @@ t_emulator_start --client app-n:s3cret --establish-delay 100ms --unsigned-callba
 TOK=$(t_emulator_token tenant-n app-n s3cret)
 : >"$OUT"
 t_emulator_call "$TOK" "$RCV/callback/four" >/dev/null
-t_wait_lines "$OUT" 1 || t_fail "no unsigned callback"
+t_ok 't_wait_lines "$OUT" 1' "unsigned callback arrive"
 t_eq "$(head -n 1 "$OUT" | jq -r '[.verified, .error] | map(tostring) | join(" ")')" \
   "false no bearer token" "--unsigned-callbacks: no Authorization (the receiver refuses it)"
 t_emulator_stop

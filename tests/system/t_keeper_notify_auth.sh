@@ -36,11 +36,10 @@ k_start --interval 10m --deadline 30m --on-ended "$T/hook" \
   --notification-app-id other-app,app-k \
   --notification-openid-url "$EMU_URL/v1/.well-known/OpenIdConfiguration" \
   "${KAUTH[@]}" || { t_done; exit 1; }
-k_until 10 grep -q 'notification keys: 1 from' "$T/keeper.err" ||
-  t_fail "the keeper did not fetch the notification keys"
+t_wait 10 'grep -q "notification keys: 1 from" "$T/keeper.err"' "the keeper fetched the notification keys"
 # the keeper's key fetches, from the emulator's record (its User-Agent)
 keys_fetched() { grep '"path":"/v1/keys"' "$T/record.jsonl" | grep -c 'mgcall-keeper/'; }
-k_until 5 test "$(keys_fetched)" -ge 1
+t_wait 5 '[ "$(keys_fetched)" -ge 1 ]' "the emulator recorded the key fetch"
 t_eq "$(keys_fetched)" 1 "keys fetched once at start"
 
 forge() { node "$JS_DIR/forge_token.mjs" "$T/nkey.pem" "$KID" "$1" "${2:-app-k}" tenant-k; }
@@ -54,7 +53,7 @@ post() { # post TOKEN BODY: prints the status
 
 ID=$(t_emulator_call "$EMU_TOKEN")
 "$MGCALL" keeper add "$ID" --tenant-id tenant-k >/dev/null 2>&1
-k_until 10 test "$(curl -s "$K_URL/calls/$ID" | jq -r .lastSuccess)" != null
+t_wait 10 '[ "$(curl -s "$K_URL/calls/$ID" | jq -r .lastSuccess)" != null ]' "the call's first keepAlive succeeded"
 calls_view() { # what a refused notification must not change
   curl -s "$K_URL/calls" | jq -c '.calls[] | [.callId, .tenantId, .state, .reason, .lastSuccess, .ended, .consecutiveFailures]'
 }
@@ -81,7 +80,7 @@ t_grep "$T/keeper.err" 'refused \(403\): no Authorization header' "log: no heade
 # unknown kid: one refresh, then 403; again within the minute: no refresh
 tok=$(forge unknown-kid)
 t_eq "$(post "$tok" "$(ended_body "$ID")")" 403 "unknown kid: 403"
-k_until 5 test "$(keys_fetched)" -ge 2
+t_wait 5 '[ "$(keys_fetched)" -ge 2 ]' "unknown kid: a key fetch recorded"
 t_eq "$(keys_fetched)" 2 "unknown kid: the keys were fetched once more"
 t_eq "$(post "$tok" "$(ended_body "$ID")")" 403 "unknown kid again: 403"
 t_eq "$(keys_fetched)" 2 "unknown kid again within a minute: no fetch"
@@ -100,7 +99,7 @@ t_eq "$(post "$(forge rs512)" "$(ended_body "$ID")")" 202 "valid (RS512): 202"
 t_eq "$(jq -r .ended "$T/answer")" 1 "the call ended"
 t_eq "$(k_state "$ID")" ended "state ended"
 t_eq "$(curl -s "$K_URL/calls/$ID" | jq -r .reason)" terminated "reason terminated"
-k_until 10 test -s "$T/hook.log"
+t_wait 10 '[ -s "$T/hook.log" ]' "the hook ran"
 t_eq "$(cat "$T/hook.log")" "$ID tenant-k terminated" "the hook ran once"
 
 # end to end: the emulator's own signed callbacks, straight to the keeper
@@ -108,16 +107,15 @@ t_eq "$(cat "$T/hook.log")" "$ID tenant-k terminated" "the hook ran once"
 refused=$(grep -c 'refused (403)' "$T/keeper.err")
 k_calls 1 "$T/ids" "$K_URL/notifications" || t_fail "cannot create a call"
 E2E=$(cat "$T/ids")
-k_until 10 test "$(k_state "$E2E")" = active
-t_eq "$(k_state "$E2E")" active "signed established callback: tracked"
+t_wait 10 '[ "$(k_state "$E2E")" = active ]' "signed established callback: tracked"
 t_eq "$(curl -s "$K_URL/calls/$E2E" | jq -r .tenantId)" tenant-k "tenant from the callback's tid"
-k_until 10 test "$(curl -s "$K_URL/calls/$E2E" | jq -r .lastSuccess)" != null
+t_wait 10 '[ "$(curl -s "$K_URL/calls/$E2E" | jq -r .lastSuccess)" != null ]' "its first keepAlive succeeded"
 t_eq "$(k_hangup "$E2E")" 204 "hang-up in the emulator"
-k_until 10 test "$(k_state "$E2E")" = ended
+t_wait 10 '[ "$(k_state "$E2E")" = ended ]' "the hung-up call ended"
 t_eq "$(curl -s "$K_URL/calls/$E2E" | jq -r '.state + " " + .reason')" "ended terminated" \
   "ended through the signed terminated notification"
 t_eq "$(k_stats keepAlivesNotFound)" 0 "no keepAlive saw the 404"
-k_until 10 test -s "$T/hook.log"
+t_wait 10 '[ -s "$T/hook.log" ]' "the hook ran"
 t_eq "$(cat "$T/hook.log")" "$E2E tenant-k terminated" "the hook ran once"
 t_eq "$(grep -c 'refused (403)' "$T/keeper.err")" "$refused" "no callback of the emulator was refused"
 k_stop TERM

@@ -33,16 +33,16 @@ t_js_start notify_receiver.mjs "$T/bot.out" \
   { t_done; exit 1; }
 
 ID=$(t_emulator_call "$EMU_TOKEN" "$JS_URL/api/calls")
-k_until 10 test "$(curl -s "${AUTH[@]}" "$K_URL/calls/$ID" | jq -r .state)" = active
+t_wait 10 '[ "$(curl -s "${AUTH[@]}" "$K_URL/calls/$ID" | jq -r .state)" = active ]' "the call is tracked"
 t_eq "$(curl -s "${AUTH[@]}" "$K_URL/calls/$ID" | jq -r '.state + " " + .tenantId')" \
   "active tenant-k" "the bot forwarded the established notification: tracked"
 t_eq "$(k_hangup "$ID")" 204 "hang-up"
-k_until 10 test "$(curl -s "${AUTH[@]}" "$K_URL/calls/$ID" | jq -r .state)" = ended
+t_wait 10 '[ "$(curl -s "${AUTH[@]}" "$K_URL/calls/$ID" | jq -r .state)" = ended ]' "the call ended"
 t_eq "$(curl -s "${AUTH[@]}" "$K_URL/calls/$ID" | jq -r '.state + " " + .reason')" \
   "ended terminated" "the forwarded terminated notification ended it"
-k_until 10 test -s "$T/hook.log"
+t_wait 10 '[ -s "$T/hook.log" ]' "the hook ran"
 t_eq "$(cat "$T/hook.log" 2>/dev/null)" "$ID tenant-k terminated" "the hook ran once"
-t_wait_lines "$OUT" 4 || t_fail "the bot did not get four callbacks"
+t_ok 't_wait_lines "$OUT" 4' "the bot got four callbacks"
 t_eq "$(jq -r '[.verified, .forwarded] | map(tostring) | join(" ")' "$OUT" | sort -u)" \
   "true 202" "the bot verified every callback and the keeper took each (202)"
 
