@@ -96,7 +96,7 @@ t_emulator_start --client app-n:s3cret --establish-delay 100ms --unsigned-callba
 TOK=$(t_emulator_token tenant-n app-n s3cret)
 : >"$OUT"
 t_emulator_call "$TOK" "$RCV/callback/four" >/dev/null
-t_ok 't_wait_lines "$OUT" 1' "unsigned callback arrive"
+t_ok 't_wait_lines "$OUT" 1' "an unsigned callback arrives"
 t_eq "$(head -n 1 "$OUT" | jq -r '[.verified, .error] | map(tostring) | join(" ")')" \
   "false no bearer token" "--unsigned-callbacks: no Authorization (the receiver refuses it)"
 t_emulator_stop
