@@ -64,7 +64,8 @@ typedef int (*kstore_hook_cb)(void *ud, const struct kstore_hook *job);
 enum kstore_hook_outcome {
   KSTORE_HOOK_DELIVERED, /* done for good: never claimed again */
   KSTORE_HOOK_RETRY,     /* pending again, not before now + delay_ms */
-  KSTORE_HOOK_GAVE_UP,   /* retries spent: failed for good, kept */
+  KSTORE_HOOK_GAVE_UP,   /* retries spent: failed for good (purged by
+                            retention like a delivered one) */
   KSTORE_HOOK_RELEASED   /* not run (shutdown): pending at once, this
                             claim's attempt not counted */
 };
@@ -104,12 +105,13 @@ struct kstore_ops {
    * attempt is due (<= now) and which no live claim holds (never claimed,
    * released, or lease expired): for each, in one transaction, set a fresh
    * claim token, claimed_by = node, claim expiry = now + lease_ms and
-   * attempts + 1; then cb once per claimed job (oldest due first), with
-   * job->claim the token.  Two concurrent claimers (two nodes) never get
-   * the same job while a lease is live (PostgreSQL: FOR UPDATE SKIP LOCKED,
-   * so a claimer never waits for another).  *claimed (may be NULL) gets
-   * the count.  A job whose lease ran out (its runner died or hung) is
-   * claimable again: delivery is at least once, hence event ids. */
+   * attempts + 1; then cb once per claimed job (the earliest due are
+   * chosen; cb order unspecified), with job->claim the token.  Two concurrent
+   * claimers (two nodes) never get the same job while a lease is live
+   * (PostgreSQL: FOR UPDATE SKIP LOCKED, so a claimer never waits for another).
+   * *claimed (may be NULL) gets the count.  A job whose lease ran out (its
+   * runner died or hung) is claimable again: delivery is at least once, hence
+   * event ids. */
   int (*claim_hooks)(struct kstore *st, const char *node, int kinds,
                      int64_t now_ms, int64_t lease_ms, size_t max,
                      kstore_hook_cb cb, void *ud, size_t *claimed,
