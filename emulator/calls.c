@@ -19,11 +19,13 @@
 #define MAX_STRING_LEN 2048u
 #define SLOT_FREE 0xFF
 
-/* One call: 64 bytes.  Times are monotonic ms; last_ka 0 means none. */
+/* One call: 72 bytes.  Times are monotonic ms; last_ka 0 means none.
+ * max_gap: the longest closed gap between successful keepAlives (from
+ * creation), in ms. */
 struct call {
   uint8_t id[16];
   int64_t created, last_ka, ended;
-  uint32_t heap_pos, tenant, app, callback, keepalives;
+  uint32_t heap_pos, tenant, app, callback, keepalives, max_gap;
   uint8_t state, end_reason, modalities, media;
 };
 
@@ -52,7 +54,7 @@ struct emu_calls {
 
   struct strtab strings;
   struct emu_timer_heap heap;
-  struct emu_calls_stats stats;
+  struct emu_calls_stats stats; /* max_gap_ms: closed gaps only */
   uint64_t generation;
   int64_t (*clock)(void);
 };
@@ -359,6 +361,27 @@ static int64_t deadline(const struct emu_calls *s, const struct call *c)
   return (c->last_ka ? c->last_ka : c->created) + s->cfg.inactivity_ms;
 }
 
+/* The gap open since the last successful keepAlive (or creation), up to
+ * the end or now. */
+static int64_t open_gap(const struct call *c, int64_t now)
+{
+  int64_t to = c->state == EMU_CALL_TERMINATED ? c->ended : now;
+  int64_t gap = to - (c->last_ka ? c->last_ka : c->created);
+  return gap > 0 ? gap : 0;
+}
+
+/* Close the open gap at now (a keepAlive or the end). */
+static void close_gap(struct emu_calls *s, struct call *c, int64_t now)
+{
+  int64_t gap = now - (c->last_ka ? c->last_ka : c->created);
+  if(gap > (int64_t)UINT32_MAX)
+    gap = UINT32_MAX;
+  if(gap > (int64_t)c->max_gap)
+    c->max_gap = (uint32_t)gap;
+  if(gap > s->stats.max_gap_ms)
+    s->stats.max_gap_ms = gap;
+}
+
 /* When the call's next timer fires. */
 static int64_t next_due(const struct emu_calls *s, const struct call *c)
 {
@@ -384,6 +407,8 @@ static void to_info(const struct emu_calls *s, const struct call *c,
   if(c->state == EMU_CALL_ESTABLISHING)
     out->expires_ms = deadline(s, c) + s->wall_offset;
   out->keepalives = c->keepalives;
+  int64_t gap = open_gap(c, s->clock());
+  out->max_gap_ms = gap > (int64_t)c->max_gap ? gap : (int64_t)c->max_gap;
   out->modalities = c->modalities;
   out->media = (enum emu_media)c->media;
   out->tenant = s->strings.str[c->tenant];
@@ -472,6 +497,7 @@ static size_t run_due(struct emu_calls *s, int64_t now,
       continue;
     }
     if(deadline(s, c) <= now) {
+      close_gap(s, c, now);
       c->state = EMU_CALL_TERMINATED;
       c->end_reason = EMU_END_TIMEOUT;
       c->ended = now;
@@ -576,6 +602,11 @@ static enum emu_call_result insert(struct emu_calls *s, const uint8_t id[16],
   c->app = app;
   c->callback = cb;
   c->keepalives = in->keepalives;
+  c->max_gap = in->max_gap_ms > (int64_t)UINT32_MAX ? UINT32_MAX
+               : in->max_gap_ms > 0                 ? (uint32_t)in->max_gap_ms
+                                                    : 0;
+  if(in->max_gap_ms > s->stats.max_gap_ms)
+    s->stats.max_gap_ms = c->max_gap;
   c->state = (uint8_t)in->state;
   c->end_reason = (uint8_t)in->end_reason;
   c->modalities = (uint8_t)in->modalities;
@@ -664,6 +695,7 @@ enum emu_call_result emu_calls_keepalive(struct emu_calls *s, const char *id,
   else if(tenant_differs(s, c, tenant))
     rc = EMU_CALLS_WRONG_TENANT;
   else {
+    close_gap(s, c, now);
     c->last_ka = now;
     c->keepalives++;
     s->stats.keepalives++;
@@ -691,6 +723,7 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
   else if(tenant_differs(s, c, tenant))
     rc = EMU_CALLS_WRONG_TENANT;
   else {
+    close_gap(s, c, now);
     c->state = EMU_CALL_TERMINATED;
     c->end_reason = (uint8_t)reason;
     c->ended = now;
@@ -732,6 +765,13 @@ void emu_calls_get_stats(struct emu_calls *s, struct emu_calls_stats *out)
 {
   pthread_mutex_lock(&s->lock);
   *out = s->stats;
+  int64_t now = s->clock();
+  for(uint32_t i = 0; i < s->slab_len; i++) { /* the gaps still open */
+    const struct call *c = &s->slab[i];
+    if(c->state != SLOT_FREE && c->state != EMU_CALL_TERMINATED &&
+       open_gap(c, now) > out->max_gap_ms)
+      out->max_gap_ms = open_gap(c, now);
+  }
   pthread_mutex_unlock(&s->lock);
 }
 
