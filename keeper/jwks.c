@@ -4,6 +4,7 @@
 #include "keeper/jwks.h"
 
 #include "b64url.h"
+#include "keeper/condwait.h"
 #include "keeper/log.h"
 
 #include <curl/curl.h>
@@ -224,11 +225,7 @@ struct kjwks *kjwks_new(const struct kjwks_config *cfg)
   jw->min_refresh_ms = cfg->min_refresh_ms > 0 ? cfg->min_refresh_ms : 60000;
   jw->retry_ms = cfg->retry_ms > 0 ? cfg->retry_ms : 60000;
   pthread_mutex_init(&jw->lock, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&jw->wake, &ca);
-  pthread_condattr_destroy(&ca);
+  kcw_init(&jw->wake);
   if(!jw->openid_url || (cfg->cacert && !jw->cacert)) {
     kjwks_free(jw);
     return NULL;
@@ -374,9 +371,7 @@ static void *fetcher_main(void *arg)
       break;
     int64_t now = mono_ms();
     if(!jw->asked && now < jw->next_due) {
-      struct timespec ts = {(time_t)(jw->next_due / 1000),
-                            (long)(jw->next_due % 1000) * 1000000L};
-      pthread_cond_timedwait(&jw->wake, &jw->lock, &ts);
+      kcw_wait_ms(&jw->wake, &jw->lock, jw->next_due - now);
       continue;
     }
     jw->asked = 0;
