@@ -3,7 +3,7 @@
  * arbitrary bytes: no crash; an accepted id encodes to one segment (no '/',
  * '?', '#', and not "." or ".."); an accepted extra header line has no CR,
  * LF or NUL and is not Authorization/Host/Content-Length. */
-#include "client.h"
+#include "header.h"
 #include "input.h"
 #include "url.h"
 

@@ -6,11 +6,12 @@
  * batch (lib/batch.c) and reported in input order. */
 #include "auth_opts.h"
 #include "cli.h"
+#include "clock.h"
 #include "duration.h"
+#include "header.h"
 #include "input.h"
 #include "retry.h"
 
-#include "client.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -263,6 +263,25 @@ MGCALL_EXTERN int mgcall_batch_add(mgcall_batch *batch, const char *call_id,
  * retry), or a negative mgcall_code on failure. */
 MGCALL_EXTERN int mgcall_batch_run(mgcall_batch *batch, int timeout_ms);
 
+/* Refresh ahead of time without waiting: when the bearer token of
+ * tenant_id (NULL = the credential's tenant) has min_remaining_s seconds
+ * left or fewer (or none is held), start a token request on the batch (or
+ * join the one under way for that tenant: keepAlives that need the token
+ * wait on the same request); mgcall_batch_run() carries it out, with its
+ * retries as timers.  Returns MGCALL_OK with *pending (may be NULL) 1 while
+ * a request is under way, or 0 with *remaining_s and *lifetime_s (may be
+ * NULL; -1 when unknown) of the token held.  When the last request for
+ * that tenant failed and no call has reported it yet, returns its code
+ * (MGCALL_E_AUTH, E_NETWORK, E_THROTTLED ...) once, with the detail in
+ * mgcall_client_errmsg(), and starts nothing.  An --access-token
+ * credential is never refreshed.  Requests count in
+ * mgcall_client_token_requests(). */
+MGCALL_EXTERN int mgcall_batch_prefetch_token(mgcall_batch *batch,
+                                              const char *tenant_id,
+                                              long min_remaining_s,
+                                              int *pending, long *remaining_s,
+                                              long *lifetime_s);
+
 /* Make a running or future mgcall_batch_run() return early.  The only batch
  * function that is safe to call from another thread. */
 MGCALL_EXTERN void mgcall_batch_wakeup(mgcall_batch *batch);
