@@ -202,18 +202,17 @@ MGCALL_EXTERN const char *mgcall_client_errmsg(const mgcall_client *client);
 MGCALL_EXTERN unsigned long
 mgcall_client_token_requests(const mgcall_client *client);
 
-/* Refresh ahead of time: make sure the bearer token of tenant_id (NULL = the
- * credential's tenant) has at least min_remaining_s seconds left, fetching
- * a new one from the token endpoint or the managed identity endpoint when it
- * has less (or none is held yet), so that later keepAlives find it in memory
- * instead of stalling behind a token request.  Blocking: at most one token
- * acquisition (with the library's token retries).  An --access-token
+/* Refresh ahead of time, blocking: make sure the bearer token of tenant_id
+ * (NULL = the credential's tenant) has more than min_remaining_s seconds
+ * left, fetching a new one when it has not (or none is held).  It is
+ * mgcall_batch_prefetch_token() on the client's batch of one (the one behind
+ * mgcall_keep_alive()), run until the request has ended.  An --access-token
  * credential is never refreshed (its token is given as is).  On success
  * *remaining_s (may be NULL) is the seconds left on the token now held (-1
  * when unknown: an opaque access token) and *lifetime_s (may be NULL) its
  * whole lifetime, exp - iat of the JWT (-1 when unknown).  Returns
- * MGCALL_OK, or MGCALL_E_AUTH / E_NETWORK / E_USAGE ... with the detail in
- * mgcall_client_errmsg().  Requests it sends count in
+ * MGCALL_OK, or MGCALL_E_AUTH / E_NETWORK / E_THROTTLED / E_USAGE ... with
+ * the detail in mgcall_client_errmsg().  Requests it sends count in
  * mgcall_client_token_requests(). */
 MGCALL_EXTERN int mgcall_client_prefetch_token(mgcall_client *client,
                                                const char *tenant_id,
@@ -253,8 +252,11 @@ MGCALL_EXTERN int mgcall_batch_add(mgcall_batch *batch, const char *call_id,
 
 /* Drive the batch for at most timeout_ms (0 = do what is ready, don't
  * wait); returns earlier when mgcall_batch_wakeup() is called, and when
- * callbacks ran during this call and no item is left (so a loop
- * `while(mgcall_batch_run(b, 1000) > 0)` ends as soon as all is done).  An
+ * callbacks ran (or a token request ended) during this call and no item is
+ * left (so a loop `while(mgcall_batch_run(b, 1000) > 0)` ends as soon as
+ * all is done).  Token requests the items need run on the batch too (one
+ * per tenant, retried on timers): a slow or failing token endpoint holds
+ * up only the items of its tenant.  An
  * empty batch waits the whole timeout (or until woken): the keeper may use
  * the call as its sleep.  Callbacks run from here and may call
  * mgcall_batch_add().  A failed token acquisition completes the item with
