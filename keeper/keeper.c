@@ -354,10 +354,10 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
       timeout = (int)wait;
     if(timeout > flush_ms)
       timeout = (int)flush_ms;
-    int left = mgcall_batch_run(l.batch, timeout);
+    int brc = mgcall_batch_run(l.batch, timeout);
     count_tokens(&l, client, &tok_seen);
-    if(left < 0) {
-      klog(KLOG_ERROR, NULL, NULL, "batch: %s", mgcall_strerror(-left));
+    if(brc) {
+      klog(KLOG_ERROR, NULL, NULL, "batch: %s", mgcall_strerror(brc));
       struct timespec ts = {0, 100 * 1000000L};
       nanosleep(&ts, NULL);
     }

@@ -284,6 +284,7 @@ int mgcall_batch_add(mgcall_batch *b, const char *call_id,
   }
   snprintf(it->res.client_request_id, sizeof(it->res.client_request_id), "%s",
            c->req.user_crid ? c->req.user_crid : it->crid);
+  it->res.struct_size = sizeof(it->res);
   it->res.retry_after_ms = -1;
   it->all_next = b->all;
   if(b->all)
@@ -707,7 +708,7 @@ static size_t step(struct mgcall_batch *b)
 int mgcall_batch_run(mgcall_batch *b, int timeout_ms)
 {
   if(!b)
-    return -MGCALL_E_USAGE;
+    return MGCALL_E_USAGE;
   uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
   size_t completed = 0;
   for(;;) {
@@ -735,10 +736,11 @@ int mgcall_batch_run(mgcall_batch *b, int timeout_ms)
     if(wait > 0) {
       int n;
       if(curl_multi_poll(b->multi, NULL, 0, (int)wait, &n) != CURLM_OK)
-        return -MGCALL_E_INTERNAL;
+        return mgc__err_set(&b->client->err, MGCALL_E_INTERNAL,
+                            "waiting for transfers failed");
     }
   }
-  return (int)(b->pending > 0x7fffffff ? 0x7fffffff : b->pending);
+  return MGCALL_OK;
 }
 
 void mgcall_batch_wakeup(mgcall_batch *b)

@@ -10,6 +10,7 @@
 #include "jwt.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -34,17 +35,42 @@ void mgcall_global_cleanup(void)
   curl_global_cleanup();
 }
 
-void mgcall_config_init(mgcall_config *cfg)
+static void config_defaults(mgcall_config *cfg)
 {
-  if(!cfg)
-    return;
   memset(cfg, 0, sizeof(*cfg));
+  cfg->struct_size = sizeof(*cfg);
   cfg->environment = "Global";
   cfg->api_version = "v1.0";
   cfg->connect_timeout_s = 10;
   cfg->timeout_s = 100;
   cfg->retries = MGC_RETRY_DEFAULT;
   cfg->token_cache = 1;
+}
+
+void mgcall_config_init_sized(mgcall_config *cfg, size_t size)
+{
+  if(!cfg || size < sizeof(cfg->struct_size))
+    return;
+  mgcall_config d;
+  config_defaults(&d);
+  memset(cfg, 0, size);
+  memcpy(cfg, &d, size < sizeof(d) ? size : sizeof(d));
+  cfg->struct_size = size;
+}
+
+/* The caller's configuration as this library's struct: the fields it has
+ * (cfg->struct_size), defaults for the ones it was built without.  -1
+ * when cfg was not made by mgcall_config_init(). */
+static int config_full(const mgcall_config *cfg, mgcall_config *out)
+{
+  config_defaults(out);
+  if(cfg->struct_size < sizeof(cfg->struct_size) ||
+     cfg->struct_size > 64 * sizeof(*cfg))
+    return -1;
+  size_t n = cfg->struct_size < sizeof(*out) ? cfg->struct_size : sizeof(*out);
+  memcpy(out, cfg, n);
+  out->struct_size = sizeof(*out);
+  return 0;
 }
 
 /* Copy s, or NULL for NULL; *ok cleared when out of memory. */
@@ -108,6 +134,13 @@ int mgcall_client_new(const mgcall_config *cfg, mgcall_client **out,
     mgc__err_set(&err, MGCALL_E_USAGE, "no configuration");
     goto fail;
   }
+  mgcall_config full;
+  if(config_full(cfg, &full)) {
+    mgc__err_set(&err, MGCALL_E_USAGE,
+                 "configuration not made by mgcall_config_init()");
+    goto fail;
+  }
+  cfg = &full;
   const struct mgc_cloud *cloud = mgc__cloud_find(cfg->environment);
   if(!cloud) {
     mgc__err_set(&err, MGCALL_E_USAGE,
@@ -291,9 +324,8 @@ int mgcall_client_prefetch_token(mgcall_client *client, const char *tenant_id,
    * (min 0: a new token that lives less than asked for is still the one
    * held), or its failure. */
   for(int rounds = 0; !rc && pending && rounds < 1000; rounds++) {
-    int left = mgcall_batch_run(client->blocking, 1000);
-    if(left < 0) {
-      rc = -left;
+    rc = mgcall_batch_run(client->blocking, 1000);
+    if(rc) {
       drop_blocking(client);
       break;
     }
@@ -317,27 +349,36 @@ static void one_done(void *ud, const char *call_id, void *item,
   c->one.done = 1;
 }
 
-int mgcall_keep_alive(mgcall_client *client, const char *call_id,
-                      const char *tenant_id, mgcall_result *res)
+/* Copy the result into the caller's struct of size bytes. */
+static int give_result(const mgcall_result *r, mgcall_result *res, size_t size)
 {
-  if(!res)
+  size_t n = size < sizeof(*r) ? size : sizeof(*r);
+  memcpy(res, r, n);
+  res->struct_size = n;
+  return r->code;
+}
+
+int mgcall_keep_alive_sized(mgcall_client *client, const char *call_id,
+                            const char *tenant_id, mgcall_result *out,
+                            size_t size)
+{
+  if(!out || size < offsetof(mgcall_result, code) + sizeof(out->code))
     return MGCALL_E_USAGE;
+  mgcall_result full, *res = &full;
   memset(res, 0, sizeof(*res));
+  res->struct_size = sizeof(*res);
   if(!client || !call_id || !*call_id) {
     res->code = MGCALL_E_USAGE;
     snprintf(res->error_message, sizeof(res->error_message), "empty call id");
-    return res->code;
+    return give_result(res, out, size);
   }
   int rc = blocking_batch(client);
   client->one.res = res;
   client->one.done = 0;
   if(!rc)
     rc = mgcall_batch_add(client->blocking, call_id, tenant_id, res);
-  while(!rc && !client->one.done) {
-    int left = mgcall_batch_run(client->blocking, 1000);
-    if(left < 0)
-      rc = -left;
-  }
+  while(!rc && !client->one.done)
+    rc = mgcall_batch_run(client->blocking, 1000);
   client->one.res = NULL;
   if(rc && client->blocking && mgcall_batch_pending(client->blocking))
     drop_blocking(client);
@@ -346,5 +387,5 @@ int mgcall_keep_alive(mgcall_client *client, const char *call_id,
     snprintf(res->error_message, sizeof(res->error_message), "%s",
              client->err.msg);
   }
-  return res->code;
+  return give_result(res, out, size);
 }

@@ -817,9 +817,9 @@ int cmd_keep_alive(int argc, char **argv)
       }
       continue;
     }
-    int left = mgcall_batch_run(r.batch, 1000);
-    if(left < 0) {
-      mgc_cli_error("internal error: %s", mgcall_strerror(-left));
+    int brc = mgcall_batch_run(r.batch, 1000);
+    if(brc) {
+      mgc_cli_error("internal error: %s", mgcall_client_errmsg(client));
       rc = MGCALL_E_INTERNAL;
       goto out;
     }
