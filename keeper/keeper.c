@@ -3,6 +3,7 @@
 #include "keeper.h"
 
 #include "api.h"
+#include "notify_auth.h"
 #include "tokenrefresh.h"
 #include "log.h"
 
@@ -260,8 +261,19 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   l.core->wake_ud = &l;
   struct kapi *api = NULL;
   unsigned port = 0;
-  rc = kapi_start(o->listen, o->api_token, l.core, &api, &port, err);
+  struct kna *nauth = NULL;
+  if(o->notification_app_ids) {
+    struct kna_config nc = {o->notification_app_ids, o->notification_openid_url,
+                            o->core.hooks.cacert, 0};
+    rc = (nauth = kna_new(&nc, err)) ? MGCALL_OK : err->code;
+    if(!rc && kna_start(nauth))
+      rc = mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "cannot start the notification key thread");
+  }
+  if(!rc)
+    rc = kapi_start(o->listen, o->api_token, nauth, l.core, &api, &port, err);
   if(rc) {
+    kna_free(nauth);
     drop_batch(o, &l, client, handle);
     kcore_free(l.core);
     return rc;
@@ -364,6 +376,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   }
   if(api)
     kapi_stop(api);
+  kna_free(nauth);
   drop_batch(o, &l, client, handle);
   kcore_free(l.core); /* flushes, finishes hooks */
   ktr_free(l.tokens);
