@@ -326,6 +326,7 @@ static enum MHD_Result token_endpoint(struct hctx *h, const char *tenant)
   }
   struct emu_fault_decision d;
   emu_faults_decide(s->faults, EMU_SCOPE_TOKEN, NULL, emu_now_ms(), &d);
+  emu_faults_tenant(s->faults, tenant, &d); /* tenantFault */
   h->latency_ms = d.latency_ms;
   if(d.status)
     return fault_reply(h, &d, 1);
