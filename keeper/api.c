@@ -7,6 +7,7 @@
 #include "apiwork.h"
 #include "log.h"
 #include "notify.h"
+#include "notify_auth.h"
 #include "timefmt.h"
 
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #if MHD_VERSION < 0x00097002
 typedef int mhd_result;
@@ -27,7 +29,8 @@ struct kapi {
   struct MHD_Daemon *daemon;
   struct kcore *core;
   char *token;
-  struct kaw *work; /* POST /notifications runs there (apiwork.h) */
+  struct kaw *work;  /* POST /notifications runs there (apiwork.h) */
+  struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
 };
 
 /* Per-request upload buffer. */
@@ -38,6 +41,7 @@ struct upload {
   /* the answer of a job done off this thread (post_notifications) */
   json_t *reply;
   unsigned reply_status;
+  int waited; /* resumed after waiting for notification keys */
 };
 
 /* ---- responses ---- */
@@ -222,6 +226,7 @@ struct notif_job {
   struct upload *up;
   struct kn_event *ev;
   size_t n;
+  char tenant[KS_ID_MAX + 1]; /* the verified tid ("" = none): wins */
 };
 
 static void notif_run(void *arg)
@@ -239,8 +244,11 @@ static void notif_run(void *arg)
     enum kn_action a = j->ev[i].action;
     for(k = i; k < j->n && j->ev[k].action == a; k++) {
       const struct kn_event *e = &j->ev[k];
-      regs[k - i] = (struct kcore_reg){
-          e->call_id, e->tenant_id[0] ? e->tenant_id : NULL, 0};
+      regs[k - i] = (struct kcore_reg){e->call_id,
+                                       j->tenant[0]      ? j->tenant
+                                       : e->tenant_id[0] ? e->tenant_id
+                                                         : NULL,
+                                       0};
       ids[k - i] = e->call_id;
     }
     size_t m = k - i, e = 0;
@@ -271,7 +279,7 @@ static void notif_run(void *arg)
 
 static mhd_result post_notifications(struct kapi *api,
                                      struct MHD_Connection *con,
-                                     struct upload *up)
+                                     struct upload *up, const char *tenant)
 {
   const char *validation = MHD_lookup_connection_value(
       con, MHD_GET_ARGUMENT_KIND, "validationToken");
@@ -297,7 +305,9 @@ static mhd_result post_notifications(struct kapi *api,
     free(copy);
     return send_error(con, 500, "internal", "out of memory");
   }
-  *j = (struct notif_job){api, con, up, copy, n};
+  *j = (struct notif_job){api, con, up, copy, n, ""};
+  if(tenant)
+    snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
   /* suspended first: the job may resume it at once */
   MHD_suspend_connection(con);
   if(kaw_submit(api->work, notif_run, j)) {
@@ -341,6 +351,48 @@ static int authorized(struct kapi *api, struct MHD_Connection *con)
   for(size_t i = 0; i < b; i++)
     diff |= (unsigned char)(got[i < a ? i : 0] ^ api->token[i]);
   return diff == 0;
+}
+
+static void resume_con(void *con)
+{
+  MHD_resume_connection(con);
+}
+
+/* POST /notifications with --notification-app-id: the control API token
+ * (a bot that verified the notification forwards it) or Graph's own bearer
+ * JWT (keeper/notify_auth.h), never an anonymous body.  Returns 1 to go on
+ * (*tenant: the verified tid or NULL), 0 when answered or suspended with
+ * *res set.  A token of an unknown key suspends the request until the key
+ * thread fetched the keys once more (never this thread), then it is
+ * checked again. */
+static int notification_auth(struct kapi *api, struct MHD_Connection *con,
+                             struct upload *up, char tid[KS_ID_MAX + 1],
+                             const char **tenant, mhd_result *res)
+{
+  *tenant = NULL;
+  if(api->token && authorized(api, con))
+    return 1;
+  char why[128];
+  enum kna_result r = kna_verify(
+      api->nauth,
+      MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"),
+      (int64_t)time(NULL), tid, why, sizeof(why));
+  if(r == KNA_OK) {
+    *tenant = tid;
+    return 1;
+  }
+  if(r == KNA_UNKNOWN_KID && !up->waited) {
+    up->waited = 1;
+    MHD_suspend_connection(con); /* before the key thread may resume it */
+    if(kna_wait_keys(api->nauth, resume_con, con))
+      MHD_resume_connection(con); /* no refresh allowed now: answer */
+    *res = MHD_YES;
+    return 0;
+  }
+  klog(KLOG_WARN, NULL, NULL, "POST /notifications refused (403): %s", why);
+  *res = send_error(con, 403, "forbidden",
+                    "the notification's bearer token was not accepted");
+  return 0;
 }
 
 static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
@@ -395,7 +447,14 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
       return send_error(con, 405, "methodNotAllowed", "use GET");
     return send_json(con, 200, json_pack("{s:s}", "status", "ok"));
   }
-  if(!authorized(api, con))
+  const char *tenant = NULL;
+  char tid[KS_ID_MAX + 1];
+  mhd_result res;
+  if(!strcmp(url, "/notifications") && is_post && api->nauth) {
+    if(!notification_auth(api, con, up, tid, &tenant, &res))
+      return res;
+  }
+  else if(!authorized(api, con))
     return send_error(con, 401, "unauthorized",
                       "a valid 'Authorization: Bearer <token>' is required");
   if(up->too_large)
@@ -435,7 +494,7 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
   if(!strcmp(url, "/notifications")) {
     if(!is_post)
       return send_error(con, 405, "methodNotAllowed", "use POST");
-    return post_notifications(api, con, up);
+    return post_notifications(api, con, up, tenant);
   }
   if(!strcmp(url, "/metrics")) {
     if(strcmp(method, "GET"))
@@ -475,8 +534,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
   klog(KLOG_WARN, NULL, NULL, "control API: %s", msg);
 }
 
-int kapi_start(const char *listen, const char *token, struct kcore *core,
-               struct kapi **out, unsigned *port, struct mgc_err *err)
+int kapi_start(const char *listen, const char *token, struct kna *nauth,
+               struct kcore *core, struct kapi **out, unsigned *port,
+               struct mgc_err *err)
 {
   *out = NULL;
   struct sockaddr_storage ss;
@@ -500,6 +560,7 @@ int kapi_start(const char *listen, const char *token, struct kcore *core,
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
   }
   api->core = core;
+  api->nauth = nauth;
   api->work = kaw_new();
   if(!api->work) {
     free(api->token);
@@ -538,7 +599,8 @@ void kapi_stop(struct kapi *api)
 {
   if(!api)
     return;
-  kaw_free(api->work); /* jobs finish and resume their connections */
+  kna_close(api->nauth); /* resume requests waiting for keys first */
+  kaw_free(api->work);   /* jobs finish and resume their connections */
   MHD_stop_daemon(api->daemon);
   if(api->token) {
     volatile char *p = api->token;
