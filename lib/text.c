@@ -3,51 +3,17 @@
  * boundaries. */
 #include "text.h"
 
+#include "utf8.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the well-formed UTF-8 character at s (n bytes left), 0 when the
- * bytes there are not one (RFC 3629: no overlongs, no surrogates, at most
- * U+10FFFF). */
-static size_t utf8_char(const unsigned char *s, size_t n)
-{
-  unsigned char c = s[0];
-  if(c < 0x80)
-    return 1;
-  size_t need;
-  unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-  if(c >= 0xC2 && c <= 0xDF)
-    need = 2;
-  else if(c >= 0xE0 && c <= 0xEF) {
-    need = 3;
-    if(c == 0xE0)
-      lo = 0xA0; /* overlong */
-    else if(c == 0xED)
-      hi = 0x9F; /* surrogates */
-  }
-  else if(c >= 0xF0 && c <= 0xF4) {
-    need = 4;
-    if(c == 0xF0)
-      lo = 0x90; /* overlong */
-    else if(c == 0xF4)
-      hi = 0x8F; /* above U+10FFFF */
-  }
-  else
-    return 0;
-  if(n < need || s[1] < lo || s[1] > hi)
-    return 0;
-  for(size_t i = 2; i < need; i++)
-    if(s[i] < 0x80 || s[i] > 0xBF)
-      return 0;
-  return need;
-}
 
 size_t mgc__text_cut(const char *s, size_t len, size_t max)
 {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
   while(i < len) {
-    size_t k = utf8_char(u + i, len - i);
+    size_t k = mgc__utf8_seq(u + i, len - i);
     if(!k)
       k = 1;
     if(i + k > max)
@@ -100,7 +66,7 @@ static size_t escaped_len(const unsigned char *u, size_t len)
 {
   size_t n = 0;
   for(size_t i = 0; i < len;) {
-    size_t k = utf8_char(u + i, len - i);
+    size_t k = mgc__utf8_seq(u + i, len - i);
     char esc[6];
     n += escape_one(u + i, k, esc);
     i += k ? k : 1;
@@ -120,7 +86,7 @@ size_t mgc__text_escape(char *dst, size_t cap, const char *s, size_t len)
     room = room > 3 ? room - 3 : 0;
   size_t o = 0;
   for(size_t i = 0; i < len;) {
-    size_t k = utf8_char(u + i, len - i);
+    size_t k = mgc__utf8_seq(u + i, len - i);
     char esc[6];
     size_t m = escape_one(u + i, k, esc);
     if(o + m > room)

@@ -491,16 +491,10 @@ static long request(const struct client *cl, const char *method,
       snprintf(auth, alen, "Authorization: Bearer %s", cl->token);
     bad = !auth || add_header(&h, auth);
   }
+  long status = -1;
   if(bad) {
     mgc_cli_error("keeper at %s: out of memory", cl->base);
-    curl_slist_free_all(h);
-    if(auth) {
-      OPENSSL_cleanse(auth, strlen(auth));
-      free(auth);
-    }
-    free(url);
-    curl_easy_cleanup(curl);
-    return -1;
+    goto done;
   }
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
@@ -517,11 +511,11 @@ static long request(const struct client *cl, const char *method,
                      (curl_off_t)strlen(body));
   }
   CURLcode cc = curl_easy_perform(curl);
-  long status = -1;
   if(cc == CURLE_OK)
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   else
     mgc_cli_error("keeper at %s: %s", cl->base, curl_easy_strerror(cc));
+done:
   curl_slist_free_all(h);
   if(auth) {
     OPENSSL_cleanse(auth, strlen(auth));
