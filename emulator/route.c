@@ -139,6 +139,12 @@ void emu_route_match(const char *method, const char *path,
   }
   else if(!strcmp(path, "/common/discovery/instance") && is(method, "GET"))
     out->ep = EMU_EP_INSTANCE;
+  else if(!strcmp(path, "/v1/.well-known/OpenIdConfiguration") ||
+          !strcmp(path, "/v1/keys")) {
+    out->ep = path[4] == 'k' ? EMU_EP_NOTIFY_KEYS : EMU_EP_NOTIFY_OPENID;
+    if(!is(method, "GET"))
+      out->allow = "GET";
+  }
   else
     identity(method, path, out);
   if(out->ep != EMU_EP_NONE)

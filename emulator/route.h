@@ -17,6 +17,8 @@ enum emu_endpoint {
   EMU_EP_JWKS,            /* /{tenant}/discovery[/v2.0]/keys */
   EMU_EP_IMDS,            /* /metadata/identity/oauth2/token */
   EMU_EP_INSTANCE,        /* GET /common/discovery/instance */
+  EMU_EP_NOTIFY_OPENID,   /* /v1/.well-known/OpenIdConfiguration (callbacks) */
+  EMU_EP_NOTIFY_KEYS,     /* /v1/keys: the notification signing key */
   EMU_EP_EMU_CALLS,       /* /_emulator/calls */
   EMU_EP_EMU_CALL,        /* /_emulator/calls/{id} */
   EMU_EP_EMU_STATS,       /* /_emulator/stats */

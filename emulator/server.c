@@ -5,6 +5,8 @@
  * and graph_json.c. */
 #include "server.h"
 
+#include "notify_sign.h"
+
 #include "form.h"
 #include "mgc_internal.h"
 #include "graph_json.h"
@@ -325,6 +327,7 @@ static enum MHD_Result token_endpoint(struct hctx *h, const char *tenant)
   }
   struct emu_fault_decision d;
   emu_faults_decide(s->faults, EMU_SCOPE_TOKEN, NULL, emu_now_ms(), &d);
+  emu_faults_tenant(s->faults, tenant, &d); /* tenantFault */
   h->latency_ms = d.latency_ms;
   if(d.status)
     return fault_reply(h, &d, 1);
@@ -506,14 +509,7 @@ static void event_notify(void *ctx, enum emu_call_event ev,
                          const struct emu_call_info *call)
 {
   struct emu_server *s = ctx;
-  if(!call->callback || !*call->callback)
-    return;
-  json_t *body = emu_notification_json(call, ev == EMU_EVENT_ENDED);
-  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-  json_decref(body);
-  if(text && s->notify)
-    emu_notify_post(s->notify, call->callback, text);
-  free(text);
+  emu_notify_event(s->notify, ev, call);
 }
 
 static enum MHD_Result graph(struct hctx *h, const struct emu_route *rt)
@@ -569,6 +565,7 @@ static enum MHD_Result graph(struct hctx *h, const struct emu_route *rt)
       return odata_error(h, 507, "quotaLimitReached", NULL,
                          "The emulator holds its maximum number of calls.");
     }
+    event_notify(s, EMU_EVENT_CREATED, &info);
     json_t *body = emu_call_json(&info, h->base, api, &cr);
     emu_calls_info_release(&info);
     emu_call_request_release(&cr);
@@ -894,6 +891,12 @@ static enum MHD_Result route(struct hctx *h)
     return rt.allow ? method_not_allowed(h, rt.allow) : imds_endpoint(h);
   case EMU_EP_INSTANCE:
     return instance_discovery(h);
+  case EMU_EP_NOTIFY_OPENID: /* the notification key (notify_sign.h) */
+    return rt.allow ? method_not_allowed(h, rt.allow)
+                    : reply_json(h, 200, emu_nsign_openid_config(h->base));
+  case EMU_EP_NOTIFY_KEYS:
+    return rt.allow ? method_not_allowed(h, rt.allow)
+                    : reply_json(h, 200, emu_nsign_jwks(h->srv->nsign));
   case EMU_EP_TOKEN:
     return token_endpoint(h, rt.tenant);
   case EMU_EP_OPENID:
