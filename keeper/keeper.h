@@ -12,8 +12,10 @@ struct keeper_opts {
   struct kcore_config core;
   const char *listen;    /* NULL = 127.0.0.1:8787 */
   const char *api_token; /* bearer token of the control API, or NULL */
-  unsigned concurrency;  /* requests in flight at most; 0 = 64 */
-  long flush_ms;         /* progress written at least this often; 0 = 500 */
+  unsigned concurrency;  /* fixed requests in flight; 0 = sized by demand */
+  /* requests in flight at most (keeper/inflight.h); 0 = KIF_DEFAULT_MAX */
+  unsigned max_concurrency;
+  long flush_ms; /* progress written at least this often; 0 = 500 */
   /* Make a Graph client (retries 0: the keeper schedules retries itself).
    * Called at start and on SIGHUP (credentials reloaded); *handle is given
    * back to free_client().  Returns an mgcall_code; errbuf gets why. */
