@@ -6,7 +6,8 @@
  *  - demand (Little's law): requests in flight = rate x latency.  The rate
  *    the schedule needs (live calls / interval, plus retries, plus the
  *    backlog of due calls drained within a second) times the observed
- *    latency, times a headroom;
+ *    latency, times a headroom.  Recomputed by kif_tick(): once per turn of
+ *    the main loop, and whenever due calls wait for the target;
  *  - a ceiling that Graph's pushback moves (AIMD): a 429 or 503 multiplies
  *    it by KIF_DECREASE (at most once per round trip), every other answer
  *    raises it by KIF_INCREASE_PCT % of the maximum per round trip.
@@ -23,13 +24,13 @@
 #include <stdint.h>
 
 /* Default --max-concurrency: 1,000,000 calls at 15 minutes need 1,111
- * keepAlives/s; at 200 ms that is 222 in flight (333 with the headroom),
- * so 1000 leaves room for latencies up to about 600 ms. */
+ * keepAlives/s; at 200 ms that is 222 in flight (444 with the headroom),
+ * so 1000 leaves room for latencies up to about 450 ms. */
 #define KIF_DEFAULT_MAX 1000u
 /* Fewest requests in flight the controller allows (unless max is lower). */
 #define KIF_FLOOR 8u
-/* Demand headroom over Little's law: rate x latency x 1.5. */
-#define KIF_HEADROOM 1.5
+/* Demand headroom over Little's law: rate x latency x 2. */
+#define KIF_HEADROOM 2.0
 /* The backlog (due, not yet sent) is planned to drain within this. */
 #define KIF_DRAIN_MS 1000
 /* Multiplicative decrease of the ceiling on a 429/503 (once per round

@@ -61,6 +61,7 @@ static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
 }
 
 static void dispatch(struct loop *l, unsigned limit, int64_t now);
+static void watch_flow(struct loop *l, int64_t now);
 
 /* ktr_fetch_fn: refresh one tenant's token ahead of expiry (main loop). */
 static int prefetch(void *ud, const char *tenant, long min_remaining_s,
@@ -153,13 +154,22 @@ static void dispatch(struct loop *l, unsigned limit, int64_t now)
   struct kcore *k = l->core;
   unsigned cap = kif_max(l->inflight);
   int64_t risk = ks_at_risk_ms(k->sched);
+  int retargeted = 0;
   ks_collect_due(k->sched, now);
   for(;;) {
     const struct ks_call *head = ks_peek_ready(k->sched);
-    if(!head || l->in_flight >= cap ||
-       (l->in_flight >= limit &&
-        ks_deadline_mono(k->sched, head) - now >= risk))
+    if(!head || l->in_flight >= cap)
       break;
+    if(l->in_flight >= limit &&
+       ks_deadline_mono(k->sched, head) - now >= risk) {
+      if(retargeted)
+        break;
+      /* due calls wait for the target: size it for them now */
+      watch_flow(l, now);
+      limit = kif_target(l->inflight);
+      retargeted = 1;
+      continue;
+    }
     struct ks_call *c = ks_next_ready(k->sched);
     km_lateness(k->metrics, now - c->due_mono);
     kif_sent(l->inflight, now, now - c->due_mono);

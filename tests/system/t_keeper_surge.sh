@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # t_keeper_surge.sh - the start-up surge: the keeper restarts on a store of
 # 3,000 calls that are all overdue (last successes 21..56 s ago, --interval
 # 20s, --deadline 60s).  It spreads the backlog over 1/8 of each call's time
