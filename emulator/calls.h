@@ -51,6 +51,8 @@ struct emu_call_info {
   int64_t last_keepalive_ms; /* 0: none yet */
   int64_t ended_ms;          /* 0: not ended */
   int64_t expires_ms; /* active: when inactivity ends it; ended: when dropped */
+  int64_t max_gap_ms; /* longest time without a successful keepAlive, from
+                         creation; for a live call up to now */
   uint32_t keepalives;
   unsigned modalities;
   enum emu_media media;
@@ -77,6 +79,9 @@ struct emu_calls_stats {
   uint64_t dropped;
   uint32_t active, ended;
   uint32_t strings; /* distinct tenant/app/callbackUri strings held */
+  /* the longest max_gap_ms of any call since the start (live, ended or
+   * already dropped) */
+  int64_t max_gap_ms;
 };
 
 enum emu_call_result {
@@ -88,8 +93,14 @@ enum emu_call_result {
 };
 
 /* Event: EMU_EVENT_ESTABLISHED or EMU_EVENT_ENDED.  Called without the store
- * lock held, from the timer thread or the thread that ended the call. */
-enum emu_call_event { EMU_EVENT_ESTABLISHED = 1, EMU_EVENT_ENDED = 2 };
+ * lock held, from the timer thread or the thread that ended the call.
+ * EMU_EVENT_CREATED is never fired by the store: the Graph front end reports
+ * it to the notifier after a create. */
+enum emu_call_event {
+  EMU_EVENT_ESTABLISHED = 1,
+  EMU_EVENT_ENDED = 2,
+  EMU_EVENT_CREATED = 3
+};
 typedef void (*emu_call_event_fn)(void *ctx, enum emu_call_event ev,
                                   const struct emu_call_info *call);
 
@@ -141,6 +152,7 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
 size_t emu_calls_list(struct emu_calls *s, size_t *pos,
                       struct emu_call_info *out, size_t max);
 
+/* Counters; max_gap_ms looks at every live call (O(calls)). */
 void emu_calls_get_stats(struct emu_calls *s, struct emu_calls_stats *out);
 
 /* Insert a call read back from a state file (times wall-clock ms).  A live

@@ -12,7 +12,12 @@ struct keeper_opts {
   struct kcore_config core;
   const char *listen;    /* NULL = 127.0.0.1:8787 */
   const char *api_token; /* bearer token of the control API, or NULL */
-  unsigned concurrency;  /* fixed requests in flight; 0 = sized by demand */
+  /* --notification-app-id "ID[,ID...]" (NULL: notifications are not
+   * verified) and --notification-openid-url (NULL: Graph's); see
+   * keeper/notify_auth.h. */
+  const char *notification_app_ids;
+  const char *notification_openid_url;
+  unsigned concurrency; /* fixed requests in flight; 0 = sized by demand */
   /* requests in flight at most (keeper/inflight.h); 0 = KIF_DEFAULT_MAX */
   unsigned max_concurrency;
   long flush_ms; /* progress written at least this often; 0 = 500 */

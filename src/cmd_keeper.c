@@ -55,9 +55,13 @@ enum {
   OPT_ON_ENDED,
   OPT_ON_ENDED_URL,
   OPT_API_TOKEN_FILE,
+  OPT_NOTIFICATION_APP_ID,
+  OPT_NOTIFICATION_OPENID_URL,
   OPT_LOG_FORMAT,
   OPT_HOOK_TIMEOUT,
   OPT_HOOK_RETRIES,
+  OPT_STOP_TIMEOUT,
+  OPT_RETENTION,
   OPT_VERBOSE,
   OPT_HELP,
   /* clients */
@@ -78,9 +82,14 @@ static const struct option run_options[] = {
     {"on-ended", required_argument, NULL, OPT_ON_ENDED},
     {"on-ended-url", required_argument, NULL, OPT_ON_ENDED_URL},
     {"api-token-file", required_argument, NULL, OPT_API_TOKEN_FILE},
+    {"notification-app-id", required_argument, NULL, OPT_NOTIFICATION_APP_ID},
+    {"notification-openid-url", required_argument, NULL,
+     OPT_NOTIFICATION_OPENID_URL},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
     {"hook-retries", required_argument, NULL, OPT_HOOK_RETRIES},
+    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"retention", required_argument, NULL, OPT_RETENTION},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -101,6 +110,12 @@ static void help_run(FILE *out)
       "                         picks one and logs it)\n"
       "  --api-token-file F     bearer token the control API requires (needed\n"
       "                         when --listen is not loopback)\n"
+      "  --notification-app-id ID[,ID...]  POST /notifications requires\n"
+      "                         Graph's signed bearer JWT for one of these\n"
+      "                         app ids (or the --api-token-file token)\n"
+      "  --notification-openid-url URL  where its keys are published\n"
+      "                         (default https://api.aps.skype.com/v1/\n"
+      "                         .well-known/OpenIdConfiguration)\n"
       "  --interval DUR         keepAlive interval (default 15m)\n"
       "  --deadline DUR         Graph's inactivity limit (default 45m)\n"
       "  --jitter PCT           spread each interval by +-PCT% (default 10)\n"
@@ -114,11 +129,16 @@ static void help_run(FILE *out)
       "                         '...' and \"...\" quote, \\ escapes) when a\n"
       "                         call ends, with MGCALL_CALL_ID,\n"
       "                         MGCALL_TENANT_ID, MGCALL_REASON (not-found,\n"
-      "                         terminated, removed, lost)\n"
-      "  --on-ended-url URL     POST {\"callId\",\"tenantId\",\"reason\"} "
-      "there\n"
+      "                         terminated, removed, lost), MGCALL_EVENT_ID\n"
+      "  --on-ended-url URL     POST {\"callId\",\"tenantId\",\"reason\","
+      "\"eventId\"}\n"
+      "                         there\n"
       "  --hook-timeout DUR     per hook attempt (default 30s)\n"
       "  --hook-retries N       retries of a failed hook (default 3)\n"
+      "  --stop-timeout DUR     at exit, run due hooks for at most DUR\n"
+      "                         (default 20s); the rest stay in the store\n"
+      "  --retention DUR        purge ended calls and finished hooks older\n"
+      "                         than DUR from the store (default 7d)\n"
       "  --log-format FMT       text (default) or json\n"
       "  -v, --verbose          also log every keepAlive\n\n"
       "Signals: SIGTERM/SIGINT stop taking work, finish in-flight requests,\n"
@@ -315,6 +335,12 @@ static int cmd_run(int argc, char **argv)
       if((rc = read_secret(optarg, &api_token, "--api-token-file")))
         goto out;
       break;
+    case OPT_NOTIFICATION_APP_ID:
+      o.notification_app_ids = optarg;
+      break;
+    case OPT_NOTIFICATION_OPENID_URL:
+      o.notification_openid_url = optarg;
+      break;
     case OPT_LOG_FORMAT:
       if(!strcmp(optarg, "text"))
         logfmt = KLOG_TEXT;
@@ -337,6 +363,17 @@ static int cmd_run(int argc, char **argv)
       if((rc = parse_num("--hook-retries", optarg, 0, 10, &n)))
         goto out;
       o.core.hooks.retries = (int)n;
+      break;
+    case OPT_STOP_TIMEOUT: {
+      int64_t ms = 0;
+      if((rc = parse_dur("--stop-timeout", optarg, &ms)))
+        goto out;
+      o.core.hooks.stop_timeout_ms = (long)ms;
+      break;
+    }
+    case OPT_RETENTION:
+      if((rc = parse_dur("--retention", optarg, &o.core.retention_ms)))
+        goto out;
       break;
     case 'v':
     case OPT_VERBOSE:
