@@ -384,9 +384,10 @@ static void on_done(void *ud, const char *call_id, void *item,
     r->failed++;
     if(r->stop_on_error)
       r->stopping = 1;
-    /* No usable credentials: every other call would fail the same way
-     * (and ask the token endpoint again). */
-    if(res->code == MGCALL_E_AUTH)
+    /* No usable credentials for the credential's own tenant: every other
+     * call would fail the same way (and ask the token endpoint again).  A
+     * refusal for an item's TenantId fails the items of that tenant only. */
+    if(res->code == MGCALL_E_AUTH && !it->tenant_id)
       r->stopping = r->auth_failed = 1;
   }
   if(r->feeding)
