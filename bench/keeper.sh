@@ -107,7 +107,7 @@ if [ "$part" = all ] || [ "$part" = 1 ]; then
     "$T/ids" >"$T/regs.jsonl"
   split -l 10000 "$T/regs.jsonl" "$T/regs."
   for f in "$T"/regs.[a-z][a-z]; do
-    jq -s -c . "$f" | curl -sf -X POST "$KURL/calls" --data-binary @- >/dev/null
+    jq -s -c . "$f" | curl -sf -X POST "$KURL/calls" -H "Content-Type: application/json" --data-binary @- >/dev/null
   done
   reg_s=$(( ($(now_ms) - t0) ))
   warm=$(( secs / 5 < 30 ? secs / 5 : 30 ))

@@ -19,9 +19,12 @@ struct kapi;
 
 /* Start serving on listen (default 127.0.0.1:8787).  token: the bearer
  * token every request but /healthz must carry, or NULL (allowed only on
- * loopback: MGCALL_E_USAGE otherwise).  core is borrowed.  On success
+ * loopback: MGCALL_E_USAGE otherwise).  allowed_hosts: host names a Host
+ * or Origin header may carry besides the listen address (--allowed-host;
+ * NULL-terminated, may be NULL; copied).  core is borrowed.  On success
  * *port is the bound port (useful with port 0). */
-int kapi_start(const char *listen, const char *token, struct kcore *core,
+int kapi_start(const char *listen, const char *token,
+               const char *const *allowed_hosts, struct kcore *core,
                struct kapi **out, unsigned *port, struct mgc_err *err);
 
 /* Stop accepting and answering; NULL is a no-op. */

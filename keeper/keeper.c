@@ -260,7 +260,8 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   l.core->wake_ud = &l;
   struct kapi *api = NULL;
   unsigned port = 0;
-  rc = kapi_start(o->listen, o->api_token, l.core, &api, &port, err);
+  rc = kapi_start(o->listen, o->api_token, o->allowed_hosts, l.core, &api,
+                  &port, err);
   if(rc) {
     drop_batch(o, &l, client, handle);
     kcore_free(l.core);

@@ -14,6 +14,8 @@ struct keeper_opts {
   const char *api_token; /* bearer token of the control API, or NULL */
   unsigned concurrency;  /* requests in flight at most; 0 = 64 */
   long flush_ms;         /* progress written at least this often; 0 = 500 */
+  /* --allowed-host names (NULL-terminated, may be NULL) */
+  const char *const *allowed_hosts;
   /* Make a Graph client (retries 0: the keeper schedules retries itself).
    * Called at start and on SIGHUP (credentials reloaded); *handle is given
    * back to free_client().  Returns an mgcall_code; errbuf gets why. */

@@ -8,6 +8,7 @@
 #include "cloud.h"
 #include "credential.h"
 #include "http.h"
+#include "ids.h"
 #include "jwt.h"
 #include "token_cache.h"
 #include "token_response.h"
@@ -190,20 +191,6 @@ static void warn(const struct mgc_tokens *t, const char *msg)
     t->warn_cb(t->log_userdata, msg);
   else
     fprintf(stderr, "mgcall: warning: %s\n", msg);
-}
-
-/* Tenant ids go into a URL path: GUIDs and domain names only. */
-static int tenant_ok(const char *s)
-{
-  if(!s || !*s || strlen(s) > 256)
-    return 0;
-  for(const char *p = s; *p; p++) {
-    unsigned char c = (unsigned char)*p;
-    if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
-      return 0;
-  }
-  return strcmp(s, ".") && strcmp(s, "..");
 }
 
 static int give(const char *token, time_t exp, char *out, size_t outlen,
@@ -496,7 +483,7 @@ int mgc__tokens_get(struct mgc_tokens *t, const char *tenant, int force_refresh,
   else {
     key_tenant = tenant && *tenant ? tenant : c->tenant_id;
     authority = t->authority;
-    if(!tenant_ok(key_tenant))
+    if(!mgc__tenant_id_ok(key_tenant))
       return mgc__err_set(err, MGCALL_E_USAGE, "bad tenant id '%.300s'",
                           key_tenant ? key_tenant : "");
   }
