@@ -13,6 +13,7 @@
 #include "timefmt.h"
 
 #include <malloc.h>
+#include <stdatomic.h>
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -33,6 +34,7 @@ struct kapi {
   struct kcore *core;
   char *token;
   struct kguard *guard;
+  atomic_uint pages; /* GET /calls pages being built */
 };
 
 /* Per request: made by uri_seen() when the request line arrives. */
@@ -42,8 +44,10 @@ struct upload {
   size_t len, cap, limit;
   size_t reserved; /* bytes of the guard's budget this request holds */
   struct kguard *guard;
-  int started; /* the handler saw the headers */
-  int refused; /* answered before the body: discard it */
+  int started;  /* the handler saw the headers */
+  int fixed;    /* a Content-Length was given (and reserved whole) */
+  int answered; /* answered from the headers: ignore the rest */
+  int refused;  /* 413 or 503 found while the body came */
 };
 
 /* The budget a response of n bytes takes (given back when the request
@@ -175,8 +179,20 @@ static mhd_result get_calls(struct kapi *api, struct MHD_Connection *con)
          MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "limit"),
          after, after_len, &q, why, sizeof(why)))
     return send_error(con, 400, "badRequest", why);
+  /* shed before building when the answers in flight already fill the
+   * budget (a call is a few hundred bytes of JSON) */
+  if(kguard_in_use(api->guard) + q.limit * 256 > KGUARD_BODY_BUDGET)
+    return send_error(con, 503, "busy",
+                      "too many large answers in flight: retry later");
+  /* one thread always stays free of page building (for /healthz) */
+  if(atomic_fetch_add(&api->pages, 1) >= KAPI_THREADS - 1) {
+    atomic_fetch_sub(&api->pages, 1);
+    return send_error(con, 503, "busy",
+                      "too many pages being built: retry later");
+  }
   struct mgc_err err = {0};
   json_t *page = kpage_calls(api->core, &q, &err);
+  atomic_fetch_sub(&api->pages, 1);
   if(!page)
     return send_error(con, 503, "storeUnavailable", err.msg);
   return send_json(con, 200, page);
@@ -234,53 +250,6 @@ static mhd_result post_notifications(struct kapi *api,
                              "ended", (json_int_t)ended));
 }
 
-static int hexval(char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/* The id of "/calls/<id>[?query]" from the request as sent (raw), percent-
- * decoded here so a %00 is seen (libmicrohttpd's decoded path ends at it):
- * NULL when it holds a NUL, a bad escape, or is not a call id. */
-static char *id_of(const char *raw)
-{
-  const char *p = raw ? strstr(raw, "/calls/") : NULL;
-  if(!p || p != raw)
-    return NULL;
-  p += 7;
-  size_t n = strcspn(p, "?");
-  char *id = malloc(n + 1);
-  if(!id)
-    return NULL;
-  size_t k = 0;
-  for(size_t i = 0; i < n; i++) {
-    char c = p[i];
-    if(c == '%') {
-      int hi = i + 2 < n ? hexval(p[i + 1]) : -1;
-      int lo = hi >= 0 ? hexval(p[i + 2]) : -1;
-      if(lo < 0 || (hi == 0 && lo == 0)) {
-        free(id);
-        return NULL;
-      }
-      c = (char)(hi * 16 + lo);
-      i += 2;
-    }
-    id[k++] = c;
-  }
-  id[k] = '\0';
-  if(!mgc__call_id_ok(id)) { /* "/" is allowed: ids are opaque */
-    free(id);
-    return NULL;
-  }
-  return id;
-}
-
 static int authorized(struct kapi *api, struct MHD_Connection *con)
 {
   if(!api->token)
@@ -319,33 +288,34 @@ static int reserve_response(struct MHD_Connection *con, size_t n)
   return 0;
 }
 
-/* Decide from the headers alone, before any byte of the body is read:
- * Host/Origin (403), token (401), Content-Type (415), size (413) and the
- * memory budget (503).  NULL-returning means go on. */
-static int refuse_early(struct kapi *api, struct MHD_Connection *con,
-                        const char *url, const char *method, struct upload *up,
-                        mhd_result *res)
+/* Host, Origin, token: 0, or 1 with the answer queued in *res. */
+static int refuse_caller(struct kapi *api, struct MHD_Connection *con,
+                         mhd_result *res)
 {
-  if(!strcmp(url, "/healthz"))
-    return 0;
-  if(!kguard_host_ok(api->guard, MHD_lookup_connection_value(
-                                     con, MHD_HEADER_KIND, "Host"))) {
-    *res = send_error(con, 403, "forbidden",
-                      "Host does not name this keeper (see --allowed-host)");
-    return 1;
-  }
-  if(!kguard_origin_ok(api->guard, MHD_lookup_connection_value(
-                                       con, MHD_HEADER_KIND, "Origin"))) {
-    *res = send_error(con, 403, "forbidden",
-                      "requests from web pages of another origin are "
-                      "refused");
-    return 1;
-  }
-  if(!authorized(api, con)) {
+  const char *why = NULL;
+  unsigned status = 403;
+  if(!kguard_host_ok(api->guard,
+                     MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host")))
+    why = "Host does not name this keeper (see --allowed-host)";
+  else if(!kguard_origin_ok(api->guard, MHD_lookup_connection_value(
+                                            con, MHD_HEADER_KIND, "Origin")))
+    why = "requests from web pages of another origin are refused";
+  else if(!authorized(api, con)) {
     *res = send_error(con, 401, "unauthorized",
                       "a valid 'Authorization: Bearer <token>' is required");
     return 1;
   }
+  if(!why)
+    return 0;
+  *res = send_error(con, status, "forbidden", why);
+  return 1;
+}
+
+/* Content-Type, size and the memory budget of a body: 0, or 1 with the
+ * answer queued in *res. */
+static int refuse_body(struct kapi *api, struct MHD_Connection *con,
+                       const char *method, struct upload *up, mhd_result *res)
+{
   const char *cl =
       MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
   const char *te =
@@ -354,30 +324,37 @@ static int refuse_early(struct kapi *api, struct MHD_Connection *con,
   if(!length && !te)
     return 0; /* no body */
   if(!kguard_is_json(
-         MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type"))) {
+         MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type")))
     *res = send_error(con, 415, "unsupportedMediaType",
                       "a request body must be 'Content-Type: "
                       "application/json'");
-    return 1;
-  }
-  if(strcmp(method, "POST")) {
+  else if(strcmp(method, "POST"))
     *res = send_error(con, 405, "methodNotAllowed", "only POST takes a body");
-    return 1;
-  }
-  if(length > up->limit) {
+  else if(length > up->limit)
     *res = send_error(con, 413, "payloadTooLarge", "request body too large");
-    return 1;
-  }
   /* a known length is reserved whole; a chunked body as it grows */
-  if(length) {
-    if(kguard_reserve(api->guard, (size_t)length + 1)) {
-      *res = send_error(con, 503, "busy",
-                        "too many request bodies in flight: retry later");
-      return 1;
-    }
-    up->reserved = (size_t)length + 1;
+  else if(length && kguard_reserve(api->guard, (size_t)length + 1))
+    *res = send_error(con, 503, "busy",
+                      "too many request bodies in flight: retry later");
+  else {
+    up->reserved = length ? (size_t)length + 1 : 0;
+    up->fixed = length > 0;
+    return 0;
   }
-  return 0;
+  return 1;
+}
+
+/* Decide from the headers alone, before any byte of the body is read:
+ * Host/Origin (403), token (401), Content-Type (415), size (413) and the
+ * memory budget (503).  0 = go on; 1 = refused, the answer in *res. */
+static int refuse_early(struct kapi *api, struct MHD_Connection *con,
+                        const char *url, const char *method, struct upload *up,
+                        mhd_result *res)
+{
+  /* /healthz tells nothing: any Host, no token (a liveness probe) */
+  if(strcmp(url, "/healthz") && refuse_caller(api, con, res))
+    return 1;
+  return refuse_body(api, con, method, up, res);
 }
 
 /* Append a piece of the body, within the request's limit and the budget. */
@@ -391,18 +368,21 @@ static void take_body(struct kapi *api, struct upload *up, const char *data,
     return;
   }
   if(up->len + n + 1 > up->cap) {
-    size_t cap = up->cap ? up->cap * 2 : 4096;
+    /* a Content-Length is allocated once, whole; a chunked body doubles */
+    size_t cap = up->reserved && !up->cap ? up->reserved
+                 : up->cap                ? up->cap * 2
+                                          : 4096;
     while(cap < up->len + n + 1)
       cap *= 2;
     if(cap > up->limit + 1)
       cap = up->limit + 1;
-    if(up->reserved && cap > up->reserved)
+    if(up->fixed && cap > up->reserved)
       cap = up->reserved; /* Content-Length: exactly that */
     if(cap < up->len + n + 1) {
       up->refused = 413; /* more than its Content-Length */
       return;
     }
-    if(cap > up->reserved) { /* chunked: take the growth from the budget */
+    if(!up->fixed && cap > up->reserved) { /* chunked: grow the budget */
       if(kguard_reserve(api->guard, cap - up->reserved)) {
         up->refused = 503;
         return;
@@ -437,9 +417,13 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
     up->limit = !strcmp(url, "/calls") ? KAPI_MAX_CALLS_BODY : KN_MAX_BODY;
     mhd_result res;
     if(refuse_early(api, con, url, method, up, &res)) {
-      up->refused = 1;
+      up->answered = 1;
       return res;
     }
+    return MHD_YES;
+  }
+  if(up->answered) { /* libmicrohttpd closes the connection, body unread */
+    *upload_data_size = 0;
     return MHD_YES;
   }
   if(*upload_data_size) {
@@ -466,7 +450,7 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
     return send_error(con, 405, "methodNotAllowed", "use GET or POST");
   }
   if(!strncmp(url, "/calls/", 7)) {
-    char *id = id_of(up->raw_uri);
+    char *id = kguard_path_id(up->raw_uri);
     if(!id)
       return send_error(con, 400, "badRequest",
                         "bad call id in the path (empty, a NUL, a control "
@@ -638,6 +622,7 @@ int kapi_start(const char *listen, const char *token,
       api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL, MHD_OPTION_NOTIFY_COMPLETED,
       completed, api, MHD_OPTION_NOTIFY_CONNECTION, conn_event, api,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)KAPI_THREADS,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)KGUARD_MAX_CONNECTIONS,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)KGUARD_PER_ADDRESS,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,

@@ -12,6 +12,9 @@
 #define KAPI_MAX_CALLS_BODY (16u * 1024 * 1024)
 #define KAPI_MAX_BULK 200000
 #define KAPI_MAX_TOKEN 4096
+/* Threads answering requests: a slow answer (a large page of GET /calls)
+ * does not hold up /healthz on another. */
+#define KAPI_THREADS 4
 
 struct kapi;
 

@@ -3,7 +3,9 @@
  * header-time watchdog and the log rate limit of the control API. */
 #include "api_guard.h"
 
+#include "ids.h"
 #include "log.h"
+#include "url.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -216,6 +218,19 @@ int kguard_is_json(const char *ct)
   return !*ct || *ct == ';';
 }
 
+char *kguard_path_id(const char *raw)
+{
+  if(!raw || strncmp(raw, "/calls/", 7))
+    return NULL;
+  raw += 7;
+  char *id = mgc__url_decode(raw, strcspn(raw, "?#"));
+  if(id && !mgc__call_id_ok(id)) { /* "/" is allowed: ids are opaque */
+    free(id);
+    id = NULL;
+  }
+  return id;
+}
+
 /* ---- body memory ---- */
 
 int kguard_reserve(struct kguard *g, size_t n)
@@ -328,9 +343,10 @@ static void *watchdog(void *arg)
       if(kguard_log_allowed(g, &dropped))
         klog(KLOG_WARN, NULL, NULL,
              "control API: closed %u connection(s) whose request took "
-             "too long (headers %d s, body %d s)%s",
+             "too long (headers %d s, body %d s); %llu similar warnings "
+             "suppressed before",
              cut, KGUARD_HEADER_MS / 1000, KGUARD_BODY_MS / 1000,
-             dropped ? " (earlier warnings suppressed)" : "");
+             (unsigned long long)dropped);
       pthread_mutex_lock(&g->lock);
     }
     struct timespec ts;

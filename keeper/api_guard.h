@@ -60,6 +60,13 @@ int kguard_origin_ok(const struct kguard *g, const char *origin);
 /* 1 when a Content-Type names application/json (parameters allowed). */
 int kguard_is_json(const char *content_type);
 
+/* The call id of a request line's URI as sent (raw), "/calls/<id>" with
+ * an optional "?query": percent-decoded here, so a %00 is seen (the path
+ * libmicrohttpd decodes ends at it).  A malloc'd id (caller frees), or NULL
+ * for another path, a bad %-escape, a NUL, or an id mgc__call_id_ok()
+ * refuses. */
+char *kguard_path_id(const char *raw_uri);
+
 /* ---- body memory ---- */
 
 /* Take n bytes of the budget: 0, or -1 when that would exceed it. */

@@ -785,6 +785,19 @@ static int list_all(const struct client *cl, int as_json)
     after = NULL;
     struct body b = {0};
     long st = request(cl, "GET", path, NULL, &b);
+    /* 503 busy: the keeper sheds page building under load; retry a few
+     * times, 0.2 s, 0.4 s ... 3.2 s apart */
+    for(unsigned try = 0; st == 503 && try < 5; try++) {
+      free(b.buf);
+      memset(&b, 0, sizeof(b));
+      struct timespec pause = {0, (long)(200000000L << try)};
+      while(pause.tv_nsec >= 1000000000L) {
+        pause.tv_sec++;
+        pause.tv_nsec -= 1000000000L;
+      }
+      nanosleep(&pause, NULL);
+      st = request(cl, "GET", path, NULL, &b);
+    }
     json_t *o = st == 200 ? json_loads(b.buf ? b.buf : "", 0, NULL) : NULL;
     json_t *calls = json_object_get(o, "calls");
     json_t *next = json_object_get(o, "next");
