@@ -178,11 +178,15 @@ k_stop TERM
 
 # control characters already in a store (written before this check existed)
 # are escaped by keeper list/show, never printed raw
-sqlite3 "$K_DB" "insert into calls (call_id, tenant_id, state, reason, last_error, added_ms)
+# (ended now: retention keeps them)
+sqlite3 "$K_DB" "insert into calls (call_id, tenant_id, state, reason, last_error,
+  added_ms, ended_ms)
   values ('zz-old' || char(27) || ']0;pwned' || char(7), 't' || char(27) || '[31m',
-  'lost', NULL, 'Graph said' || char(10) || 'forged line' || char(0x202E), 1),
+  'lost', NULL, 'Graph said' || char(10) || 'forged line' || char(0x202E), 1,
+  strftime('%s', 'now') * 1000),
   ('zz-old-clean', 't' || char(27) || '[31m', 'lost', NULL,
-  'Graph said' || char(10) || 'forged line' || char(0x202E), 1)"
+  'Graph said' || char(10) || 'forged line' || char(0x202E), 1,
+  strftime('%s', 'now') * 1000)"
 k_start "${SLOW[@]}" "${GRAPH[@]}" || {
   t_done
   exit 1
