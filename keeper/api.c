@@ -8,6 +8,7 @@
 #include "ids.h"
 #include "log.h"
 #include "notify.h"
+#include "notify_auth.h"
 #include "page.h"
 #include "regs.h"
 #include "timefmt.h"
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #if MHD_VERSION < 0x00097002
 typedef int mhd_result;
@@ -35,6 +37,7 @@ struct kapi {
   char *token;
   struct kguard *guard;
   atomic_uint pages; /* GET /calls pages being built */
+  struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
 };
 
 /* Per request: made by uri_seen() when the request line arrives. */
@@ -48,6 +51,7 @@ struct upload {
   int fixed;    /* a Content-Length was given (and reserved whole) */
   int answered; /* answered from the headers: ignore the rest */
   int refused;  /* 413 or 503 found while the body came */
+  int waited;   /* resumed after waiting for notification keys */
 };
 
 /* The budget a response of n bytes takes (given back when the request
@@ -200,7 +204,8 @@ static mhd_result get_calls(struct kapi *api, struct MHD_Connection *con)
 
 static mhd_result post_notifications(struct kapi *api,
                                      struct MHD_Connection *con,
-                                     const struct upload *up)
+                                     const struct upload *up,
+                                     const char *tenant)
 {
   const char *validation = MHD_lookup_connection_value(
       con, MHD_GET_ARGUMENT_KIND, "validationToken");
@@ -225,7 +230,10 @@ static mhd_result post_notifications(struct kapi *api,
   for(size_t i = 0; i < n && !failed; i++) {
     if(ev[i].action == KN_TRACK) {
       struct kcore_reg reg = {ev[i].call_id,
-                              ev[i].tenant_id[0] ? ev[i].tenant_id : NULL, 0};
+                              tenant               ? tenant
+                              : ev[i].tenant_id[0] ? ev[i].tenant_id
+                                                   : NULL,
+                              0};
       int created = 0;
       if(kcore_add(api->core, &reg, 1, &created, &err))
         failed = 1;
@@ -266,6 +274,48 @@ static int authorized(struct kapi *api, struct MHD_Connection *con)
   return diff == 0;
 }
 
+static void resume_con(void *con)
+{
+  MHD_resume_connection(con);
+}
+
+/* POST /notifications with --notification-app-id: the control API token
+ * (a bot that verified the notification forwards it) or Graph's own bearer
+ * JWT (keeper/notify_auth.h), never an anonymous body.  Returns 1 to go on
+ * (*tenant: the verified tid or NULL), 0 when answered or suspended with
+ * *res set.  A token of an unknown key suspends the request until the key
+ * thread fetched the keys once more (never this thread), then it is
+ * checked again. */
+static int notification_auth(struct kapi *api, struct MHD_Connection *con,
+                             struct upload *up, char tid[KS_ID_MAX + 1],
+                             const char **tenant, mhd_result *res)
+{
+  *tenant = NULL;
+  if(api->token && authorized(api, con))
+    return 1;
+  char why[128];
+  enum kna_result r = kna_verify(
+      api->nauth,
+      MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"),
+      (int64_t)time(NULL), tid, why, sizeof(why));
+  if(r == KNA_OK) {
+    *tenant = tid;
+    return 1;
+  }
+  if(r == KNA_UNKNOWN_KID && !up->waited) {
+    up->waited = 1;
+    MHD_suspend_connection(con); /* before the key thread may resume it */
+    if(kna_wait_keys(api->nauth, resume_con, con))
+      MHD_resume_connection(con); /* no refresh allowed now: answer */
+    *res = MHD_YES;
+    return 0;
+  }
+  klog(KLOG_WARN, NULL, NULL, "POST /notifications refused (403): %s", why);
+  *res = send_error(con, 403, "forbidden",
+                    "the notification's bearer token was not accepted");
+  return 0;
+}
+
 static struct upload *upload_of(void **con_cls)
 {
   if(!*con_cls) /* no uri_seen() (out of memory there) */
@@ -290,7 +340,7 @@ static int reserve_response(struct MHD_Connection *con, size_t n)
 
 /* Host, Origin, token: 0, or 1 with the answer queued in *res. */
 static int refuse_caller(struct kapi *api, struct MHD_Connection *con,
-                         mhd_result *res)
+                         int jwt_checked_later, mhd_result *res)
 {
   const char *why = NULL;
   unsigned status = 403;
@@ -300,7 +350,7 @@ static int refuse_caller(struct kapi *api, struct MHD_Connection *con,
   else if(!kguard_origin_ok(api->guard, MHD_lookup_connection_value(
                                             con, MHD_HEADER_KIND, "Origin")))
     why = "requests from web pages of another origin are refused";
-  else if(!authorized(api, con)) {
+  else if(!jwt_checked_later && !authorized(api, con)) {
     *res = send_error(con, 401, "unauthorized",
                       "a valid 'Authorization: Bearer <token>' is required");
     return 1;
@@ -352,7 +402,12 @@ static int refuse_early(struct kapi *api, struct MHD_Connection *con,
                         mhd_result *res)
 {
   /* /healthz tells nothing: any Host, no token (a liveness probe) */
-  if(strcmp(url, "/healthz") && refuse_caller(api, con, res))
+  /* with --notification-app-id a notification carries Graph's JWT
+   * instead of the token: checked by notification_auth() once its body
+   * (at most 256 KiB, within the budget) is here */
+  int jwt =
+      api->nauth && !strcmp(url, "/notifications") && !strcmp(method, "POST");
+  if(strcmp(url, "/healthz") && refuse_caller(api, con, jwt, res))
     return 1;
   return refuse_body(api, con, method, up, res);
 }
@@ -437,6 +492,12 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
       return send_error(con, 405, "methodNotAllowed", "use GET");
     return send_json(con, 200, json_pack("{s:s}", "status", "ok"));
   }
+  const char *tenant = NULL;
+  char tid[KS_ID_MAX + 1];
+  mhd_result res;
+  if(!strcmp(url, "/notifications") && is_post && api->nauth &&
+     !notification_auth(api, con, up, tid, &tenant, &res))
+    return res;
   if(up->refused == 413)
     return send_error(con, 413, "payloadTooLarge", "request body too large");
   if(up->refused)
@@ -479,7 +540,7 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
   if(!strcmp(url, "/notifications")) {
     if(!is_post)
       return send_error(con, 405, "methodNotAllowed", "use POST");
-    return post_notifications(api, con, up);
+    return post_notifications(api, con, up, tenant);
   }
   if(!strcmp(url, "/metrics")) {
     if(strcmp(method, "GET"))
@@ -577,7 +638,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
   klog(KLOG_WARN, NULL, NULL, "control API: %s", msg);
 }
 
-int kapi_start(const char *listen, const char *token,
+int kapi_start(const char *listen, const char *token, struct kna *nauth,
                const char *const *allowed_hosts, struct kcore *core,
                struct kapi **out, unsigned *port, struct mgc_err *err)
 {
@@ -603,6 +664,7 @@ int kapi_start(const char *listen, const char *token,
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
   }
   api->core = core;
+  api->nauth = nauth;
   api->guard = kguard_new((struct sockaddr *)&ss, sslen, allowed_hosts);
   if(!api->guard || kguard_start(api->guard)) {
     kguard_free(api->guard);
@@ -611,7 +673,8 @@ int kapi_start(const char *listen, const char *token,
     return mgc__err_set(err, MGCALL_E_INTERNAL,
                         "control API: out of memory or threads");
   }
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME;
 #ifdef MHD_USE_AUTO
   flags |= MHD_USE_AUTO;
 #endif
@@ -646,6 +709,7 @@ void kapi_stop(struct kapi *api)
 {
   if(!api)
     return;
+  kna_close(api->nauth); /* resume requests waiting for keys first */
   MHD_stop_daemon(api->daemon);
   kguard_free(api->guard);
   if(api->token) {

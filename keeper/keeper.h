@@ -12,8 +12,13 @@ struct keeper_opts {
   struct kcore_config core;
   const char *listen;    /* NULL = 127.0.0.1:8787 */
   const char *api_token; /* bearer token of the control API, or NULL */
-  unsigned concurrency;  /* requests in flight at most; 0 = 64 */
-  long flush_ms;         /* progress written at least this often; 0 = 500 */
+  /* --notification-app-id "ID[,ID...]" (NULL: notifications are not
+   * verified) and --notification-openid-url (NULL: Graph's); see
+   * keeper/notify_auth.h. */
+  const char *notification_app_ids;
+  const char *notification_openid_url;
+  unsigned concurrency; /* requests in flight at most; 0 = 64 */
+  long flush_ms;        /* progress written at least this often; 0 = 500 */
   /* --allowed-host names (NULL-terminated, may be NULL) */
   const char *const *allowed_hosts;
   /* Make a Graph client (retries 0: the keeper schedules retries itself).
