@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -105,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       abort();
     break;
   case 3:
-    if(kguard_origin_ok(guard(), s) && strncmp(s, "http", 4))
+    if(kguard_origin_ok(guard(), s) && strncasecmp(s, "http", 4))
       abort();
     break;
   case 4:
