@@ -17,8 +17,10 @@ struct keeper_opts {
    * keeper/notify_auth.h. */
   const char *notification_app_ids;
   const char *notification_openid_url;
-  unsigned concurrency; /* requests in flight at most; 0 = 64 */
-  long flush_ms;        /* progress written at least this often; 0 = 500 */
+  unsigned concurrency; /* fixed requests in flight; 0 = sized by demand */
+  /* requests in flight at most (keeper/inflight.h); 0 = KIF_DEFAULT_MAX */
+  unsigned max_concurrency;
+  long flush_ms; /* progress written at least this often; 0 = 500 */
   /* --allowed-host names (NULL-terminated, may be NULL) */
   const char *const *allowed_hosts;
   /* Make a Graph client (retries 0: the keeper schedules retries itself).
