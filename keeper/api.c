@@ -11,7 +11,6 @@
 #include "notify_auth.h"
 #include "page.h"
 #include "regs.h"
-#include "timefmt.h"
 
 #include <malloc.h>
 #include <stdatomic.h>

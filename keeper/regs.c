@@ -3,7 +3,7 @@
 #include "regs.h"
 
 #include "ids.h"
-#include "timefmt.h"
+#include "mgcx.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -58,7 +58,7 @@ static int parse_one(const char *p, size_t n, size_t index, int bulk,
              where, MGC_ID_MAX);
   else if(started && !json_is_null(started) &&
           (!json_is_string(started) ||
-           kt_parse_rfc3339(json_string_value(started), &ms)))
+           mgcx_rfc3339_parse(json_string_value(started), &ms)))
     snprintf(why, whylen,
              "%s\"startedAt\" must be an RFC 3339 time such as "
              "2026-01-31T12:00:00Z",
