@@ -376,6 +376,11 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
       return send_error(con, 405, "methodNotAllowed", "use POST");
     return post_notifications(api, con, up);
   }
+  if(!strcmp(url, "/fleet")) {
+    if(strcmp(method, "GET"))
+      return send_error(con, 405, "methodNotAllowed", "use GET");
+    return send_json(con, 200, kcore_fleet_json(api->core));
+  }
   if(!strcmp(url, "/metrics")) {
     if(strcmp(method, "GET"))
       return send_error(con, 405, "methodNotAllowed", "use GET");

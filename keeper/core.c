@@ -124,6 +124,8 @@ static void row_of(const struct kcore *k, const struct ks_call *c,
   r->next_due_ms = ks_next_due_wall(c, now_mono, now_wall);
   r->ended_ms = c->ended_wall;
   r->failures = c->failures;
+  if(k->fleet)
+    r->term = k->fleet->term_of(k->fleet->ud, c->call_id);
 }
 
 static void redirty(struct kcore *k, struct ks_call *d);
@@ -239,9 +241,34 @@ void kcore_end_locked(struct kcore *k, struct ks_call *c, enum ks_reason reason)
   sweep_terminal(k);
 }
 
+/* Fleet mode: registrations go to the store, durable, and the owner of
+ * each call's shard (maybe this keeper) picks them up from there. */
+static int fleet_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
+                     int *created, struct mgc_err *err)
+{
+  struct kstore_call *rows = calloc(n ? n : 1, sizeof(*rows));
+  if(!rows)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  int64_t now_wall = kcore_wall_ms();
+  for(size_t i = 0; i < n; i++) {
+    rows[i].call_id = regs[i].call_id;
+    rows[i].tenant_id = regs[i].tenant_id;
+    rows[i].state = "active";
+    rows[i].added_ms = now_wall;
+    rows[i].started_ms = regs[i].started_ms;
+  }
+  pthread_mutex_lock(&k->store_lock);
+  int rc = k->store->ops->fleet_add(k->store, rows, n, created, err);
+  pthread_mutex_unlock(&k->store_lock);
+  free(rows);
+  return rc;
+}
+
 int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
               int *created, struct mgc_err *err)
 {
+  if(k->store->ops->fleet_add)
+    return fleet_add(k, regs, n, created, err);
   int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
   struct kstore_call *rows = calloc(n ? n : 1, sizeof(*rows));
   size_t *fresh = calloc(n ? n : 1, sizeof(*fresh)); /* indices into regs */
@@ -310,6 +337,13 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
 int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
               int *was_live, struct mgc_err *err)
 {
+  if(k->store->ops->fleet_end) { /* the owner acts on it (lease.c) */
+    pthread_mutex_lock(&k->store_lock);
+    int rc = k->store->ops->fleet_end(k->store, call_id, ks_reason_name(reason),
+                                      kcore_wall_ms(), was_live, err);
+    pthread_mutex_unlock(&k->store_lock);
+    return rc;
+  }
   pthread_mutex_lock(&k->lock);
   struct ks_call *c = ks_find(k->sched, call_id);
   if(!c) {
@@ -438,6 +472,21 @@ json_t *kcore_list_json(struct kcore *k)
   return json_pack("{s:o}", "calls", l.arr);
 }
 
+json_t *kcore_fleet_json(struct kcore *k)
+{
+  if(k->fleet)
+    return k->fleet->members_json(k->fleet->ud);
+  size_t states[4];
+  pthread_mutex_lock(&k->lock);
+  ks_count_states(k->sched, kcore_mono_ms(), states);
+  pthread_mutex_unlock(&k->lock);
+  return json_pack("{s:[{s:s,s:s?,s:i,s:i,s:I,s:b}],s:i}", "members", "nodeId",
+                   k->node_id, "apiUrl", k->api_url[0] ? k->api_url : NULL,
+                   "heartbeatAgeMs", 0, "shards", 1, "calls",
+                   (json_int_t)(states[KS_ACTIVE] + states[KS_AT_RISK]), "self",
+                   1, "shards", 1);
+}
+
 char *kcore_metrics_text(struct kcore *k)
 {
   size_t states[4];
@@ -446,5 +495,17 @@ char *kcore_metrics_text(struct kcore *k)
   ks_count_states(k->sched, now, states);
   int64_t left = ks_min_time_left(k->sched, now);
   pthread_mutex_unlock(&k->lock);
-  return km_render(k->metrics, states, left);
+  char *text = km_render(k->metrics, states, left);
+  if(text && k->fleet) {
+    char *more = k->fleet->metrics_text(k->fleet->ud);
+    char *both = more ? malloc(strlen(text) + strlen(more) + 1) : NULL;
+    if(both) {
+      strcpy(both, text);
+      strcat(both, more);
+    }
+    free(more);
+    free(text);
+    text = both;
+  }
+  return text;
 }

@@ -21,6 +21,17 @@ struct kcore_config {
   uint64_t seed; /* jitter seed, 0 = from the clock */
 };
 
+/* Fleet mode: lease.c fills this in (NULL with a store one keeper uses
+ * alone). */
+struct kcore_fleet {
+  /* The lease term of the shard of call_id while held, else 0 (core lock
+   * held): stamped on every row written, which fences the write. */
+  int64_t (*term_of)(void *ud, const char *call_id);
+  json_t *(*members_json)(void *ud); /* GET /fleet; caller decrefs */
+  char *(*metrics_text)(void *ud);   /* appended to GET /metrics; freed */
+  void *ud;
+};
+
 struct kcore {
   pthread_mutex_t lock;
   struct ks_sched *sched;
@@ -31,8 +42,11 @@ struct kcore {
   struct khooks *hooks;
   void (*wake)(void *ud); /* called (lock held) when work arrives */
   void *wake_ud;
-  size_t terminal; /* ended/lost calls held in memory */
-  size_t loaded;   /* calls restored from the store on open */
+  size_t terminal;                 /* ended/lost calls held in memory */
+  size_t loaded;                   /* calls restored from the store on open */
+  const struct kcore_fleet *fleet; /* set before the main loop starts */
+  char node_id[128];               /* this keeper's name (GET /fleet) */
+  char api_url[128];               /* its control API, "" = unknown */
 };
 
 /* Keep at most this many ended/lost calls in memory (GET /calls shows
@@ -75,6 +89,9 @@ int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
 json_t *kcore_call_json(struct kcore *k, const char *call_id);
 /* {"calls": [...]} of every call in memory; caller decrefs. */
 json_t *kcore_list_json(struct kcore *k);
+/* GET /fleet: {"members": [...], "shards": N}; with a store one keeper
+ * uses alone, this keeper as the one member.  Caller decrefs. */
+json_t *kcore_fleet_json(struct kcore *k);
 /* Prometheus text; caller frees. */
 char *kcore_metrics_text(struct kcore *k);
 

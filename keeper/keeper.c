@@ -3,6 +3,7 @@
 #include "keeper.h"
 
 #include "api.h"
+#include "lease.h"
 #include "tokenrefresh.h"
 #include "log.h"
 
@@ -11,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef MGCALL_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -224,6 +226,34 @@ static void drop_batch(const struct keeper_opts *o, struct loop *l,
   o->free_client(o->ud, client, handle);
 }
 
+/* Name this keeper; in fleet mode join the fleet (lease.c). */
+static int fleet_join(const struct keeper_opts *o, struct kcore *k,
+                      unsigned port, struct klease **lease, struct mgc_err *err)
+{
+  if(o->node_id)
+    snprintf(k->node_id, sizeof(k->node_id), "%s", o->node_id);
+  else {
+    char host[64] = "keeper";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(k->node_id, sizeof(k->node_id), "%s-%06llx", host,
+             (unsigned long long)((uint64_t)kcore_wall_ms() * 2654435761u ^
+                                  (uint64_t)getpid() << 20) &
+                 0xffffffu);
+  }
+  const char *listen = o->listen ? o->listen : "127.0.0.1:8787";
+  const char *colon = strrchr(listen, ':');
+  int hostlen = colon ? (int)(colon - listen) : (int)strlen(listen);
+  snprintf(k->api_url, sizeof(k->api_url), "http://%.*s:%u", hostlen, listen,
+           port);
+  if(!k->store->ops->fleet_add)
+    return MGCALL_OK;
+  struct klease_config lc = {
+      o->core.store_url, k->node_id,
+      o->lease_ttl_ms ? o->lease_ttl_ms : KLEASE_DEFAULT_TTL_MS, k->api_url};
+  return klease_start(&lc, k, lease, err);
+}
+
 int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
 {
   unsigned conc = o->concurrency ? o->concurrency : 64;
@@ -265,6 +295,13 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
     drop_batch(o, &l, client, handle);
     kcore_free(l.core);
     return rc;
+  }
+  struct klease *lease = NULL;
+  if(fleet_join(o, l.core, port, &lease, err)) {
+    kapi_stop(api);
+    drop_batch(o, &l, client, handle);
+    kcore_free(l.core);
+    return MGCALL_E_INTERNAL;
   }
   pthread_t sigthr;
   pthread_create(&sigthr, NULL, signal_thread, &set);
@@ -368,6 +405,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   if(api)
     kapi_stop(api);
   drop_batch(o, &l, client, handle);
+  klease_stop(lease); /* writes progress, hands the shards over */
   kcore_free(l.core); /* flushes, finishes hooks */
   ktr_free(l.tokens);
   klog(KLOG_INFO, NULL, NULL, "stopped");

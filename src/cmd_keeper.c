@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "duration.h"
 #include "keeper/keeper.h"
+#include "keeper/lease.h"
 #include "keeper/log.h"
 #include "keeper/timefmt.h"
 
@@ -58,6 +59,8 @@ enum {
   OPT_HOOK_TIMEOUT,
   OPT_HOOK_RETRIES,
   OPT_VERBOSE,
+  OPT_NODE_ID,
+  OPT_LEASE_TTL,
   OPT_HELP,
   /* clients */
   OPT_KEEPER_URL,
@@ -80,6 +83,8 @@ static const struct option run_options[] = {
     {"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
     {"hook-retries", required_argument, NULL, OPT_HOOK_RETRIES},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"node-id", required_argument, NULL, OPT_NODE_ID},
+    {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -94,7 +99,15 @@ static void help_run(FILE *out)
       "--deadline.  Calls Graph answers 404 for end (cleanup hooks run).\n"
       "Registrations are durable in --store before they are acknowledged.\n\n"
       "  --store URL            sqlite:PATH (default\n"
-      "                         sqlite:$XDG_STATE_HOME/mgcall/keeper.db)\n"
+      "                         sqlite:$XDG_STATE_HOME/mgcall/keeper.db), or\n"
+      "                         postgresql://[user@]host[:port]/db[?...]:\n"
+      "                         fleet mode, keepers share the calls (PG*\n"
+      "                         variables and ~/.pgpass apply: keep the\n"
+      "                         password out of the URL)\n"
+      "  --node-id NAME         fleet member name (default: host name and a\n"
+      "                         random suffix)\n"
+      "  --lease-ttl DUR        fleet shard lease (default 30s, at least\n"
+      "                         250ms)\n"
       "  --listen ADDR:PORT     control API (default 127.0.0.1:8787; port 0\n"
       "                         picks one and logs it)\n"
       "  --api-token-file F     bearer token the control API requires (needed\n"
@@ -269,6 +282,23 @@ static int cmd_run(int argc, char **argv)
     switch(opt) {
     case OPT_STORE:
       o.core.store_url = optarg;
+      break;
+    case OPT_NODE_ID:
+      if(!*optarg || strlen(optarg) > 100) {
+        mgc_cli_error("--node-id: want 1 to 100 characters");
+        rc = MGCALL_E_USAGE;
+        goto out;
+      }
+      o.node_id = optarg;
+      break;
+    case OPT_LEASE_TTL:
+      if((rc = parse_dur("--lease-ttl", optarg, &o.lease_ttl_ms)))
+        goto out;
+      if(o.lease_ttl_ms < KLEASE_MIN_TTL_MS) {
+        mgc_cli_error("--lease-ttl: at least 250ms");
+        rc = MGCALL_E_USAGE;
+        goto out;
+      }
       break;
     case OPT_LISTEN:
       o.listen = optarg;
