@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/* test_keeper_store_pg.c - the PostgreSQL store on a real PostgreSQL 15
+ * started for the test (tests/helpers/pgtmp): migrations once under
+ * concurrency, registrations and removals, fenced progress (term, lease
+ * expiry, GREATEST), progress held while the server is down, no password
+ * in messages; and the part of the store contract both backends share. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "keeper/store.h"
+#include "keeper/store_pg.h"
+
+#define PGTMP MGCALL_TEST_HELPERS "/pgtmp"
+
+static char dir[256], url[512], sqlite_url[512];
+
+/* pgtmp ctl DIR ARGS (stop -m fast, start) */
+static int ctl(const char *args)
+{
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "%s ctl %s %s >/dev/null", PGTMP, dir, args);
+  return system(cmd);
+}
+
+/* Run SQL, return the first value of the first row (static buffer). */
+static const char *sql1(const char *q)
+{
+  static char out[256];
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "%s psql %s -c \"%s\"", PGTMP, dir, q);
+  FILE *p = popen(cmd, "r");
+  out[0] = '\0';
+  if(p) {
+    if(!fgets(out, sizeof(out), p))
+      out[0] = '\0';
+    pclose(p);
+  }
+  out[strcspn(out, "\n")] = '\0';
+  return out;
+}
+
+static int setup(void **state)
+{
+  (void)state;
+  snprintf(dir, sizeof(dir), "%s/mgcall-pgunit.XXXXXX",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if(!mkdtemp(dir))
+    return -1;
+  rmdir(dir); /* pgtmp makes it, owned by the server's user */
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "%s start %s", PGTMP, dir);
+  FILE *p = popen(cmd, "r");
+  if(!p || !fgets(url, sizeof(url), p)) {
+    fprintf(stderr, "PostgreSQL did not start (see above)\n");
+    if(p)
+      pclose(p);
+    return -1;
+  }
+  if(pclose(p))
+    return -1;
+  url[strcspn(url, "\n")] = '\0';
+  snprintf(sqlite_url, sizeof(sqlite_url), "sqlite:%s.db", dir);
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "%s stop %s", PGTMP, dir);
+  if(system(cmd))
+    fprintf(stderr, "pgtmp stop failed\n");
+  char db[300];
+  snprintf(db, sizeof(db), "%s.db", dir);
+  unlink(db);
+  return 0;
+}
+
+struct rows {
+  int n;
+  struct kstore_call last;
+  char state[32], reason[32];
+};
+
+static int collect(void *ud, const struct kstore_call *r)
+{
+  struct rows *rs = ud;
+  rs->n++;
+  rs->last = *r;
+  snprintf(rs->state, sizeof(rs->state), "%s", r->state);
+  snprintf(rs->reason, sizeof(rs->reason), "%s",
+           r->reason ? r->reason : "(null)");
+  return 0;
+}
+
+/* Four processes open the store at once: the schema is made once. */
+static void test_migrate_once(void **state)
+{
+  (void)state;
+  pid_t kids[4];
+  for(int i = 0; i < 4; i++) {
+    kids[i] = fork();
+    assert_true(kids[i] >= 0);
+    if(!kids[i]) {
+      struct mgc_err err = {0};
+      struct kstore *st;
+      int rc = kstore_open(url, &st, &err);
+      if(rc)
+        fprintf(stderr, "child: %s\n", err.msg);
+      kstore_close(st);
+      _exit(rc ? 1 : 0);
+    }
+  }
+  for(int i = 0; i < 4; i++) {
+    int status;
+    assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+  }
+  assert_string_equal(sql1("SELECT count(*) || ':' || max(version) FROM "
+                           "mgcall_schema"),
+                      "1:1");
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_shards"), "64");
+}
+
+/* Both backends: unknown calls, the unknown URL kinds, reopen. */
+static void test_contract_both_backends(void **state)
+{
+  (void)state;
+  const char *urls[] = {url, sqlite_url};
+  for(int b = 0; b < 2; b++) {
+    struct mgc_err err = {0};
+    struct kstore *st;
+    assert_int_equal(kstore_open(urls[b], &st, &err), MGCALL_OK);
+    struct rows rs = {0};
+    assert_int_equal(st->ops->get(st, "nope", collect, &rs, &err),
+                     MGCALL_E_NOT_FOUND);
+    assert_int_equal(rs.n, 0);
+    /* load_active: SQLite gives every live call; PostgreSQL none (a
+     * fleet keeper loads the shards it takes) */
+    assert_int_equal(st->ops->load_active(st, collect, &rs, &err), MGCALL_OK);
+    assert_int_equal(st->ops->put(st, NULL, 0, 1, &err), MGCALL_OK);
+    assert_int_equal(!!st->ops->fleet_add, b == 0);
+    kstore_close(st);
+  }
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open("mysql://u:secret@h/db", &st, &err),
+                   MGCALL_E_USAGE);
+  assert_null(strstr(err.msg, "secret"));
+}
+
+static void test_register_end(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
+  struct kstore_call regs[3] = {
+      {.call_id = "r1", .tenant_id = "t1", .added_ms = 10},
+      {.call_id = "r2", .added_ms = 11, .started_ms = 5},
+      {.call_id = "r1", .tenant_id = "t1", .added_ms = 10}, /* twice */
+  };
+  int created[3] = {9, 9, 9};
+  assert_int_equal(st->ops->fleet_add(st, regs, 3, created, &err), MGCALL_OK);
+  assert_int_equal(created[0] + created[2], 1);
+  assert_int_equal(created[1], 1);
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_calls WHERE "
+                           "call_id IN ('r1','r2') AND NOT claimed"),
+                      "2");
+  assert_int_equal(st->ops->fleet_add(st, regs, 1, created, &err), MGCALL_OK);
+  assert_int_equal(created[0], 0); /* already active */
+
+  int live = -1;
+  assert_int_equal(st->ops->fleet_end(st, "r1", "removed", 99, &live, &err),
+                   MGCALL_OK);
+  assert_int_equal(live, 1);
+  assert_int_equal(st->ops->fleet_end(st, "r1", "removed", 99, &live, &err),
+                   MGCALL_OK);
+  assert_int_equal(live, 0);
+  assert_int_equal(st->ops->fleet_end(st, "zz", "removed", 99, &live, &err),
+                   MGCALL_E_NOT_FOUND);
+  struct rows rs = {0};
+  assert_int_equal(st->ops->get(st, "r1", collect, &rs, &err), MGCALL_OK);
+  assert_string_equal(rs.state, "ended");
+  assert_string_equal(rs.reason, "removed");
+  assert_int_equal(rs.last.ended_ms, 99);
+  /* registering an ended call revives it */
+  assert_int_equal(st->ops->fleet_add(st, regs, 1, created, &err), MGCALL_OK);
+  assert_int_equal(created[0], 1);
+  memset(&rs, 0, sizeof(rs));
+  assert_int_equal(st->ops->get(st, "r1", collect, &rs, &err), MGCALL_OK);
+  assert_string_equal(rs.state, "active");
+  kstore_close(st);
+}
+
+/* Progress is written only under the shard's current, unexpired term; the
+ * last success never goes back; an ended call stays ended. */
+static void test_fenced_progress(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
+  struct kstore_call reg = {.call_id = "f1", .added_ms = 1};
+  assert_int_equal(st->ops->fleet_add(st, &reg, 1, NULL, &err), MGCALL_OK);
+  char q[256];
+  unsigned shard = kstore_pg_shard("f1", KSTORE_PG_SHARDS);
+  snprintf(q, sizeof(q),
+           "UPDATE mgcall_shards SET owner = 'x', term = 7, expires_at = "
+           "now() + interval '1 minute' WHERE shard = %u RETURNING term",
+           shard);
+  assert_string_equal(sql1(q), "7");
+
+  struct kstore_call p = {.call_id = "f1",
+                          .state = "at-risk",
+                          .last_success_ms = 500,
+                          .next_due_ms = 900,
+                          .term = 7};
+  assert_int_equal(st->ops->put(st, &p, 1, 0, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT last_success_ms || ':' || state || ':' || "
+                           "term FROM mgcall_calls WHERE call_id = 'f1'"),
+                      "500:active:7");
+  p.last_success_ms = 400; /* older: kept at 500 */
+  p.failures = 2;
+  assert_int_equal(st->ops->put(st, &p, 1, 0, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT last_success_ms || ':' || failures FROM "
+                           "mgcall_calls WHERE call_id = 'f1'"),
+                      "500:2");
+  /* a stale term (the shard was taken since): nothing written */
+  p.term = 6;
+  p.last_success_ms = 800;
+  assert_int_equal(st->ops->put(st, &p, 1, 0, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT last_success_ms FROM mgcall_calls WHERE "
+                           "call_id = 'f1'"),
+                      "500");
+  /* the right term but the lease expired (a paused keeper): nothing */
+  snprintf(q, sizeof(q),
+           "UPDATE mgcall_shards SET expires_at = now() - interval '1 "
+           "second' WHERE shard = %u RETURNING term",
+           shard);
+  assert_string_equal(sql1(q), "7");
+  p.term = 7;
+  assert_int_equal(st->ops->put(st, &p, 1, 0, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT last_success_ms FROM mgcall_calls WHERE "
+                           "call_id = 'f1'"),
+                      "500");
+  /* renewed: written; then removed through another node: the owner's
+   * progress does not bring it back */
+  snprintf(q, sizeof(q),
+           "UPDATE mgcall_shards SET expires_at = now() + interval '1 "
+           "minute' WHERE shard = %u RETURNING term",
+           shard);
+  assert_string_equal(sql1(q), "7");
+  assert_int_equal(st->ops->put(st, &p, 1, 0, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT last_success_ms FROM mgcall_calls WHERE "
+                           "call_id = 'f1'"),
+                      "800");
+  assert_int_equal(st->ops->fleet_end(st, "f1", "removed", 5, NULL, &err),
+                   MGCALL_OK);
+  p.last_success_ms = 900;
+  assert_int_equal(st->ops->put(st, &p, 1, 0, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT state || ':' || last_success_ms FROM "
+                           "mgcall_calls WHERE call_id = 'f1'"),
+                      "ended:900");
+  /* the HOT-friendly design: no index covers the progress columns */
+  assert_string_equal(
+      sql1("SELECT count(*) FROM pg_indexes WHERE tablename = "
+           "'mgcall_calls' AND (indexdef LIKE '%last_success%' OR indexdef "
+           "LIKE '%next_due%' OR indexdef LIKE '%term%' OR indexdef LIKE "
+           "'%failures%')"),
+      "0");
+  kstore_close(st);
+}
+
+/* The server goes away: progress is held in memory (put still succeeds)
+ * and written when it is back; registrations fail meanwhile. */
+static void test_held_while_down(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
+  struct kstore_call reg = {.call_id = "d1", .added_ms = 1};
+  assert_int_equal(st->ops->fleet_add(st, &reg, 1, NULL, &err), MGCALL_OK);
+  char q[256];
+  snprintf(q, sizeof(q),
+           "UPDATE mgcall_shards SET owner = 'x', term = term + 1, expires_at "
+           "= now() + interval '1 hour' WHERE shard = %u RETURNING term",
+           kstore_pg_shard("d1", KSTORE_PG_SHARDS));
+  int64_t term = strtoll(sql1(q), NULL, 10);
+  assert_true(term > 0);
+  assert_int_equal(ctl("stop -m fast"), 0);
+  struct kstore_call p = {.call_id = "d1",
+                          .state = "active",
+                          .last_success_ms = 4242,
+                          .term = term};
+  assert_int_equal(st->ops->put(st, &p, 1, 0, &err), MGCALL_OK);
+  assert_int_not_equal(st->ops->fleet_add(st, &reg, 1, NULL, &err), MGCALL_OK);
+  assert_int_equal(ctl("start"), 0);
+  sleep(1); /* reconnects at most once a second */
+  assert_int_equal(st->ops->put(st, NULL, 0, 0, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT last_success_ms FROM mgcall_calls WHERE "
+                           "call_id = 'd1'"),
+                      "4242");
+  kstore_close(st);
+}
+
+/* A password in the URL never shows in an error. */
+static void test_no_password_in_errors(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kstore *st;
+  char bad[600];
+  snprintf(bad, sizeof(bad),
+           "postgresql://mgcall:hunter2pw@/nodb?host=%s&port=5432", dir);
+  assert_int_not_equal(kstore_open(bad, &st, &err), MGCALL_OK);
+  assert_null(st);
+  assert_non_null(strstr(err.msg, "nodb"));
+  assert_null(strstr(err.msg, "hunter2pw"));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_migrate_once),
+      cmocka_unit_test(test_contract_both_backends),
+      cmocka_unit_test(test_register_end),
+      cmocka_unit_test(test_fenced_progress),
+      cmocka_unit_test(test_held_while_down),
+      cmocka_unit_test(test_no_password_in_errors),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
