@@ -512,8 +512,9 @@ static void one_done(void *ud, const char *call_id, void *item,
                      const mgcall_result *res)
 {
   (void)call_id;
-  (void)item;
   mgcall_client *c = ud;
+  if(!c->one.res || item != c->one.res)
+    return; /* not the item of the call in progress */
   *c->one.res = *res;
   c->one.done = 1;
 }
@@ -535,13 +536,19 @@ int mgcall_keep_alive(mgcall_client *client, const char *call_id,
   client->one.res = res;
   client->one.done = 0;
   if(!rc)
-    rc = mgcall_batch_add(client->blocking, call_id, tenant_id, NULL);
+    rc = mgcall_batch_add(client->blocking, call_id, tenant_id, res);
   while(!rc && !client->one.done) {
     int left = mgcall_batch_run(client->blocking, 1000);
     if(left < 0)
       rc = -left;
   }
   client->one.res = NULL;
+  if(rc && client->blocking && mgcall_batch_pending(client->blocking)) {
+    /* The batch failed with the item still on it: drop the batch, so that
+     * a later call never gets this item's result. */
+    mgcall_batch_free(client->blocking);
+    client->blocking = NULL;
+  }
   if(rc && !client->one.done) {
     res->code = rc;
     snprintf(res->error_message, sizeof(res->error_message), "%s",

@@ -301,9 +301,9 @@ int mgc__token_cache_write(const char *path, const char *text, char *warning,
   char *tmp = NULL;
   if(asprintf(&tmp, "%s.XXXXXX", path) < 0)
     return -1;
-  mode_t old = umask(077);
+  /* mkstemp() creates the file 0600 whatever the umask (which is
+   * process-wide state a library must not change). */
   int fd = mkstemp(tmp);
-  umask(old);
   if(fd < 0) {
     snprintf(warning, n, "token cache: cannot create %s: %s", tmp,
              strerror(errno));

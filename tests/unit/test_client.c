@@ -12,6 +12,7 @@
 #include "b64url.h"
 #include "client.h"
 
+#include <dlfcn.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -62,6 +63,26 @@ void mgc__tokens_free(struct mgc_tokens *t)
 unsigned long mgc__tokens_requests(const struct mgc_tokens *t)
 {
   return t ? (unsigned long)stub_refreshes : 0;
+}
+
+/* ---- libcurl's curl_multi_poll(), failing on demand ----
+ * This definition takes the place of libcurl's for the statically linked
+ * library; the real one is found with dlsym(RTLD_NEXT). */
+static int fail_polls; /* the next this many polls of 500 ms or more fail */
+
+CURLMcode curl_multi_poll(CURLM *m, struct curl_waitfd extra_fds[],
+                          unsigned int extra_nfds, int timeout_ms, int *ret)
+{
+  typedef CURLMcode (*poll_fn)(CURLM *, struct curl_waitfd *, unsigned int, int,
+                               int *);
+  if(fail_polls > 0 && timeout_ms >= 500) {
+    fail_polls--;
+    return CURLM_OUT_OF_MEMORY;
+  }
+  static poll_fn real;
+  if(!real)
+    *(void **)&real = dlsym(RTLD_NEXT, "curl_multi_poll");
+  return real(m, extra_fds, extra_nfds, timeout_ms, ret);
 }
 
 /* ---- server ---- */
@@ -148,6 +169,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
       status = 429;
       retry_after = "0";
     }
+  }
+  else if(!strncmp(id, "later/", 6)) {
+    struct timespec ts = {0, 400 * 1000000L};
+    nanosleep(&ts, NULL);
+    status = 429;
+    retry_after = "1";
   }
   else if(!strncmp(id, "slow/", 5)) {
     status = 429;
@@ -322,6 +349,35 @@ static void test_not_found(void **state)
   assert_string_equal(res.request_id, "body-rid"); /* from innerError */
   assert_int_equal(res.retry_after_ms, -1);        /* no Retry-After */
   assert_string_equal(res.date, strstr(res.headers, "date: ") ? res.date : "");
+  mgcall_client_free(c);
+}
+
+/* After the batch failed under a blocking call, the next blocking call gets
+ * its own result, never the one of the earlier call id (issue 8 item 2). */
+static void test_blocking_after_failed_run(void **state)
+{
+  (void)state;
+  reset();
+  mgcall_client *c = make_client(1, NULL);
+  mgcall_result res;
+  /* later is answered after 400 ms, 429 with Retry-After 1; the batch's
+   * first long wait fails while it is in flight.  Today's code kept the item:
+   * it answers during the next call (gone, queued behind it) and retries
+   * about 1.4 s after the start, during the call after (ok-2), whose result
+   * it then overwrote. */
+  fail_polls = 1;
+  int rc = mgcall_keep_alive(c, "later", NULL, &res);
+  fail_polls = 0;
+  assert_int_equal(rc, MGCALL_E_INTERNAL);
+  assert_int_equal(res.code, MGCALL_E_INTERNAL);
+  /* later's second 429 must not come back as gone's answer */
+  assert_int_equal(mgcall_keep_alive(c, "gone", NULL, &res),
+                   MGCALL_E_NOT_FOUND);
+  assert_int_equal(res.status, 404);
+  assert_int_equal(mgcall_keep_alive(c, "ok-2", NULL, &res), MGCALL_OK);
+  assert_int_equal(res.status, 200);
+  assert_int_equal(mgcall_keep_alive(c, "ok-3", NULL, &res), MGCALL_OK);
+  assert_int_equal(res.status, 200);
   mgcall_client_free(c);
 }
 
@@ -666,6 +722,7 @@ int main(void)
       cmocka_unit_test(test_success_request),
       cmocka_unit_test(test_blocking_reuses_connection),
       cmocka_unit_test(test_not_found),
+      cmocka_unit_test(test_blocking_after_failed_run),
       cmocka_unit_test(test_retry_then_success),
       cmocka_unit_test(test_retries_exhausted),
       cmocka_unit_test(test_refresh_on_401),

@@ -14,7 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* umask() is process-wide state: a library that promises thread safety must
+ * not touch it (issue 8 item 8).  This definition takes the place of libc's
+ * for the statically linked library and counts the calls. */
+static int umask_calls;
+mode_t umask(mode_t mask)
+{
+  umask_calls++;
+  return (mode_t)syscall(SYS_umask, mask);
+}
 
 #define NOW ((time_t)1700000000)
 
@@ -230,6 +241,26 @@ static void test_file_mode_and_refusal(void **state)
   assert_string_not_equal(warning, "");
 }
 
+/* The file is 0600 without touching the process umask, even when the
+ * umask would allow more. */
+static void test_no_umask(void **state)
+{
+  (void)state;
+  char path[400];
+  snprintf(path, sizeof(path), "%s/mgcall/tokens.json", dir);
+  mode_t old = (mode_t)syscall(SYS_umask, 0);
+  umask_calls = 0;
+  char warning[600];
+  int rc = mgc__token_cache_write(path, "{}", warning, sizeof(warning));
+  mode_t now = (mode_t)syscall(SYS_umask, old);
+  assert_int_equal(rc, 0);
+  assert_int_equal(umask_calls, 0);
+  assert_int_equal(now, 0); /* left as it was */
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+}
+
 static void test_default_path(void **state)
 {
   (void)state;
@@ -257,6 +288,7 @@ int main(void)
       cmocka_unit_test(test_cap),
       cmocka_unit_test_setup_teardown(test_file_mode_and_refusal, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_no_umask, setup, teardown),
       cmocka_unit_test(test_default_path),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
