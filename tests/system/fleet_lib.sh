@@ -132,3 +132,26 @@ f_logs() {
     grep -E ' (warn|error) ' "$f" | tail -30 >&2
   done
 }
+
+# f_stale_watch: from now on, record in table stale_writes every update of
+# a call row made under a term older than its shard's current one (a write
+# the fence should have refused).  f_stale_count prints how many.
+f_stale_watch() {
+  pg_sql "CREATE TABLE stale_writes (call_id text, term bigint,
+      shard_term bigint, at timestamptz DEFAULT now());
+    CREATE FUNCTION note_stale() RETURNS trigger LANGUAGE plpgsql AS \$\$
+    DECLARE cur bigint;
+    BEGIN
+      SELECT term INTO cur FROM mgcall_shards WHERE shard = NEW.shard;
+      IF NEW.term < cur THEN
+        INSERT INTO stale_writes (call_id, term, shard_term)
+          VALUES (NEW.call_id, NEW.term, cur);
+      END IF;
+      RETURN NEW;
+    END \$\$;
+    CREATE TRIGGER note_stale BEFORE UPDATE ON mgcall_calls
+      FOR EACH ROW EXECUTE FUNCTION note_stale();" >/dev/null
+}
+f_stale_count() {
+  pg_sql "SELECT count(*) FROM stale_writes"
+}

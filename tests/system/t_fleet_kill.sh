@@ -48,6 +48,7 @@ holders=$(pg_sql "SELECT count(DISTINCT s.owner) FROM mgcall_calls c
   JOIN mgcall_shards s USING (shard)")
 t_eq "$holders" 3 "the calls are spread over the three keepers"
 
+f_stale_watch
 victim=$(pg_sql "SELECT s.owner FROM mgcall_calls c JOIN mgcall_shards s
   USING (shard) GROUP BY s.owner ORDER BY count(*) DESC, s.owner LIMIT 1")
 held=$(pg_sql "SELECT count(*) FROM mgcall_calls c JOIN mgcall_shards s
@@ -84,6 +85,7 @@ t_eq "$est" 60 "all 60 calls still established in the emulator"
 written=$(pg_sql "SELECT count(*) FROM mgcall_calls c JOIN mgcall_shards s
   USING (shard) WHERE s.owner <> '$victim' AND c.term = s.term
   AND c.last_success_ms > $killed_at")
+t_eq "$(f_stale_count)" 0 "no write under a term older than the shard's"
 t_eq "$written" 60 "every call's progress written by its new owner under the shard's term"
 gap=$(f_gap_max)
 echo "maxKeepAliveGapMs: $gap"
