@@ -32,7 +32,9 @@ static void help_main(FILE *out)
         "       mgcall keeper add    -          (ids from stdin, one a line)\n"
         "       mgcall keeper remove ID\n"
         "       mgcall keeper list   [--json]\n"
-        "       mgcall keeper show   ID [--json]\n\n"
+        "       mgcall keeper show   ID [--json]\n"
+        "       mgcall keeper fleet  [--json]   (the keepers sharing the "
+        "store)\n\n"
         "Keep many Microsoft Graph calls alive on schedule: `run` is the\n"
         "daemon; the other commands talk to its control API at --keeper-url\n"
         "(default " DEFAULT_KEEPER_URL ", env MGCALL_KEEPER_URL).\n"
@@ -578,6 +580,14 @@ static void help_client(const char *sub, FILE *out)
           "Stop keeping a call alive (state ended, reason removed; the\n"
           "cleanup hooks run).  Exit 4 when the call is not tracked.\n\n",
           out);
+  else if(!strcmp(sub, "fleet"))
+    fputs("usage: mgcall keeper fleet [--json]\n\n"
+          "Show the keepers sharing the store (fleet mode, --store\n"
+          "postgresql://...): node id, control API, heartbeat age, shards\n"
+          "and calls held.  With a SQLite store, the one keeper.\n\n"
+          "  --json                 the API's JSON ({\"members\": [...],\n"
+          "                         \"shards\": N})\n",
+          out);
   else if(!strcmp(sub, "list"))
     fputs("usage: mgcall keeper list [--json]\n\n"
           "Show every tracked call: state, last success, next keepAlive,\n"
@@ -664,6 +674,24 @@ static void print_table(json_t *calls)
                    : "");
   }
   free(v);
+}
+
+static void print_fleet(json_t *o)
+{
+  json_t *members = json_object_get(o, "members");
+  printf("%-24s %-28s %-10s %-7s %s\n", "NODE", "API", "HEARTBEAT", "SHARDS",
+         "CALLS");
+  for(size_t i = 0; i < json_array_size(members); i++) {
+    json_t *m = json_array_get(members, i);
+    printf("%-24s %-28s %-10lld %-7lld %lld%s\n", str(m, "nodeId", "?"),
+           str(m, "apiUrl", "-"),
+           (long long)json_integer_value(json_object_get(m, "heartbeatAgeMs")),
+           (long long)json_integer_value(json_object_get(m, "shards")),
+           (long long)json_integer_value(json_object_get(m, "calls")),
+           json_is_true(json_object_get(m, "self")) ? " (this node)" : "");
+  }
+  printf("%lld shards\n",
+         (long long)json_integer_value(json_object_get(o, "shards")));
 }
 
 static void print_one(json_t *o)
@@ -786,7 +814,7 @@ static int cmd_client(const char *sub, int argc, char **argv)
         started = optarg;
       break;
     case OPT_JSON:
-      if(strcmp(sub, "list") && strcmp(sub, "show")) {
+      if(strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "fleet")) {
         rc = mgc_cli_usage_error(usage_name, "unknown option '--json'");
         goto out;
       }
@@ -806,7 +834,7 @@ static int cmd_client(const char *sub, int argc, char **argv)
       goto out;
     }
   }
-  int want_id = strcmp(sub, "list") != 0;
+  int want_id = strcmp(sub, "list") && strcmp(sub, "fleet");
   const char *id = NULL;
   if(want_id) {
     if(optind >= argc) {
@@ -881,7 +909,9 @@ static int cmd_client(const char *sub, int argc, char **argv)
       rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper remove", st, &b);
   }
   else {
-    char *path = id ? call_path(id) : strdup("/calls");
+    char *path = id                      ? call_path(id)
+                 : !strcmp(sub, "fleet") ? strdup("/fleet")
+                                         : strdup("/calls");
     st = path ? request(&cl, "GET", path, NULL, &b) : -1;
     free(path);
     if(st != 200)
@@ -896,6 +926,8 @@ static int cmd_client(const char *sub, int argc, char **argv)
       }
       else if(id)
         print_one(o);
+      else if(!strcmp(sub, "fleet"))
+        print_fleet(o);
       else
         print_table(json_object_get(o, "calls"));
       json_decref(o);
@@ -927,7 +959,7 @@ int cmd_keeper(int argc, char **argv)
   if(!strcmp(sub, "run"))
     return cmd_run(argc - 1, argv + 1);
   if(!strcmp(sub, "add") || !strcmp(sub, "remove") || !strcmp(sub, "list") ||
-     !strcmp(sub, "show"))
+     !strcmp(sub, "show") || !strcmp(sub, "fleet"))
     return cmd_client(sub, argc - 1, argv + 1);
   return mgc_cli_usage_error("keeper", "'%s' is not a keeper command", sub);
 }

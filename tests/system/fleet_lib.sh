@@ -6,7 +6,9 @@
 #   Starts a private PostgreSQL 15 (tests/helpers/pgtmp: initdb + pg_ctl in a
 #   temporary directory, Unix socket only, as the postgres user when root),
 #   sets PG_DIR and PG_URL; stopped and removed at exit.  Fails (counted)
-#   when PostgreSQL is missing: never skips.
+#   when PostgreSQL is missing: never skips.  With FLEET_VIA=pgbouncer the
+#   keepers' PG_URL goes through PgBouncer in transaction mode (pg_sql
+#   still talks to the server).
 # pg_sql SQL
 #   Runs SQL on the test database, prints rows (psql -At).
 # f_start NAME [KEEPER RUN ARGS...]
@@ -44,6 +46,15 @@ pg_start() {
     t_fail "PostgreSQL did not start"
     sed 's/^/  pg: /' "$T/pg_start.err" >&2
     return 1
+  fi
+  if [ "${FLEET_VIA:-}" = pgbouncer ]; then
+    if ! PG_URL=$("$PGTMP" bouncer "$PG_DIR" 2>"$T/pg_start.err"); then
+      T_COUNT=$((T_COUNT + 1))
+      t_fail "PgBouncer did not start"
+      sed 's/^/  pgbouncer: /' "$T/pg_start.err" >&2
+      return 1
+    fi
+    echo "through PgBouncer (transaction mode): $PG_URL"
   fi
 }
 
