@@ -10,7 +10,10 @@
 #   Sends SIGNAL (default TERM) to K_PID and waits; exit status in K_STATUS.
 # k_until SECONDS CMD...
 #   Runs CMD every 0.1 s until it succeeds or SECONDS pass; returns its last
-#   status (a bounded wait, not an assertion).
+#   status (a bounded wait, not an assertion: check its status, e.g.
+#   "k_until 5 grep -q x F || t_fail ...").  The arguments are expanded
+#   once, so `k_until 9 test "$(k_stats n)" -ge 3` tests one old value over
+#   and over: for values that change use t_wait SECONDS 'COND' NAME.
 # k_state ID
 #   Prints the state of call ID from the keeper ("" when unknown).
 # k_metric NAME_WITH_LABELS
@@ -36,7 +39,6 @@ k_start() {
     kill -0 "$K_PID" 2>/dev/null || break
     sleep 0.1
   done
-  T_COUNT=$((T_COUNT + 1))
   t_fail "keeper did not start"
   sed 's/^/  keeper: /' "$T/keeper.err" >&2
   return 1

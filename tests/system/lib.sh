@@ -17,12 +17,53 @@ trap t_cleanup EXIT
 T_FAILS=0
 T_COUNT=0
 
+# Every check counts once in T_COUNT and, when it fails, once in T_FAILS.
+# t_fail MESSAGE: one failed check (for a step that cannot go on, e.g. a
+# set-up that did not work).  t_pass MESSAGE only prints: the helpers below
+# count.
 t_fail() {
+  T_COUNT=$((T_COUNT + 1))
+  t__failed "$@"
+}
+t__failed() {
   echo "FAIL: $*" >&2
   T_FAILS=$((T_FAILS + 1))
 }
 t_pass() {
   echo "ok: $*"
+}
+
+# t_ok COND NAME: one check.  COND is a shell condition, run with eval when
+# t_ok runs (single-quote it so "$(...)" inside is evaluated there), e.g.
+#   t_ok '[ "$(body .keepAlives)" -ge 3 ]' "stats: keepAlives counted"
+t_ok() {
+  T_COUNT=$((T_COUNT + 1))
+  if eval "$1"; then
+    t_pass "$2"
+  else
+    t__failed "$2 (false: $1)"
+  fi
+}
+
+# t_wait SECONDS COND NAME: one check that COND (as for t_ok, evaluated
+# afresh every 0.1 s) becomes true within SECONDS; fails with NAME when it
+# does not.  Returns COND's last status, so a test can stop early.
+t_wait() {
+  local secs=$1 cond=$2 name=$3 i
+  T_COUNT=$((T_COUNT + 1))
+  for i in $(seq $((secs * 10))); do
+    if eval "$cond"; then
+      t_pass "$name"
+      return 0
+    fi
+    sleep 0.1
+  done
+  if eval "$cond"; then
+    t_pass "$name"
+    return 0
+  fi
+  t__failed "$name: not within ${secs}s (false: $cond)"
+  return 1
 }
 
 # t_expect_exit CODE DESCRIPTION -- CMD ARGS...: run CMD (stdout to $T/out,
@@ -36,7 +77,7 @@ t_expect_exit() {
   if [ "$got" -eq "$want" ]; then
     t_pass "$what (exit $got)"
   else
-    t_fail "$what: exit $got, want $want"
+    t__failed "$what: exit $got, want $want"
     sed 's/^/  stdout: /' "$T/out" >&2
     sed 's/^/  stderr: /' "$T/err" >&2
   fi
@@ -48,7 +89,7 @@ t_grep() {
   if grep -Eq -- "$2" "$1"; then
     t_pass "$3"
   else
-    t_fail "$3: no line matching /$2/ in $(basename "$1")"
+    t__failed "$3: no line matching /$2/ in $(basename "$1")"
     sed 's/^/  | /' "$1" >&2
   fi
 }
@@ -57,7 +98,7 @@ t_grep() {
 t_nogrep() {
   T_COUNT=$((T_COUNT + 1))
   if grep -Eq -- "$2" "$1"; then
-    t_fail "$3: found /$2/ in $(basename "$1")"
+    t__failed "$3: found /$2/ in $(basename "$1")"
     grep -E -- "$2" "$1" | sed 's/^/  | /' >&2
   else
     t_pass "$3"
@@ -70,7 +111,7 @@ t_eq() {
   if [ "$1" = "$2" ]; then
     t_pass "$3"
   else
-    t_fail "$3: got '$1', want '$2'"
+    t__failed "$3: got '$1', want '$2'"
   fi
 }
 
@@ -138,7 +179,6 @@ t_emulator_start() {
     kill -0 "$EMU_PID" 2>/dev/null || break
     sleep 0.1
   done
-  T_COUNT=$((T_COUNT + 1))
   t_fail "emulator did not start (args: $*)"
   sed 's/^/  emulator: /' "$EMU_ERR" >&2
   return 1
@@ -211,7 +251,6 @@ t_sink_start() {
     kill -0 "$SINK_PID" 2>/dev/null || break
     sleep 0.1
   done
-  T_COUNT=$((T_COUNT + 1))
   t_fail "test sink did not start"
   return 1
 }

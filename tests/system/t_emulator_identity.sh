@@ -28,8 +28,8 @@ aad_check() {
   t_eq "$(body .error)" "$2" "$4: error $2"
   t_eq "$(body '.error_codes[0]')" "$3" "$4: error_codes [$3]"
   t_grep "$T/body" "\"error_description\":\"AADSTS$3: " "$4: description starts with AADSTS$3"
-  [ "$(body '.trace_id != null and .correlation_id != null and .timestamp != null')" = true ] &&
-    t_eq ok ok "$4: trace_id, correlation_id, timestamp" || t_fail "$4: missing trace fields"
+  t_eq "$(body '.trace_id != null and .correlation_id != null and .timestamp != null')" true \
+    "$4: trace_id, correlation_id, timestamp"
 }
 
 GRAPH=https://graph.microsoft.com/.default

@@ -11,7 +11,6 @@
 
 JS_SRC="$(cd "$(dirname "$0")/js" && pwd)"
 JS_DIR="${MGCALL_BUILD_DIR:-$T}/js-compat"
-T_COUNT=$((T_COUNT + 1))
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   t_fail "node and npm are required (scripts/bootstrap installs them)"
   t_done
@@ -27,7 +26,6 @@ if [ "$(cat "$JS_DIR/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$JS_DIR/node
   if (cd "$JS_DIR" && timeout 240 npm ci --no-audit --no-fund --ignore-scripts) >"$T/npm.log" 2>&1; then
     echo "$stamp" >"$JS_DIR/.stamp"
   else
-    T_COUNT=$((T_COUNT + 1))
     t_fail "npm ci failed (network or registry unreachable?)"
     sed 's/^/  npm: /' "$T/npm.log" >&2
     t_done
@@ -36,7 +34,7 @@ if [ "$(cat "$JS_DIR/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$JS_DIR/node
 fi
 cp "$JS_SRC/compat.js" "$JS_DIR/compat.js"
 
-t_make_cert || t_fail "t_make_cert"
+t_ok t_make_cert "t_make_cert"
 P="$T/client-cert"
 mkdir -p "$P"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/key.pem" -out "$P/cert.pem" \
@@ -46,16 +44,14 @@ t_emulator_start --tls-cert "$EMU_CERT" --tls-key "$EMU_KEY" \
   --client compat-app:compat-secret --client-cert compat-cert-app:"$P/cert.pem" \
   --record "$T/record.jsonl" || { t_done; exit 1; }
 
-T_COUNT=$((T_COUNT + 1))
-if EMU_URL="$EMU_URL" TENANT=contoso-tenant CLIENT_ID=compat-app CLIENT_SECRET=compat-secret \
-  CERT_CLIENT_ID=compat-cert-app CERT_PEM="$P/cert.pem" CERT_KEY="$P/key.pem" \
-  CALLBACK_URI="$SINK_URL/callback" NODE_EXTRA_CA_CERTS="$EMU_CA" \
-  NO_PROXY='*' no_proxy='*' HTTPS_PROXY= https_proxy= \
-  timeout 120 node "$JS_DIR/compat.js" >"$T/node.out" 2>"$T/node.err"; then
-  t_pass "node compat.js"
-else
-  t_fail "node compat.js"
-fi
+compat() {
+  EMU_URL="$EMU_URL" TENANT=contoso-tenant CLIENT_ID=compat-app CLIENT_SECRET=compat-secret \
+    CERT_CLIENT_ID=compat-cert-app CERT_PEM="$P/cert.pem" CERT_KEY="$P/key.pem" \
+    CALLBACK_URI="$SINK_URL/callback" NODE_EXTRA_CA_CERTS="$EMU_CA" \
+    NO_PROXY='*' no_proxy='*' HTTPS_PROXY= https_proxy= \
+    timeout 120 node "$JS_DIR/compat.js" >"$T/node.out" 2>"$T/node.err"
+}
+t_ok compat "node compat.js"
 cat "$T/node.out"
 sed 's/^/  node: /' "$T/node.err" >&2
 t_nogrep "$T/node.out" '^FAIL' "no failed check in compat.js"

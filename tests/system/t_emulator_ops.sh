@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # mgcall emulator, operations: HTTPS, IPv6, faults (rate, sequence, scope,
 # latency) and per-app throttling changed at run time through
 # /_emulator/faults, --record with secrets redacted, --state across a
@@ -29,17 +30,17 @@ t_expect_exit 2 "unknown option" -- "$MGCALL" emulator --frobnicate
 t_expect_exit 2 "stray argument" -- "$MGCALL" emulator extra
 
 # ---- HTTPS -----------------------------------------------------------------------------
-t_make_cert || t_fail "t_make_cert"
+t_ok t_make_cert "t_make_cert"
 t_emulator_start --client app1:s3cret --tls-cert "$EMU_CERT" --tls-key "$EMU_KEY"
 t_grep "$EMU_OUT" '^mgcall emulator: listening on https://127\.0\.0\.1:[0-9]+$' "TLS: https URL"
 TOK=$(t_emulator_token t1 app1 s3cret)
-[ -n "$TOK" ] && t_eq ok ok "TLS: token over https" || t_fail "TLS: no token"
+t_ok '[ -n "$TOK" ]' "TLS: token over https"
 CALL=$(t_emulator_call "$TOK")
 req POST "/v1.0/communications/calls/$CALL/keepAlive" -H "Authorization: Bearer $TOK"
 t_eq "$S" 200 "TLS: keepAlive over https"
 t_grep "$T/hdr" '^Strict-Transport-Security:' "TLS: HSTS header"
 plain=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "http://${EMU_URL#https://}/_emulator/health")
-[ "$plain" != 200 ] && t_eq ok ok "TLS: plain http is not served" || t_fail "plain http answered 200"
+t_ok '[ "$plain" != 200 ]' "TLS: plain http is not served ($plain)"
 untrusted=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "$EMU_URL/_emulator/health")
 t_eq "$untrusted" 000 "TLS: an untrusting client refuses the certificate"
 t_emulator_stop
@@ -54,7 +55,7 @@ EMU_CA=
 t_emulator_start --callback-cacert "$EMU_CA_SAVED"
 req POST /_emulator/calls -d "{\"count\":1,\"callbackUri\":\"$BOT_URL/bot/callback\"}"
 req DELETE "/_emulator/calls/$(body '.ids[0]')"
-t_wait_lines "$T/bot.jsonl" 1 || t_fail "no https callback arrived"
+t_ok 't_wait_lines "$T/bot.jsonl" 1' "an https callback arrives"
 t_eq "$(jq -r 'select(.path == "/bot/callback") | .method' "$T/bot.jsonl" | sort -u)" POST \
   "https callback delivered with --callback-cacert"
 t_emulator_stop
@@ -82,7 +83,7 @@ fi
 # ---- faults ---------------------------------------------------------------------------------
 t_emulator_start --client app1:s3cret --client app2:s3cret --fault-rate 1 --fault-status 503 --retry-after 2
 TOK=$(t_emulator_token t1 app1 s3cret)
-[ -n "$TOK" ] && t_eq ok ok "faults apply to Graph only by default: token issued" || t_fail "no token with --fault-rate 1"
+t_ok '[ -n "$TOK" ]' "faults apply to Graph only by default: token issued"
 A1=(-H "Authorization: Bearer $TOK")
 req POST "/v1.0/communications/calls/$NOCALL/keepAlive" "${A1[@]}"
 t_eq "$S" 503 "--fault-rate 1: 503"
@@ -125,12 +126,12 @@ for _ in $(seq 10); do
   req POST "/v1.0/communications/calls/$CALL/keepAlive" "${A1[@]}"
   [ "$S" = 429 ] && { n429=$((n429 + 1)); ra=$(hdr Retry-After); code=$(body .error.code); }
 done
-[ "$n429" -ge 1 ] && t_eq ok ok "throttle 2/s: 429 among 10 quick requests ($n429)" || t_fail "throttle: no 429"
-[ "${ra:-0}" -ge 1 ] && t_eq ok ok "throttle: Retry-After >= 1" || t_fail "throttle: Retry-After '$ra'"
+t_ok '[ "$n429" -ge 1 ]' "throttle 2/s: 429 among 10 quick requests ($n429)"
+t_ok '[ "${ra:-0}" -ge 1 ]' "throttle: Retry-After >= 1 ('${ra:-}')"
 t_eq "$code" TooManyRequests "throttle: OData TooManyRequests"
 TOK2=$(t_emulator_token t1 app2 s3cret)
 req GET "/_emulator/stats"
-[ "$(body .throttled)" -ge 1 ] && t_eq ok ok "stats: throttled counted" || t_fail "stats throttled"
+t_ok '[ "$(body .throttled)" -ge 1 ]' "stats: throttled counted"
 req POST "/v1.0/communications/calls/$NOCALL/keepAlive" -H "Authorization: Bearer $TOK2"
 t_eq "$S" 404 "throttling is per application: another app is served"
 t_emulator_stop

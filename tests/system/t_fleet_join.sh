@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # Fleet mode: a fourth keeper joins three (within two lease TTLs every
 # member holds its fair share, ceil(64/4) = 16 shards at most), then a
 # rolling restart of all four (SIGTERM hands the shards over at once).  No

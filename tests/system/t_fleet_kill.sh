@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # Fleet mode: three keepers share 60 calls on one PostgreSQL (interval 1s,
 # deadline 5s, lease TTL 2s, the emulator ends a call after 6s without a
 # keepAlive).  kill -9 of the keeper holding most calls: the other two

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # Fleet mode: a keeper paused (SIGSTOP) for longer than its lease TTL loses
 # its shards to the other two; resumed (SIGCONT), it notices, drops those
 # calls and writes nothing stale (every row of its former shards carries

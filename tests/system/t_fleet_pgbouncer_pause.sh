@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # t_fleet_pause.sh with every keeper connected through PgBouncer in transaction
 # mode (no session state in the keeper: polling, no LISTEN, no named
 # prepared statements, transaction-scoped advisory lock).

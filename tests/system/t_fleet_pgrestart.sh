@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # Fleet mode when PostgreSQL goes away: a fast restart, then an outage
 # longer than the lease TTL followed by pg_terminate_backend of every
 # keeper connection.  The keepers keep sending for the calls they hold

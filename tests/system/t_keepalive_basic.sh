@@ -42,12 +42,8 @@ t_eq "$(jq -r '.headers.accept' <<<"$last")" application/json "Accept"
 t_eq "$(jq -r '.headers."user-agent"' <<<"$last")" "mgcall/$("$MGCALL" --version | cut -d' ' -f2)" "User-Agent"
 t_eq "$(jq -r '.headers.authorization' <<<"$last")" "[REDACTED]" "Authorization sent (redacted in record)"
 crid=$(jq -r '.headers."client-request-id"' <<<"$last")
-T_COUNT=$((T_COUNT + 1))
-if [[ $crid =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]; then
-  t_pass "client-request-id is a v4 uuid"
-else
-  t_fail "client-request-id '$crid' is not a v4 uuid"
-fi
+t_ok '[[ $crid =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]' \
+  "client-request-id '$crid' is a v4 uuid"
 t_eq "$(jq -r '.headers."retry-attempt" // "none"' <<<"$last")" none "no Retry-Attempt on the first try"
 
 # --- --output json, beta ---
@@ -74,10 +70,8 @@ t_expect_exit 0 "--debug" -- "${KA[@]}" --debug "$ID"
 t_grep "$T/err" "^> POST /v1.0/communications/calls/$ID/keepAlive HTTP" "debug: request line"
 t_grep "$T/err" '^> Authorization: \[REDACTED\]' "debug: Authorization redacted"
 t_grep "$T/err" '^< HTTP/[0-9.]+ 200' "debug: response status"
-T_COUNT=$((T_COUNT + 1))
-if grep -qF "$TOK" "$T/err" "$T/out"; then t_fail "token in --debug output"; else t_pass "token absent from --debug output"; fi
-T_COUNT=$((T_COUNT + 1))
-if grep -qF "${TOK:20:40}" "$T/err"; then t_fail "part of the token in --debug output"; else t_pass "no part of the token in --debug output"; fi
+t_ok '! grep -qF "$TOK" "$T/err" "$T/out"' "token absent from --debug output"
+t_ok '! grep -qF "${TOK:20:40}" "$T/err"' "no part of the token in --debug output"
 
 # --- --what-if: nothing sent, no token acquired ---
 n=$(records)
@@ -132,16 +126,14 @@ t_eq "$(( $(records) - n ))" 2 "401: sent twice (one refresh), not more"
 printf 'wrong' >"$T/secret"
 n=$(grep -c '/oauth2/v2.0/token' "$REC")
 k=$(grep -c '/keepAlive' "$REC")
-T_COUNT=$((T_COUNT + 1))
 seq 40 | "$MGCALL" keep-alive --graph-url "$EMU_URL" --authority-url "$EMU_URL" \
   --cacert "$EMU_CA" --tenant-id tenant-a --client-id app1 --client-secret-file "$T/secret" \
   --no-token-cache >"$T/out" 2>"$T/err"
 t_eq "$?" 3 "refused client secret -> 3"
 t_grep "$T/err" 'invalid_client' "AAD error reported"
 t_grep "$T/err" 'more calls not sent: no usable credentials' "the rest not sent, said once"
-T_COUNT=$((T_COUNT + 1))
 asked=$(( $(grep -c '/oauth2/v2.0/token' "$REC") - n ))
-if [ "$asked" -ge 1 ] && [ "$asked" -le 2 ]; then t_pass "token endpoint asked $asked time(s) for 40 calls"; else t_fail "token endpoint asked $asked times for 40 calls"; fi
+t_ok '[ "$asked" -ge 1 ] && [ "$asked" -le 2 ]' "token endpoint asked $asked time(s) for 40 calls"
 t_eq "$(grep -c '/keepAlive' "$REC")" "$k" "no keepAlive sent without a token"
 
 # --- 403: a token without a Calls role, hint names its roles ---

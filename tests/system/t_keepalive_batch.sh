@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # A batch of 1,000 ids from stdin, some of them ended: output in input
 # order, the exit code of the first failed call in input order, malformed
 # lines reported with their line number without stopping the others, and
@@ -38,7 +39,6 @@ t_curl -f -X DELETE -H "Authorization: Bearer $TOK" -K "$T/delete.cfg" >/dev/nul
   echo "# calls to keep alive"
   awk '{ if (NR % 2) print $0; else printf "{\"CallId\": \"%s\", \"TenantId\": \"t\"}\n", $0 }' "$T/ids"
 } >"$T/in"
-T_COUNT=$((T_COUNT + 1))
 "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" --output json \
   --parallel 16 --progress never <"$T/in" >"$T/out" 2>"$T/err"
 rc=$?
@@ -52,7 +52,6 @@ t_eq "$(grep -o "^mgcall: call [^:]*" "$T/err" | sed 's/^mgcall: call //')" "$(c
   "error lines in input order"
 
 # --- text output with --pass-thru: True per success, in order ---
-T_COUNT=$((T_COUNT + 1))
 head -n 50 "$T/ids" | "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" \
   --pass-thru --progress never >"$T/out" 2>"$T/err"
 t_eq "$?" 4 "50 ids: exit 4"
@@ -60,12 +59,10 @@ t_eq "$(wc -l <"$T/out" | tr -d ' ')" $((50 - 50 / 7)) "one True per success"
 t_eq "$(sort -u "$T/out")" True "only True lines"
 
 # --- --progress: a bar on stderr for more than one call ---
-T_COUNT=$((T_COUNT + 1))
 head -n 30 "$T/ids" | "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" \
   --progress always >"$T/out" 2>"$T/err"
 t_eq "$?" 4 "--progress always: exit 4"
 t_grep "$T/err" '\[#+\] 30/30, 4 failed$' "--progress always: final bar on stderr"
-T_COUNT=$((T_COUNT + 1))
 head -n 30 "$T/ids" | "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" \
   >"$T/out" 2>"$T/err"
 t_nogrep "$T/err" '/30, ' "--progress auto: no bar when stderr is not a terminal"
@@ -75,7 +72,6 @@ t_nogrep "$T/err" '/1, ' "--progress always: no bar for one call"
 
 # --- a malformed line: reported with its number, the others still run ---
 { sed -n 1,5p "$T/ids"; echo '{"Id": "x"}'; sed -n 8,12p "$T/ids"; } >"$T/in2"
-T_COUNT=$((T_COUNT + 1))
 "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" --output json <"$T/in2" >"$T/out" 2>"$T/err"
 t_eq "$?" 2 "malformed line first failure -> 2"
 t_grep "$T/err" '^mgcall: stdin line 6: input object has no CallId$' "line number named"
@@ -83,12 +79,10 @@ t_eq "$(jq -s 'map(select(.ok)) | length' "$T/out")" 10 "the 10 good ids were ke
 
 # --- --on-error stop: nothing after the first failure is started ---
 { sed -n 1,6p "$T/ids"; sed -n 7p "$T/ids"; sed -n 8,400p "$T/ids"; } >"$T/in3"
-T_COUNT=$((T_COUNT + 1))
 "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" --output json \
   --parallel 2 --on-error stop <"$T/in3" >"$T/out" 2>"$T/err"
 t_eq "$?" 4 "--on-error stop: exit 4"
 sent=$(wc -l <"$T/out" | tr -d ' ')
-T_COUNT=$((T_COUNT + 1))
-if [ "$sent" -ge 7 ] && [ "$sent" -lt 20 ]; then t_pass "stopped soon after the failure ($sent reported)"; else t_fail "--on-error stop reported $sent of 400"; fi
+t_ok '[ "$sent" -ge 7 ] && [ "$sent" -lt 20 ]' "--on-error stop: stopped soon after the failure ($sent of 400 reported)"
 t_eq "$(sed -n 7p "$T/out" | jq -r .status)" 404 "the 7th is the failure"
 t_done

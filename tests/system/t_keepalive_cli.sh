@@ -58,7 +58,6 @@ What if: POST http://h/v1.0/communications/calls/--c/keepAlive" "ids after -- ar
 # --- stdin: bare ids, identity objects, skipped lines, bad lines ---
 printf '%s\n' 'id-1' '' '  # comment' '{"CallId":"id-2"}' '{"foo":1}' \
   '  id 3  ' '{"CallId":' >"$T/in"
-T_COUNT=$((T_COUNT + 1))
 "${KA[@]}" --what-if --graph-url http://127.0.0.1:9 <"$T/in" >"$T/out" 2>"$T/err"
 rc=$?
 t_eq "$rc" 2 "stdin with bad lines: exit 2"
@@ -98,17 +97,11 @@ for o in call-id input-object header pass-thru response-headers what-if confirm 
   progress on-error debug verbose api-version output parallel retries \
   retry-max-time proxy help; do
   t_grep "$T/help_opts" "^--$o\$" "--help lists --$o"
-  T_COUNT=$((T_COUNT + 1))
-  if grep -qx -- "--$o" <<<"$man_opts"; then t_pass "man page lists --$o"; else t_fail "man page lacks --$o"; fi
-  T_COUNT=$((T_COUNT + 1))
-  if grep -q -- "--$o" <<<"$comp"; then t_pass "completion has --$o"; else t_fail "completion lacks --$o"; fi
+  t_ok 'grep -qx -- "--$o" <<<"$man_opts"' "man page lists --$o"
+  t_ok 'grep -q -- "--$o" <<<"$comp"' "completion has --$o"
 done
 for code in 0 1 2 3 4 5 6 7 8; do
-  T_COUNT=$((T_COUNT + 1))
-  if sed -n '/^\.SH EXIT STATUS/,/^\.SH ENVIRONMENT/p' "$MGCALL_SOURCE_DIR/docs/mgcall.1" | grep -qx "\.B $code"; then
-    t_pass "man EXIT STATUS has $code"
-  else
-    t_fail "man EXIT STATUS lacks $code"
-  fi
+  t_ok 'sed -n "/^\.SH EXIT STATUS/,/^\.SH ENVIRONMENT/p" "$MGCALL_SOURCE_DIR/docs/mgcall.1" |
+    grep -qx "\.B $code"' "man EXIT STATUS has $code"
 done
 t_done

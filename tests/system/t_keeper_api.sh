@@ -141,7 +141,7 @@ t_eq "$code" 400 "bad notification -> 400"
 t_expect_exit 0 "remove" -- "$MGCALL" keeper remove call-1
 t_eq "$(k_state call-1)" ended "removed call ended"
 t_expect_exit 4 "remove unknown" -- "$MGCALL" keeper remove nope
-k_until 10 grep -q '^call-1 ' "$T/hook.log"
+t_wait 10 'grep -q "^call-1 " "$T/hook.log"' "the removal's hook ran"
 t_grep "$T/hook.log" '^notif-1 tenant-n terminated$' "hook env for the notification"
 t_grep "$T/hook.log" '^call-1 tenant-a removed$' "hook env for the removal"
 t_eq "$(wc -l <"$T/hook.log")" 2 "each hook ran once"
@@ -171,14 +171,12 @@ t_eq "$(curl -s "$K_URL/calls/call-1" | jq -r .state)" ended \
 t_eq "$(k_metric mgcall_keeper_token_refreshes_total)" 0 \
   "an access token needs no token request"
 kill -HUP "$K_PID"
-k_until 10 grep -q 'SIGHUP: credentials reloaded' "$T/keeper.err"
-t_grep "$T/keeper.err" 'SIGHUP: credentials reloaded' "SIGHUP reloads credentials"
+t_wait 10 'grep -q "SIGHUP: credentials reloaded" "$T/keeper.err"' "SIGHUP reloads credentials"
 t_eq "$(k_metric mgcall_keeper_token_refreshes_total)" 0 \
   "a reload is not a token request"
 : >"$T/graph-token"
 kill -HUP "$K_PID"
-k_until 10 grep -q 'keeping the previous credentials' "$T/keeper.err"
-t_grep "$T/keeper.err" 'SIGHUP: .*keeping the previous credentials' \
+t_wait 10 'grep -q "SIGHUP: .*keeping the previous credentials" "$T/keeper.err"' \
   "a failed reload keeps the previous credentials"
 t_eq "$(curl -s -o /dev/null -w '%{http_code}' "$K_URL/healthz")" 200 "still serving"
 printf 'test-token\n' >"$T/graph-token"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # t_keeper_crash.sh - kill -9 the keeper in mid-run five times and restart
 # it on the same store: every registered call is still tracked and none
 # expires in the emulator (--inactivity-timeout 3s, --deadline 3s).
@@ -9,14 +10,13 @@
 k_emulator --inactivity-timeout 3s || { t_done; exit 1; }
 KARGS=(--interval 1s --deadline 3s "${KAUTH[@]}")
 k_start "${KARGS[@]}" || { t_done; exit 1; }
-T_COUNT=$((T_COUNT + 1))
-if k_calls_tracked 60 "$T/ids"; then t_pass "60 calls registered"; else
-  t_fail "cannot create or register calls"; fi
+t_ok 'k_calls_tracked 60 "$T/ids"' "60 calls registered"
 
 for round in 1 2 3 4 5; do
   # let it run about a second (bounded: until 60 more keepAlives arrived)
   before=$(k_stats keepAlives)
-  k_until 3 test "$(k_stats keepAlives)" -ge $((before + 60))
+  t_wait 10 '[ "$(k_stats keepAlives)" -ge $((before + 60)) ]' \
+    "round $round: 60 more keepAlives before the kill"
   k_stop KILL
   t_eq "$K_STATUS" 137 "round $round: killed with SIGKILL"
   k_start "${KARGS[@]}" || { t_done; exit 1; }
@@ -26,7 +26,8 @@ for round in 1 2 3 4 5; do
 done
 # two more inactivity timeouts after the last restart
 before=$(k_stats keepAlives)
-k_until 10 test "$(k_stats keepAlives)" -ge $((before + 120))
+t_wait 20 '[ "$(k_stats keepAlives)" -ge $((before + 360)) ]' \
+    "360 more keepAlives after the last restart (two inactivity timeouts)"
 t_eq "$(k_stats endedByTimeout)" 0 "no call expired across 5 crashes"
 t_eq "$(k_stats callsActive)" 60 "60 calls live in the emulator"
 t_eq "$(k_live_count)" 60 "60 calls tracked"

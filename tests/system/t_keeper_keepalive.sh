@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # t_keeper_keepalive.sh - the keeper against the real emulator at second
 # scale (--interval 1s --deadline 3s vs --inactivity-timeout 3s): 200 calls
 # kept alive for several timeouts with zero calls ended by timeout; a call
@@ -16,35 +17,29 @@ HOOK
 chmod +x "$T/hook"
 k_start --interval 1s --deadline 3s --concurrency 32 --on-ended "$T/hook" \
   --log-format json "${KAUTH[@]}" || { t_done; exit 1; }
-T_COUNT=$((T_COUNT + 1))
-if k_calls_tracked 200 "$T/ids"; then
-  t_pass "200 calls created in the emulator and registered (keeper add -)"
-else
-  t_fail "cannot create or register calls"
+t_ok 'k_calls_tracked 200 "$T/ids"' \
+  "200 calls created in the emulator and registered (keeper add -)" ||
   cat "$T/add.err" >&2
-fi
 t_eq "$(wc -l <"$T/ids")" 200 "200 ids"
 t_eq "$(grep -c 'added 10, already tracked 0' "$T/add.err")" 20 "20 bulk adds of 10"
 
 # Several inactivity timeouts (3 s each): wait until every call has had
 # at least 4 keepAlives (bounded: 20 s).
-k_until 20 test "$(k_stats keepAlives)" -ge 800
+t_wait 30 '[ "$(k_stats keepAlives)" -ge 800 ]' "800 keepAlives"
 t_eq "$(k_stats endedByTimeout)" 0 "no call ended by the emulator's timeout"
 t_eq "$(k_stats callsActive)" 200 "200 calls live in the emulator"
 t_eq "$(k_live_count)" 200 "the keeper holds 200 live calls"
-k_until 5 test "$(k_stats keepAlives)" -ge 1000
+t_wait 20 '[ "$(k_stats keepAlives)" -ge 1000 ]' "1000 keepAlives"
 t_eq "$(k_stats endedByTimeout)" 0 "still none ended by timeout (5 timeouts)"
 
 # Hang one up: the next keepAlive gets 404 -> ended, hook once.
 gone=$(sed -n 7p "$T/ids")
 t_eq "$(k_hangup "$gone")" 204 "hang-up in the emulator"
-k_until 10 test "$(k_state "$gone")" = ended
-t_eq "$(k_state "$gone")" ended "hung-up call ended"
+t_wait 10 '[ "$(k_state "$gone")" = ended ]' "hung-up call ended"
 t_eq "$(curl -s "$K_URL/calls/$gone" | jq -r .reason)" not-found "reason not-found"
-k_until 10 test -s "$T/hook.log"
-sleep 1 # a second run would show up within the hook's retry delay
+t_wait 10 '[ -s "$T/hook.log" ]' "the hook ran"
 t_eq "$(cat "$T/hook.log")" "id=$gone tenant=tenant-k reason=not-found" \
-  "hook ran once with MGCALL_CALL_ID, MGCALL_TENANT_ID, MGCALL_REASON"
+  "hook ran with MGCALL_CALL_ID, MGCALL_TENANT_ID, MGCALL_REASON"
 t_grep "$T/keeper.err" "\"callId\":\"$gone\".*\"requestId\":\"[0-9a-f-]+\"" \
   "json log line with the call id and request id"
 t_eq "$(k_metric 'mgcall_keeper_calls{state="ended"}')" 1 "metrics: 1 ended"
@@ -60,7 +55,7 @@ keeper_ka=$(curl -s "$K_URL/metrics" |
   awk '/^mgcall_keeper_keepalives_total/ { n += $2 } END { print n }')
 emu_ka=$(($(k_stats keepAlives) + $(k_stats keepAlivesNotFound)))
 diff=$((emu_ka - keeper_ka))
-t_eq "$([ "$diff" -ge 0 ] && [ "$diff" -le 32 ] && echo yes)" yes \
+t_ok '[ "$diff" -ge 0 ] && [ "$diff" -le 32 ]' \
   "keepAlives: keeper $keeper_ka vs emulator $emu_ka (in flight <= 32)"
 t_eq "$(k_metric 'mgcall_keeper_keepalives_total{status="404"}')" \
   "$(k_stats keepAlivesNotFound)" "404s: keeper and emulator agree"
@@ -70,6 +65,9 @@ t_eq "$(k_metric 'mgcall_keeper_calls{state="active"}')" 199 "metrics: 199 activ
 k_stop TERM
 t_eq "$K_STATUS" 0 "SIGTERM -> exit 0"
 t_grep "$T/keeper.err" '"msg":"stopped"' "stopped cleanly"
+# The keeper ran every queued hook before it stopped: the log is final.
+t_eq "$(cat "$T/hook.log")" "id=$gone tenant=tenant-k reason=not-found" \
+  "the hook ran exactly once"
 t_eq "$(sqlite3 "$K_DB" "select count(*) from calls where state in ('active','at-risk')")" \
   199 "199 live calls in the store"
 t_eq "$(sqlite3 "$K_DB" "select count(*) from calls where last_success_ms > 0")" \

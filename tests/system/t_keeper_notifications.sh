@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # t_keeper_notifications.sh - calls whose callbackUri is the keeper's
 # POST /notifications: the emulator's "established" commsNotification makes
 # the keeper track them (tenant from the notification), they are kept alive
@@ -18,25 +19,23 @@ k_start --interval 1s --deadline 3s --on-ended "$T/hook" "${KAUTH[@]}" ||
   { t_done; exit 1; }
 k_calls 3 "$T/ids" "$K_URL/notifications" ||
   { t_fail "cannot create calls"; t_done; exit 1; }
-k_until 10 test "$(k_live_count)" = 3
-t_eq "$(k_live_count)" 3 "3 calls tracked from established notifications"
+t_wait 10 '[ "$(k_live_count)" = 3 ]' "3 calls tracked from established notifications"
 one=$(head -1 "$T/ids")
 t_eq "$(curl -s "$K_URL/calls/$one" | jq -r .tenantId)" tenant-k \
   "tenant taken from the notification"
 before=$(k_stats keepAlives)
-k_until 10 test "$(k_stats keepAlives)" -ge $((before + 18))
+t_wait 20 '[ "$(k_stats keepAlives)" -ge $((before + 18)) ]' \
+  "18 more keepAlives (two inactivity timeouts)"
 t_eq "$(k_stats endedByTimeout)" 0 "kept alive past the inactivity timeout"
 
 t_eq "$(k_hangup "$one")" 204 "hang-up in the emulator"
-k_until 10 test "$(k_state "$one")" = ended
-t_eq "$(k_state "$one")" ended "hung-up call ended"
+t_wait 10 '[ "$(k_state "$one")" = ended ]' "hung-up call ended"
 reason=$(curl -s "$K_URL/calls/$one" | jq -r .reason)
 # the notification normally wins; a keepAlive 404 in the same instant is
 # the other legitimate path
 t_eq "$(echo "$reason" | grep -Ec '^(terminated|not-found)$')" 1 \
   "ended by the notification (reason $reason)"
-k_until 10 test -s "$T/hook.log"
-t_eq "$(cat "$T/hook.log")" "$one tenant-k $reason" "hook ran once"
+t_wait 10 '[ -s "$T/hook.log" ]' "the hook ran"
 t_eq "$(k_live_count)" 2 "the other two still tracked"
 t_eq "$(k_stats endedByTimeout)" 0 "none ended by timeout"
 if [ "$T_FAILS" -gt 0 ]; then # diagnostics
@@ -48,4 +47,6 @@ if [ "$T_FAILS" -gt 0 ]; then # diagnostics
 fi
 k_stop TERM
 t_eq "$K_STATUS" 0 "SIGTERM -> exit 0"
+# every queued hook ran before the keeper stopped: the log is final
+t_eq "$(cat "$T/hook.log")" "$one tenant-k $reason" "the hook ran exactly once"
 t_done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # t_keeper_retry_after.sh - the keeper honours Graph's Retry-After on 429 and
 # 503: the next attempt for that call comes no sooner than Retry-After
 # (measured on the emulator's --record timestamps), and a Retry-After that
@@ -14,9 +15,7 @@ k_emulator --inactivity-timeout 30s --retry-after 2 --record "$REC" ||
 # deadline 12 s: guard 1.2 s, backoff 0.8 s, 1.6 s ... (below 2 s)
 k_start --interval 2s --deadline 12s --jitter 0 -v "${KAUTH[@]}" ||
   { t_done; exit 1; }
-T_COUNT=$((T_COUNT + 1))
-if k_calls_tracked 1 "$T/ids"; then t_pass "1 call registered"; else
-  t_fail "cannot create or register the call"; fi
+t_ok 'k_calls_tracked 1 "$T/ids"' "1 call registered"
 id=$(head -1 "$T/ids")
 
 # keepAlive requests of the call as "epoch-ms status", in order.
@@ -36,35 +35,34 @@ gap_after() {
 has_gap() { [ -n "$(gap_after "$1" "$2")" ]; }
 last_ok() { [ "$(attempts | tail -1 | awk '{print $2}')" = 200 ]; }
 
-k_until 15 last_ok
+t_wait 15 last_ok "a first keepAlive answered 200"
 # The next two keepAlives answer 429 then 503, both with Retry-After: 2.
 code=$(t_curl -o /dev/null -w '%{http_code}' -X PUT "$EMU_URL/_emulator/faults" \
   -H 'Content-Type: application/json' -d '{"retryAfter":2,"sequence":[429,503]}')
 t_eq "$code" 200 "faults: next answers 429, 503 with Retry-After 2"
-k_until 20 has_gap 503 1
+t_wait 20 'has_gap 503 1' "an attempt after the 503"
 g429=$(gap_after 429 1)
 g503=$(gap_after 503 1)
-t_eq "$([ "${g429:-0}" -ge 1990 ] && echo yes)" yes \
+t_ok '[ "${g429:-0}" -ge 1990 ]' \
   "after the 429 the next attempt waited Retry-After (${g429:-none} ms, Retry-After 2000 less 10 ms of clock rounding)"
-t_eq "$([ "${g503:-0}" -ge 1990 ] && echo yes)" yes \
+t_ok '[ "${g503:-0}" -ge 1990 ]' \
   "after the 503 the next attempt waited Retry-After (${g503:-none} ms, Retry-After 2000 less 10 ms of clock rounding)"
 t_grep "$T/keeper.err" "call $id: Retry-After 2000 ms: next attempt in" \
   "the keeper logs the wait it took"
 
 # Retry-After 60 s > the 12 s deadline: cut to (time left - guard) / 2, so
 # further retries still fit; logged; the call stays alive.
-k_until 10 last_ok
+t_wait 10 last_ok "keepAlives answered 200 again"
 code=$(t_curl -o /dev/null -w '%{http_code}' -X PUT "$EMU_URL/_emulator/faults" \
   -H 'Content-Type: application/json' -d '{"retryAfter":60,"sequence":[429]}')
 t_eq "$code" 200 "faults: next answer 429 with Retry-After 60"
-k_until 30 has_gap 429 2
+t_wait 30 'has_gap 429 2' "an attempt after the second 429"
 g=$(gap_after 429 2)
-t_eq "$([ "${g:-0}" -ge 2000 ] && echo yes)" yes \
+t_ok '[ "${g:-0}" -ge 2000 ]' \
   "Retry-After beyond the deadline: waited past the backoff (${g:-none} ms)"
 t_grep "$T/keeper.err" 'cut to half the time left before the deadline' \
   "logged as cut"
-k_until 10 last_ok
-t_eq "$(attempts | tail -1 | awk '{print $2}')" 200 "and that retry succeeded"
+t_wait 10 last_ok "and that retry succeeded"
 t_eq "$(k_state "$id")" active "the call is still active"
 t_eq "$(k_metric 'mgcall_keeper_calls{state="lost"}')" 0 "no call lost"
 t_eq "$(k_stats endedByTimeout)" 0 "none ended by the emulator"

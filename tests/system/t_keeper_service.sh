@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # t_keeper_service.sh - what a service manager and a cleanup endpoint see:
 # sd_notify READY=1 / RELOADING=1 / STOPPING=1 on NOTIFY_SOCKET (when built
 # with libsystemd), the --on-ended-url JSON POST (retried after a failure),
@@ -16,20 +17,19 @@ t_sink_start --fail 1 || { t_done; exit 1; }
 "${MGCALL_BUILD_DIR:?}/tests/mgcall-test-notify" "$T/notify.sock" "$T/notify.log" \
   >"$T/notify.out" 2>&1 &
 T_PIDS+=($!)
-k_until 5 grep -q listening "$T/notify.out"
+t_wait 5 'grep -q listening "$T/notify.out"' "the notify socket listens"
 export NOTIFY_SOCKET="$T/notify.sock"
 k_start --interval 1h --deadline 3h --on-ended-url "$SINK_URL/ended" \
   --hook-retries 2 "${GRAPH[@]}" || { t_done; exit 1; }
 unset NOTIFY_SOCKET
 systemd=$(ldd "$MGCALL" | grep -c libsystemd)
 if [ "$systemd" -gt 0 ]; then
-  k_until 5 grep -q '^READY=1$' "$T/notify.log"
-  t_grep "$T/notify.log" '^READY=1$' "READY=1 once serving"
+  t_wait 5 'grep -q "^READY=1$" "$T/notify.log"' "READY=1 once serving"
 fi
 
 t_expect_exit 0 "add" -- "$MGCALL" keeper add call-u --tenant-id tenant-u
 t_expect_exit 0 "remove" -- "$MGCALL" keeper remove call-u
-t_wait_lines "$SINK_FILE" 2 10
+t_ok 't_wait_lines "$SINK_FILE" 2 10' "two POSTs reach the hook URL"
 t_eq "$(wc -l <"$SINK_FILE")" 2 "URL hook: a failed POST, then one that worked"
 t_eq "$(tail -1 "$SINK_FILE" | jq -r .method)" POST "POST"
 t_eq "$(tail -1 "$SINK_FILE" | jq -r .path)" /ended "to the path given"
@@ -43,9 +43,8 @@ t_eq "$(k_metric 'mgcall_keeper_hook_runs_total{kind="url",result="ok"}')" 1 \
 
 if [ "$systemd" -gt 0 ]; then
   kill -HUP "$K_PID"
-  k_until 5 grep -q '^RELOADING=1$' "$T/notify.log"
-  k_until 5 test "$(grep -c '^READY=1$' "$T/notify.log")" -ge 2
-  t_grep "$T/notify.log" '^RELOADING=1$' "RELOADING=1 on SIGHUP"
+  t_wait 5 'grep -q "^RELOADING=1$" "$T/notify.log"' "RELOADING=1 on SIGHUP"
+  t_wait 5 '[ "$(grep -c "^READY=1$" "$T/notify.log")" -ge 2 ]' "READY=1 after RELOADING"
   t_eq "$(grep -c '^READY=1$' "$T/notify.log")" 2 "READY=1 again after the reload"
 fi
 k_stop TERM

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# mgcall-test: serial
 # t_keeper_tokens.sh - the keeper refreshes its token ahead of expiry while
 # no keepAlive is due, so keepAlives never stall behind a token request or
 # meet an expired token: with 320 s emulator tokens (margin
@@ -13,17 +14,13 @@
 
 k_emulator --inactivity-timeout 3s --token-lifetime 320s || { t_done; exit 1; }
 k_start --interval 1s --deadline 3s "${KAUTH[@]}" || { t_done; exit 1; }
-T_COUNT=$((T_COUNT + 1))
-if k_calls_tracked 5 "$T/ids"; then t_pass "5 calls registered"; else
-  t_fail "cannot create or register calls"; fi
+t_ok 'k_calls_tracked 5 "$T/ids"' "5 calls registered"
 # the test itself took one token (k_emulator); the rest are the keeper's
 base=1
 
 ahead() { grep -c 'refreshed ahead of expiry' "$T/keeper.err"; }
 two_ahead() { [ "$(ahead)" -ge 2 ]; }
-k_until 40 two_ahead
-t_eq "$([ "$(ahead)" -ge 2 ] && echo yes)" yes \
-  "the keeper refreshed its token ahead of expiry ($(ahead) times)"
+t_wait 40 two_ahead "the keeper refreshed its token ahead of expiry twice"
 t_grep "$T/keeper.err" \
   'token for tenant tenant-k refreshed ahead of expiry \(under 310 s left; the new one: 3[0-9]{2} s left, lifetime 320 s\)' \
   "with the 310 s margin (about 310 s left)"
@@ -31,7 +28,7 @@ t_eq "$(t_curl "$EMU_URL/_emulator/stats" | jq '.requestsByStatus["401"] // 0')"
   "no request answered 401"
 t_eq "$(k_metric 'mgcall_keeper_keepalives_total{status="401"}')" "" \
   "no keepAlive got a 401"
-t_eq "$([ "$(k_stats keepAlives)" -ge 20 ] && echo yes)" yes \
+t_ok '[ "$(k_stats keepAlives)" -ge 20 ]' \
   "keepAlives went on ($(k_stats keepAlives))"
 t_eq "$(k_stats endedByTimeout)" 0 "no call ended by the emulator"
 t_eq "$(k_live_count)" 5 "all 5 calls live"
@@ -40,8 +37,7 @@ t_eq "$(k_live_count)" 5 "all 5 calls live"
 metric_matches() {
   [ "$(k_metric mgcall_keeper_token_refreshes_total)" = "$(($(k_stats tokensIssued) - base))" ]
 }
-k_until 5 metric_matches
-t_eq "$(k_metric mgcall_keeper_token_refreshes_total)" "$(($(k_stats tokensIssued) - base))" \
+t_wait 5 metric_matches \
   "mgcall_keeper_token_refreshes_total counts the keeper's token requests"
 k_stop TERM
 t_eq "$K_STATUS" 0 "SIGTERM -> exit 0"
