@@ -344,8 +344,10 @@ static long load_shards(struct klease *l, const int *shards, size_t n, int all,
   if(!rc)
     rc = kstore_pg_claim(l->pg, (const char *const *)a.ids, a.states, a.terms,
                          a.n, &err);
-  if(rc)
+  if(rc && !l->down) /* once per outage */
     klog(KLOG_WARN, NULL, NULL, "%s: will look again", err.msg);
+  if(rc)
+    l->down = 1; /* the next renewal says when it is back */
   struct kcore *k = l->core;
   pthread_mutex_lock(&k->lock);
   if(k->wake)

@@ -118,6 +118,20 @@ int kpg_up(const struct kpg *pg)
   return pg->up;
 }
 
+static PGresult *exec_once(struct kpg *pg, const char *sql, int n,
+                           const char *const *params)
+{
+  /* no parameters: the simple protocol (several statements allowed) */
+  return n ? PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0)
+           : PQexec(pg->conn, sql);
+}
+
+static int ok(const PGresult *res)
+{
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
 PGresult *kpg_exec(struct kpg *pg, const char *what, const char *sql, int n,
                    const char *const *params, struct mgc_err *err)
 {
@@ -131,12 +145,18 @@ PGresult *kpg_exec(struct kpg *pg, const char *what, const char *sql, int n,
     if(connect_now(pg, err))
       return NULL;
   }
-  /* no parameters: the simple protocol (several statements allowed) */
-  PGresult *res =
-      n ? PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0)
-        : PQexec(pg->conn, sql);
-  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-  if(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+  PGresult *res = exec_once(pg, sql, n, params);
+  /* the server closed a connection that was fine (a restart, a pooler,
+   * pg_terminate_backend): reconnect and send the one statement again
+   * (every single statement of the keeper can be repeated) */
+  if(!ok(res) && n && PQstatus(pg->conn) != CONNECTION_OK) {
+    struct mgc_err again = {0};
+    PQclear(res);
+    res = NULL;
+    if(!connect_now(pg, &again))
+      res = exec_once(pg, sql, n, params);
+  }
+  if(ok(res)) {
     pg->up = 1;
     return res;
   }
