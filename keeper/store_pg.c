@@ -32,7 +32,7 @@ struct pg_store {
 static const char *const migrations[] = {
     /* 0 -> 1 */
     "CREATE TABLE mgcall_calls ("
-    "  call_id text PRIMARY KEY,"
+    "  call_id text COLLATE \"C\" PRIMARY KEY,"
     "  shard integer NOT NULL,"
     "  term bigint NOT NULL DEFAULT 0,"
     "  claimed boolean NOT NULL DEFAULT false,"
