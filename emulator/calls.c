@@ -10,13 +10,16 @@
 #include <errno.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define DEFAULT_MAX_CALLS (4u * 1024 * 1024)
-#define MAX_STRINGS 65536u
 #define MAX_STRING_LEN 2048u
+/* Bytes of interned tenant / app / callbackUri strings held at once: far
+ * above what the call limit needs for real ids and URLs. */
+#define MAX_STRING_BYTES ((size_t)1 << 30)
 #define SLOT_FREE 0xFF
 
 /* One call: 64 bytes.  Times are monotonic ms; last_ka 0 means none. */
@@ -27,10 +30,23 @@ struct call {
   uint8_t state, end_reason, modalities, media;
 };
 
+/* An interned string: freed with the last call that uses it, or later when
+ * an emu_call_info still holds it (emu_calls_info_release). */
+struct istr {
+  _Atomic uint32_t refs; /* 1 while calls use it, + 1 per info holding it */
+  uint32_t calls;        /* calls using it (store lock) */
+  size_t len;
+  char s[];
+};
+
 struct strtab {
-  char **str;    /* index -> string; 0 is "" */
-  uint32_t *idx; /* hash -> index + 1 (0 empty) */
+  struct istr **str; /* slot -> string; slot 0 is "", NULL a free slot */
+  uint32_t *idx;     /* hash -> slot + 1 (0 empty) */
   uint32_t len, cap, mask;
+  uint32_t *free_slots;
+  uint32_t nfree, free_cap;
+  uint32_t live; /* strings held, "" not counted */
+  size_t bytes;
 };
 
 struct emu_calls {
@@ -160,6 +176,24 @@ static uint64_t hash_bytes(const void *p, size_t n)
   return h;
 }
 
+static struct istr *istr_new(const char *str, size_t n)
+{
+  struct istr *i = malloc(sizeof(*i) + n + 1);
+  if(!i)
+    return NULL;
+  atomic_init(&i->refs, 1);
+  i->calls = 0;
+  i->len = n;
+  memcpy(i->s, str, n + 1);
+  return i;
+}
+
+static void istr_put(struct istr *i)
+{
+  if(i && atomic_fetch_sub(&i->refs, 1) == 1)
+    free(i);
+}
+
 static int strtab_init(struct strtab *t)
 {
   t->cap = 64;
@@ -168,17 +202,23 @@ static int strtab_init(struct strtab *t)
   t->idx = calloc(t->mask + 1, sizeof(*t->idx));
   if(!t->str || !t->idx)
     return -1;
-  t->str[0] = strdup("");
+  t->str[0] = istr_new("", 0);
   t->len = 1;
   return t->str[0] ? 0 : -1;
 }
 
 static void strtab_release(struct strtab *t)
 {
-  for(uint32_t i = 0; i < t->len; i++)
-    free(t->str[i]);
+  for(uint32_t i = 0; t->str && i < t->len; i++)
+    istr_put(t->str[i]); /* an info still holding one keeps it */
   free(t->str);
   free(t->idx);
+  free(t->free_slots);
+}
+
+static uint32_t istr_home(const struct istr *i, uint32_t mask)
+{
+  return (uint32_t)hash_bytes(i->s, i->len) & mask;
 }
 
 static int strtab_grow_index(struct strtab *t)
@@ -188,7 +228,9 @@ static int strtab_grow_index(struct strtab *t)
   if(!idx)
     return -1;
   for(uint32_t i = 1; i < t->len; i++) {
-    uint32_t h = (uint32_t)hash_bytes(t->str[i], strlen(t->str[i])) & mask;
+    if(!t->str[i])
+      continue;
+    uint32_t h = istr_home(t->str[i], mask);
     while(idx[h])
       h = (h + 1) & mask;
     idx[h] = i + 1;
@@ -199,7 +241,8 @@ static int strtab_grow_index(struct strtab *t)
   return 0;
 }
 
-/* The index of s (interning it), or UINT32_MAX when full. */
+/* The slot of s, interned and counted for one more call; UINT32_MAX when
+ * too long or out of memory.  "" is slot 0 and not counted. */
 static uint32_t strtab_intern(struct strtab *t, const char *s)
 {
   if(!s || !*s)
@@ -210,29 +253,76 @@ static uint32_t strtab_intern(struct strtab *t, const char *s)
   uint32_t h = (uint32_t)hash_bytes(s, n) & t->mask;
   while(t->idx[h]) {
     uint32_t i = t->idx[h] - 1;
-    if(!strcmp(t->str[i], s))
+    if(t->str[i]->len == n && !memcmp(t->str[i]->s, s, n)) {
+      t->str[i]->calls++;
       return i;
+    }
     h = (h + 1) & t->mask;
   }
-  if(t->len >= MAX_STRINGS)
+  if(t->bytes + n > MAX_STRING_BYTES || t->len == UINT32_MAX - 1)
     return UINT32_MAX;
-  if(t->len == t->cap) {
-    char **str = realloc(t->str, (size_t)t->cap * 2 * sizeof(*str));
+  if(!t->nfree && t->len == t->cap) {
+    struct istr **str = realloc(t->str, (size_t)t->cap * 2 * sizeof(*str));
     if(!str)
       return UINT32_MAX;
     t->str = str;
     t->cap *= 2;
   }
-  char *copy = strdup(s);
+  if(!t->nfree && (uint64_t)(t->live + 2) * 2 > t->mask) {
+    if(strtab_grow_index(t))
+      return UINT32_MAX;
+    h = (uint32_t)hash_bytes(s, n) & t->mask;
+    while(t->idx[h])
+      h = (h + 1) & t->mask;
+  }
+  struct istr *copy = istr_new(s, n);
   if(!copy)
     return UINT32_MAX;
-  uint32_t i = t->len++;
+  copy->calls = 1;
+  uint32_t i = t->nfree ? t->free_slots[--t->nfree] : t->len++;
   t->str[i] = copy;
   t->idx[h] = i + 1;
-  if((uint64_t)t->len * 2 > t->mask && strtab_grow_index(t)) {
-    /* The index is still consistent, only fuller; keep going. */
-  }
+  t->live++;
+  t->bytes += n;
   return i;
+}
+
+/* One call less uses slot i; the last one takes the string out of the
+ * table (linear-probing removal with backward shift). */
+static void strtab_unref(struct strtab *t, uint32_t i)
+{
+  struct istr *str = i ? t->str[i] : NULL;
+  if(!str || --str->calls)
+    return;
+  if(t->nfree == t->free_cap) {
+    uint32_t cap = t->free_cap ? t->free_cap * 2 : 256;
+    uint32_t *fs = realloc(t->free_slots, (size_t)cap * sizeof(*fs));
+    if(!fs) {
+      str->calls = 1; /* keep it rather than lose track of the slot */
+      return;
+    }
+    t->free_slots = fs;
+    t->free_cap = cap;
+  }
+  uint32_t hole = istr_home(str, t->mask);
+  while(t->idx[hole] != i + 1)
+    hole = (hole + 1) & t->mask;
+  t->idx[hole] = 0;
+  for(uint32_t j = (hole + 1) & t->mask; t->idx[j]; j = (j + 1) & t->mask) {
+    uint32_t home = istr_home(t->str[t->idx[j] - 1], t->mask);
+    int in_range =
+        hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if(!in_range) {
+      t->idx[hole] = t->idx[j];
+      t->idx[j] = 0;
+      hole = j;
+    }
+  }
+  t->str[i] = NULL;
+  t->free_slots[t->nfree++] = i;
+  t->live--;
+  t->bytes -= str->len;
+  istr_put(str);
 }
 
 /* ---- id index --------------------------------------------------------------
@@ -386,9 +476,40 @@ static void to_info(const struct emu_calls *s, const struct call *c,
   out->keepalives = c->keepalives;
   out->modalities = c->modalities;
   out->media = (enum emu_media)c->media;
-  out->tenant = s->strings.str[c->tenant];
-  out->app = s->strings.str[c->app];
-  out->callback = s->strings.str[c->callback];
+  const uint32_t slots[3] = {c->tenant, c->app, c->callback};
+  const char **strs[3] = {&out->tenant, &out->app, &out->callback};
+  for(size_t k = 0; k < 3; k++) {
+    struct istr *i = s->strings.str[slots[k]];
+    *strs[k] = i->s;
+    out->held_[k] = NULL;
+    if(slots[k]) { /* pinned until emu_calls_info_release() */
+      atomic_fetch_add(&i->refs, 1);
+      out->held_[k] = i;
+    }
+  }
+}
+
+void emu_calls_info_release(struct emu_call_info *info)
+{
+  for(size_t k = 0; info && k < 3; k++) {
+    istr_put(info->held_[k]);
+    info->held_[k] = NULL;
+  }
+}
+
+/* An out parameter the store may not fill: safe to release either way. */
+static void info_clear(struct emu_call_info *out)
+{
+  if(out)
+    out->held_[0] = out->held_[1] = out->held_[2] = NULL;
+}
+
+/* The call's strings are used by one call less (it is forgotten). */
+static void unref_strings(struct emu_calls *s, const struct call *c)
+{
+  strtab_unref(&s->strings, c->tenant);
+  strtab_unref(&s->strings, c->app);
+  strtab_unref(&s->strings, c->callback);
 }
 
 static void wake_timer(struct emu_calls *s)
@@ -467,6 +588,7 @@ static size_t run_due(struct emu_calls *s, int64_t now,
         index_remove(s, e);
       s->stats.ended--;
       s->stats.dropped++;
+      unref_strings(s, c);
       slot_free(s, slot);
       s->generation++;
       continue;
@@ -502,9 +624,11 @@ size_t emu_calls_run_due(struct emu_calls *s)
     pthread_mutex_lock(&s->lock);
     n = run_due(s, s->clock(), ev, kind);
     pthread_mutex_unlock(&s->lock);
-    for(size_t i = 0; i < n; i++)
+    for(size_t i = 0; i < n; i++) {
       if(s->on_event)
         s->on_event(s->ctx, kind[i], &ev[i]);
+      emu_calls_info_release(&ev[i]);
+    }
     total += n;
   } while(n == BATCH);
   free(ev);
@@ -554,18 +678,25 @@ static enum emu_call_result insert(struct emu_calls *s, const uint8_t id[16],
 {
   if(index_find(s, id))
     return EMU_CALLS_INVALID;
-  uint32_t tenant = strtab_intern(&s->strings, in->tenant);
-  uint32_t app = strtab_intern(&s->strings, in->app);
-  uint32_t cb = strtab_intern(&s->strings, in->callback);
-  if(tenant == UINT32_MAX || app == UINT32_MAX || cb == UINT32_MAX)
-    return EMU_CALLS_FULL;
   if(s->count >= s->cfg.max_calls)
     return EMU_CALLS_FULL;
   if((uint64_t)(s->count + 1) * 2 > s->index_mask && index_grow(s))
     return EMU_CALLS_FULL;
-  uint32_t slot = slot_alloc(s);
-  if(slot == UINT32_MAX)
+  uint32_t tenant = strtab_intern(&s->strings, in->tenant);
+  uint32_t app =
+      tenant == UINT32_MAX ? UINT32_MAX : strtab_intern(&s->strings, in->app);
+  uint32_t cb =
+      app == UINT32_MAX ? UINT32_MAX : strtab_intern(&s->strings, in->callback);
+  uint32_t slot = cb == UINT32_MAX ? UINT32_MAX : slot_alloc(s);
+  if(slot == UINT32_MAX) {
+    if(tenant != UINT32_MAX)
+      strtab_unref(&s->strings, tenant);
+    if(app != UINT32_MAX)
+      strtab_unref(&s->strings, app);
+    if(cb != UINT32_MAX)
+      strtab_unref(&s->strings, cb);
     return EMU_CALLS_FULL;
+  }
   struct call *c = &s->slab[slot];
   memset(c, 0, sizeof(*c));
   memcpy(c->id, id, 16);
@@ -582,6 +713,7 @@ static enum emu_call_result insert(struct emu_calls *s, const uint8_t id[16],
   c->media = (uint8_t)in->media;
   c->heap_pos = EMU_HEAP_NONE;
   if(emu_heap_push(&s->heap, next_due(s, c), slot)) {
+    unref_strings(s, c);
     slot_free(s, slot);
     return EMU_CALLS_FULL;
   }
@@ -610,6 +742,7 @@ enum emu_call_result emu_calls_create(struct emu_calls *s, const char *tenant,
   in.modalities = modalities;
   in.media = media;
   in.state = EMU_CALL_ESTABLISHING;
+  info_clear(out);
   uint8_t id[16];
   enum emu_call_result rc;
   pthread_mutex_lock(&s->lock);
@@ -637,6 +770,7 @@ static struct call *lookup(struct emu_calls *s, const char *id)
 enum emu_call_result emu_calls_get(struct emu_calls *s, const char *id,
                                    struct emu_call_info *out)
 {
+  info_clear(out);
   pthread_mutex_lock(&s->lock);
   struct call *c = lookup(s, id);
   if(c && out)
@@ -648,7 +782,7 @@ enum emu_call_result emu_calls_get(struct emu_calls *s, const char *id,
 static int tenant_differs(struct emu_calls *s, const struct call *c,
                           const char *tenant)
 {
-  return tenant && strcmp(s->strings.str[c->tenant], tenant) != 0;
+  return tenant && strcmp(s->strings.str[c->tenant]->s, tenant) != 0;
 }
 
 enum emu_call_result emu_calls_keepalive(struct emu_calls *s, const char *id,
@@ -656,6 +790,7 @@ enum emu_call_result emu_calls_keepalive(struct emu_calls *s, const char *id,
                                          struct emu_call_info *out)
 {
   enum emu_call_result rc = EMU_CALLS_OK;
+  info_clear(out);
   pthread_mutex_lock(&s->lock);
   struct call *c = lookup(s, id);
   int64_t now = s->clock();
@@ -683,6 +818,7 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
 {
   struct emu_call_info info;
   enum emu_call_result rc = EMU_CALLS_OK;
+  info_clear(out);
   pthread_mutex_lock(&s->lock);
   struct call *c = lookup(s, id);
   int64_t now = s->clock();
@@ -707,10 +843,12 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
   if(c)
     to_info(s, c, &info);
   pthread_mutex_unlock(&s->lock);
-  if(c && out)
-    *out = info;
   if(rc == EMU_CALLS_OK && s->on_event)
     s->on_event(s->ctx, EMU_EVENT_ENDED, &info);
+  if(c && out)
+    *out = info; /* the caller releases it */
+  else if(c)
+    emu_calls_info_release(&info);
   return rc;
 }
 
@@ -732,6 +870,7 @@ void emu_calls_get_stats(struct emu_calls *s, struct emu_calls_stats *out)
 {
   pthread_mutex_lock(&s->lock);
   *out = s->stats;
+  out->strings = s->strings.live;
   pthread_mutex_unlock(&s->lock);
 }
 

@@ -38,7 +38,11 @@ enum {
 };
 
 /* A copy of one call, times as wall-clock Unix milliseconds.  The string
- * pointers are interned by the store and stay valid until emu_calls_free(). */
+ * pointers are interned by the store; in an info the store filled they stay
+ * valid until emu_calls_info_release(info) (the string is freed with the
+ * last call using it and the last info holding it).  Every function that
+ * takes an out info may be followed by emu_calls_info_release(out), filled
+ * or not. */
 struct emu_call_info {
   char id[37];
   enum emu_call_state state;
@@ -53,7 +57,12 @@ struct emu_call_info {
   const char *tenant;
   const char *app;
   const char *callback;
+  void *held_[3]; /* private: the strings pinned for this copy */
 };
+
+/* Let go of the strings of an info the store filled (or cleared); NULL and
+ * a second call are no-ops. */
+void emu_calls_info_release(struct emu_call_info *info);
 
 struct emu_calls_config {
   int64_t inactivity_ms;  /* --inactivity-timeout (default 45 min) */
@@ -67,6 +76,7 @@ struct emu_calls_stats {
   uint64_t created, keepalives, ended_timeout, ended_deleted, ended_emulator;
   uint64_t dropped;
   uint32_t active, ended;
+  uint32_t strings; /* distinct tenant/app/callbackUri strings held */
 };
 
 enum emu_call_result {
@@ -102,7 +112,8 @@ size_t emu_calls_run_due(struct emu_calls *s);
 /* Monotonic milliseconds, the store's default clock. */
 int64_t emu_now_ms(void);
 
-/* Create a call.  Strings are copied (interned); each at most 2048 bytes. */
+/* Create a call.  Strings are copied (interned: one copy shared by the calls
+ * using it, freed with the last of them); each at most 2048 bytes. */
 enum emu_call_result emu_calls_create(struct emu_calls *s, const char *tenant,
                                       const char *app, const char *callback,
                                       unsigned modalities, enum emu_media media,
@@ -126,7 +137,7 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
                                    struct emu_call_info *out);
 
 /* Copy up to max calls starting at cursor *pos (0 to begin) into out; *pos
- * moves on.  Returns how many were copied; 0 means done. */
+ * moves on.  Returns how many were copied (release each); 0 means done. */
 size_t emu_calls_list(struct emu_calls *s, size_t *pos,
                       struct emu_call_info *out, size_t max);
 

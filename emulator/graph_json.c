@@ -2,7 +2,10 @@
 /* graph_json.c - Graph JSON bodies in and out. */
 #include "graph_json.h"
 
+#include "utf8.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -263,6 +266,22 @@ json_t *emu_odata_error(const char *code, const char *message,
                             request_id, "client-request-id", client_request_id);
   if(inner && inner_code)
     json_object_set_new(inner, "code", json_string(inner_code));
-  return json_pack("{s:{s:s,s:s,s:o}}", "error", "code", code, "message",
-                   message, "innerError", inner);
+  return json_pack("{s:{s:s,s:o,s:o}}", "error", "code", code, "message",
+                   emu_json_text(message, strlen(message)), "innerError",
+                   inner);
+}
+
+json_t *emu_json_text(const char *text, size_t len)
+{
+  json_t *j = json_stringn(text, len);
+  if(j || !text)
+    return j;
+  size_t cap = len * 4 + 1; /* every byte may become \xHH */
+  char *clean = cap > len ? malloc(cap) : NULL;
+  if(!clean)
+    return NULL;
+  mgc__utf8_clean(clean, cap, text, len);
+  j = json_string(clean);
+  free(clean);
+  return j;
 }

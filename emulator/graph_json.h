@@ -50,6 +50,12 @@ json_t *emu_odata_error(const char *code, const char *message,
                         const char *inner_code, const char *request_id,
                         const char *client_request_id);
 
+/* A JSON string of len bytes of text that may hold anything (a request's
+ * path, headers, form fields): valid UTF-8 is kept as it is, every other
+ * byte becomes \xHH (jansson refuses invalid UTF-8).  NULL when out of
+ * memory.  emu_odata_error() passes its message through it. */
+json_t *emu_json_text(const char *text, size_t len);
+
 /* Format Unix ms as "2026-11-27T13:22:01.123Z" (ms 0: "" ). */
 void emu_format_time(int64_t ms, char *buf, size_t len, int with_ms);
 

@@ -5,6 +5,7 @@
 
 #include "b64url.h"
 #include "calls.h"
+#include "graph_json.h"
 #include "jwt.h"
 
 #include <ctype.h>
@@ -491,10 +492,12 @@ json_t *emu_aad_error(const char *error, long code, const char *message,
            "AADSTS%ld: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\n"
            "Timestamp: %s",
            code, message, trace, correlation, ts);
-  json_t *body = json_pack("{s:s,s:s,s:[I],s:s,s:s,s:s,s:s}", "error", error,
-                           "error_description", desc, "error_codes",
-                           (json_int_t)code, "timestamp", ts, "trace_id", trace,
-                           "correlation_id", correlation, "error_uri", uri);
+  /* message may quote request bytes (a tenant, a client id) */
+  json_t *body =
+      json_pack("{s:s,s:o,s:[I],s:s,s:s,s:s,s:s}", "error", error,
+                "error_description", emu_json_text(desc, strlen(desc)),
+                "error_codes", (json_int_t)code, "timestamp", ts, "trace_id",
+                trace, "correlation_id", correlation, "error_uri", uri);
   free(desc);
   return body;
 }

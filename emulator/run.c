@@ -164,8 +164,12 @@ int emu_run(const struct emu_options *o)
     snprintf(err, sizeof(err), "cannot start threads");
     goto out;
   }
-  if(emu_server_start(s, o, fd, err, sizeof(err)))
+  int started = emu_server_start(s, o, fd, err, sizeof(err));
+  if(started) {
+    if(started == -2)
+      rc = MGCALL_E_USAGE;
     goto out;
+  }
   fd = -1; /* the daemon owns it */
   printf("mgcall emulator: listening on %s\n", s->base_url);
   fflush(stdout);

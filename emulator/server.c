@@ -9,21 +9,35 @@
 #include "mgc_internal.h"
 #include "graph_json.h"
 #include "record.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <malloc.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define MAX_BODY EMU_MAX_BODY
 /* Per-connection memory of libmicrohttpd: bounds the request headers (431
  * beyond) and is cleared for every request, so not larger than needed. */
 #define EMU_CONNECTION_MEMORY (24 * 1024)
+/* A connection that sends nothing for this long is closed: one that has
+ * not completed its request, or an idle keep-alive one (a few seconds, so
+ * idle connections cannot hold the connection slots). */
+#define EMU_IDLE_TIMEOUT_S 5
+#define EMU_MAX_CONNECTIONS 32768
+#define EMU_FD_RESERVE 256
+/* Request bodies held in memory at once, across all connections (each at
+ * most MAX_BODY); past it requests get 503 + Retry-After. */
+#define EMU_BODY_BUDGET ((size_t)16 * 1024 * 1024)
+/* A certificate chain or key file larger than this is refused at start. */
+#define EMU_PEM_FILE_MAX (4 * 1024 * 1024)
 
 /* Per request: the body as it arrives. */
 struct req {
@@ -31,8 +45,12 @@ struct req {
   char *target; /* the request target as sent (for --record), or NULL */
   char *body;
   size_t len, cap;
+  size_t reserved; /* bytes of the server's body budget held (>= cap) */
   int too_big;
+  int over_budget; /* the body budget ran out while reading: 503 */
   int has_body;
+  int authorized; /* the Graph token was checked from the headers */
+  struct emu_principal who;
   struct MHD_Response *pending; /* answer held back by --latency */
   unsigned pending_status;
 };
@@ -49,6 +67,8 @@ struct hctx {
   struct req *req;
   json_t *form_record; /* redacted form fields for --record */
   int64_t latency_ms;
+  int early;     /* deciding from the headers, before any body byte */
+  int wait_body; /* early: nothing to answer yet, read the body */
 };
 
 static int64_t unix_now(void)
@@ -81,18 +101,21 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind,
   const char *v = value ? value : "";
   if(emu_record_is_secret(name))
     v = EMU_REDACTED;
-  json_t *old = json_object_get(k->obj, name);
+  char clean_name[sizeof(name) * 4];
+  mgc__utf8_clean(clean_name, sizeof(clean_name), name, strlen(name));
+  json_t *old = json_object_get(k->obj, clean_name);
   if(old && json_is_string(old)) {
     size_t n = strlen(json_string_value(old)) + strlen(v) + 3;
     char *joined = malloc(n);
     if(joined) {
       snprintf(joined, n, "%s, %s", json_string_value(old), v);
-      json_object_set_new(k->obj, name, json_string(joined));
+      json_object_set_new(k->obj, clean_name,
+                          emu_json_text(joined, strlen(joined)));
       free(joined);
     }
   }
   else
-    json_object_set_new(k->obj, name, json_string(v));
+    json_object_set_new(k->obj, clean_name, emu_json_text(v, strlen(v)));
   return MHD_YES;
 }
 
@@ -113,10 +136,12 @@ static void record(struct hctx *h, int status)
   const char *target = h->req->target ? h->req->target : h->path;
   size_t plen = strcspn(target, "?#");
 
-  json_t *line = json_pack("{s:s,s:s,s:s#,s:s,s:o,s:o,s:i,s:s}", "time", t,
-                           "method", h->method, "path", target, plen, "target",
-                           target, "query", qk.obj, "headers", hk.obj, "status",
-                           status, "requestId", h->request_id);
+  json_t *line = json_pack(
+      "{s:s,s:o,s:o,s:o,s:o,s:o,s:i,s:s}", "time", t, "method",
+      emu_json_text(h->method, strlen(h->method)), "path",
+      emu_json_text(target, plen), "target",
+      emu_json_text(target, strlen(target)), "query", qk.obj, "headers", hk.obj,
+      "status", status, "requestId", h->request_id);
   if(line && h->form_record)
     json_object_set(line, "form", h->form_record);
   if(line)
@@ -199,15 +224,26 @@ static enum MHD_Result odata_error(struct hctx *h, int status, const char *code,
 static enum MHD_Result odata_error(struct hctx *h, int status, const char *code,
                                    const char *inner, const char *fmt, ...)
 {
-  char msg[512];
+  char wide[1024], msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  vsnprintf(wide, sizeof(wide), fmt, ap);
   va_end(ap);
+  /* Request bytes may be quoted: valid UTF-8, cut between characters. */
+  mgc__utf8_clean(msg, sizeof(msg), wide, strlen(wide));
   json_t *body = emu_odata_error(code, msg, inner, h->request_id,
                                  h->client_request_id ? h->client_request_id
                                                       : h->request_id);
   return reply_json(h, status, body);
+}
+
+/* 404 quoting the first 64 bytes of a path segment as sent. */
+static enum MHD_Result segment_not_found(struct hctx *h, const char *segment)
+{
+  char quoted[65];
+  mgc__utf8_clean(quoted, sizeof(quoted), segment, strlen(segment));
+  return odata_error(h, 404, "BadRequest", NULL,
+                     "Resource not found for the segment '%s'.", quoted);
 }
 
 static enum MHD_Result method_not_allowed(struct hctx *h, const char *allow)
@@ -267,11 +303,13 @@ static int is_form(const char *ct)
 static json_t *redacted_form(const struct emu_form *f)
 {
   json_t *o = json_object();
-  for(size_t i = 0; o && i < f->n; i++)
-    json_object_set_new(o, f->f[i].name,
-                        json_string(emu_record_is_secret(f->f[i].name)
-                                        ? EMU_REDACTED
-                                        : f->f[i].value));
+  for(size_t i = 0; o && i < f->n; i++) {
+    char name[256];
+    const char *v =
+        emu_record_is_secret(f->f[i].name) ? EMU_REDACTED : f->f[i].value;
+    mgc__utf8_clean(name, sizeof(name), f->f[i].name, strlen(f->f[i].name));
+    json_object_set_new(o, name, emu_json_text(v, strlen(v)));
+  }
   return o;
 }
 
@@ -448,11 +486,12 @@ static enum MHD_Result call_not_found(struct hctx *h)
 static enum MHD_Result wrong_tenant(struct hctx *h,
                                     const struct emu_principal *who)
 {
-  char msg[256];
+  char tenant[129], msg[256];
+  mgc__utf8_clean(tenant, sizeof(tenant), who->tenant, strlen(who->tenant));
   snprintf(msg, sizeof(msg),
-           "Access token validation failure. The token's tenant '%.128s' "
+           "Access token validation failure. The token's tenant '%s' "
            "does not own this call.",
-           who->tenant);
+           tenant);
   json_t *body = emu_odata_error(
       "InvalidAuthenticationToken", msg, NULL, h->request_id,
       h->client_request_id ? h->client_request_id : h->request_id);
@@ -485,8 +524,7 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
   static const char prefix[] = "/communications/calls";
   if(strncasecmp(rest, prefix, sizeof(prefix) - 1) ||
      (rest[sizeof(prefix) - 1] && rest[sizeof(prefix) - 1] != '/'))
-    return odata_error(h, 404, "BadRequest", NULL,
-                       "Resource not found for the segment '%.64s'.", rest);
+    return segment_not_found(h, rest);
   const char *tail = rest + sizeof(prefix) - 1;
   char id[64] = "";
   int keepalive = 0;
@@ -501,9 +539,7 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
     free(decoded);
     if(slash) {
       if(strcasecmp(slash, "/keepAlive"))
-        return odata_error(h, 404, "BadRequest", NULL,
-                           "Resource not found for the segment '%.64s'.",
-                           slash + 1);
+        return segment_not_found(h, slash + 1);
       keepalive = 1;
     }
   }
@@ -516,20 +552,28 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
   if(keepalive && strcmp(h->method, "POST"))
     return method_not_allowed(h, "POST");
 
-  struct emu_principal who;
-  enum emu_verify_result v = emu_identity_verify(
-      s->identity, header(h, "Authorization"), h->base, unix_now(), &who);
-  if(v != EMU_TOKEN_OK)
-    return unauthorized(h, v);
-  if(!who.has_calls_role)
-    return odata_error(h, 403, "Forbidden", NULL,
-                       "Application is not authorized to perform this "
-                       "operation. The application needs the permission "
-                       "Calls.Initiate.All or Calls.AccessMedia.All; the "
-                       "token has roles: %s.",
-                       *who.roles ? who.roles : "(none)");
+  /* The token is checked from the headers, before the body is read. */
+  struct emu_principal *who = &h->req->who;
+  if(!h->req->authorized) {
+    enum emu_verify_result v = emu_identity_verify(
+        s->identity, header(h, "Authorization"), h->base, unix_now(), who);
+    if(v != EMU_TOKEN_OK)
+      return unauthorized(h, v);
+    if(!who->has_calls_role)
+      return odata_error(h, 403, "Forbidden", NULL,
+                         "Application is not authorized to perform this "
+                         "operation. The application needs the permission "
+                         "Calls.Initiate.All or Calls.AccessMedia.All; the "
+                         "token has roles: %s.",
+                         *who->roles ? who->roles : "(none)");
+    h->req->authorized = 1;
+  }
+  if(h->early) {
+    h->wait_body = 1;
+    return MHD_YES;
+  }
   struct emu_fault_decision d;
-  emu_faults_decide(s->faults, EMU_SCOPE_GRAPH, who.app, emu_now_ms(), &d);
+  emu_faults_decide(s->faults, EMU_SCOPE_GRAPH, who->app, emu_now_ms(), &d);
   h->latency_ms = d.latency_ms;
   if(d.status)
     return fault_reply(h, &d, 0);
@@ -542,7 +586,7 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
     if(emu_call_request_parse(h->req->body ? h->req->body : "", h->req->len,
                               &cr, err, sizeof(err)))
       return odata_error(h, 400, "BadRequest", NULL, "%s", err);
-    rc = emu_calls_create(s->calls, who.tenant, who.app, cr.callback,
+    rc = emu_calls_create(s->calls, who->tenant, who->app, cr.callback,
                           cr.modalities, cr.media, &info);
     if(rc != EMU_CALLS_OK) {
       emu_call_request_release(&cr);
@@ -550,6 +594,7 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
                          "The emulator holds its maximum number of calls.");
     }
     json_t *body = emu_call_json(&info, h->base, api, &cr);
+    emu_calls_info_release(&info);
     emu_call_request_release(&cr);
     struct MHD_Response *r = json_response(body);
     if(r) {
@@ -564,9 +609,9 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
     if(h->req->has_body)
       return odata_error(h, 400, "BadRequest", NULL,
                          "Do not supply a request body for this method.");
-    rc = emu_calls_keepalive(s->calls, id, who.tenant, &info);
+    rc = emu_calls_keepalive(s->calls, id, who->tenant, NULL);
     if(rc == EMU_CALLS_WRONG_TENANT)
-      return wrong_tenant(h, &who);
+      return wrong_tenant(h, who);
     if(rc != EMU_CALLS_OK) {
       atomic_fetch_add(&s->keepalives_404, 1);
       return call_not_found(h);
@@ -579,16 +624,21 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
   }
   if(!strcmp(h->method, "GET")) {
     rc = emu_calls_get(s->calls, id, &info);
-    if(rc != EMU_CALLS_OK || info.state == EMU_CALL_TERMINATED)
+    int ended = rc != EMU_CALLS_OK || info.state == EMU_CALL_TERMINATED;
+    int foreign = !ended && strcmp(info.tenant, who->tenant);
+    json_t *body =
+        ended || foreign ? NULL : emu_call_json(&info, h->base, api, NULL);
+    emu_calls_info_release(&info);
+    if(ended)
       return call_not_found(h);
-    if(strcmp(info.tenant, who.tenant))
-      return wrong_tenant(h, &who);
-    return reply_json(h, 200, emu_call_json(&info, h->base, api, NULL));
+    if(foreign)
+      return wrong_tenant(h, who);
+    return reply_json(h, 200, body);
   }
   /* DELETE */
-  rc = emu_calls_end(s->calls, id, who.tenant, EMU_END_DELETED, &info);
+  rc = emu_calls_end(s->calls, id, who->tenant, EMU_END_DELETED, NULL);
   if(rc == EMU_CALLS_WRONG_TENANT)
-    return wrong_tenant(h, &who);
+    return wrong_tenant(h, who);
   if(rc != EMU_CALLS_OK)
     return call_not_found(h);
   return reply_empty(h, 204);
@@ -636,8 +686,11 @@ static ssize_t list_reader(void *cls, uint64_t off, char *buf, size_t max)
       }
       size_t cap = 64 * 1024, len = 0;
       char *out = malloc(cap);
-      if(!out)
+      if(!out) {
+        for(size_t i = 0; i < n; i++)
+          emu_calls_info_release(&info[i]);
         return MHD_CONTENT_READER_END_WITH_ERROR;
+      }
       for(size_t i = 0; i < n; i++) {
         int ended = info[i].state == EMU_CALL_TERMINATED;
         if(ls->filter >= 0 && ended != ls->filter)
@@ -664,6 +717,8 @@ static ssize_t list_reader(void *cls, uint64_t off, char *buf, size_t max)
         len += tl;
         free(t);
       }
+      for(size_t i = 0; i < n; i++)
+        emu_calls_info_release(&info[i]);
       ls->pending = out;
       ls->plen = len;
       continue;
@@ -755,6 +810,7 @@ static enum MHD_Result bulk_create(struct hctx *h)
                         EMU_MEDIA_SERVICE, &info) != EMU_CALLS_OK)
       break;
     json_array_append_new(ids, json_string(info.id));
+    emu_calls_info_release(&info);
   }
   json_decref(o);
   enum MHD_Result r = reply_json(
@@ -804,10 +860,12 @@ static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
     if(!strcmp(h->method, "GET")) {
       if(emu_calls_get(s->calls, id, &info) != EMU_CALLS_OK)
         return call_not_found(h);
-      return reply_json(h, 200, emu_call_inspect_json(&info));
+      json_t *body = emu_call_inspect_json(&info);
+      emu_calls_info_release(&info);
+      return reply_json(h, 200, body);
     }
     if(!strcmp(h->method, "DELETE")) {
-      if(emu_calls_end(s->calls, id, NULL, EMU_END_EMULATOR, &info) !=
+      if(emu_calls_end(s->calls, id, NULL, EMU_END_EMULATOR, NULL) !=
          EMU_CALLS_OK)
         return call_not_found(h);
       return reply_empty(h, 204);
@@ -841,8 +899,7 @@ static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
       return method_not_allowed(h, "GET");
     return reply_json(h, 200, json_pack("{s:s}", "status", "ok"));
   }
-  return odata_error(h, 404, "BadRequest", NULL,
-                     "Resource not found for the segment '%.64s'.", rest);
+  return segment_not_found(h, rest);
 }
 
 /* ---- routing
@@ -855,6 +912,10 @@ static enum MHD_Result route(struct hctx *h)
     return graph(h, "v1.0", p + 5);
   if(!strncmp(p, "/beta/", 6) || !strcmp(p, "/beta"))
     return graph(h, "beta", p + 5);
+  if(h->early) { /* the other endpoints decide with the body */
+    h->wait_body = 1;
+    return MHD_YES;
+  }
   if(!strncmp(p, "/_emulator/", 11))
     return emulator_api(h, p + 10);
   if(!strcmp(p, "/metadata/identity/oauth2/token"))
@@ -882,8 +943,7 @@ static enum MHD_Result route(struct hctx *h)
       return reply_json(h, 200, emu_identity_jwks(h->srv->identity));
     }
   }
-  return odata_error(h, 404, "BadRequest", NULL,
-                     "Resource not found for the segment '%.64s'.", p);
+  return segment_not_found(h, p);
 }
 
 static void make_base(struct hctx *h)
@@ -915,6 +975,134 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
   return r;
 }
 
+/* Hold want bytes of the server-wide body budget for r (in total, not more);
+ * 0, or -1 when the bodies in flight would pass EMU_BODY_BUDGET. */
+static int body_reserve(struct emu_server *s, struct req *r, size_t want)
+{
+  if(want <= r->reserved)
+    return 0;
+  size_t more = want - r->reserved;
+  if(atomic_fetch_add(&s->body_bytes, more) + more > EMU_BODY_BUDGET) {
+    atomic_fetch_sub(&s->body_bytes, more);
+    return -1;
+  }
+  r->reserved = want;
+  return 0;
+}
+
+/* Append a piece of the body (beyond MAX_BODY or the budget it is dropped
+ * and the request marked; the answer comes when the body has been read).
+ * -1 when out of memory. */
+static int body_append(struct emu_server *s, struct req *r, const char *data,
+                       size_t n)
+{
+  r->has_body = 1;
+  if(r->too_big || r->over_budget)
+    return 0;
+  if(r->len + n > MAX_BODY) {
+    r->too_big = 1;
+    return 0;
+  }
+  if(r->len + n + 1 > r->cap) {
+    size_t cap = r->cap ? r->cap : 1024;
+    while(cap < r->len + n + 1)
+      cap *= 2;
+    if(body_reserve(s, r, cap)) {
+      r->over_budget = 1;
+      return 0;
+    }
+    char *b = realloc(r->body, cap);
+    if(!b)
+      return -1;
+    r->body = b;
+    r->cap = cap;
+  }
+  memcpy(r->body + r->len, data, n);
+  r->len += n;
+  r->body[r->len] = '\0';
+  return 0;
+}
+
+struct framing {
+  int lengths;  /* Content-Length headers */
+  int conflict; /* two that differ, or one that is not a number */
+  uint64_t length;
+  const char *te; /* a Transfer-Encoding other than chunked, or NULL */
+  int chunked;
+};
+
+static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+  (void)kind;
+  struct framing *f = cls;
+  if(!value)
+    value = "";
+  if(!strcasecmp(key, "Content-Length")) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(value, &end, 10);
+    if(!isdigit((unsigned char)*value) || *end || errno ||
+       (f->lengths && n != f->length))
+      f->conflict = 1;
+    f->length = n;
+    f->lengths++;
+  }
+  else if(!strcasecmp(key, "Transfer-Encoding")) {
+    if(!strcasecmp(value, "chunked") && !f->chunked)
+      f->chunked = 1;
+    else if(!f->te)
+      f->te = value;
+  }
+  return MHD_YES;
+}
+
+static enum MHD_Result busy(struct hctx *h)
+{
+  json_t *body = emu_odata_error(
+      "serviceNotAvailable",
+      "The emulator holds as many request bodies as it will; retry later.",
+      NULL, h->request_id,
+      h->client_request_id ? h->client_request_id : h->request_id);
+  struct MHD_Response *r = json_response(body);
+  if(r)
+    MHD_add_response_header(r, "Retry-After", "1");
+  return finish(h, r, 503);
+}
+
+/* What can be answered from the request line and headers alone, before a
+ * body byte is read or held: framing errors (two different Content-Length
+ * headers, a Transfer-Encoding other than chunked), a body too large, the
+ * body budget, and for Graph a bad path, method or token.  Otherwise sets
+ * h->wait_body. */
+static enum MHD_Result early_answer(struct hctx *h)
+{
+  struct framing f = {0};
+  MHD_get_connection_values(h->conn, MHD_HEADER_KIND, scan_framing, &f);
+  if(f.te)
+    return odata_error(h, 501, "NotImplemented", NULL,
+                       "Transfer-Encoding '%.64s' is not supported (only "
+                       "chunked).",
+                       f.te);
+  if(f.conflict || (f.lengths && f.chunked))
+    return odata_error(h, 400, "BadRequest", NULL,
+                       "Conflicting or malformed Content-Length headers.");
+  if(f.lengths && f.length > MAX_BODY)
+    return odata_error(h, 413, "RequestEntityTooLarge", NULL,
+                       "The request body is larger than %d bytes.", MAX_BODY);
+  struct req *r = h->req;
+  if(f.lengths && f.length) {
+    /* The whole body at once: held against the budget before it comes. */
+    if(body_reserve(h->srv, r, (size_t)f.length + 1))
+      return busy(h);
+    r->body = malloc((size_t)f.length + 1);
+    if(!r->body)
+      return MHD_NO;
+    r->cap = (size_t)f.length + 1;
+  }
+  return route(h);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -930,40 +1118,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     *con_cls = r;
     atomic_fetch_add(&s->inflight, 1);
   }
-  if(!r->started) {
-    r->started = 1;
-    const char *cl =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    if(cl && strtoull(cl, NULL, 10) > MAX_BODY)
-      r->too_big = 1;
-    else
-      return MHD_YES;
-  }
-  if(*upload_size && !r->too_big) {
-    r->has_body = 1;
-    if(r->len + *upload_size > MAX_BODY)
-      r->too_big = 1;
-    else {
-      if(r->len + *upload_size + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 1024;
-        while(cap < r->len + *upload_size + 1)
-          cap *= 2;
-        char *b = realloc(r->body, cap);
-        if(!b)
-          return MHD_NO;
-        r->body = b;
-        r->cap = cap;
-      }
-      memcpy(r->body + r->len, upload, *upload_size);
-      r->len += *upload_size;
-      r->body[r->len] = '\0';
-    }
+  if(r->started && *upload_size) {
+    int rc = body_append(s, r, upload, *upload_size);
     *upload_size = 0;
-    return MHD_YES;
-  }
-  if(*upload_size && r->too_big) {
-    *upload_size = 0;
-    return MHD_YES;
+    return rc ? MHD_NO : MHD_YES;
   }
   if(r->pending) { /* resumed after --latency */
     struct MHD_Response *resp = r->pending;
@@ -985,13 +1143,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   emu_uuid_new(h.request_id);
   const char *crid =
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "client-request-id");
-  if(crid && *crid && strlen(crid) <= 128)
-    h.client_request_id = crid;
+  if(crid && *crid && strlen(crid) <= 128 &&
+     strspn(crid, "!#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "[]^_`abcdefghijklmnopqrstuvwxyz{|}~") == strlen(crid))
+    h.client_request_id = crid; /* echoed in headers and JSON: visible ASCII */
   make_base(&h);
   enum MHD_Result res;
-  if(r->too_big)
+  if(!r->started) {
+    r->started = 1;
+    h.early = 1;
+    res = early_answer(&h);
+    if(h.wait_body)
+      res = MHD_YES;
+  }
+  else if(r->too_big)
     res = odata_error(&h, 413, "RequestEntityTooLarge", NULL,
                       "The request body is larger than %d bytes.", MAX_BODY);
+  else if(r->over_budget)
+    res = busy(&h);
   else
     res = route(&h);
   json_decref(h.form_record);
@@ -1011,6 +1180,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
       MHD_destroy_response(r->pending);
     free(r->target);
     free(r->body);
+    atomic_fetch_sub(&s->body_bytes, r->reserved);
     atomic_fetch_sub(&s->inflight, 1);
     free(r);
   }
@@ -1020,6 +1190,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ---- lifecycle
  * ---------------------------------------------------------------- */
 
+/* The whole of a certificate or key file, NUL-terminated (caller frees), or
+ * NULL with err set: unreadable, a read error, larger than
+ * EMU_PEM_FILE_MAX, or out of memory.  Never a silently shortened file. */
 static char *read_file(const char *path, char *err, size_t errlen)
 {
   FILE *f = fopen(path, "rb");
@@ -1027,17 +1200,69 @@ static char *read_file(const char *path, char *err, size_t errlen)
     snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return NULL;
   }
-  size_t cap = 1 << 20, len = 0;
+  size_t cap = 16 * 1024, len = 0;
   char *buf = malloc(cap + 1);
-  if(buf)
-    len = fread(buf, 1, cap, f);
+  while(buf) {
+    len += fread(buf + len, 1, cap - len, f);
+    if(len < cap)
+      break; /* end of file or an error, told apart below */
+    if(cap >= EMU_PEM_FILE_MAX) {
+      snprintf(err, errlen, "cannot read %s: %d bytes or more", path,
+               EMU_PEM_FILE_MAX);
+      free(buf);
+      fclose(f);
+      return NULL;
+    }
+    cap *= 2;
+    char *bigger = realloc(buf, cap + 1);
+    if(!bigger) {
+      free(buf);
+      buf = NULL;
+    }
+    else
+      buf = bigger;
+  }
+  int failed = ferror(f);
+  int saved = errno;
   fclose(f);
   if(!buf) {
-    snprintf(err, errlen, "out of memory");
+    snprintf(err, errlen, "cannot read %s: out of memory", path);
+    return NULL;
+  }
+  if(failed) {
+    snprintf(err, errlen, "cannot read %s: %s", path, strerror(saved));
+    free(buf);
     return NULL;
   }
   buf[len] = '\0';
   return buf;
+}
+
+/* As many connections as file descriptors allow (the soft limit raised to
+ * the hard one first), less EMU_FD_RESERVE for callbacks, files and the
+ * server's own; at most EMU_MAX_CONNECTIONS.  Idle ones are closed after
+ * EMU_IDLE_TIMEOUT_S, so connections that send nothing cannot hold every
+ * slot for long. */
+static unsigned connection_limit(void)
+{
+  struct rlimit rl;
+  if(getrlimit(RLIMIT_NOFILE, &rl))
+    return 1000;
+  if(rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+    struct rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if(raised.rlim_cur == RLIM_INFINITY ||
+       raised.rlim_cur > EMU_MAX_CONNECTIONS + EMU_FD_RESERVE)
+      raised.rlim_cur = EMU_MAX_CONNECTIONS + EMU_FD_RESERVE;
+    if(raised.rlim_cur > rl.rlim_cur && !setrlimit(RLIMIT_NOFILE, &raised))
+      rl = raised;
+  }
+  if(rl.rlim_cur == RLIM_INFINITY ||
+     rl.rlim_cur > EMU_MAX_CONNECTIONS + EMU_FD_RESERVE)
+    return EMU_MAX_CONNECTIONS;
+  if(rl.rlim_cur < EMU_FD_RESERVE + 64)
+    return 64;
+  return (unsigned)(rl.rlim_cur - EMU_FD_RESERVE);
 }
 
 int emu_server_start(struct emu_server *s, const struct emu_options *o,
@@ -1052,10 +1277,10 @@ int emu_server_start(struct emu_server *s, const struct emu_options *o,
     }
     s->tls_cert_pem = read_file(o->tls_cert, err, errlen);
     if(!s->tls_cert_pem)
-      return -1;
+      return -2;
     s->tls_key_pem = read_file(o->tls_key, err, errlen);
     if(!s->tls_key_pem)
-      return -1;
+      return -2;
     flags |= MHD_USE_TLS;
     s->tls = 1;
   }
@@ -1068,8 +1293,8 @@ int emu_server_start(struct emu_server *s, const struct emu_options *o,
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
       {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, s},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, EMU_CONNECTION_MEMORY, NULL},
-      {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
-      {MHD_OPTION_CONNECTION_LIMIT, 4000, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, EMU_IDLE_TIMEOUT_S, NULL},
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_limit(), NULL},
       {s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert_pem},
       {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem},
       {MHD_OPTION_END, 0, NULL}};
@@ -1097,6 +1322,8 @@ void emu_server_stop(struct emu_server *s)
     MHD_stop_daemon(s->daemon);
   s->daemon = NULL;
   free(s->tls_cert_pem);
+  if(s->tls_key_pem)
+    OPENSSL_cleanse(s->tls_key_pem, strlen(s->tls_key_pem));
   free(s->tls_key_pem);
   s->tls_cert_pem = s->tls_key_pem = NULL;
 }

@@ -33,11 +33,12 @@ struct emu_server {
 
   _Atomic uint64_t by_status[600];
   _Atomic uint64_t requests, tokens_issued, keepalives_404;
-  atomic_int inflight; /* requests begun and not completed */
+  atomic_int inflight;       /* requests begun and not completed */
+  _Atomic size_t body_bytes; /* request body memory held (EMU_BODY_BUDGET) */
 };
 
-/* Start serving on listen_fd (already bound and listening).  0, or -1 with
- * err set. */
+/* Start serving on listen_fd (already bound and listening).  0, or with err
+ * set -2 (the certificate or key file cannot be read: a usage error) or -1. */
 int emu_server_start(struct emu_server *s, const struct emu_options *o,
                      int listen_fd, char *err, size_t errlen);
 /* Stop accepting, finish in-flight requests, free the server's buffers. */

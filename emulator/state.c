@@ -183,6 +183,8 @@ int emu_state_save(const char *path, struct emu_calls *calls,
       ok = t && fprintf(f, "%s\n", t) > 0;
       free(t);
     }
+    for(size_t i = 0; i < got; i++)
+      emu_calls_info_release(&info[i]);
   }
   if(fflush(f) || fsync(fileno(f)))
     ok = 0;

@@ -54,6 +54,7 @@ static void test_lifecycle(void **state)
   struct events e;
   struct emu_calls *s = store(&e);
   struct emu_call_info c, g;
+  memset(&g, 0, sizeof(g));
   assert_int_equal(emu_calls_create(s, "t", "a", "http://127.0.0.1/cb",
                                     EMU_MOD_AUDIO, EMU_MEDIA_SERVICE, &c),
                    EMU_CALLS_OK);
@@ -66,13 +67,16 @@ static void test_lifecycle(void **state)
   fake_now += 1;
   assert_int_equal(emu_calls_run_due(s), 1);
   assert_int_equal(e.established, 1);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_get(s, c.id, &g), EMU_CALLS_OK);
   assert_int_equal(g.state, EMU_CALL_ESTABLISHED);
 
   /* keepAlive at +1900 moves the deadline to +3900 */
   fake_now += 1800;
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_keepalive(s, c.id, "t", &g), EMU_CALLS_OK);
   assert_int_equal(g.keepalives, 1);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_keepalive(s, c.id, "other", &g),
                    EMU_CALLS_WRONG_TENANT);
   fake_now += 1999;
@@ -80,11 +84,13 @@ static void test_lifecycle(void **state)
   assert_int_equal(e.ended, 0);
   fake_now += 1;
   /* due but not yet fired: already refused */
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_keepalive(s, c.id, "t", &g), EMU_CALLS_NOT_FOUND);
   assert_int_equal(emu_calls_run_due(s), 1);
   assert_int_equal(e.ended, 1);
   assert_int_equal(e.last_reason, EMU_END_TIMEOUT);
   assert_string_equal(e.last_id, c.id);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_get(s, c.id, &g), EMU_CALLS_OK);
   assert_int_equal(g.state, EMU_CALL_TERMINATED);
   assert_int_equal(g.end_reason, EMU_END_TIMEOUT);
@@ -101,10 +107,13 @@ static void test_lifecycle(void **state)
   assert_int_equal(emu_calls_run_due(s), 0);
   fake_now += 1;
   emu_calls_run_due(s);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_get(s, c.id, &g), EMU_CALLS_NOT_FOUND);
   emu_calls_get_stats(s, &st);
   assert_int_equal(st.ended, 0);
   assert_int_equal(st.dropped, 1);
+  emu_calls_info_release(&g);
+  emu_calls_info_release(&c);
   emu_calls_free(s);
 }
 
@@ -114,15 +123,20 @@ static void test_end_and_ids(void **state)
   struct events e;
   struct emu_calls *s = store(&e);
   struct emu_call_info c, g;
+  memset(&g, 0, sizeof(g));
   assert_int_equal(emu_calls_create(s, "t", "a", "", 0, 0, &c), EMU_CALLS_OK);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_end(s, c.id, "x", EMU_END_DELETED, &g),
                    EMU_CALLS_WRONG_TENANT);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_end(s, c.id, "t", EMU_END_DELETED, &g),
                    EMU_CALLS_OK);
   assert_int_equal(e.ended, 1);
   assert_int_equal(e.last_reason, EMU_END_DELETED);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_end(s, c.id, "t", EMU_END_DELETED, &g),
                    EMU_CALLS_NOT_FOUND);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_keepalive(s, c.id, NULL, &g), EMU_CALLS_NOT_FOUND);
   const char *bad[] = {"",
                        "x",
@@ -130,15 +144,20 @@ static void test_end_and_ids(void **state)
                        "0e0c4a43-6a1b-4d35-9f4e-5f1e5b1d2c3ag",
                        "0e0c4a43x6a1b-4d35-9f4e-5f1e5b1d2c3a",
                        "00000000-0000-4000-8000-000000000000"};
-  for(size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+  for(size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+    emu_calls_info_release(&g);
     assert_int_equal(emu_calls_keepalive(s, bad[i], NULL, &g),
                      EMU_CALLS_NOT_FOUND);
+  }
   /* upper-case ids name the same call */
   char upper[37];
   for(size_t i = 0; i < 37; i++)
     upper[i] =
         (char)(c.id[i] >= 'a' && c.id[i] <= 'f' ? c.id[i] - 32 : c.id[i]);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_get(s, upper, &g), EMU_CALLS_OK);
+  emu_calls_info_release(&g);
+  emu_calls_info_release(&c);
   emu_calls_free(s);
 }
 
@@ -156,6 +175,7 @@ static void test_many_and_list(void **state)
         emu_calls_create(s, i % 2 ? "t1" : "t2", "a", "cb", 1, 0, &c),
         EMU_CALLS_OK);
     memcpy(ids[i], c.id, 37);
+    emu_calls_info_release(&c);
   }
   /* keep the odd ones alive, let the even ones end */
   fake_now += 1500;
@@ -169,6 +189,7 @@ static void test_many_and_list(void **state)
     assert_int_equal(emu_calls_get(s, ids[i], &g), EMU_CALLS_OK);
     assert_int_equal(g.state,
                      i % 2 ? EMU_CALL_ESTABLISHED : EMU_CALL_TERMINATED);
+    emu_calls_info_release(&g);
   }
   /* drop the ended ones; the odd ones (ended meanwhile, not yet dropped)
    * stay findable while entries are removed around them */
@@ -179,8 +200,11 @@ static void test_many_and_list(void **state)
                      i % 2 ? EMU_CALLS_OK : EMU_CALLS_NOT_FOUND);
   size_t pos = 0, total = 0, n;
   struct emu_call_info buf[100];
-  while((n = emu_calls_list(s, &pos, buf, 100)))
+  while((n = emu_calls_list(s, &pos, buf, 100))) {
+    for(size_t i = 0; i < n; i++)
+      emu_calls_info_release(&buf[i]);
     total += n;
+  }
   assert_int_equal(total, N / 2);
   free(ids);
   emu_calls_free(s);
@@ -192,6 +216,7 @@ static void test_restore(void **state)
   struct events e;
   struct emu_calls *s = store(&e);
   struct emu_call_info c, in, g;
+  memset(&g, 0, sizeof(g));
   assert_int_equal(emu_calls_create(s, "t", "a", "cb", 1, 0, &c), EMU_CALLS_OK);
   in = c;
   assert_int_equal(emu_calls_restore(s, &in), EMU_CALLS_INVALID); /* dup */
@@ -199,12 +224,66 @@ static void test_restore(void **state)
   in.state = EMU_CALL_ESTABLISHED;
   in.keepalives = 9;
   assert_int_equal(emu_calls_restore(s, &in), EMU_CALLS_OK);
+  emu_calls_info_release(&g);
   assert_int_equal(emu_calls_get(s, in.id, &g), EMU_CALLS_OK);
   assert_int_equal(g.keepalives, 9);
   assert_string_equal(g.callback, "cb");
   assert_int_equal(g.created_ms, c.created_ms);
   snprintf(in.id, sizeof(in.id), "not-a-uuid");
   assert_int_equal(emu_calls_restore(s, &in), EMU_CALLS_INVALID);
+  emu_calls_info_release(&g);
+  emu_calls_info_release(&c);
+  emu_calls_free(s);
+}
+
+/* Interned strings live as long as the calls using them (and the infos
+ * holding them): fresh tenant/app/callbackUri strings on every call never
+ * exhaust the table, and they are freed when the calls are forgotten. */
+static void test_strings_freed(void **state)
+{
+  (void)state;
+  struct events e;
+  struct emu_calls *s = store(&e);
+  enum { N = 25000 }; /* 75,000 distinct strings; the old table held 65,536 */
+  char t[32], a[32], cb[64];
+  struct emu_call_info c, pinned;
+  struct emu_calls_stats st;
+  for(int i = 0; i < N; i++) {
+    snprintf(t, sizeof(t), "tenant-%d", i);
+    snprintf(a, sizeof(a), "app-%d", i);
+    snprintf(cb, sizeof(cb), "http://127.0.0.1/cb/%d", i);
+    assert_int_equal(emu_calls_create(s, t, a, cb, 1, 0, &c), EMU_CALLS_OK);
+    if(i == 0)
+      pinned = c; /* held past the call's end and drop */
+    else
+      emu_calls_info_release(&c);
+  }
+  /* shared strings count once */
+  assert_int_equal(emu_calls_create(s, "tenant-1", "app-1", "", 1, 0, &c),
+                   EMU_CALLS_OK);
+  emu_calls_info_release(&c);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.strings, 3 * N);
+  /* every call times out (2 s), then is forgotten (5 s later) */
+  fake_now += 2000;
+  emu_calls_run_due(s);
+  fake_now += 5000;
+  emu_calls_run_due(s);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.dropped, N + 1);
+  assert_int_equal(st.strings, 0);
+  /* the pinned copy is still readable (ASan would see a use after free) */
+  assert_string_equal(pinned.tenant, "tenant-0");
+  assert_string_equal(pinned.callback, "http://127.0.0.1/cb/0");
+  emu_calls_info_release(&pinned);
+  emu_calls_info_release(&pinned); /* a second release is a no-op */
+  /* the slots are used again */
+  assert_int_equal(emu_calls_create(s, "again", "app", "cb", 1, 0, &c),
+                   EMU_CALLS_OK);
+  assert_string_equal(c.tenant, "again");
+  emu_calls_info_release(&c);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.strings, 3);
   emu_calls_free(s);
 }
 
@@ -269,6 +348,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_end_and_ids),
       cmocka_unit_test(test_many_and_list), cmocka_unit_test(test_restore),
-      cmocka_unit_test(test_heap),          cmocka_unit_test(test_uuid)};
+      cmocka_unit_test(test_heap),          cmocka_unit_test(test_uuid),
+      cmocka_unit_test(test_strings_freed)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
