@@ -474,14 +474,18 @@ json_t *kcore_list_json(struct kcore *k)
 
 json_t *kcore_fleet_json(struct kcore *k)
 {
-  if(k->fleet)
-    return k->fleet->members_json(k->fleet->ud);
   size_t states[4];
+  char node_id[sizeof(k->node_id)], api_url[sizeof(k->api_url)];
   pthread_mutex_lock(&k->lock);
+  const struct kcore_fleet *fleet = k->fleet;
   ks_count_states(k->sched, kcore_mono_ms(), states);
+  memcpy(node_id, k->node_id, sizeof(node_id));
+  memcpy(api_url, k->api_url, sizeof(api_url));
   pthread_mutex_unlock(&k->lock);
+  if(fleet)
+    return fleet->members_json(fleet->ud);
   return json_pack("{s:[{s:s,s:s?,s:i,s:i,s:I,s:b}],s:i}", "members", "nodeId",
-                   k->node_id, "apiUrl", k->api_url[0] ? k->api_url : NULL,
+                   node_id, "apiUrl", api_url[0] ? api_url : NULL,
                    "heartbeatAgeMs", 0, "shards", 1, "calls",
                    (json_int_t)(states[KS_ACTIVE] + states[KS_AT_RISK]), "self",
                    1, "shards", 1);
@@ -494,10 +498,11 @@ char *kcore_metrics_text(struct kcore *k)
   pthread_mutex_lock(&k->lock);
   ks_count_states(k->sched, now, states);
   int64_t left = ks_min_time_left(k->sched, now);
+  const struct kcore_fleet *fleet = k->fleet;
   pthread_mutex_unlock(&k->lock);
   char *text = km_render(k->metrics, states, left);
-  if(text && k->fleet) {
-    char *more = k->fleet->metrics_text(k->fleet->ud);
+  if(text && fleet) {
+    char *more = fleet->metrics_text(fleet->ud);
     char *both = more ? malloc(strlen(text) + strlen(more) + 1) : NULL;
     if(both) {
       strcpy(both, text);

@@ -42,9 +42,10 @@ struct kcore {
   struct khooks *hooks;
   void (*wake)(void *ud); /* called (lock held) when work arrives */
   void *wake_ud;
-  size_t terminal;                 /* ended/lost calls held in memory */
-  size_t loaded;                   /* calls restored from the store on open */
-  const struct kcore_fleet *fleet; /* set before the main loop starts */
+  size_t terminal; /* ended/lost calls held in memory */
+  size_t loaded;   /* calls restored from the store on open */
+  /* under lock: */
+  const struct kcore_fleet *fleet; /* fleet mode (lease.c), else NULL */
   char node_id[128];               /* this keeper's name (GET /fleet) */
   char api_url[128];               /* its control API, "" = unknown */
 };

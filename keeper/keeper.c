@@ -230,6 +230,7 @@ static void drop_batch(const struct keeper_opts *o, struct loop *l,
 static int fleet_join(const struct keeper_opts *o, struct kcore *k,
                       unsigned port, struct klease **lease, struct mgc_err *err)
 {
+  pthread_mutex_lock(&k->lock); /* the control API may read them */
   if(o->node_id)
     snprintf(k->node_id, sizeof(k->node_id), "%s", o->node_id);
   else {
@@ -246,6 +247,7 @@ static int fleet_join(const struct keeper_opts *o, struct kcore *k,
   int hostlen = colon ? (int)(colon - listen) : (int)strlen(listen);
   snprintf(k->api_url, sizeof(k->api_url), "http://%.*s:%u", hostlen, listen,
            port);
+  pthread_mutex_unlock(&k->lock);
   if(!k->store->ops->fleet_add)
     return MGCALL_OK;
   struct klease_config lc = {
