@@ -126,12 +126,16 @@ register "${KURL[k1]}"
 warm=$((secs / 5 < 30 ? secs / 5 : 30))
 sleep "$warm"
 for n in k1 k2 k3; do curl -s "${KURL[$n]}/metrics" >"$T/$n.m0"; done
-read -r x0 w0 <<<"$(sql "SELECT xact_commit + xact_rollback, pg_current_wal_lsn() - '0/0'
-  FROM pg_stat_database WHERE datname = 'mgcall'" | tr '|' ' ')"
+pgstat() { # statements (transactions), WAL bytes, updates, HOT updates
+  sql "SELECT d.xact_commit + d.xact_rollback, pg_current_wal_lsn() - '0/0',
+    t.n_tup_upd, t.n_tup_hot_upd FROM pg_stat_database d, pg_stat_user_tables t
+    WHERE d.datname = 'mgcall' AND t.relname = 'mgcall_calls'" | tr '|' ' '
+}
+sleep 1 # the statistics collector's last report
+read -r x0 w0 u0 h0 <<<"$(pgstat)"
 sleep $((secs - warm))
 for n in k1 k2 k3; do curl -s "${KURL[$n]}/metrics" >"$T/$n.m1"; done
-read -r x1 w1 <<<"$(sql "SELECT xact_commit + xact_rollback, pg_current_wal_lsn() - '0/0'
-  FROM pg_stat_database WHERE datname = 'mgcall'" | tr '|' ' ')"
+read -r x1 w1 u1 h1 <<<"$(pgstat)"
 k=$(( $(kas "$T"/k?.m1) - $(kas "$T"/k?.m0) ))
 for n in k1 k2 k3; do
   paste <(hist "$T/$n.m1") <(hist "$T/$n.m0") | awk '{ print $1, $2 - $4 }' >"$T/$n.h"
@@ -144,9 +148,9 @@ echo "fleet: maxKeepAliveGapMs $(jq -r '.maxKeepAliveGapMs // "n/a (this emulato
 awk -v x=$((x1 - x0)) -v w=$((w1 - w0)) -v k="$k" 'BEGIN {
   printf "fleet: PostgreSQL %.4f statements and %.0f WAL bytes per keepAlive (%d statements, %d WAL bytes)\n",
     k ? x / k : 0, k ? w / k : 0, x, w }'
-echo "fleet: HOT updates of mgcall_calls: $(sql "SELECT n_tup_hot_upd || ' of ' || n_tup_upd || ' (' ||
-  round(100.0 * n_tup_hot_upd / greatest(n_tup_upd, 1), 1) || '%)' FROM pg_stat_user_tables
-  WHERE relname = 'mgcall_calls'")"
+awk -v u=$((u1 - u0)) -v h=$((h1 - h0)) 'BEGIN {
+  printf "fleet: HOT updates of mgcall_calls in the window: %d of %d (%.1f%%)\n", h, u, u ? 100 * h / u : 0 }'
+echo "fleet: since the start (registration claims included): $(sql "SELECT n_tup_hot_upd || ' of ' || n_tup_upd FROM pg_stat_user_tables WHERE relname = 'mgcall_calls'")"
 for n in k1 k2 k3; do
   echo "fleet: $n RSS $(( $(rss_kib "${KPID[$n]}") / 1024 )) MiB, $(sql "SELECT count(*) FROM mgcall_shards WHERE owner = '$n'") shards"
 done
@@ -160,7 +164,10 @@ ka_before0=$(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")")
 sleep 60
 ka_before=$(( $(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") - ka_before0 ))
 t0=$(now_ms)
-kill -KILL "${KPID[$victim]}"
+{
+  kill -KILL "${KPID[$victim]}"
+  wait "${KPID[$victim]}"
+} 2>/dev/null || true
 adopted_ms= caught_ms=
 for _ in $(seq 1200); do
   now=$(now_ms)

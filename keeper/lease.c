@@ -15,6 +15,8 @@
 #define NSHARDS KSTORE_PG_SHARDS
 /* How often the registrations and removals of other nodes are read. */
 #define POLL_MS 200
+/* Longest time between two renewals (and looks for expired shards). */
+#define TICK_MAX_MS 5000
 
 static const double renew_buckets_s[] = {0.001, 0.005, 0.01, 0.025, 0.05,
                                          0.1,   0.25,  0.5,  1,     2.5};
@@ -630,7 +632,10 @@ static void *run(void *arg)
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
-  int64_t every = l->ttl_ms / 4, next_tick = 0;
+  /* several renewals per TTL, and at most 5 s apart: a dead keeper's
+   * shards are taken at most TTL + 5 s after its last renewal */
+  int64_t every = l->ttl_ms / 4 < TICK_MAX_MS ? l->ttl_ms / 4 : TICK_MAX_MS;
+  int64_t next_tick = 0;
   pthread_mutex_lock(&l->lock);
   while(!l->stopping) {
     pthread_mutex_unlock(&l->lock);

@@ -2,9 +2,9 @@
 /* lease.h - fleet mode (SPEC.md section 4a): which shards of the calls this
  * keeper holds, by lease, on the database's clock.
  *
- * One thread with its own connection.  Several times per TTL it renews
- * every lease it holds with one statement (and its member heartbeat with
- * it), drops the shards it finds taken (their calls leave the schedule),
+ * One thread with its own connection.  Every TTL/4 (at most every 5 s) it
+ * renews every lease it holds with one statement (and its member heartbeat
+ * with it), drops the shards it finds taken (their calls leave the schedule),
  * takes expired or free shards with SKIP LOCKED up to its fair share
  * ceil(shards / live members) and releases what is above it, so that a
  * joining keeper gets its share by moving the fewest shards.  Every few
