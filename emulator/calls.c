@@ -22,11 +22,13 @@
 #define MAX_STRING_BYTES ((size_t)1 << 30)
 #define SLOT_FREE 0xFF
 
-/* One call: 64 bytes.  Times are monotonic ms; last_ka 0 means none. */
+/* One call: 72 bytes.  Times are monotonic ms; last_ka 0 means none.
+ * max_gap: the longest closed gap between successful keepAlives (from
+ * creation), in ms. */
 struct call {
   uint8_t id[16];
   int64_t created, last_ka, ended;
-  uint32_t heap_pos, tenant, app, callback, keepalives;
+  uint32_t heap_pos, tenant, app, callback, keepalives, max_gap;
   uint8_t state, end_reason, modalities, media;
 };
 
@@ -68,7 +70,7 @@ struct emu_calls {
 
   struct strtab strings;
   struct emu_timer_heap heap;
-  struct emu_calls_stats stats;
+  struct emu_calls_stats stats; /* max_gap_ms: closed gaps only */
   uint64_t generation;
   int64_t (*clock)(void);
 };
@@ -449,6 +451,27 @@ static int64_t deadline(const struct emu_calls *s, const struct call *c)
   return (c->last_ka ? c->last_ka : c->created) + s->cfg.inactivity_ms;
 }
 
+/* The gap open since the last successful keepAlive (or creation), up to
+ * the end or now. */
+static int64_t open_gap(const struct call *c, int64_t now)
+{
+  int64_t to = c->state == EMU_CALL_TERMINATED ? c->ended : now;
+  int64_t gap = to - (c->last_ka ? c->last_ka : c->created);
+  return gap > 0 ? gap : 0;
+}
+
+/* Close the open gap at now (a keepAlive or the end). */
+static void close_gap(struct emu_calls *s, struct call *c, int64_t now)
+{
+  int64_t gap = now - (c->last_ka ? c->last_ka : c->created);
+  if(gap > (int64_t)UINT32_MAX)
+    gap = UINT32_MAX;
+  if(gap > (int64_t)c->max_gap)
+    c->max_gap = (uint32_t)gap;
+  if(gap > s->stats.max_gap_ms)
+    s->stats.max_gap_ms = gap;
+}
+
 /* When the call's next timer fires. */
 static int64_t next_due(const struct emu_calls *s, const struct call *c)
 {
@@ -474,6 +497,8 @@ static void to_info(const struct emu_calls *s, const struct call *c,
   if(c->state == EMU_CALL_ESTABLISHING)
     out->expires_ms = deadline(s, c) + s->wall_offset;
   out->keepalives = c->keepalives;
+  int64_t gap = open_gap(c, s->clock());
+  out->max_gap_ms = gap > (int64_t)c->max_gap ? gap : (int64_t)c->max_gap;
   out->modalities = c->modalities;
   out->media = (enum emu_media)c->media;
   const uint32_t slots[3] = {c->tenant, c->app, c->callback};
@@ -594,6 +619,7 @@ static size_t run_due(struct emu_calls *s, int64_t now,
       continue;
     }
     if(deadline(s, c) <= now) {
+      close_gap(s, c, now);
       c->state = EMU_CALL_TERMINATED;
       c->end_reason = EMU_END_TIMEOUT;
       c->ended = now;
@@ -707,6 +733,11 @@ static enum emu_call_result insert(struct emu_calls *s, const uint8_t id[16],
   c->app = app;
   c->callback = cb;
   c->keepalives = in->keepalives;
+  c->max_gap = in->max_gap_ms > (int64_t)UINT32_MAX ? UINT32_MAX
+               : in->max_gap_ms > 0                 ? (uint32_t)in->max_gap_ms
+                                                    : 0;
+  if(in->max_gap_ms > s->stats.max_gap_ms)
+    s->stats.max_gap_ms = c->max_gap;
   c->state = (uint8_t)in->state;
   c->end_reason = (uint8_t)in->end_reason;
   c->modalities = (uint8_t)in->modalities;
@@ -799,6 +830,7 @@ enum emu_call_result emu_calls_keepalive(struct emu_calls *s, const char *id,
   else if(tenant_differs(s, c, tenant))
     rc = EMU_CALLS_WRONG_TENANT;
   else {
+    close_gap(s, c, now);
     c->last_ka = now;
     c->keepalives++;
     s->stats.keepalives++;
@@ -827,6 +859,7 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
   else if(tenant_differs(s, c, tenant))
     rc = EMU_CALLS_WRONG_TENANT;
   else {
+    close_gap(s, c, now);
     c->state = EMU_CALL_TERMINATED;
     c->end_reason = (uint8_t)reason;
     c->ended = now;
@@ -871,6 +904,13 @@ void emu_calls_get_stats(struct emu_calls *s, struct emu_calls_stats *out)
   pthread_mutex_lock(&s->lock);
   *out = s->stats;
   out->strings = s->strings.live;
+  int64_t now = s->clock();
+  for(uint32_t i = 0; i < s->slab_len; i++) { /* the gaps still open */
+    const struct call *c = &s->slab[i];
+    if(c->state != SLOT_FREE && c->state != EMU_CALL_TERMINATED &&
+       open_gap(c, now) > out->max_gap_ms)
+      out->max_gap_ms = open_gap(c, now);
+  }
   pthread_mutex_unlock(&s->lock);
 }
 

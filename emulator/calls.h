@@ -51,6 +51,8 @@ struct emu_call_info {
   int64_t last_keepalive_ms; /* 0: none yet */
   int64_t ended_ms;          /* 0: not ended */
   int64_t expires_ms; /* active: when inactivity ends it; ended: when dropped */
+  int64_t max_gap_ms; /* longest time without a successful keepAlive, from
+                         creation; for a live call up to now */
   uint32_t keepalives;
   unsigned modalities;
   enum emu_media media;
@@ -77,6 +79,9 @@ struct emu_calls_stats {
   uint64_t dropped;
   uint32_t active, ended;
   uint32_t strings; /* distinct tenant/app/callbackUri strings held */
+  /* the longest max_gap_ms of any call since the start (live, ended or
+   * already dropped) */
+  int64_t max_gap_ms;
 };
 
 enum emu_call_result {
@@ -141,6 +146,7 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
 size_t emu_calls_list(struct emu_calls *s, size_t *pos,
                       struct emu_call_info *out, size_t max);
 
+/* Counters; max_gap_ms looks at every live call (O(calls)). */
 void emu_calls_get_stats(struct emu_calls *s, struct emu_calls_stats *out);
 
 /* Insert a call read back from a state file (times wall-clock ms).  A live

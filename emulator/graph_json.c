@@ -229,6 +229,8 @@ json_t *emu_call_inspect_json(const struct emu_call_info *call)
       expires, "resultInfo", ri);
   if(o && !call->last_keepalive_ms)
     json_object_set_new(o, "lastKeepAliveDateTime", json_null());
+  if(o)
+    json_object_set_new(o, "maxGapMs", json_integer(call->max_gap_ms));
   return o;
 }
 

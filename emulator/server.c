@@ -758,7 +758,7 @@ static json_t *stats_json(struct emu_server *s)
       json_object_set_new(by, k, json_integer((json_int_t)n));
     }
   }
-  return json_pack(
+  json_t *o = json_pack(
       "{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,"
       "s:I,s:I,s:I,s:I},s:I,s:I}",
       "requests", (json_int_t)atomic_load(&s->requests), "requestsByStatus", by,
@@ -777,6 +777,9 @@ static json_t *stats_json(struct emu_server *s)
       (json_int_t)ns.queued, "throttled",
       (json_int_t)emu_faults_throttled(s->faults), "uptimeSeconds",
       (json_int_t)((emu_now_ms() - s->started_ms) / 1000));
+  if(o)
+    json_object_set_new(o, "maxKeepAliveGapMs", json_integer(cs.max_gap_ms));
+  return o;
 }
 
 /* POST /_emulator/calls {"count":N,"tenantId","appId","callbackUri"}:

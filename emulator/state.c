@@ -63,6 +63,8 @@ int emu_state_parse_call(const char *line, size_t len,
   }
   out->end_reason = (enum emu_end_reason)reason;
   out->keepalives = (uint32_t)ka;
+  json_int_t gap = json_integer_value(json_object_get(o, "maxGapMs"));
+  out->max_gap_ms = gap > 0 ? gap : 0; /* absent in older files */
   out->modalities = (unsigned)mods;
   out->media = (enum emu_media)media;
   out->tenant = json_string_value(t);
@@ -178,6 +180,8 @@ int emu_state_save(const char *path, struct emu_calls *calls,
           (json_int_t)info[i].ended_ms, "endReason", (int)info[i].end_reason,
           "keepAlives", (json_int_t)info[i].keepalives, "modalities",
           (int)info[i].modalities, "media", (int)info[i].media);
+      if(o)
+        json_object_set_new(o, "maxGapMs", json_integer(info[i].max_gap_ms));
       char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
       json_decref(o);
       ok = t && fprintf(f, "%s\n", t) > 0;

@@ -69,18 +69,22 @@ int kcore_open(const struct kcore_config *cfg, struct kcore **out,
     kcore_free(k);
     return rc;
   }
-  k->writer = kwriter_new(k->store, &k->store_lock);
-  if(!k->writer) {
+  char why[256] = "";
+  rc = khooks_new(&cfg->hooks, k->metrics, k->store, &k->store_lock, &k->hooks,
+                  why, sizeof(why));
+  if(rc) {
+    kcore_free(k);
+    return mgc__err_set(err, rc, "%s", why);
+  }
+  k->writer = kwriter_new(k->store, &k->store_lock, k->hooks);
+  k->retention = kret_start(
+      k->store, &k->store_lock,
+      cfg->retention_ms > 0 ? cfg->retention_ms : KCORE_RETENTION_MS, NULL);
+  if(!k->writer || !k->retention) {
     kcore_free(k);
     return mgc__err_set(err, MGCALL_E_INTERNAL,
                         "cannot start the store "
                         "writer");
-  }
-  char why[256] = "";
-  rc = khooks_new(&cfg->hooks, k->metrics, &k->hooks, why, sizeof(why));
-  if(rc) {
-    kcore_free(k);
-    return mgc__err_set(err, rc, "%s", why);
   }
   *out = k;
   return MGCALL_OK;
@@ -99,7 +103,8 @@ void kcore_free(struct kcore *k)
       klog(KLOG_ERROR, NULL, NULL, "%s", err.msg);
   }
   kwriter_free(k->writer);
-  khooks_free(k->hooks);
+  kret_stop(k->retention);
+  khooks_free(k->hooks); /* the due hooks, for at most --stop-timeout */
   kstore_close(k->store);
   pthread_mutex_destroy(&k->store_lock);
   ks_sched_free(k->sched);
@@ -171,29 +176,35 @@ int kcore_flush_locked(struct kcore *k, struct mgc_err *err)
   if(kwriter_backlog(k->writer) >= KWRITER_MAX_BACKLOG)
     return mgc__err_set(err, MGCALL_E_INTERNAL,
                         "store: writes are backing up: the disk is slow");
-  size_t n;
+  size_t n, nhooks;
   struct ks_call *taken;
   struct kstore_call *rows = dirty_rows(k, &n, &taken);
-  if(!rows)
+  struct kstore_hook *hooks = khooks_take(k->hooks, &nhooks);
+  if(!rows && !hooks)
     return MGCALL_OK;
-  int rc = kwriter_put(k->writer, rows, n, err);
+  int rc = kwriter_put(k->writer, rows, n, hooks, nhooks, err);
   free(rows);
-  if(rc)
+  if(rc) {
     redirty(k, taken);
+    khooks_unstage(k->hooks, hooks, nhooks);
+  }
   return rc;
 }
 
 struct kwjob *kcore_flush_durable_locked(struct kcore *k, struct mgc_err *err)
 {
-  size_t n;
+  size_t n, nhooks;
   struct ks_call *taken;
   struct kstore_call *rows = dirty_rows(k, &n, &taken);
-  if(!rows)
+  struct kstore_hook *hooks = khooks_take(k->hooks, &nhooks);
+  if(!rows && !hooks)
     return NULL;
-  struct kwjob *j = kwriter_put_durable(k->writer, rows, n, err);
+  struct kwjob *j = kwriter_put_durable(k->writer, rows, n, hooks, nhooks, err);
   free(rows);
-  if(!j)
+  if(!j) {
     redirty(k, taken);
+    khooks_unstage(k->hooks, hooks, nhooks);
+  }
   return j;
 }
 
@@ -237,7 +248,9 @@ void kcore_end_locked(struct kcore *k, struct ks_call *c, enum ks_reason reason)
   klog(reason == KS_REASON_LOST ? KLOG_ERROR : KLOG_INFO, c->call_id, NULL,
        "%s (reason %s)", reason == KS_REASON_LOST ? "lost" : "ended",
        ks_reason_name(reason));
-  khooks_enqueue(k->hooks, c->call_id, c->tenant_id, ks_reason_name(reason));
+  /* written with the end (next flush), in one transaction */
+  khooks_stage(k->hooks, c->call_id, c->tenant_id, ks_reason_name(reason),
+               c->ended_wall);
   sweep_terminal(k);
 }
 
@@ -306,7 +319,7 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
   }
   struct kwjob *job = NULL;
   if(!rc && nrows) {
-    job = kwriter_put_durable(k->writer, rows, nrows, err);
+    job = kwriter_put_durable(k->writer, rows, nrows, NULL, 0, err);
     if(!job)
       rc = MGCALL_E_INTERNAL;
   }

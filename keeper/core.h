@@ -10,6 +10,7 @@
 
 #include "keeper/hooks.h"
 #include "keeper/metrics.h"
+#include "keeper/retention.h"
 #include "keeper/sched.h"
 #include "keeper/store.h"
 #include "keeper/writer.h"
@@ -18,7 +19,8 @@ struct kcore_config {
   struct ks_config sched;
   const char *store_url; /* NULL = default */
   struct khooks_config hooks;
-  uint64_t seed; /* jitter seed, 0 = from the clock */
+  uint64_t seed;        /* jitter seed, 0 = from the clock */
+  int64_t retention_ms; /* --retention: purge older ends; 0 = 7 days */
 };
 
 /* Fleet mode: lease.c fills this in (NULL with a store one keeper uses
@@ -40,6 +42,7 @@ struct kcore {
   struct kwriter *writer;     /* the only thread writing to store */
   struct kmetrics *metrics;
   struct khooks *hooks;
+  struct kretention *retention;
   void (*wake)(void *ud); /* called (lock held) when work arrives */
   void *wake_ud;
   size_t terminal; /* ended/lost calls held in memory */
@@ -53,6 +56,8 @@ struct kcore {
 /* Keep at most this many ended/lost calls in memory (GET /calls shows
  * them); older ones are still in the store (GET /calls/{id}). */
 #define KCORE_MAX_TERMINAL 10000
+/* --retention by default: 7 days, in ms. */
+#define KCORE_RETENTION_MS (7LL * 24 * 3600 * 1000)
 
 /* Clocks, in ms. */
 int64_t kcore_mono_ms(void);

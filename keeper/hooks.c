@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* hooks.c - the cleanup hooks' thread: a FIFO of ended calls, each run as a
- * command (posix_spawn, no shell) and/or a JSON POST. */
+/* hooks.c - the cleanup hooks' thread: claims due jobs of the store's
+ * outbox, runs each as a command (posix_spawn, no shell) or a JSON POST,
+ * and writes back how it went. */
 #include "hooks.h"
 
+#include "condwait.h"
 #include "log.h"
+#include "uuid.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -21,25 +24,32 @@
 
 extern char **environ;
 
-struct job {
-  struct job *next;
-  char *call_id, *tenant_id, *reason;
-};
-
 struct khooks {
   struct khooks_config cfg;
   char *url;
   char *cacert;
+  char *node;
   char **argv;
+  int kinds; /* KSTORE_HOOK_* configured */
   struct kmetrics *metrics;
+  struct kstore *store;
+  pthread_mutex_t *store_lock;
   pthread_t thread;
   int started;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  struct job *head, *tail;
-  size_t queued;
+  pthread_mutex_t lock; /* the fields below */
+  pthread_cond_t cond;  /* kicked / stopping */
+  int kicked;
   int stopping;
+  int64_t stop_deadline; /* monotonic ms, once stopping */
+  int store_failing;     /* the last claim failed (logged once) */
+  int64_t last_retry_at; /* monotonic ms of the latest retry we scheduled */
+  /* staged jobs: under the keeper's lock, not ours */
+  struct kstore_hook *staged;
+  size_t nstaged, staged_cap;
 };
+
+/* The outcome of one attempt. */
+enum attempt { ATTEMPT_OK, ATTEMPT_FAILED, ATTEMPT_CUT /* stop deadline */ };
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {
@@ -142,11 +152,32 @@ static int64_t mono_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void sleep_ms(long ms)
 {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while(nanosleep(&ts, &ts) && errno == EINTR)
     ;
+}
+
+/* The stop deadline (monotonic ms), 0 while not stopping. */
+static int64_t stop_deadline(struct khooks *h)
+{
+  pthread_mutex_lock(&h->lock);
+  int64_t d = h->stopping ? h->stop_deadline : 0;
+  pthread_mutex_unlock(&h->lock);
+  return d;
+}
+
+static const char *kind_name(int kind)
+{
+  return kind == KSTORE_HOOK_URL ? "on-ended-url" : "on-ended";
 }
 
 static char *env_pair(const char *name, const char *value)
@@ -158,26 +189,41 @@ static char *env_pair(const char *name, const char *value)
   return s;
 }
 
-/* Run the command once; 1 on exit status 0. */
-static int run_command(struct khooks *h, const struct job *j)
+static const char *const own_env[] = {"MGCALL_CALL_ID", "MGCALL_TENANT_ID",
+                                      "MGCALL_REASON", "MGCALL_EVENT_ID"};
+#define NOWN (sizeof(own_env) / sizeof(own_env[0]))
+
+static int is_own_env(const char *kv)
+{
+  for(size_t i = 0; i < NOWN; i++) {
+    size_t n = strlen(own_env[i]);
+    if(!strncmp(kv, own_env[i], n) && kv[n] == '=')
+      return 1;
+  }
+  return 0;
+}
+
+/* Run the command once. */
+static enum attempt run_command(struct khooks *h, const struct kstore_hook *j,
+                                char *why, size_t whylen)
 {
   size_t nenv = 0;
   while(environ[nenv])
     nenv++;
-  char **envp = calloc(nenv + 4, sizeof(*envp));
-  if(!envp)
-    return 0;
+  char **envp = calloc(nenv + NOWN + 1, sizeof(*envp));
+  if(!envp) {
+    snprintf(why, whylen, "out of memory");
+    return ATTEMPT_FAILED;
+  }
   size_t k = 0;
   for(size_t i = 0; i < nenv; i++)
-    if(strncmp(environ[i], "MGCALL_CALL_ID=", 15) &&
-       strncmp(environ[i], "MGCALL_TENANT_ID=", 17) &&
-       strncmp(environ[i], "MGCALL_REASON=", 14))
+    if(!is_own_env(environ[i]))
       envp[k++] = environ[i];
-  char *own[3] = {env_pair("MGCALL_CALL_ID", j->call_id),
-                  env_pair("MGCALL_TENANT_ID", j->tenant_id),
-                  env_pair("MGCALL_REASON", j->reason)};
-  for(int i = 0; i < 3; i++)
-    if(own[i])
+  const char *vals[NOWN] = {j->call_id, j->tenant_id ? j->tenant_id : "",
+                            j->reason, j->event_id};
+  char *own[NOWN];
+  for(size_t i = 0; i < NOWN; i++)
+    if((own[i] = env_pair(own_env[i], vals[i])))
       envp[k++] = own[i];
   envp[k] = NULL;
 
@@ -200,13 +246,12 @@ static int run_command(struct khooks *h, const struct job *j)
   int rc = posix_spawnp(&pid, h->argv[0], &fa, &attr, h->argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  for(int i = 0; i < 3; i++)
+  for(size_t i = 0; i < NOWN; i++)
     free(own[i]);
   free(envp);
   if(rc) {
-    klog(KLOG_WARN, j->call_id, NULL, "on-ended: cannot run '%s': %s",
-         h->argv[0], strerror(rc));
-    return 0;
+    snprintf(why, whylen, "cannot run '%s': %s", h->argv[0], strerror(rc));
+    return ATTEMPT_FAILED;
   }
   int64_t end = mono_ms() + h->cfg.timeout_ms;
   int status = 0;
@@ -216,32 +261,36 @@ static int run_command(struct khooks *h, const struct job *j)
     if(w == pid)
       break;
     if(w < 0 && errno != EINTR) {
-      klog(KLOG_WARN, j->call_id, NULL, "on-ended: waitpid: %s",
-           strerror(errno));
-      return 0;
+      snprintf(why, whylen, "waitpid: %s", strerror(errno));
+      return ATTEMPT_FAILED;
     }
-    if(mono_ms() >= end) {
+    int64_t now = mono_ms(), stop = stop_deadline(h);
+    if(now >= end || (stop && now >= stop)) {
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
-      klog(KLOG_WARN, j->call_id, NULL,
-           "on-ended: '%s' timed out after %ld ms: killed", h->argv[0],
-           h->cfg.timeout_ms);
-      return 0;
+      if(now < end) {
+        snprintf(why, whylen, "'%s' killed: the stop timeout ran out",
+                 h->argv[0]);
+        return ATTEMPT_CUT;
+      }
+      snprintf(why, whylen, "'%s' timed out after %ld ms: killed", h->argv[0],
+               h->cfg.timeout_ms);
+      return ATTEMPT_FAILED;
     }
     sleep_ms(nap);
     if(nap < 50)
       nap *= 2;
   }
   if(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    return 1;
+    return ATTEMPT_OK;
   if(WIFEXITED(status))
-    klog(KLOG_WARN, j->call_id, NULL, "on-ended: '%s' exited with status %d",
-         h->argv[0], WEXITSTATUS(status));
+    snprintf(why, whylen, "'%s' exited with status %d", h->argv[0],
+             WEXITSTATUS(status));
   else
-    klog(KLOG_WARN, j->call_id, NULL, "on-ended: '%s' killed by signal %d",
-         h->argv[0], WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  return 0;
+    snprintf(why, whylen, "'%s' killed by signal %d", h->argv[0],
+             WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return ATTEMPT_FAILED;
 }
 
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -251,21 +300,36 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
   return size * nmemb;
 }
 
-/* POST the JSON once; 1 on a 2xx answer. */
-static int post_url(struct khooks *h, const struct job *j)
+/* curl progress callback: abort the POST once the stop deadline passed. */
+static int past_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                     curl_off_t ultotal, curl_off_t ulnow)
+{
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
+  int64_t stop = stop_deadline(ud);
+  return stop && mono_ms() >= stop;
+}
+
+/* POST the JSON once; OK on a 2xx answer. */
+static enum attempt post_url(struct khooks *h, const struct kstore_hook *j,
+                             char *why, size_t whylen)
 {
   json_t *o =
-      json_pack("{s:s, s:s?, s:s}", "callId", j->call_id, "tenantId",
-                *j->tenant_id ? j->tenant_id : NULL, "reason", j->reason);
+      json_pack("{s:s, s:s?, s:s, s:s}", "callId", j->call_id, "tenantId",
+                j->tenant_id, "reason", j->reason, "eventId", j->event_id);
   char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   CURL *curl = body ? curl_easy_init() : NULL;
-  if(!curl) {
-    free(body);
-    return 0;
-  }
   struct curl_slist *hdr =
-      curl_slist_append(NULL, "Content-Type: application/json");
+      curl ? curl_slist_append(NULL, "Content-Type: application/json") : NULL;
+  if(!hdr) {
+    curl_easy_cleanup(curl);
+    free(body);
+    snprintf(why, whylen, "out of memory");
+    return ATTEMPT_FAILED;
+  }
   char ua[64];
   snprintf(ua, sizeof(ua), "mgcall-keeper/%s", mgcall_version());
   curl_easy_setopt(curl, CURLOPT_URL, h->url);
@@ -275,6 +339,9 @@ static int post_url(struct khooks *h, const struct job *j)
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, h->cfg.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, past_stop);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   if(h->cacert)
     curl_easy_setopt(curl, CURLOPT_CAINFO, h->cacert);
@@ -284,52 +351,185 @@ static int post_url(struct khooks *h, const struct job *j)
   curl_slist_free_all(hdr);
   curl_easy_cleanup(curl);
   free(body);
+  if(rc == CURLE_ABORTED_BY_CALLBACK) {
+    snprintf(why, whylen, "cut: the stop timeout ran out");
+    return ATTEMPT_CUT;
+  }
   if(rc != CURLE_OK) {
-    klog(KLOG_WARN, j->call_id, NULL, "on-ended-url: %s",
-         curl_easy_strerror(rc));
-    return 0;
+    snprintf(why, whylen, "%s", curl_easy_strerror(rc));
+    return ATTEMPT_FAILED;
   }
   if(status < 200 || status > 299) {
-    klog(KLOG_WARN, j->call_id, NULL, "on-ended-url: HTTP %ld", status);
-    return 0;
+    snprintf(why, whylen, "HTTP %ld", status);
+    return ATTEMPT_FAILED;
   }
-  return 1;
+  return ATTEMPT_OK;
 }
 
-static void run_job(struct khooks *h, const struct job *j)
+/* Free the strings of a job copied by job_copy(). */
+static void job_release(struct kstore_hook *j)
 {
-  for(int kind = 0; kind < 2; kind++) {
-    if(kind == 0 && !h->argv)
-      continue;
-    if(kind == 1 && !h->url)
-      continue;
-    long delay = h->cfg.retry_delay_ms;
-    for(int attempt = 0; attempt <= h->cfg.retries; attempt++) {
-      int ok = kind == 0 ? run_command(h, j) : post_url(h, j);
-      km_hook_run(h->metrics, kind ? KM_HOOK_URL : KM_HOOK_COMMAND, ok);
-      if(ok) {
-        klog(KLOG_INFO, j->call_id, NULL, "%s ran (reason %s)",
-             kind ? "on-ended-url" : "on-ended", j->reason);
-        break;
-      }
-      if(attempt == h->cfg.retries) {
-        klog(KLOG_ERROR, j->call_id, NULL, "%s failed %d times: giving up",
-             kind ? "on-ended-url" : "on-ended", attempt + 1);
-        break;
-      }
-      sleep_ms(delay);
-      if(delay < 60000)
-        delay *= 2;
-    }
-  }
+  free((char *)j->event_id);
+  free((char *)j->call_id);
+  free((char *)j->tenant_id);
+  free((char *)j->reason);
+  free((char *)j->last_error);
 }
 
-static void job_free(struct job *j)
+void khooks_jobs_free(struct kstore_hook *jobs, size_t n)
 {
-  free(j->call_id);
-  free(j->tenant_id);
-  free(j->reason);
-  free(j);
+  if(!jobs)
+    return;
+  for(size_t i = 0; i < n; i++)
+    job_release(&jobs[i]);
+  free(jobs);
+}
+
+static char *dup_or_null(const char *s, int *oom)
+{
+  char *d = s ? strdup(s) : NULL;
+  if(s && !d)
+    *oom = 1;
+  return d;
+}
+
+/* Deep copy of src into dst; -1 when out of memory (dst then freeable). */
+static int job_copy(struct kstore_hook *dst, const struct kstore_hook *src)
+{
+  int oom = 0;
+  *dst = *src;
+  dst->event_id = dup_or_null(src->event_id, &oom);
+  dst->call_id = dup_or_null(src->call_id, &oom);
+  dst->tenant_id = dup_or_null(src->tenant_id, &oom);
+  dst->reason = dup_or_null(src->reason, &oom);
+  dst->last_error = dup_or_null(src->last_error, &oom);
+  return oom ? -1 : 0;
+}
+
+/* Jobs claimed in one round (owned copies).  One at a time: a claim is an
+ * attempt started (a job claimed and not run would count an attempt when
+ * the process dies). */
+struct claimed {
+  struct kstore_hook v[1];
+  size_t n;
+  int oom;
+};
+
+static int take_claimed(void *ud, const struct kstore_hook *job)
+{
+  struct claimed *c = ud;
+  if(c->n >= sizeof(c->v) / sizeof(c->v[0]))
+    return 1;
+  if(job_copy(&c->v[c->n], job))
+    c->oom = 1; /* kept: its strings are freed with the rest */
+  c->n++;
+  return 0;
+}
+
+/* Write the outcome of job j (under the store lock). */
+static void finish(struct khooks *h, const struct kstore_hook *j,
+                   enum kstore_hook_outcome outcome, int64_t delay_ms,
+                   const char *why)
+{
+  struct mgc_err err = {0};
+  pthread_mutex_lock(h->store_lock);
+  int rc = h->store->ops->hook_finish(h->store, j->job_id, j->claim, outcome,
+                                      wall_ms(), delay_ms, why, &err);
+  pthread_mutex_unlock(h->store_lock);
+  if(rc == MGCALL_E_NOT_FOUND)
+    klog(KLOG_WARN, j->call_id, NULL,
+         "%s (event %s): its claim ran out while it ran: another runner "
+         "has it",
+         kind_name(j->kind), j->event_id);
+  else if(rc)
+    klog(KLOG_ERROR, j->call_id, NULL, "%s (event %s): %s", kind_name(j->kind),
+         j->event_id, err.msg);
+}
+
+/* One attempt of a claimed job, and its outcome written back. */
+static void run_job(struct khooks *h, const struct kstore_hook *j)
+{
+  char why[300] = "";
+  enum attempt a = j->kind == KSTORE_HOOK_URL
+                       ? post_url(h, j, why, sizeof(why))
+                       : run_command(h, j, why, sizeof(why));
+  if(a == ATTEMPT_CUT) {
+    klog(KLOG_WARN, j->call_id, NULL,
+         "%s (event %s): %s: left pending for the next start",
+         kind_name(j->kind), j->event_id, why);
+    finish(h, j, KSTORE_HOOK_RELEASED, 0, NULL);
+    return;
+  }
+  km_hook_run(h->metrics,
+              j->kind == KSTORE_HOOK_URL ? KM_HOOK_URL : KM_HOOK_COMMAND,
+              a == ATTEMPT_OK);
+  if(a == ATTEMPT_OK) {
+    klog(KLOG_INFO, j->call_id, NULL, "%s ran (reason %s, event %s)",
+         kind_name(j->kind), j->reason, j->event_id);
+    finish(h, j, KSTORE_HOOK_DELIVERED, 0, NULL);
+    return;
+  }
+  klog(KLOG_WARN, j->call_id, NULL, "%s: %s", kind_name(j->kind), why);
+  if(j->attempts > h->cfg.retries) {
+    klog(KLOG_ERROR, j->call_id, NULL, "%s failed %d times: giving up",
+         kind_name(j->kind), j->attempts);
+    finish(h, j, KSTORE_HOOK_GAVE_UP, 0, why);
+    return;
+  }
+  int64_t delay = h->cfg.retry_delay_ms;
+  for(int i = 1; i < j->attempts && delay < 60000; i++)
+    delay *= 2;
+  finish(h, j, KSTORE_HOOK_RETRY, delay, why);
+  if(mono_ms() + delay > h->last_retry_at)
+    h->last_retry_at = mono_ms() + delay;
+}
+
+static void publish_pending(struct khooks *h)
+{
+  int64_t n = 0;
+  struct mgc_err err = {0};
+  pthread_mutex_lock(h->store_lock);
+  int rc = h->store->ops->hook_pending(h->store, &n, &err);
+  pthread_mutex_unlock(h->store_lock);
+  if(!rc)
+    km_outbox_pending(h->metrics, n);
+}
+
+/* Claim the due jobs (a few) and run them.  Returns how many were
+ * claimed, -1 when the store failed. */
+static int run_round(struct khooks *h)
+{
+  struct claimed c = {0};
+  struct mgc_err err = {0};
+  /* a claim outlives the longest attempt: nobody else takes it meanwhile */
+  int64_t lease = 2 * h->cfg.timeout_ms + 5000;
+  pthread_mutex_lock(h->store_lock);
+  int rc = h->store->ops->claim_hooks(h->store, h->node, h->kinds, wall_ms(),
+                                      lease, sizeof(c.v) / sizeof(c.v[0]),
+                                      take_claimed, &c, NULL, &err);
+  pthread_mutex_unlock(h->store_lock);
+  if(rc) {
+    if(!h->store_failing)
+      klog(KLOG_ERROR, NULL, NULL, "hooks: %s: will try again", err.msg);
+    h->store_failing = 1;
+    return -1;
+  }
+  h->store_failing = 0;
+  if(c.n)
+    publish_pending(h); /* the figure while the hook runs */
+  for(size_t i = 0; i < c.n; i++) {
+    const struct kstore_hook *j = &c.v[i];
+    int64_t stop = stop_deadline(h);
+    if(c.oom || (stop && mono_ms() >= stop))
+      finish(h, j, KSTORE_HOOK_RELEASED, 0, NULL); /* runs later */
+    else
+      run_job(h, j);
+  }
+  for(size_t i = 0; i < c.n; i++)
+    job_release(&c.v[i]);
+  if(c.oom)
+    klog(KLOG_ERROR, NULL, NULL, "hooks: out of memory: will try again");
+  return (int)c.n;
 }
 
 static void *worker(void *arg)
@@ -338,27 +538,33 @@ static void *worker(void *arg)
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals go to the main loop */
-  pthread_mutex_lock(&h->lock);
   for(;;) {
-    while(!h->head && !h->stopping)
-      pthread_cond_wait(&h->cond, &h->lock);
-    struct job *j = h->head;
-    if(!j)
-      break;
-    h->head = j->next;
-    if(!h->head)
-      h->tail = NULL;
-    h->queued--;
-    pthread_mutex_unlock(&h->lock);
-    run_job(h, j);
-    job_free(j);
+    int ran = run_round(h);
+    publish_pending(h);
     pthread_mutex_lock(&h->lock);
+    int64_t now = mono_ms(), wait = ran > 0 || h->kicked ? 0 : KHOOKS_POLL_MS;
+    if(h->stopping) {
+      /* drain: what is due, and the retries we scheduled, until the stop
+       * deadline; what is left stays pending in the store */
+      if(now >= h->stop_deadline || (ran <= 0 && h->last_retry_at <= now)) {
+        pthread_mutex_unlock(&h->lock);
+        break;
+      }
+      if(ran <= 0) {
+        int64_t until = h->last_retry_at < h->stop_deadline ? h->last_retry_at
+                                                            : h->stop_deadline;
+        wait = until - now;
+      }
+    }
+    kcw_wait_ms(&h->cond, &h->lock, wait);
+    h->kicked = 0;
+    pthread_mutex_unlock(&h->lock);
   }
-  pthread_mutex_unlock(&h->lock);
   return NULL;
 }
 
 int khooks_new(const struct khooks_config *cfg, struct kmetrics *metrics,
+               struct kstore *store, pthread_mutex_t *store_lock,
                struct khooks **out, char *err, size_t errlen)
 {
   *out = NULL;
@@ -374,10 +580,14 @@ int khooks_new(const struct khooks_config *cfg, struct kmetrics *metrics,
     h->cfg.retries = 0;
   if(h->cfg.retry_delay_ms <= 0)
     h->cfg.retry_delay_ms = 1000;
-  h->cfg.command = h->cfg.url = h->cfg.cacert = NULL;
+  if(h->cfg.stop_timeout_ms <= 0)
+    h->cfg.stop_timeout_ms = 20000;
+  h->cfg.command = h->cfg.url = h->cfg.cacert = h->cfg.node = NULL;
   h->metrics = metrics;
+  h->store = store;
+  h->store_lock = store_lock;
   pthread_mutex_init(&h->lock, NULL);
-  pthread_cond_init(&h->cond, NULL);
+  kcw_init(&h->cond);
   if(cfg->command) {
     int argc;
     char why[128];
@@ -387,6 +597,7 @@ int khooks_new(const struct khooks_config *cfg, struct kmetrics *metrics,
       khooks_free(h);
       return MGCALL_E_USAGE;
     }
+    h->kinds |= KSTORE_HOOK_COMMAND;
   }
   if(cfg->url) {
     if(strncmp(cfg->url, "http://", 7) && strncmp(cfg->url, "https://", 8)) {
@@ -395,10 +606,24 @@ int khooks_new(const struct khooks_config *cfg, struct kmetrics *metrics,
       return MGCALL_E_USAGE;
     }
     h->url = strdup(cfg->url);
+    h->kinds |= KSTORE_HOOK_URL;
   }
   if(cfg->cacert)
     h->cacert = strdup(cfg->cacert);
-  if(h->argv || h->url) {
+  if(cfg->node)
+    h->node = strdup(cfg->node);
+  else {
+    char host[256] = "", node[300];
+    gethostname(host, sizeof(host) - 1);
+    snprintf(node, sizeof(node), "%s:%ld", host, (long)getpid());
+    h->node = strdup(node);
+  }
+  if((cfg->url && !h->url) || (cfg->cacert && !h->cacert) || !h->node) {
+    set_err(err, errlen, "out of memory");
+    khooks_free(h);
+    return MGCALL_E_INTERNAL;
+  }
+  if(h->kinds) {
     if(pthread_create(&h->thread, NULL, worker, h)) {
       set_err(err, errlen, "cannot start the hook thread");
       khooks_free(h);
@@ -410,39 +635,92 @@ int khooks_new(const struct khooks_config *cfg, struct kmetrics *metrics,
   return MGCALL_OK;
 }
 
-int khooks_enqueue(struct khooks *h, const char *call_id, const char *tenant_id,
-                   const char *reason)
+int khooks_stage(struct khooks *h, const char *call_id, const char *tenant_id,
+                 const char *reason, int64_t ended_ms)
 {
   if(!h || !h->started)
     return 0;
-  struct job *j = calloc(1, sizeof(*j));
-  if(j) {
-    j->call_id = strdup(call_id);
-    j->tenant_id = strdup(tenant_id ? tenant_id : "");
-    j->reason = strdup(reason);
-  }
-  if(!j || !j->call_id || !j->tenant_id || !j->reason) {
-    if(j)
-      job_free(j);
-    klog(KLOG_ERROR, call_id, NULL, "on-ended: out of memory: hook dropped");
+  char event_id[MGC_UUID_LEN + 1];
+  if(h->nstaged + 2 > KHOOKS_MAX_STAGED) {
+    klog(KLOG_ERROR, call_id, NULL,
+         "on-ended: %d hook jobs waiting to be written: hook dropped",
+         KHOOKS_MAX_STAGED);
     return -1;
   }
+  if(h->nstaged + 2 > h->staged_cap) {
+    size_t cap = h->staged_cap ? h->staged_cap * 2 : 16;
+    struct kstore_hook *v = realloc(h->staged, cap * sizeof(*v));
+    if(!v)
+      goto oom;
+    h->staged = v;
+    h->staged_cap = cap;
+  }
+  if(mgc__uuid_v4(event_id))
+    goto oom;
+  for(int kind = KSTORE_HOOK_COMMAND; kind <= KSTORE_HOOK_URL; kind <<= 1) {
+    if(!(h->kinds & kind))
+      continue;
+    struct kstore_hook j = {.event_id = event_id,
+                            .call_id = call_id,
+                            .tenant_id = tenant_id,
+                            .reason = reason,
+                            .kind = kind,
+                            .created_ms = ended_ms};
+    if(job_copy(&h->staged[h->nstaged], &j)) {
+      job_release(&h->staged[h->nstaged]);
+      goto oom;
+    }
+    h->nstaged++;
+  }
+  return 0;
+oom:
+  klog(KLOG_ERROR, call_id, NULL, "on-ended: out of memory: hook dropped");
+  return -1;
+}
+
+struct kstore_hook *khooks_take(struct khooks *h, size_t *n)
+{
+  *n = 0;
+  if(!h || !h->nstaged)
+    return NULL;
+  struct kstore_hook *v = h->staged;
+  *n = h->nstaged;
+  h->staged = NULL;
+  h->nstaged = h->staged_cap = 0;
+  return v;
+}
+
+void khooks_unstage(struct khooks *h, struct kstore_hook *jobs, size_t n)
+{
+  if(!jobs)
+    return;
+  if(!h->nstaged) { /* the usual case: nothing staged since the take */
+    h->staged = jobs;
+    h->nstaged = h->staged_cap = n;
+    return;
+  }
+  struct kstore_hook *v = realloc(jobs, (n + h->nstaged) * sizeof(*v));
+  if(!v) {
+    klog(KLOG_ERROR, NULL, NULL,
+         "on-ended: out of memory: %zu hook jobs dropped", n);
+    khooks_jobs_free(jobs, n);
+    return;
+  }
+  memcpy(v + n, h->staged, h->nstaged * sizeof(*v));
+  free(h->staged);
+  h->staged = v;
+  h->nstaged += n;
+  h->staged_cap = h->nstaged;
+}
+
+void khooks_kick(struct khooks *h)
+{
+  if(!h || !h->started)
+    return;
   pthread_mutex_lock(&h->lock);
-  if(h->queued >= KHOOKS_MAX_QUEUE) {
-    pthread_mutex_unlock(&h->lock);
-    job_free(j);
-    klog(KLOG_ERROR, call_id, NULL, "on-ended: queue full: hook dropped");
-    return -1;
-  }
-  if(h->tail)
-    h->tail->next = j;
-  else
-    h->head = j;
-  h->tail = j;
-  h->queued++;
+  h->kicked = 1;
   pthread_cond_signal(&h->cond);
   pthread_mutex_unlock(&h->lock);
-  return 0;
 }
 
 void khooks_free(struct khooks *h)
@@ -452,19 +730,20 @@ void khooks_free(struct khooks *h)
   if(h->started) {
     pthread_mutex_lock(&h->lock);
     h->stopping = 1;
+    h->stop_deadline = mono_ms() + h->cfg.stop_timeout_ms;
     pthread_cond_signal(&h->cond);
     pthread_mutex_unlock(&h->lock);
     pthread_join(h->thread, NULL);
   }
-  while(h->head) {
-    struct job *j = h->head;
-    h->head = j->next;
-    job_free(j);
-  }
+  if(h->nstaged)
+    klog(KLOG_ERROR, NULL, NULL,
+         "on-ended: %zu hook jobs were never written: dropped", h->nstaged);
+  khooks_jobs_free(h->staged, h->nstaged);
   pthread_mutex_destroy(&h->lock);
   pthread_cond_destroy(&h->cond);
   khooks_argv_free(h->argv);
   free(h->url);
   free(h->cacert);
+  free(h->node);
   free(h);
 }

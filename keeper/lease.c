@@ -315,8 +315,8 @@ static int adopt_row(void *ud, const struct kstore_call *r, int claimed)
   else if(!active && c && is_live(c)) /* removed through some node */
     kcore_end_locked(k, c, reason_of(r->reason));
   else if(!active && !c && !claimed) /* never kept here: its hook still runs */
-    khooks_enqueue(k->hooks, r->call_id, r->tenant_id,
-                   ks_reason_name(reason_of(r->reason)));
+    khooks_stage(k->hooks, r->call_id, r->tenant_id,
+                 ks_reason_name(reason_of(r->reason)), r->ended_ms);
   pthread_mutex_unlock(&k->lock);
   if(!claimed)
     to_claim(a, r->call_id, r->state, term);

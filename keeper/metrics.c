@@ -23,6 +23,7 @@ struct kmetrics {
   uint64_t token_refreshes;
   uint64_t hooks[2][2]; /* kind, ok */
   uint64_t ended[5];
+  int64_t outbox_pending;
 };
 
 struct kmetrics *km_new(void)
@@ -73,6 +74,13 @@ void km_token_requests(struct kmetrics *m, uint64_t n)
 {
   pthread_mutex_lock(&m->lock);
   m->token_refreshes += n;
+  pthread_mutex_unlock(&m->lock);
+}
+
+void km_outbox_pending(struct kmetrics *m, int64_t n)
+{
+  pthread_mutex_lock(&m->lock);
+  m->outbox_pending = n;
   pthread_mutex_unlock(&m->lock);
 }
 
@@ -207,6 +215,12 @@ char *km_render(struct kmetrics *m, const size_t states[4], int64_t min_left_ms)
     for(int ok = 1; ok >= 0; ok--)
       put(&o, "mgcall_keeper_hook_runs_total{kind=\"%s\",result=\"%s\"} %llu\n",
           kinds[k], ok ? "ok" : "failed", (unsigned long long)m->hooks[k][ok]);
+  put(&o,
+      "# HELP mgcall_keeper_hook_outbox_pending Hook jobs in the store not "
+      "yet delivered nor given up.\n"
+      "# TYPE mgcall_keeper_hook_outbox_pending gauge\n"
+      "mgcall_keeper_hook_outbox_pending %lld\n",
+      (long long)m->outbox_pending);
   put(&o, "# HELP mgcall_keeper_calls_ended_total Calls that left the "
           "schedule, by reason.\n"
           "# TYPE mgcall_keeper_calls_ended_total counter\n");

@@ -26,6 +26,8 @@ void km_lateness(struct kmetrics *m, int64_t ms);
 void km_token_requests(struct kmetrics *m, uint64_t n);
 void km_hook_run(struct kmetrics *m, enum km_hook_kind kind, int ok);
 void km_ended(struct kmetrics *m, enum ks_reason reason);
+/* Hook jobs in the store's outbox not yet delivered nor given up. */
+void km_outbox_pending(struct kmetrics *m, int64_t n);
 
 /* Read back a counter (tests, the demo). */
 uint64_t km_keepalives(struct kmetrics *m, long status);

@@ -4,7 +4,10 @@
  * (store_pg.c, fleet mode) are interchangeable.  kstore_open() picks the
  * backend from the URL's scheme.
  *
- * A backend is used by one thread at a time (the keeper serialises calls). */
+ * A backend is used by one thread at a time (the keeper serialises calls).
+ * On open, a backend used by one keeper at a time (SQLite) also releases
+ * every hook claim left by a process that died: its jobs run again at once
+ * (a shared backend waits for the claims' leases to run out instead). */
 #ifndef MGCALL_KEEPER_STORE_H
 #define MGCALL_KEEPER_STORE_H
 
@@ -35,6 +38,40 @@ struct kstore_call {
 /* Called per row; return non-zero to stop. */
 typedef int (*kstore_row_cb)(void *ud, const struct kstore_call *row);
 
+/* The hook outbox: one job per (call end, hook kind), written in the same
+ * transaction as the end, claimed by one runner at a time, run until it is
+ * delivered or its attempts are spent.  Kinds (a bit mask in claims): */
+#define KSTORE_HOOK_COMMAND 1 /* --on-ended */
+#define KSTORE_HOOK_URL 2     /* --on-ended-url */
+
+/* One hook job.  Strings are borrowed as in struct kstore_call. */
+struct kstore_hook {
+  int64_t job_id;       /* assigned by the store; ignored on the way in */
+  const char *event_id; /* one per call end, given to the receiver */
+  const char *call_id;
+  const char *tenant_id;  /* NULL = the credential's tenant */
+  const char *reason;     /* "removed", "not-found", "lost", ... */
+  int kind;               /* KSTORE_HOOK_COMMAND or KSTORE_HOOK_URL */
+  int attempts;           /* attempts started, this claim's included */
+  int64_t created_ms;     /* wall ms of the end */
+  const char *last_error; /* of the last failed attempt, or NULL */
+  int64_t claim;          /* the claim's token (out of claim_hooks) */
+};
+
+/* Called per claimed job; return non-zero to stop (the rest of the claimed
+ * jobs stay claimed until their lease runs out). */
+typedef int (*kstore_hook_cb)(void *ud, const struct kstore_hook *job);
+
+/* How a claimed job ended (hook_finish). */
+enum kstore_hook_outcome {
+  KSTORE_HOOK_DELIVERED, /* done for good: never claimed again */
+  KSTORE_HOOK_RETRY,     /* pending again, not before now + delay_ms */
+  KSTORE_HOOK_GAVE_UP,   /* retries spent: failed for good (purged by
+                            retention like a delivered one) */
+  KSTORE_HOOK_RELEASED   /* not run (shutdown): pending at once, this
+                            claim's attempt not counted */
+};
+
 struct kstore;
 
 struct kstore_ops {
@@ -52,6 +89,55 @@ struct kstore_ops {
   /* Every row in state active or at-risk (on start). */
   int (*load_active)(struct kstore *st, kstore_row_cb cb, void *ud,
                      struct mgc_err *err);
+
+  /* ---- the hook outbox (see struct kstore_hook) ----
+   * Times: now_ms is the caller's wall clock (ms since the epoch); a store
+   * with a clock of its own (PostgreSQL: now()) may use that instead for
+   * every time it compares or computes (claim leases, next attempts, purge
+   * cut-off), as long as it is one clock for all nodes. */
+
+  /* put() of n rows AND insertion of nhooks jobs (pending, runnable at
+   * once, attempts 0) in ONE transaction: either all of it is stored or
+   * none.  A job whose (event_id, kind) is already stored is not inserted
+   * again (idempotent).  durable as in put(). */
+  int (*put_outbox)(struct kstore *st, const struct kstore_call *rows, size_t n,
+                    const struct kstore_hook *hooks, size_t nhooks, int durable,
+                    struct mgc_err *err);
+  /* Claim at most max pending jobs of the kinds in the mask whose next
+   * attempt is due (<= now) and which no live claim holds (never claimed,
+   * released, or lease expired): for each, in one transaction, set a fresh
+   * claim token, claimed_by = node, claim expiry = now + lease_ms and
+   * attempts + 1; then cb once per claimed job (the earliest due are
+   * chosen; cb order unspecified), with job->claim the token.  Two concurrent
+   * claimers (two nodes) never get the same job while a lease is live
+   * (PostgreSQL: FOR UPDATE SKIP LOCKED, so a claimer never waits for another).
+   * *claimed (may be NULL) gets the count.  A job whose lease ran out (its
+   * runner died or hung) is claimable again: delivery is at least once, hence
+   * event ids. */
+  int (*claim_hooks)(struct kstore *st, const char *node, int kinds,
+                     int64_t now_ms, int64_t lease_ms, size_t max,
+                     kstore_hook_cb cb, void *ud, size_t *claimed,
+                     struct mgc_err *err);
+  /* Record how the attempt of a claimed job ended, durably.  Fenced: only
+   * when job_id is still held by this claim token (else
+   * MGCALL_E_NOT_FOUND and nothing changes: the lease ran out and someone
+   * else owns it), except DELIVERED, which also applies to any pending job
+   * (the delivery happened).  last_error (NULL = keep) is stored with
+   * RETRY and GAVE_UP.  DELIVERED and GAVE_UP stamp done = now_ms (the
+   * retention clock). */
+  int (*hook_finish)(struct kstore *st, int64_t job_id, int64_t claim,
+                     enum kstore_hook_outcome outcome, int64_t now_ms,
+                     int64_t delay_ms, const char *last_error,
+                     struct mgc_err *err);
+  /* *pending = jobs not delivered and not given up (claimed or not). */
+  int (*hook_pending)(struct kstore *st, int64_t *pending, struct mgc_err *err);
+  /* Retention: delete at most limit calls in state ended or lost that
+   * ended before cutoff_ms, and at most limit jobs delivered or given up
+   * before cutoff_ms; *purged (may be NULL) = rows deleted.  Live calls and
+   * pending jobs are never touched.  Small transactions: call again while
+   * it returns limit or more. */
+  int (*purge)(struct kstore *st, int64_t cutoff_ms, size_t limit,
+               size_t *purged, struct mgc_err *err);
   void (*close)(struct kstore *st);
 
   /* ---- fleet mode (NULL in a store one keeper uses alone) ----
@@ -92,6 +178,6 @@ int kstore_sqlite_open(const char *path, struct kstore **out,
                        struct mgc_err *err);
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define KSTORE_SQLITE_SCHEMA 1
+#define KSTORE_SQLITE_SCHEMA 2
 
 #endif

@@ -19,6 +19,9 @@ struct pg_store {
    * the latest wins (open addressing on call_id) */
   struct kstore_call *held;
   size_t nheld, capheld;
+  /* hook jobs written while it is unreachable, kept likewise */
+  struct kstore_hook *hheld;
+  size_t nhheld, caphheld;
   int down_logged;
 };
 
@@ -63,7 +66,32 @@ static const char *const migrations[] = {
     "  api_url text,"
     "  heartbeat timestamptz NOT NULL,"
     "  started timestamptz NOT NULL DEFAULT now()"
-    ");",
+    ");"
+    /* the hook outbox (store.h); claims and retries on now() */
+    "CREATE TABLE mgcall_hook_jobs ("
+    "  job_id bigserial PRIMARY KEY,"
+    "  event_id text NOT NULL,"
+    "  kind integer NOT NULL,"
+    "  call_id text NOT NULL,"
+    "  tenant_id text,"
+    "  reason text NOT NULL,"
+    "  state text NOT NULL DEFAULT 'pending',"
+    "  attempts integer NOT NULL DEFAULT 0,"
+    "  created_ms bigint NOT NULL,"
+    "  next_attempt timestamptz NOT NULL DEFAULT now(),"
+    "  claimed_by text,"
+    "  claim bigint NOT NULL DEFAULT 0,"
+    "  claim_until timestamptz NOT NULL DEFAULT '-infinity',"
+    "  last_error text,"
+    "  done_ms bigint NOT NULL DEFAULT 0,"
+    "  UNIQUE (event_id, kind)"
+    ");"
+    "CREATE INDEX mgcall_hook_jobs_due ON mgcall_hook_jobs (next_attempt)"
+    "  WHERE state = 'pending';"
+    "CREATE INDEX mgcall_hook_jobs_done ON mgcall_hook_jobs (done_ms)"
+    "  WHERE state <> 'pending';"
+    "CREATE INDEX mgcall_calls_ended ON mgcall_calls (ended_ms)"
+    "  WHERE state <> 'active';",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -77,19 +105,35 @@ static const char *const migrations[] = {
 /* Fenced progress: a row is written only while its shard's term is the
  * row's and the lease has not expired (database clock); last success only
  * grows; an ended call stays ended. */
-static const char SQL_PUT[] =
-    "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[],"
-    " $4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[],"
-    " $9::bigint[]) AS v(id, term, ls, nd, fl, le, st, rs, em))"
-    " UPDATE mgcall_calls c SET term = v.term,"
-    " last_success_ms = GREATEST(c.last_success_ms, v.ls),"
-    " next_due_ms = v.nd, failures = v.fl, last_error = v.le,"
-    " state = CASE WHEN c.state = 'active' THEN v.st ELSE c.state END,"
-    " reason = CASE WHEN c.state = 'active' THEN v.rs ELSE c.reason END,"
-    " ended_ms = CASE WHEN c.state = 'active' THEN v.em ELSE c.ended_ms END"
-    " FROM v, mgcall_shards s"
-    " WHERE c.call_id = v.id AND s.shard = c.shard AND s.term = v.term"
-    " AND s.expires_at > now()";
+#define PUT_VALUES                                                             \
+  "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[],"    \
+  " $4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[],"              \
+  " $9::bigint[]) AS v(id, term, ls, nd, fl, le, st, rs, em))"
+#define PUT_UPDATE                                                             \
+  " UPDATE mgcall_calls c SET term = v.term,"                                  \
+  " last_success_ms = GREATEST(c.last_success_ms, v.ls),"                      \
+  " next_due_ms = v.nd, failures = v.fl, last_error = v.le,"                   \
+  " state = CASE WHEN c.state = 'active' THEN v.st ELSE c.state END,"          \
+  " reason = CASE WHEN c.state = 'active' THEN v.rs ELSE c.reason END,"        \
+  " ended_ms = CASE WHEN c.state = 'active' THEN v.em ELSE c.ended_ms END"     \
+  " FROM v, mgcall_shards s"                                                   \
+  " WHERE c.call_id = v.id AND s.shard = c.shard AND s.term = v.term"          \
+  " AND s.expires_at > now()"
+static const char SQL_PUT[] = PUT_VALUES PUT_UPDATE;
+/* The same and the hook jobs, in one statement: a job is written with its
+ * call's end when the fence let the end through, and always for a call
+ * whose row is not in the batch (a removal made through another node). */
+static const char SQL_PUT_OUTBOX[] = PUT_VALUES
+    ", upd AS (" PUT_UPDATE " RETURNING c.call_id),"
+    " w AS (INSERT INTO mgcall_hook_jobs (event_id, kind, call_id, tenant_id,"
+    " reason, created_ms)"
+    " SELECT h.ev, h.kind, h.id, h.tenant, h.reason, h.created"
+    " FROM unnest($10::text[], $11::int[], $12::text[], $13::text[],"
+    " $14::text[], $15::bigint[]) AS h(ev, kind, id, tenant, reason, created)"
+    " WHERE h.id IN (SELECT call_id FROM upd)"
+    " OR h.id NOT IN (SELECT id FROM v)"
+    " ON CONFLICT (event_id, kind) DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM w)";
 
 static const char SQL_ADD[] =
     "INSERT INTO mgcall_calls AS c"
@@ -200,6 +244,52 @@ static void held_clear(struct pg_store *s)
   s->nheld = 0;
 }
 
+static void hook_release(struct kstore_hook *h)
+{
+  free((char *)h->event_id);
+  free((char *)h->call_id);
+  free((char *)h->tenant_id);
+  free((char *)h->reason);
+  free((char *)h->last_error);
+  memset(h, 0, sizeof(*h));
+}
+
+/* Keep hook job h until the database answers. */
+static int hold_hook(struct pg_store *s, const struct kstore_hook *h)
+{
+  if(s->nhheld == s->caphheld) {
+    size_t cap = s->caphheld ? s->caphheld * 2 : 64;
+    if(cap > MAX_HELD)
+      return -1;
+    struct kstore_hook *t = realloc(s->hheld, cap * sizeof(*t));
+    if(!t)
+      return -1;
+    s->hheld = t;
+    s->caphheld = cap;
+  }
+  struct kstore_hook *d = &s->hheld[s->nhheld];
+  *d = *h;
+  d->event_id = h->event_id ? strdup(h->event_id) : NULL;
+  d->call_id = h->call_id ? strdup(h->call_id) : NULL;
+  d->tenant_id = h->tenant_id ? strdup(h->tenant_id) : NULL;
+  d->reason = h->reason ? strdup(h->reason) : NULL;
+  d->last_error = NULL;
+  if(!d->event_id || !d->call_id || !d->reason ||
+     (h->tenant_id && !d->tenant_id)) {
+    hook_release(d);
+    return -1;
+  }
+  s->nhheld++;
+  return 0;
+}
+
+static void hheld_clear(struct pg_store *s)
+{
+  for(size_t i = 0; i < s->nhheld; i++)
+    hook_release(&s->hheld[i]);
+  s->nhheld = 0;
+}
+
 /* ---- the store operations ---- */
 
 static const char *db_state(const char *state)
@@ -225,14 +315,31 @@ static void arrays_add(struct put_arrays *a, const struct kstore_call *r)
   kpg_array_int(&a->em, r->ended_ms);
 }
 
-/* Write rows and everything held, as one statement.  Returns the rows the
- * fence let through, or -1 (err set). */
-static long write_rows(struct pg_store *s, const struct kstore_call *rows,
-                       size_t n, struct mgc_err *err)
+struct hook_arrays {
+  struct kpg_array ev, kind, id, tenant, reason, created;
+};
+
+static void hook_add(struct hook_arrays *a, const struct kstore_hook *h)
+{
+  kpg_array_str(&a->ev, h->event_id);
+  kpg_array_int(&a->kind, h->kind);
+  kpg_array_str(&a->id, h->call_id);
+  kpg_array_str(&a->tenant, h->tenant_id);
+  kpg_array_str(&a->reason, h->reason);
+  kpg_array_int(&a->created, h->created_ms);
+}
+
+/* Write rows, hook jobs and everything held, as one statement.  Returns 0
+ * or -1 (err set). */
+static int write_all(struct pg_store *s, const struct kstore_call *rows,
+                     size_t n, const struct kstore_hook *hooks, size_t nhooks,
+                     struct mgc_err *err)
 {
   struct put_arrays a;
-  struct kpg_array *all[] = {&a.id, &a.term, &a.ls, &a.nd, &a.fl,
-                             &a.le, &a.st,   &a.rs, &a.em};
+  struct hook_arrays h;
+  struct kpg_array *all[] = {
+      &a.id, &a.term, &a.ls,   &a.nd, &a.fl,     &a.le,     &a.st,     &a.rs,
+      &a.em, &h.ev,   &h.kind, &h.id, &h.tenant, &h.reason, &h.created};
   const size_t narr = sizeof(all) / sizeof(all[0]);
   for(size_t i = 0; i < narr; i++)
     kpg_array_init(all[i]);
@@ -242,56 +349,86 @@ static long write_rows(struct pg_store *s, const struct kstore_call *rows,
   for(size_t i = 0; i < n; i++)
     if(rows[i].term > 0) /* no term: not ours to write */
       arrays_add(&a, &rows[i]);
-  const char *p[9];
+  for(size_t i = 0; i < s->nhheld; i++)
+    hook_add(&h, &s->hheld[i]);
+  for(size_t i = 0; i < nhooks; i++)
+    hook_add(&h, &hooks[i]);
+  int with_hooks = nhooks || s->nhheld;
+  const char *p[15];
   int oom = 0;
-  for(size_t i = 0; i < narr; i++)
+  for(size_t i = 0; i < (with_hooks ? narr : 9); i++)
     if(!(p[i] = kpg_array_text(all[i])))
       oom = 1;
-  long done = -1;
+  int rc = -1;
   if(oom)
     mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
   else {
-    PGresult *res = kpg_exec(s->pg, "write progress", SQL_PUT, 9, p, err);
+    PGresult *res = with_hooks
+                        ? kpg_exec(s->pg, "write ends and hook jobs",
+                                   SQL_PUT_OUTBOX, 15, p, err)
+                        : kpg_exec(s->pg, "write progress", SQL_PUT, 9, p, err);
     if(res) {
-      done = strtol(PQcmdTuples(res), NULL, 10);
+      rc = 0;
       PQclear(res);
     }
   }
   for(size_t i = 0; i < narr; i++)
     kpg_array_release(all[i]);
-  return done;
+  return rc;
 }
 
-static int pg_put(struct kstore *base, const struct kstore_call *rows, size_t n,
-                  int durable, struct mgc_err *err)
+/* put and put_outbox: written, or (database unreachable) kept in memory
+ * and written with the next write that reaches it. */
+static int put_or_hold(struct pg_store *s, const struct kstore_call *rows,
+                       size_t n, const struct kstore_hook *hooks, size_t nhooks,
+                       struct mgc_err *err)
 {
-  struct pg_store *s = (struct pg_store *)base;
-  (void)durable; /* a commit that returned is on disk (synchronous_commit) */
-  if(!n && !s->nheld)
+  if(!n && !nhooks && !s->nheld && !s->nhheld)
     return MGCALL_OK;
-  long done = write_rows(s, rows, n, err);
-  if(done >= 0) {
+  if(!write_all(s, rows, n, hooks, nhooks, err)) {
     if(s->down_logged)
       klog(KLOG_INFO, NULL, NULL,
-           "store %s: reachable again: %zu held rows of progress written",
-           kpg_where(s->pg), s->nheld);
+           "store %s: reachable again: %zu held rows of progress and %zu "
+           "hook jobs written",
+           kpg_where(s->pg), s->nheld, s->nhheld);
     s->down_logged = 0;
     held_clear(s);
+    hheld_clear(s);
     return MGCALL_OK;
   }
   if(kpg_up(s->pg)) /* the statement failed, not the connection */
     return MGCALL_E_INTERNAL;
-  /* err on the side of sending: keep the progress, write it later */
+  /* err on the side of sending: keep it all, write it later */
   for(size_t i = 0; i < n; i++)
     if(rows[i].term > 0 && hold(s, &rows[i]))
       return mgc__err_set(err, MGCALL_E_INTERNAL,
                           "store %s: unreachable and %u rows of progress "
                           "already held: some are dropped",
                           kpg_where(s->pg), MAX_HELD);
+  for(size_t i = 0; i < nhooks; i++)
+    if(hold_hook(s, &hooks[i]))
+      return mgc__err_set(err, MGCALL_E_INTERNAL,
+                          "store %s: unreachable: cannot hold more hook jobs",
+                          kpg_where(s->pg));
   if(!s->down_logged)
     klog(KLOG_ERROR, NULL, NULL, "%s: holding progress in memory", err->msg);
   s->down_logged = 1;
   return MGCALL_OK;
+}
+
+static int pg_put(struct kstore *base, const struct kstore_call *rows, size_t n,
+                  int durable, struct mgc_err *err)
+{
+  (void)durable; /* a commit that returned is on disk (synchronous_commit) */
+  return put_or_hold((struct pg_store *)base, rows, n, NULL, 0, err);
+}
+
+static int pg_put_outbox(struct kstore *base, const struct kstore_call *rows,
+                         size_t n, const struct kstore_hook *hooks,
+                         size_t nhooks, int durable, struct mgc_err *err)
+{
+  (void)durable;
+  return put_or_hold((struct pg_store *)base, rows, n, hooks, nhooks, err);
 }
 
 static void fill_row(const PGresult *res, int r, struct kstore_call *c)
@@ -414,16 +551,24 @@ static int pg_fleet_end(struct kstore *base, const char *call_id,
 static void pg_close(struct kstore *base)
 {
   struct pg_store *s = (struct pg_store *)base;
-  if(s->nheld) {
+  if(s->nheld || s->nhheld) {
     struct mgc_err err = {0};
-    if(write_rows(s, NULL, 0, &err) < 0)
-      klog(KLOG_ERROR, NULL, NULL, "%s (%zu held rows of progress lost)",
-           err.msg, s->nheld);
+    if(write_all(s, NULL, 0, NULL, 0, &err))
+      klog(KLOG_ERROR, NULL, NULL,
+           "%s (%zu held rows of progress and %zu hook jobs lost)", err.msg,
+           s->nheld, s->nhheld);
   }
   held_clear(s);
+  hheld_clear(s);
   free(s->held);
+  free(s->hheld);
   kpg_free(s->pg);
   free(s);
+}
+
+struct kpg *kstore_pg_conn(struct kstore *st)
+{
+  return ((struct pg_store *)st)->pg;
 }
 
 static const struct kstore_ops pg_ops = {
@@ -431,6 +576,11 @@ static const struct kstore_ops pg_ops = {
     .put = pg_put,
     .get = pg_get,
     .load_active = pg_load_active,
+    .put_outbox = pg_put_outbox,
+    .claim_hooks = kstore_pg_claim_hooks,
+    .hook_finish = kstore_pg_hook_finish,
+    .hook_pending = kstore_pg_hook_pending,
+    .purge = kstore_pg_purge,
     .close = pg_close,
     .fleet_add = pg_fleet_add,
     .fleet_end = pg_fleet_end,

@@ -47,4 +47,24 @@ int kstore_pg_claim(struct kpg *pg, const char *const *ids,
                     const char *const *states, const int64_t *terms, size_t n,
                     struct mgc_err *err);
 
+/* The store's own connection (used under the keeper's store lock). */
+struct kpg *kstore_pg_conn(struct kstore *st);
+
+/* The hook outbox and retention operations of the store (store.h), in
+ * store_pg_hooks.c.  Claims, their leases and next attempts use the
+ * database's now(); claims take jobs FOR UPDATE SKIP LOCKED, so each job
+ * runs on one node at a time. */
+int kstore_pg_claim_hooks(struct kstore *st, const char *node, int kinds,
+                          int64_t now_ms, int64_t lease_ms, size_t max,
+                          kstore_hook_cb cb, void *ud, size_t *claimed,
+                          struct mgc_err *err);
+int kstore_pg_hook_finish(struct kstore *st, int64_t job_id, int64_t claim,
+                          enum kstore_hook_outcome outcome, int64_t now_ms,
+                          int64_t delay_ms, const char *last_error,
+                          struct mgc_err *err);
+int kstore_pg_hook_pending(struct kstore *st, int64_t *pending,
+                           struct mgc_err *err);
+int kstore_pg_purge(struct kstore *st, int64_t cutoff_ms, size_t limit,
+                    size_t *purged, struct mgc_err *err);
+
 #endif

@@ -35,6 +35,31 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX calls_live ON calls(state) "
     "  WHERE state IN ('active','at-risk');",
+    /* 1 -> 2: the hook outbox, and an index for retention */
+    "CREATE TABLE hook_jobs ("
+    "  job_id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  event_id TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  call_id TEXT NOT NULL,"
+    "  tenant_id TEXT,"
+    "  reason TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending'," /* pending|delivered|failed */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  next_attempt_ms INTEGER NOT NULL,"
+    "  claimed_by TEXT,"
+    "  claim INTEGER NOT NULL DEFAULT 0,"
+    "  claim_until_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  done_ms INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE(event_id, kind)"
+    ");"
+    "CREATE INDEX hook_jobs_due ON hook_jobs(next_attempt_ms) "
+    "  WHERE state = 'pending';"
+    "CREATE INDEX hook_jobs_done ON hook_jobs(done_ms) "
+    "  WHERE state <> 'pending';"
+    "CREATE INDEX calls_ended ON calls(ended_ms) "
+    "  WHERE state IN ('ended','lost');",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -79,19 +104,36 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
     sqlite3_bind_null(st, i);
 }
 
-static int sq_put(struct kstore *base, const struct kstore_call *rows, size_t n,
-                  int durable, struct mgc_err *err)
+/* Begin a write transaction; durable: synced at commit. */
+static int begin(struct sqlite_store *s, int durable, struct mgc_err *err)
 {
-  struct sqlite_store *s = (struct sqlite_store *)base;
-  if(!n)
-    return MGCALL_OK;
   /* WAL: FULL syncs the log at every commit; NORMAL only at checkpoints
    * (a crash of the process loses nothing, a power loss the last commits) */
   if(exec(s, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
           err, "synchronous"))
     return MGCALL_E_INTERNAL;
-  if(exec(s, "BEGIN IMMEDIATE", err, "begin"))
+  return exec(s, "BEGIN IMMEDIATE", err, "begin");
+}
+
+static int commit(struct sqlite_store *s, struct mgc_err *err)
+{
+  if(exec(s, "COMMIT", err, "commit")) {
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return MGCALL_E_INTERNAL;
+  }
+  return MGCALL_OK;
+}
+
+static int rollback(struct sqlite_store *s)
+{
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return MGCALL_E_INTERNAL;
+}
+
+/* Upsert n rows inside the caller's transaction. */
+static int put_rows(struct sqlite_store *s, const struct kstore_call *rows,
+                    size_t n, struct mgc_err *err)
+{
   for(size_t i = 0; i < n; i++) {
     const struct kstore_call *r = &rows[i];
     sqlite3_stmt *st = s->put;
@@ -110,17 +152,25 @@ static int sq_put(struct kstore *base, const struct kstore_call *rows, size_t n,
     if(sqlite3_step(st) != SQLITE_DONE) {
       db_err(s, err, "write");
       sqlite3_reset(st);
-      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
       return MGCALL_E_INTERNAL;
     }
   }
   sqlite3_reset(s->put);
   sqlite3_clear_bindings(s->put);
-  if(exec(s, "COMMIT", err, "commit")) {
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return MGCALL_E_INTERNAL;
-  }
   return MGCALL_OK;
+}
+
+static int sq_put(struct kstore *base, const struct kstore_call *rows, size_t n,
+                  int durable, struct mgc_err *err)
+{
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  if(!n)
+    return MGCALL_OK;
+  if(begin(s, durable, err))
+    return MGCALL_E_INTERNAL;
+  if(put_rows(s, rows, n, err))
+    return rollback(s);
+  return commit(s, err);
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)
@@ -183,6 +233,263 @@ static int sq_load(struct kstore *base, kstore_row_cb cb, void *ud,
   return each_row(s, s->load, cb, ud, &n, err);
 }
 
+/* ---- the hook outbox ---- */
+
+static int prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st,
+                   struct mgc_err *err)
+{
+  if(sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+    return db_err(s, err, "prepare");
+  return MGCALL_OK;
+}
+
+/* Step a statement that returns no row; MGCALL_OK or an error (finalised
+ * either way). */
+static int run_once(struct sqlite_store *s, sqlite3_stmt *st,
+                    struct mgc_err *err, const char *what)
+{
+  int rc = sqlite3_step(st) == SQLITE_DONE ? MGCALL_OK : db_err(s, err, what);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static const char SQL_HOOK_ADD[] =
+    "INSERT INTO hook_jobs (event_id, kind, call_id, tenant_id,"
+    " reason, created_ms, next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+    " ON CONFLICT(event_id, kind) DO NOTHING";
+
+static int sq_put_outbox(struct kstore *base, const struct kstore_call *rows,
+                         size_t n, const struct kstore_hook *hooks,
+                         size_t nhooks, int durable, struct mgc_err *err)
+{
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  if(!n && !nhooks)
+    return MGCALL_OK;
+  sqlite3_stmt *st;
+  if(prepare(s, SQL_HOOK_ADD, &st, err))
+    return MGCALL_E_INTERNAL;
+  if(begin(s, durable, err)) {
+    sqlite3_finalize(st);
+    return MGCALL_E_INTERNAL;
+  }
+  if(put_rows(s, rows, n, err)) {
+    sqlite3_finalize(st);
+    return rollback(s);
+  }
+  for(size_t i = 0; i < nhooks; i++) {
+    const struct kstore_hook *h = &hooks[i];
+    sqlite3_reset(st);
+    bind_text(st, 1, h->event_id);
+    sqlite3_bind_int(st, 2, h->kind);
+    bind_text(st, 3, h->call_id);
+    bind_text(st, 4, h->tenant_id);
+    bind_text(st, 5, h->reason);
+    sqlite3_bind_int64(st, 6, h->created_ms);
+    if(sqlite3_step(st) != SQLITE_DONE) {
+      db_err(s, err, "write hook job");
+      sqlite3_finalize(st);
+      return rollback(s);
+    }
+  }
+  sqlite3_finalize(st);
+  return commit(s, err);
+}
+
+static const char SQL_HOOK_CLAIM[] =
+    "UPDATE hook_jobs SET claim = ?1, claimed_by = ?2, claim_until_ms = ?3,"
+    " attempts = attempts + 1"
+    " WHERE job_id IN (SELECT job_id FROM hook_jobs"
+    "  WHERE state = 'pending' AND next_attempt_ms <= ?4"
+    "  AND claim_until_ms <= ?4 AND (kind & ?5) <> 0"
+    "  ORDER BY next_attempt_ms, job_id LIMIT ?6)"
+    " RETURNING job_id, event_id, call_id, tenant_id, reason, kind, attempts,"
+    " created_ms, last_error, claim";
+
+static int sq_claim_hooks(struct kstore *base, const char *node, int kinds,
+                          int64_t now_ms, int64_t lease_ms, size_t max,
+                          kstore_hook_cb cb, void *ud, size_t *claimed,
+                          struct mgc_err *err)
+{
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  if(claimed)
+    *claimed = 0;
+  if(!max)
+    return MGCALL_OK;
+  int64_t token = 0;
+  while(token <= 0) { /* a fresh token per claim: fences late finishes */
+    sqlite3_randomness(sizeof(token), &token);
+    token &= INT64_MAX;
+  }
+  sqlite3_stmt *st;
+  if(prepare(s, SQL_HOOK_CLAIM, &st, err))
+    return MGCALL_E_INTERNAL;
+  sqlite3_bind_int64(st, 1, token);
+  bind_text(st, 2, node);
+  sqlite3_bind_int64(st, 3, now_ms + lease_ms);
+  sqlite3_bind_int64(st, 4, now_ms);
+  sqlite3_bind_int(st, 5, kinds);
+  sqlite3_bind_int64(st, 6, max > INT32_MAX ? INT32_MAX : (int64_t)max);
+  if(begin(s, 1, err)) {
+    sqlite3_finalize(st);
+    return MGCALL_E_INTERNAL;
+  }
+  /* the rows are handed over after COMMIT: copy them first */
+  struct kstore_hook *got = NULL;
+  char **strs = NULL;
+  size_t n = 0, cap = 0;
+  int rc, failed = 0;
+  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if(n == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      struct kstore_hook *g = realloc(got, ncap * sizeof(*g));
+      char **t = g ? realloc(strs, ncap * 5 * sizeof(*t)) : NULL;
+      if(g)
+        got = g;
+      if(t)
+        strs = t;
+      if(!g || !t) {
+        failed = 1;
+        break;
+      }
+      cap = ncap;
+    }
+    char **str = &strs[n * 5];
+    for(int i = 0; i < 5; i++) {
+      static const int col[5] = {1, 2, 3, 4, 8};
+      const char *v = col_text(st, col[i]);
+      str[i] = v ? strdup(v) : NULL;
+      if(v && !str[i])
+        failed = 1;
+    }
+    got[n] = (struct kstore_hook){
+        .job_id = sqlite3_column_int64(st, 0),
+        .event_id = str[0],
+        .call_id = str[1],
+        .tenant_id = str[2],
+        .reason = str[3],
+        .kind = sqlite3_column_int(st, 5),
+        .attempts = sqlite3_column_int(st, 6),
+        .created_ms = sqlite3_column_int64(st, 7),
+        .last_error = str[4],
+        .claim = sqlite3_column_int64(st, 9),
+    };
+    n++;
+    if(failed)
+      break;
+  }
+  if(!failed && rc != SQLITE_DONE)
+    db_err(s, err, "claim hook jobs");
+  else if(failed)
+    mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
+  sqlite3_finalize(st);
+  int ret = failed || rc != SQLITE_DONE ? rollback(s) : commit(s, err);
+  for(size_t i = 0; !ret && i < n; i++) {
+    if(claimed)
+      (*claimed)++;
+    if(cb && cb(ud, &got[i]))
+      cb = NULL; /* stop calling; the rest stays claimed */
+  }
+  for(size_t i = 0; i < n * 5; i++)
+    free(strs[i]);
+  free(strs);
+  free(got);
+  return ret;
+}
+
+static int sq_hook_finish(struct kstore *base, int64_t job_id, int64_t claim,
+                          enum kstore_hook_outcome outcome, int64_t now_ms,
+                          int64_t delay_ms, const char *last_error,
+                          struct mgc_err *err)
+{
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  static const char *const sql[] = {
+      [KSTORE_HOOK_DELIVERED] =
+          "UPDATE hook_jobs SET state = 'delivered', done_ms = ?3,"
+          " claim = 0, claimed_by = NULL, claim_until_ms = 0"
+          " WHERE job_id = ?1 AND state = 'pending'",
+      [KSTORE_HOOK_RETRY] =
+          "UPDATE hook_jobs SET next_attempt_ms = ?3 + ?4,"
+          " last_error = coalesce(?5, last_error),"
+          " claim = 0, claimed_by = NULL, claim_until_ms = 0"
+          " WHERE job_id = ?1 AND claim = ?2 AND state = 'pending'",
+      [KSTORE_HOOK_GAVE_UP] =
+          "UPDATE hook_jobs SET state = 'failed', done_ms = ?3,"
+          " last_error = coalesce(?5, last_error),"
+          " claim = 0, claimed_by = NULL, claim_until_ms = 0"
+          " WHERE job_id = ?1 AND claim = ?2 AND state = 'pending'",
+      [KSTORE_HOOK_RELEASED] =
+          "UPDATE hook_jobs SET attempts = max(attempts - 1, 0),"
+          " claim = 0, claimed_by = NULL, claim_until_ms = 0"
+          " WHERE job_id = ?1 AND claim = ?2 AND state = 'pending'",
+  };
+  if((unsigned)outcome > KSTORE_HOOK_RELEASED)
+    return mgc__err_set(err, MGCALL_E_USAGE, "store: bad hook outcome");
+  sqlite3_stmt *st;
+  if(prepare(s, sql[outcome], &st, err))
+    return MGCALL_E_INTERNAL;
+  sqlite3_bind_int64(st, 1, job_id);
+  sqlite3_bind_int64(st, 2, claim);
+  sqlite3_bind_int64(st, 3, now_ms);
+  /* parameters a statement does not use are refused (SQLITE_RANGE) */
+  sqlite3_bind_int64(st, 4, delay_ms > 0 ? delay_ms : 0);
+  bind_text(st, 5, last_error);
+  if(exec(s, "PRAGMA synchronous=FULL", err, "synchronous")) {
+    sqlite3_finalize(st);
+    return MGCALL_E_INTERNAL;
+  }
+  if(run_once(s, st, err, "finish hook job"))
+    return MGCALL_E_INTERNAL;
+  if(!sqlite3_changes(s->db))
+    return mgc__err_set(err, MGCALL_E_NOT_FOUND,
+                        "store: hook job %lld is no longer held by this claim",
+                        (long long)job_id);
+  return MGCALL_OK;
+}
+
+static int sq_hook_pending(struct kstore *base, int64_t *pending,
+                           struct mgc_err *err)
+{
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  sqlite3_stmt *st;
+  *pending = 0;
+  if(prepare(s, "SELECT count(*) FROM hook_jobs WHERE state = 'pending'", &st,
+             err))
+    return MGCALL_E_INTERNAL;
+  int rc = sqlite3_step(st);
+  if(rc == SQLITE_ROW)
+    *pending = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? MGCALL_OK : db_err(s, err, "count hook jobs");
+}
+
+static int sq_purge(struct kstore *base, int64_t cutoff_ms, size_t limit,
+                    size_t *purged, struct mgc_err *err)
+{
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  static const char *const sql[2] = {
+      "DELETE FROM calls WHERE call_id IN (SELECT call_id FROM calls"
+      " WHERE state IN ('ended','lost') AND ended_ms < ?1 LIMIT ?2)",
+      "DELETE FROM hook_jobs WHERE job_id IN (SELECT job_id FROM hook_jobs"
+      " WHERE state <> 'pending' AND done_ms < ?1 LIMIT ?2)",
+  };
+  if(purged)
+    *purged = 0;
+  if(begin(s, 0, err))
+    return MGCALL_E_INTERNAL;
+  for(int i = 0; i < 2; i++) {
+    sqlite3_stmt *st;
+    if(prepare(s, sql[i], &st, err))
+      return rollback(s);
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    sqlite3_bind_int64(st, 2, limit > INT32_MAX ? INT32_MAX : (int64_t)limit);
+    if(run_once(s, st, err, "purge"))
+      return rollback(s);
+    if(purged)
+      *purged += (size_t)sqlite3_changes(s->db);
+  }
+  return commit(s, err);
+}
+
 static void sq_close(struct kstore *base)
 {
   struct sqlite_store *s = (struct sqlite_store *)base;
@@ -199,6 +506,11 @@ static const struct kstore_ops sqlite_ops = {
     .put = sq_put,
     .get = sq_get,
     .load_active = sq_load,
+    .put_outbox = sq_put_outbox,
+    .claim_hooks = sq_claim_hooks,
+    .hook_finish = sq_hook_finish,
+    .hook_pending = sq_hook_pending,
+    .purge = sq_purge,
     .close = sq_close,
 };
 
@@ -304,7 +616,12 @@ int kstore_sqlite_open(const char *path, struct kstore **out,
      exec(s,
           "BEGIN IMMEDIATE; UPDATE calls SET failures = failures "
           "WHERE 0; COMMIT",
-          err, "cannot write")) {
+          err, "cannot write") ||
+     /* one keeper per file: claims left by a dead process are void */
+     exec(s,
+          "UPDATE hook_jobs SET claim = 0, claimed_by = NULL,"
+          " claim_until_ms = 0 WHERE state = 'pending' AND claim <> 0",
+          err, "release hook claims")) {
     sq_close(&s->base);
     return MGCALL_E_INTERNAL;
   }

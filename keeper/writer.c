@@ -12,6 +12,8 @@ struct kwjob {
   struct kwjob *next;
   struct kstore_call *rows;
   size_t n;
+  struct kstore_hook *hooks; /* outbox jobs written with the rows */
+  size_t nhooks;
   int wait; /* a caller waits: durable, result reported */
   int done;
   int rc;
@@ -21,6 +23,7 @@ struct kwjob {
 struct kwriter {
   struct kstore *st;
   pthread_mutex_t *store_lock;
+  struct khooks *hooks;
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t cond; /* work queued / job done / stopping */
@@ -39,6 +42,7 @@ static void job_free(struct kwjob *j)
     free((char *)j->rows[i].last_error);
   }
   free(j->rows);
+  khooks_jobs_free(j->hooks, j->nhooks);
   free(j);
 }
 
@@ -83,11 +87,20 @@ static void *worker(void *arg)
       break;
     pthread_mutex_unlock(&w->lock);
     pthread_mutex_lock(w->store_lock);
-    j->rc = w->st->ops->put(w->st, j->rows, j->n, j->wait, &j->err);
+    if(j->nhooks) /* the ends and their hooks: one durable transaction */
+      j->rc = w->st->ops->put_outbox(w->st, j->rows, j->n, j->hooks, j->nhooks,
+                                     1, &j->err);
+    else
+      j->rc = w->st->ops->put(w->st, j->rows, j->n, j->wait, &j->err);
     pthread_mutex_unlock(w->store_lock);
     if(j->rc && !j->wait)
       klog(KLOG_ERROR, NULL, NULL, "%s (%zu rows of progress not written)",
            j->err.msg, j->n);
+    if(j->rc && j->nhooks)
+      klog(KLOG_ERROR, NULL, NULL, "%s (%zu hook jobs not written: lost)",
+           j->err.msg, j->nhooks);
+    else if(j->nhooks)
+      khooks_kick(w->hooks);
     pthread_mutex_lock(&w->lock);
     w->head = j->next;
     if(!w->head)
@@ -104,13 +117,15 @@ static void *worker(void *arg)
   return NULL;
 }
 
-struct kwriter *kwriter_new(struct kstore *st, pthread_mutex_t *store_lock)
+struct kwriter *kwriter_new(struct kstore *st, pthread_mutex_t *store_lock,
+                            struct khooks *hooks)
 {
   struct kwriter *w = calloc(1, sizeof(*w));
   if(!w)
     return NULL;
   w->st = st;
   w->store_lock = store_lock;
+  w->hooks = hooks;
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->cond, NULL);
   if(pthread_create(&w->thread, NULL, worker, w)) {
@@ -136,9 +151,9 @@ static void enqueue(struct kwriter *w, struct kwjob *j)
 }
 
 int kwriter_put(struct kwriter *w, const struct kstore_call *rows, size_t n,
-                struct mgc_err *err)
+                struct kstore_hook *hooks, size_t nhooks, struct mgc_err *err)
 {
-  if(!n)
+  if(!n && !nhooks)
     return MGCALL_OK;
   if(kwriter_backlog(w) >= KWRITER_MAX_BACKLOG)
     return mgc__err_set(err, MGCALL_E_INTERNAL,
@@ -147,12 +162,15 @@ int kwriter_put(struct kwriter *w, const struct kstore_call *rows, size_t n,
   struct kwjob *j = job_copy(rows, n);
   if(!j)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
+  j->hooks = hooks;
+  j->nhooks = nhooks;
   enqueue(w, j);
   return MGCALL_OK;
 }
 
 struct kwjob *kwriter_put_durable(struct kwriter *w,
                                   const struct kstore_call *rows, size_t n,
+                                  struct kstore_hook *hooks, size_t nhooks,
                                   struct mgc_err *err)
 {
   struct kwjob *j = job_copy(rows, n);
@@ -160,6 +178,8 @@ struct kwjob *kwriter_put_durable(struct kwriter *w,
     mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
     return NULL;
   }
+  j->hooks = hooks;
+  j->nhooks = nhooks;
   j->wait = 1;
   enqueue(w, j);
   return j;

@@ -60,6 +60,8 @@ enum {
   OPT_LOG_FORMAT,
   OPT_HOOK_TIMEOUT,
   OPT_HOOK_RETRIES,
+  OPT_STOP_TIMEOUT,
+  OPT_RETENTION,
   OPT_VERBOSE,
   OPT_NODE_ID,
   OPT_LEASE_TTL,
@@ -84,6 +86,8 @@ static const struct option run_options[] = {
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
     {"hook-retries", required_argument, NULL, OPT_HOOK_RETRIES},
+    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"retention", required_argument, NULL, OPT_RETENTION},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"node-id", required_argument, NULL, OPT_NODE_ID},
     {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
@@ -122,11 +126,16 @@ static void help_run(FILE *out)
       "                         '...' and \"...\" quote, \\ escapes) when a\n"
       "                         call ends, with MGCALL_CALL_ID,\n"
       "                         MGCALL_TENANT_ID, MGCALL_REASON (not-found,\n"
-      "                         terminated, removed, lost)\n"
-      "  --on-ended-url URL     POST {\"callId\",\"tenantId\",\"reason\"} "
-      "there\n"
+      "                         terminated, removed, lost), MGCALL_EVENT_ID\n"
+      "  --on-ended-url URL     POST {\"callId\",\"tenantId\",\"reason\","
+      "\"eventId\"}\n"
+      "                         there\n"
       "  --hook-timeout DUR     per hook attempt (default 30s)\n"
       "  --hook-retries N       retries of a failed hook (default 3)\n"
+      "  --stop-timeout DUR     at exit, run due hooks for at most DUR\n"
+      "                         (default 20s); the rest stay in the store\n"
+      "  --retention DUR        purge ended calls and finished hooks older\n"
+      "                         than DUR from the store (default 7d)\n"
       "  --log-format FMT       text (default) or json\n"
       "  -v, --verbose          also log every keepAlive\n\n"
       "Signals: SIGTERM/SIGINT stop taking work, finish in-flight requests,\n"
@@ -357,6 +366,17 @@ static int cmd_run(int argc, char **argv)
       if((rc = parse_num("--hook-retries", optarg, 0, 10, &n)))
         goto out;
       o.core.hooks.retries = (int)n;
+      break;
+    case OPT_STOP_TIMEOUT: {
+      int64_t ms = 0;
+      if((rc = parse_dur("--stop-timeout", optarg, &ms)))
+        goto out;
+      o.core.hooks.stop_timeout_ms = (long)ms;
+      break;
+    }
+    case OPT_RETENTION:
+      if((rc = parse_dur("--retention", optarg, &o.core.retention_ms)))
+        goto out;
       break;
     case 'v':
     case OPT_VERBOSE:

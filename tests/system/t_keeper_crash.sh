@@ -29,6 +29,9 @@ before=$(k_stats keepAlives)
 t_wait 20 '[ "$(k_stats keepAlives)" -ge $((before + 360)) ]' \
     "360 more keepAlives after the last restart (two inactivity timeouts)"
 t_eq "$(k_stats endedByTimeout)" 0 "no call expired across 5 crashes"
+gap=$(k_stats maxKeepAliveGapMs)
+echo "# emulator maxKeepAliveGapMs: $gap ms (inactivity timeout 3000 ms)"
+t_eq "$([ "$gap" -lt 3000 ] && echo yes)" yes "no call, live or ended, went 3 s without a keepAlive"
 t_eq "$(k_stats callsActive)" 60 "60 calls live in the emulator"
 t_eq "$(k_live_count)" 60 "60 calls tracked"
 k_stop TERM

@@ -71,6 +71,9 @@ t_eq "$(k_metric 'mgcall_keeper_hook_runs_total{kind="url",result="failed"}')" 3
   "metrics: 3 failed URL posts"
 t_grep "$T/keeper.err" 'on-ended failed 3 times: giving up' "hook failure logged"
 t_eq "$(k_stats endedByTimeout)" 0 "still none ended by timeout"
+gap=$(k_stats maxKeepAliveGapMs)
+echo "# emulator maxKeepAliveGapMs: $gap ms (inactivity timeout 3000 ms)"
+t_eq "$([ "$gap" -lt 3000 ] && echo yes)" yes "no call, live or ended, went 3 s without a keepAlive"
 # the keeper's token requests: all the emulator issued but the test's own
 t_eq "$(k_metric mgcall_keeper_token_refreshes_total)" "$(($(k_stats tokensIssued) - 1))" \
   "metrics: token requests match the emulator's tokensIssued"

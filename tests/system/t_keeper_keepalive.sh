@@ -31,6 +31,9 @@ t_eq "$(k_stats callsActive)" 200 "200 calls live in the emulator"
 t_eq "$(k_live_count)" 200 "the keeper holds 200 live calls"
 t_wait 20 '[ "$(k_stats keepAlives)" -ge 1000 ]' "1000 keepAlives"
 t_eq "$(k_stats endedByTimeout)" 0 "still none ended by timeout (5 timeouts)"
+gap=$(k_stats maxKeepAliveGapMs)
+echo "# emulator maxKeepAliveGapMs: $gap ms (inactivity timeout 3000 ms)"
+t_eq "$([ "$gap" -lt 3000 ] && echo yes)" yes "no call, live or ended, went 3 s without a keepAlive"
 
 # Hang one up: the next keepAlive gets 404 -> ended, hook once.
 gone=$(sed -n 7p "$T/ids")

@@ -34,8 +34,10 @@ t_eq "$(wc -l <"$SINK_FILE")" 2 "URL hook: a failed POST, then one that worked"
 t_eq "$(tail -1 "$SINK_FILE" | jq -r .method)" POST "POST"
 t_eq "$(tail -1 "$SINK_FILE" | jq -r .path)" /ended "to the path given"
 t_eq "$(tail -1 "$SINK_FILE" | jq -r .contentType)" application/json "JSON"
-t_eq "$(tail -1 "$SINK_FILE" | jq -c '.body | fromjson')" \
+t_eq "$(tail -1 "$SINK_FILE" | jq -c '.body | fromjson | del(.eventId)')" \
   '{"callId":"call-u","tenantId":"tenant-u","reason":"removed"}' "the body"
+t_eq "$(jq -r '.body | fromjson | .eventId' "$SINK_FILE" | sort -u | grep -cE '^[0-9a-f-]{36}$')" \
+  1 "the body's eventId: one UUID, the same at the retry"
 t_eq "$(k_metric 'mgcall_keeper_hook_runs_total{kind="url",result="failed"}')" 1 \
   "metrics: one failed POST"
 t_eq "$(k_metric 'mgcall_keeper_hook_runs_total{kind="url",result="ok"}')" 1 \

@@ -343,12 +343,90 @@ static void test_uuid(void **state)
   assert_int_equal(b[8] >> 6, 2);
 }
 
+/* maxGapMs per call and maxKeepAliveGapMs in the stats: the longest time
+ * without a successful keepAlive, from creation, open gaps included, and a
+ * call ended by timeout counts its whole gap. */
+static void test_keepalive_gaps(void **state)
+{
+  (void)state;
+  struct events e;
+  struct emu_calls *s = store(&e); /* inactivity 2000 ms */
+  struct emu_call_info a, b, g;
+  struct emu_calls_stats st;
+  assert_int_equal(emu_calls_create(s, "t", "a", "", 0, 0, &a), EMU_CALLS_OK);
+  assert_int_equal(a.max_gap_ms, 0);
+  emu_calls_info_release(&a); /* the id stays valid: it is a copy */
+  fake_now += 300;
+  assert_int_equal(emu_calls_create(s, "t", "a", "", 0, 0, &b), EMU_CALLS_OK);
+  emu_calls_info_release(&b);
+  fake_now += 1200; /* a: 1500 without a keepAlive (open) */
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.max_gap_ms, 1500);
+  assert_int_equal(emu_calls_keepalive(s, a.id, NULL, &g), EMU_CALLS_OK);
+  assert_int_equal(g.max_gap_ms, 1500);
+  fake_now += 400; /* a: 400 open; b: 1600 open */
+  emu_calls_info_release(&g);
+  assert_int_equal(emu_calls_get(s, a.id, &g), EMU_CALLS_OK);
+  assert_int_equal(g.max_gap_ms, 1500);
+  emu_calls_info_release(&g);
+  assert_int_equal(emu_calls_get(s, b.id, &g), EMU_CALLS_OK);
+  assert_int_equal(g.max_gap_ms, 1600);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.max_gap_ms, 1600);
+  emu_calls_info_release(&g);
+  assert_int_equal(emu_calls_keepalive(s, a.id, NULL, &g), EMU_CALLS_OK);
+  emu_calls_info_release(&g);
+  assert_int_equal(emu_calls_keepalive(s, b.id, NULL, &g), EMU_CALLS_OK);
+  assert_int_equal(g.max_gap_ms, 1600);
+  /* b is hung up 100 ms later: closed at 1600 */
+  fake_now += 100;
+  emu_calls_info_release(&g);
+  assert_int_equal(emu_calls_end(s, b.id, NULL, EMU_END_DELETED, &g),
+                   EMU_CALLS_OK);
+  assert_int_equal(g.max_gap_ms, 1600);
+  /* a goes silent: ended by the inactivity timeout when the timer runs,
+   * 5100 ms after its last keepAlive here: its whole gap counts */
+  fake_now += 5000;
+  emu_calls_run_due(s);
+  emu_calls_info_release(&g);
+  assert_int_equal(emu_calls_get(s, a.id, &g), EMU_CALLS_OK);
+  assert_int_equal(g.state, EMU_CALL_TERMINATED);
+  assert_int_equal(g.end_reason, EMU_END_TIMEOUT);
+  assert_int_equal(g.max_gap_ms, 5100);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.max_gap_ms, 5100);
+  /* dropped after retention: the figure stays */
+  fake_now += 10000;
+  emu_calls_run_due(s);
+  emu_calls_info_release(&g);
+  assert_int_equal(emu_calls_get(s, a.id, &g), EMU_CALLS_NOT_FOUND);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.max_gap_ms, 5100);
+  /* a restored call keeps its figure */
+  struct emu_call_info in = g;
+  memset(&in, 0, sizeof(in));
+  snprintf(in.id, sizeof(in.id), "%s", a.id);
+  in.state = EMU_CALL_TERMINATED;
+  in.end_reason = EMU_END_DELETED;
+  in.created_ms = 1;
+  in.ended_ms = 2;
+  in.max_gap_ms = 9999;
+  in.tenant = in.app = in.callback = "";
+  assert_int_equal(emu_calls_restore(s, &in), EMU_CALLS_OK);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.max_gap_ms, 9999);
+  emu_calls_info_release(&g);
+  emu_calls_free(s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_end_and_ids),
       cmocka_unit_test(test_many_and_list), cmocka_unit_test(test_restore),
       cmocka_unit_test(test_heap),          cmocka_unit_test(test_uuid),
-      cmocka_unit_test(test_strings_freed)};
+      cmocka_unit_test(test_strings_freed),
+
+      cmocka_unit_test(test_keepalive_gaps)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
