@@ -315,6 +315,37 @@ static void test_held_while_down(void **state)
   kstore_close(st);
 }
 
+/* Ids and texts with the characters array literals quote ("{},\\ and
+ * blanks, NULL as a word) go through the batch statements unchanged. */
+static void test_array_quoting(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
+  static const char *const ids[] = {"q\"uote",  "back\\slash",
+                                    "{br,ace}", "NULL",
+                                    " sp ace ", "\xc3\xa9t\xc3\xa9"};
+  const size_t n = sizeof(ids) / sizeof(ids[0]);
+  struct kstore_call regs[6];
+  memset(regs, 0, sizeof(regs));
+  for(size_t i = 0; i < n; i++) {
+    regs[i].call_id = ids[i];
+    regs[i].tenant_id = i % 2 ? NULL : ids[n - 1 - i];
+    regs[i].added_ms = (int64_t)i + 1;
+  }
+  int created[6];
+  assert_int_equal(st->ops->fleet_add(st, regs, n, created, &err), MGCALL_OK);
+  for(size_t i = 0; i < n; i++) {
+    struct rows rs = {0};
+    assert_int_equal(created[i], 1);
+    assert_int_equal(st->ops->get(st, ids[i], collect, &rs, &err), MGCALL_OK);
+    assert_int_equal(rs.n, 1);
+    assert_int_equal(rs.last.added_ms, (int64_t)i + 1);
+  }
+  kstore_close(st);
+}
+
 /* A password in the URL never shows in an error. */
 static void test_no_password_in_errors(void **state)
 {
@@ -338,6 +369,7 @@ int main(void)
       cmocka_unit_test(test_register_end),
       cmocka_unit_test(test_fenced_progress),
       cmocka_unit_test(test_held_while_down),
+      cmocka_unit_test(test_array_quoting),
       cmocka_unit_test(test_no_password_in_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
