@@ -30,6 +30,8 @@ struct klease {
   struct kcore_fleet hooks;
   /* under core->lock: the term of each shard held, 0 = not held */
   int64_t terms[NSHARDS];
+  /* lease thread: shards taken whose calls could not be loaded yet */
+  unsigned char unloaded[NSHARDS];
   /* calls dropped while a request was out: forgotten once it is back
    * (core->lock) */
   char **ghosts;
@@ -489,8 +491,11 @@ static void take(struct klease *l, int want)
   if(!n)
     return;
   long adopted = load_shards(l, shards, n, 1, from_other);
-  klog(KLOG_INFO, NULL, NULL, "took %zu shard%s (%ld calls adopted)", n,
-       n == 1 ? "" : "s", adopted > 0 ? adopted : 0);
+  for(size_t i = 0; adopted < 0 && i < n; i++)
+    l->unloaded[shards[i]] = 1; /* loaded at the next look */
+  klog(KLOG_INFO, NULL, NULL, "took %zu shard%s (%ld calls adopted)%s", n,
+       n == 1 ? "" : "s", adopted > 0 ? adopted : 0,
+       adopted < 0 ? "; their calls are loaded when the database answers" : "");
   if(adopted > 0) {
     pthread_mutex_lock(&l->lock);
     l->adopted += (uint64_t)adopted;
@@ -616,13 +621,22 @@ static void tick(struct klease *l)
 static void poll_unclaimed(struct klease *l)
 {
   struct kcore *k = l->core;
-  int shards[NSHARDS];
-  size_t n = 0;
+  int shards[NSHARDS], again[NSHARDS];
+  size_t n = 0, nagain = 0;
   pthread_mutex_lock(&k->lock);
-  for(int s = 0; s < NSHARDS; s++)
-    if(l->terms[s])
+  for(int s = 0; s < NSHARDS; s++) {
+    if(!l->terms[s])
+      l->unloaded[s] = 0; /* not ours any more */
+    else if(l->unloaded[s])
+      again[nagain++] = s;
+    else
       shards[n++] = s;
+  }
   pthread_mutex_unlock(&k->lock);
+  /* shards taken while their calls could not be read: every call now */
+  if(nagain && load_shards(l, again, nagain, 1, NULL) >= 0)
+    for(size_t i = 0; i < nagain; i++)
+      l->unloaded[again[i]] = 0;
   load_shards(l, shards, n, 0, NULL);
 }
 
