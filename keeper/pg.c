@@ -253,6 +253,58 @@ void kpg_array_release(struct kpg_array *a)
   memset(a, 0, sizeof(*a));
 }
 
+/* Mask from p up to (not including) any of the stop characters. */
+static char *mask_until(char *p, const char *stop)
+{
+  while(*p && !strchr(stop, *p))
+    *p++ = '*';
+  return p;
+}
+
+int kpg_mask_password(char *s)
+{
+  int n = 0;
+  char *p = strstr(s, "://");
+  if(p) { /* URI: user info ends at the last '@' before the path */
+    char *host = p + 3;
+    char *end = host + strcspn(host, "/?");
+    char *at = NULL;
+    for(char *q = host; q < end; q++)
+      if(*q == '@')
+        at = q;
+    char *colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+    if(colon && colon + 1 < at) {
+      memset(colon + 1, '*', (size_t)(at - colon - 1));
+      n++;
+    }
+  }
+  /* password=VALUE in a query (&-separated) or a key=value string */
+  for(char *q = s; (q = strstr(q, "password")) != NULL; q += 8) {
+    int starts =
+        q == s || q[-1] == '?' || q[-1] == '&' || q[-1] == ' ' || q[-1] == '\t';
+    char *v = q + 8;
+    while(*v == ' ')
+      v++;
+    if(!starts || *v != '=')
+      continue;
+    v++;
+    while(*v == ' ')
+      v++;
+    if(*v == '\'') { /* key='quoted value' */
+      char *e = v + 1;
+      while(*e && *e != '\'') {
+        if(*e == '\\' && e[1])
+          *e++ = '*';
+        *e++ = '*';
+      }
+    }
+    else if(*v)
+      mask_until(v, p ? "&#" : " \t");
+    n++;
+  }
+  return n;
+}
+
 int64_t kpg_int(const PGresult *res, int r, int c)
 {
   if(PQgetisnull(res, r, c))

@@ -60,6 +60,13 @@ void kpg_array_int(struct kpg_array *a, int64_t v);
 const char *kpg_array_text(struct kpg_array *a);
 void kpg_array_release(struct kpg_array *a);
 
+/* Overwrite, in place, with '*' every password a libpq connection string
+ * may carry: the one in a URI's user info (postgresql://user:PW@host) and
+ * the value of each password= parameter (URI query or key=value form).
+ * Returns how many passwords were masked.  Used on the command line's copy
+ * of --store (ps and /proc show argv). */
+int kpg_mask_password(char *conninfo);
+
 /* A bigint column of row r of res. */
 int64_t kpg_int(const PGresult *res, int r, int c);
 

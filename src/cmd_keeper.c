@@ -6,6 +6,7 @@
 #include "duration.h"
 #include "keeper/keeper.h"
 #include "keeper/lease.h"
+#include "keeper/pg.h"
 #include "keeper/log.h"
 #include "keeper/timefmt.h"
 
@@ -261,7 +262,7 @@ static int cmd_run(int argc, char **argv)
   o.concurrency = 64;
   struct run_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));
-  char *api_token = NULL;
+  char *api_token = NULL, *store_url = NULL;
   int verbose = 0;
   enum klog_format logfmt = KLOG_TEXT;
   struct option *table = mgc_auth_opts_merge(run_options);
@@ -291,8 +292,17 @@ static int cmd_run(int argc, char **argv)
       continue;
     }
     switch(opt) {
-    case OPT_STORE:
-      o.core.store_url = optarg;
+    case OPT_STORE: /* a copy; a password in argv is masked (ps) */
+      free(store_url);
+      if(!(store_url = strdup(optarg))) {
+        rc = MGCALL_E_INTERNAL;
+        goto out;
+      }
+      if(kpg_mask_password(optarg))
+        fprintf(stderr, "mgcall: warning: --store carries a password: use "
+                        "~/.pgpass or PGPASSWORD instead (it was visible in "
+                        "the process list until now)\n");
+      o.core.store_url = store_url;
       break;
     case OPT_NODE_ID:
       if(!*optarg || strlen(optarg) > 100) {
@@ -432,6 +442,10 @@ out:
   }
   free(ctx.seen);
   free(table);
+  if(store_url) {
+    memset(store_url, 0, strlen(store_url));
+    free(store_url);
+  }
   return rc;
 }
 

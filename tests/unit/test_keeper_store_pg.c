@@ -346,6 +346,31 @@ static void test_array_quoting(void **state)
   kstore_close(st);
 }
 
+/* The password of a --store URL is masked in place (argv). */
+static void test_mask_password(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *in, *out;
+    int n;
+  } cases[] = {
+      {"postgresql://u:secret@h:5432/db", "postgresql://u:******@h:5432/db", 1},
+      {"postgresql://u@h/db", "postgresql://u@h/db", 0},
+      {"postgres://u:p%40ss@h/db?password=x2&sslmode=require",
+       "postgres://u:******@h/db?password=**&sslmode=require", 2},
+      {"host=h password=abc user=u", "host=h password=*** user=u", 1},
+      {"host=h password = 'a b\\'c' user=u",
+       "host=h password = '******' user=u", 1},
+      {"dbname=x mypassword=y", "dbname=x mypassword=y", 0},
+  };
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char buf[200];
+    snprintf(buf, sizeof(buf), "%s", cases[i].in);
+    assert_int_equal(kpg_mask_password(buf), cases[i].n);
+    assert_string_equal(buf, cases[i].out);
+  }
+}
+
 /* A password in the URL never shows in an error. */
 static void test_no_password_in_errors(void **state)
 {
@@ -370,6 +395,7 @@ int main(void)
       cmocka_unit_test(test_fenced_progress),
       cmocka_unit_test(test_held_while_down),
       cmocka_unit_test(test_array_quoting),
+      cmocka_unit_test(test_mask_password),
       cmocka_unit_test(test_no_password_in_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
