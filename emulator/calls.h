@@ -93,8 +93,14 @@ enum emu_call_result {
 };
 
 /* Event: EMU_EVENT_ESTABLISHED or EMU_EVENT_ENDED.  Called without the store
- * lock held, from the timer thread or the thread that ended the call. */
-enum emu_call_event { EMU_EVENT_ESTABLISHED = 1, EMU_EVENT_ENDED = 2 };
+ * lock held, from the timer thread or the thread that ended the call.
+ * EMU_EVENT_CREATED is never fired by the store: the Graph front end reports
+ * it to the notifier after a create. */
+enum emu_call_event {
+  EMU_EVENT_ESTABLISHED = 1,
+  EMU_EVENT_ENDED = 2,
+  EMU_EVENT_CREATED = 3
+};
 typedef void (*emu_call_event_fn)(void *ctx, enum emu_call_event ev,
                                   const struct emu_call_info *call);
 

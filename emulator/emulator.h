@@ -31,8 +31,11 @@ struct emu_options {
   const char *record; /* --record FILE */
   const char *state;  /* --state FILE */
   const char *callback_cacert;
-  unsigned threads;   /* 0: default */
-  uint32_t max_calls; /* 0: default */
+  const char *notification_key; /* --notification-key PEM, or NULL */
+  int unsigned_callbacks;       /* --unsigned-callbacks */
+  int notification_reorder;     /* --notification-reorder */
+  unsigned threads;             /* 0: default */
+  uint32_t max_calls;           /* 0: default */
 };
 
 void emu_options_default(struct emu_options *o);

@@ -163,6 +163,33 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
   pthread_mutex_unlock(&f->lock);
 }
 
+void emu_faults_tenant(struct emu_faults *f, const char *tenant,
+                       struct emu_fault_decision *out)
+{
+  pthread_mutex_lock(&f->lock);
+  if(tenant && f->cfg.tenant[0] && !strcmp(f->cfg.tenant, tenant)) {
+    if(out->latency_ms < f->cfg.tenant_latency_ms)
+      out->latency_ms = f->cfg.tenant_latency_ms;
+    if(!out->status && f->cfg.tenant_status) {
+      out->status = f->cfg.tenant_status;
+      out->retry_after =
+          out->status == 429 || out->status == 503 ? f->cfg.retry_after_s : 0;
+      f->injected++;
+    }
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+/* tenantFault as JSON: null, or {"tenant","latencyMs","status"}. */
+static json_t *tenant_fault_json(const struct emu_faults_config *c)
+{
+  if(!c->tenant[0])
+    return json_null();
+  return json_pack("{s:s,s:I,s:i}", "tenant", c->tenant, "latencyMs",
+                   (json_int_t)c->tenant_latency_ms, "status",
+                   c->tenant_status);
+}
+
 json_t *emu_faults_to_json(struct emu_faults *f)
 {
   pthread_mutex_lock(&f->lock);
@@ -186,6 +213,8 @@ json_t *emu_faults_to_json(struct emu_faults *f)
                 f->cfg.throttle_per_s, "retryAfter", f->cfg.retry_after_s,
                 "scope", scope, "sequence", seq, "injected",
                 (json_int_t)f->injected, "throttled", (json_int_t)f->throttled);
+  if(o)
+    json_object_set_new(o, "tenantFault", tenant_fault_json(&f->cfg));
   pthread_mutex_unlock(&f->lock);
   return o;
 }
@@ -193,6 +222,52 @@ json_t *emu_faults_to_json(struct emu_faults *f)
 static int status_ok(json_int_t s)
 {
   return s >= 400 && s <= 599;
+}
+
+/* Parse tenantFault (null clears it) into cfg.  0, or -1 with err. */
+static int tenant_fault_parse(const json_t *v, struct emu_faults_config *cfg,
+                              char *err, size_t errlen)
+{
+  if(json_is_null(v)) {
+    cfg->tenant[0] = '\0';
+    cfg->tenant_latency_ms = 0;
+    cfg->tenant_status = 0;
+    return 0;
+  }
+  const char *why = "tenantFault: null or {\"tenant\": T, \"latency\": "
+                    "\"6s\" or ms, \"status\": 0 or 400..599}";
+  json_t *t = json_object_get(v, "tenant");
+  json_t *lat = json_object_get(v, "latency");
+  json_t *st = json_object_get(v, "status");
+  size_t n = json_string_length(t);
+  if(!json_is_object(v) || !json_is_string(t) || n == 0 ||
+     n >= EMU_FAULT_TENANT_MAX || strlen(json_string_value(t)) != n)
+    goto bad;
+  const char *key;
+  json_t *member;
+  json_object_foreach((json_t *)v, key, member)
+  {
+    if(strcmp(key, "tenant") && strcmp(key, "latency") && strcmp(key, "status"))
+      goto bad;
+  }
+  uint64_t ms = 0;
+  if(json_is_integer(lat) && json_integer_value(lat) >= 0 &&
+     json_integer_value(lat) <= 600000)
+    ms = (uint64_t)json_integer_value(lat);
+  else if(lat &&
+          (!json_is_string(lat) ||
+           mgc__duration_parse(json_string_value(lat), &ms) || ms > 600000))
+    goto bad;
+  json_int_t status = st ? json_integer_value(st) : 0;
+  if((st && !json_is_integer(st)) || (status && !status_ok(status)))
+    goto bad;
+  memcpy(cfg->tenant, json_string_value(t), n + 1);
+  cfg->tenant_latency_ms = (int64_t)ms;
+  cfg->tenant_status = (int)status;
+  return 0;
+bad:
+  snprintf(err, errlen, "%s", why);
+  return -1;
 }
 
 int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
@@ -297,6 +372,10 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
         seq[nseq++] = (int)json_integer_value(s);
       }
       have_seq = 1;
+    }
+    else if(!strcmp(key, "tenantFault")) {
+      if(tenant_fault_parse(v, &cfg, err, errlen))
+        goto out;
     }
     else if(!strcmp(key, "injected") || !strcmp(key, "throttled")) {
       /* read-only counters: ignored so GET output can be PUT back */

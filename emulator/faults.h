@@ -2,7 +2,8 @@
 /* faults.h - injected failures: random statuses at a rate, a queue of
  * statuses for the next requests, added latency and per-app throttling (a
  * token bucket per application id).  Changeable at run time from JSON
- * (PUT /_emulator/faults).  Thread-safe. */
+ * (PUT /_emulator/faults), and a token-endpoint fault for one tenant
+ * (tenantFault).  Thread-safe. */
 #ifndef EMU_FAULTS_H
 #define EMU_FAULTS_H
 
@@ -20,6 +21,9 @@ enum emu_fault_scope {
   EMU_SCOPE_ALL = 3
 };
 
+/* Longest tenant name of a per-tenant token fault. */
+#define EMU_FAULT_TENANT_MAX 128
+
 struct emu_faults_config {
   double rate; /* 0..1 */
   int statuses[EMU_FAULT_MAX_STATUSES];
@@ -28,6 +32,12 @@ struct emu_faults_config {
   double throttle_per_s; /* 0: off */
   int retry_after_s;     /* Retry-After on 429/503 */
   enum emu_fault_scope scope;
+  /* A token-endpoint fault for one tenant ("" = none): its token requests
+   * are answered after tenant_latency_ms with tenant_status (0 = the normal
+   * answer).  Other tenants are not touched. */
+  char tenant[EMU_FAULT_TENANT_MAX];
+  int64_t tenant_latency_ms;
+  int tenant_status;
 };
 
 /* Defaults: rate 0, statuses 503, no latency, no throttling, Retry-After 1,
@@ -50,6 +60,11 @@ struct emu_fault_decision {
  * EMU_SCOPE_TOKEN) made by app (NULL: not known, no throttling). */
 void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
                        const char *app, int64_t now_ms,
+                       struct emu_fault_decision *out);
+
+/* Add the per-tenant token fault (if it names tenant) to out, a decision of
+ * emu_faults_decide() for a token request of tenant. */
+void emu_faults_tenant(struct emu_faults *f, const char *tenant,
                        struct emu_fault_decision *out);
 
 /* The current settings as JSON (new reference). */

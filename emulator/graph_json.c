@@ -234,26 +234,33 @@ json_t *emu_call_inspect_json(const struct emu_call_info *call)
   return o;
 }
 
-json_t *emu_notification_json(const struct emu_call_info *call, int ended)
+json_t *emu_notification_json(const struct emu_call_info *call,
+                              enum emu_notice notice)
 {
-  char url[96];
+  static const char *const states[] = {"establishing", "established",
+                                       "terminating", "terminated"};
+  int deleted = notice == EMU_NOTICE_TERMINATED;
+  char url[96], resource[96], etag[16];
   snprintf(url, sizeof(url), "/communications/calls/%s", call->id);
-  json_t *data =
-      json_pack("{s:s,s:s,s:s,s:s}", "@odata.type", "#microsoft.graph.call",
-                "@odata.id", url, "id", call->id, "state",
-                ended ? "terminated" : state_name(call->state));
+  snprintf(resource, sizeof(resource), "/app/calls/%s", call->id);
+  /* the etag grows with each notice, so a receiver can order them */
+  snprintf(etag, sizeof(etag), "W/\"%d\"", (int)notice + 1);
+  json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "@odata.type",
+                           "#microsoft.graph.call", "@odata.id", url,
+                           "@odata.etag", etag, "id", call->id, "state",
+                           states[notice], "callChainId", call->id);
   if(!data)
     return NULL;
-  json_t *ri = emu_result_info_json(call);
+  json_t *ri = deleted ? emu_result_info_json(call) : NULL;
   if(ri)
     json_object_set_new(data, "resultInfo", ri);
   json_object_set_new(data, "callbackUri", json_string(call->callback));
   json_object_set_new(data, "tenantId", json_string(call->tenant));
-  return json_pack("{s:s,s:[{s:s,s:s,s:s,s:o}]}", "@odata.type",
+  return json_pack("{s:s,s:[{s:s,s:s,s:s,s:s,s:o}]}", "@odata.type",
                    "#microsoft.graph.commsNotifications", "value",
                    "@odata.type", "#microsoft.graph.commsNotification",
-                   "changeType", ended ? "deleted" : "updated", "resourceUrl",
-                   url, "resourceData", data);
+                   "changeType", deleted ? "deleted" : "updated", "resource",
+                   resource, "resourceUrl", url, "resourceData", data);
 }
 
 json_t *emu_odata_error(const char *code, const char *message,

@@ -37,9 +37,20 @@ json_t *emu_call_json(const struct emu_call_info *call, const char *base_url,
  * keepAliveCount, endReason, expiresDateTime). */
 json_t *emu_call_inspect_json(const struct emu_call_info *call);
 
-/* The commsNotifications body for ev (established: changeType updated;
- * ended: changeType deleted, state terminated, resultInfo). */
-json_t *emu_notification_json(const struct emu_call_info *call, int ended);
+/* The lifecycle notices Graph sends a call's callbackUri, in order. */
+enum emu_notice {
+  EMU_NOTICE_ESTABLISHING = 0, /* changeType updated */
+  EMU_NOTICE_ESTABLISHED = 1,  /* changeType updated */
+  EMU_NOTICE_TERMINATING = 2,  /* changeType updated */
+  EMU_NOTICE_TERMINATED = 3    /* changeType deleted, with resultInfo */
+};
+
+/* The commsNotifications body of one notice: resource /app/calls/{id},
+ * resourceUrl /communications/calls/{id}, resourceData a
+ * #microsoft.graph.call with @odata.id, @odata.etag (W/"1".."4" by notice),
+ * state, callChainId, tenantId, and resultInfo when terminated. */
+json_t *emu_notification_json(const struct emu_call_info *call,
+                              enum emu_notice notice);
 
 /* resultInfo of an ended call (NULL for a live one). */
 json_t *emu_result_info_json(const struct emu_call_info *call);

@@ -349,7 +349,7 @@ char *emu_identity_key_pem(const struct emu_identity *id)
   return out;
 }
 
-static char *bn_b64url(const EVP_PKEY *key, const char *name)
+char *emu_identity_bn_b64url(const EVP_PKEY *key, const char *name)
 {
   BIGNUM *bn = NULL;
   if(!EVP_PKEY_get_bn_param(key, name, &bn))
@@ -368,8 +368,8 @@ static char *bn_b64url(const EVP_PKEY *key, const char *name)
 
 json_t *emu_identity_jwks(const struct emu_identity *id)
 {
-  char *n = bn_b64url(id->key, OSSL_PKEY_PARAM_RSA_N);
-  char *e = bn_b64url(id->key, OSSL_PKEY_PARAM_RSA_E);
+  char *n = emu_identity_bn_b64url(id->key, OSSL_PKEY_PARAM_RSA_N);
+  char *e = emu_identity_bn_b64url(id->key, OSSL_PKEY_PARAM_RSA_E);
   json_t *doc = NULL;
   if(n && e)
     doc = json_pack("{s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "keys", "kty", "RSA",

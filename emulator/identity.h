@@ -12,6 +12,7 @@
 #include "form.h"
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 
 #define EMU_ASSERTION_TYPE                                                     \
@@ -54,6 +55,9 @@ char *emu_identity_key_pem(const struct emu_identity *id);
 /* The JWKS document ({"keys":[...]}); new reference. */
 json_t *emu_identity_jwks(const struct emu_identity *id);
 const char *emu_identity_kid(const struct emu_identity *id);
+/* One big-number parameter of key (OSSL_PKEY_PARAM_RSA_N, _E) as base64url,
+ * as JWKs carry it (malloc'd, caller frees), or NULL. */
+char *emu_identity_bn_b64url(const EVP_PKEY *key, const char *name);
 
 /* A token request, as parsed from one HTTP request. */
 struct emu_token_request {

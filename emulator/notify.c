@@ -3,8 +3,11 @@
 #include "notify.h"
 
 #include "calls.h"
+#include "graph_json.h"
+#include "notify_sign.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +17,10 @@
 struct job {
   char *url;
   char *body;
+  char *app, *tenant; /* the token's aud and tid */
   int attempts;
   int64_t not_before;
+  uint64_t seq; /* posting order among jobs due at the same time */
 };
 
 struct emu_notify {
@@ -24,6 +29,9 @@ struct emu_notify {
   pthread_t thread;
   int started, stopping;
   char *cacert;
+  struct emu_nsign *signer; /* NULL: unsigned callbacks */
+  int reorder;              /* established before establishing */
+  uint64_t next_seq;
   struct job *q; /* min-heap on not_before */
   size_t len, cap;
   struct emu_notify_stats stats;
@@ -56,7 +64,8 @@ int emu_url_is_loopback(const char *url)
 
 static int before(const struct job *a, const struct job *b)
 {
-  return a->not_before < b->not_before;
+  return a->not_before < b->not_before ||
+         (a->not_before == b->not_before && a->seq < b->seq);
 }
 
 /* Add j; -1 when the queue is full or memory is short (j not taken). */
@@ -136,6 +145,26 @@ static size_t discard(char *p, size_t size, size_t nmemb, void *ud)
 static int deliver(struct emu_notify *n, CURL *curl, const struct job *j)
 {
   struct curl_slist *h = NULL;
+  char *auth = NULL;
+  if(n->signer) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    auth = emu_nsign_authorization(n->signer, j->app, j->tenant,
+                                   (int64_t)now.tv_sec);
+    if(!auth)
+      return -1;
+    char *line = malloc(strlen(auth) + 16);
+    if(line) {
+      sprintf(line, "Authorization: %s", auth);
+      h = curl_slist_append(h, line);
+      OPENSSL_cleanse(line, strlen(line));
+      free(line);
+    }
+    OPENSSL_cleanse(auth, strlen(auth));
+    free(auth);
+    if(!h)
+      return -1;
+  }
   h = curl_slist_append(h, "Content-Type: application/json");
   h = curl_slist_append(h,
                         "User-Agent: mgcall-emulator/" MGCALL_VERSION_STRING);
@@ -162,6 +191,8 @@ static void job_free(struct job *j)
 {
   free(j->url);
   free(j->body);
+  free(j->app);
+  free(j->tenant);
 }
 
 static void *notify_main(void *arg)
@@ -247,7 +278,13 @@ void emu_notify_free(struct emu_notify *n)
   free(n);
 }
 
-void emu_notify_post(struct emu_notify *n, const char *url, const char *body)
+void emu_notify_set_signer(struct emu_notify *n, struct emu_nsign *signer)
+{
+  n->signer = signer;
+}
+
+void emu_notify_post(struct emu_notify *n, const char *url, const char *body,
+                     const char *app, const char *tenant)
 {
   if(!url || !emu_url_is_loopback(url)) {
     pthread_mutex_lock(&n->lock);
@@ -255,9 +292,16 @@ void emu_notify_post(struct emu_notify *n, const char *url, const char *body)
     pthread_mutex_unlock(&n->lock);
     return;
   }
-  struct job j = {strdup(url), strdup(body), 0, emu_now_ms()};
+  struct job j = {strdup(url),
+                  strdup(body),
+                  strdup(app ? app : ""),
+                  strdup(tenant ? tenant : ""),
+                  0,
+                  emu_now_ms(),
+                  0};
   pthread_mutex_lock(&n->lock);
-  if(!j.url || !j.body || n->stopping || q_push(n, j)) {
+  j.seq = n->next_seq++;
+  if(!j.url || !j.body || !j.app || !j.tenant || n->stopping || q_push(n, j)) {
     n->stats.dropped++;
     pthread_mutex_unlock(&n->lock);
     job_free(&j);
@@ -265,6 +309,49 @@ void emu_notify_post(struct emu_notify *n, const char *url, const char *body)
   }
   pthread_cond_signal(&n->wake);
   pthread_mutex_unlock(&n->lock);
+}
+
+void emu_notify_set_reorder(struct emu_notify *n, int on)
+{
+  n->reorder = on;
+}
+
+static void post_notice(struct emu_notify *n, const struct emu_call_info *call,
+                        enum emu_notice notice)
+{
+  json_t *body = emu_notification_json(call, notice);
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  json_decref(body);
+  if(text)
+    emu_notify_post(n, call->callback, text, call->app, call->tenant);
+  else {
+    pthread_mutex_lock(&n->lock);
+    n->stats.dropped++;
+    pthread_mutex_unlock(&n->lock);
+  }
+  free(text);
+}
+
+void emu_notify_event(struct emu_notify *n, enum emu_call_event ev,
+                      const struct emu_call_info *call)
+{
+  if(!n || !call->callback || !*call->callback)
+    return;
+  switch(ev) {
+  case EMU_EVENT_CREATED:
+    if(!n->reorder)
+      post_notice(n, call, EMU_NOTICE_ESTABLISHING);
+    break;
+  case EMU_EVENT_ESTABLISHED:
+    post_notice(n, call, EMU_NOTICE_ESTABLISHED);
+    if(n->reorder) /* as Graph warns they may arrive */
+      post_notice(n, call, EMU_NOTICE_ESTABLISHING);
+    break;
+  case EMU_EVENT_ENDED:
+    post_notice(n, call, EMU_NOTICE_TERMINATING);
+    post_notice(n, call, EMU_NOTICE_TERMINATED);
+    break;
+  }
 }
 
 void emu_notify_get_stats(struct emu_notify *n, struct emu_notify_stats *out)

@@ -6,6 +6,7 @@
 #include "emulator.h"
 
 #include "mgc_internal.h"
+#include "notify_sign.h"
 #include "record.h"
 #include "server.h"
 #include "state.h"
@@ -140,6 +141,11 @@ int emu_run(const struct emu_options *o)
       goto out;
   if(o->record && !(s->record = emu_record_open(o->record, err, sizeof(err))))
     goto out;
+  if(!(s->nsign = emu_nsign_new(o->notification_key, err, sizeof(err))))
+    goto out;
+  if(!o->unsigned_callbacks)
+    emu_notify_set_signer(s->notify, s->nsign);
+  emu_notify_set_reorder(s->notify, o->notification_reorder);
 
   rc = MGCALL_E_INTERNAL;
   unsigned port = 0;
@@ -206,6 +212,7 @@ out:
     emu_delay_free(s->delay);
     emu_calls_free(s->calls); /* stops the timer thread first */
     emu_notify_free(s->notify);
+    emu_nsign_free(s->nsign);
     emu_faults_free(s->faults);
     emu_identity_free(s->identity);
     emu_record_close(s->record);

@@ -5,6 +5,8 @@
  * and graph_json.c. */
 #include "server.h"
 
+#include "notify_sign.h"
+
 #include "form.h"
 #include "mgc_internal.h"
 #include "graph_json.h"
@@ -324,6 +326,7 @@ static enum MHD_Result token_endpoint(struct hctx *h, const char *tenant)
   }
   struct emu_fault_decision d;
   emu_faults_decide(s->faults, EMU_SCOPE_TOKEN, NULL, emu_now_ms(), &d);
+  emu_faults_tenant(s->faults, tenant, &d); /* tenantFault */
   h->latency_ms = d.latency_ms;
   if(d.status)
     return fault_reply(h, &d, 1);
@@ -507,14 +510,7 @@ static void event_notify(void *ctx, enum emu_call_event ev,
                          const struct emu_call_info *call)
 {
   struct emu_server *s = ctx;
-  if(!call->callback || !*call->callback)
-    return;
-  json_t *body = emu_notification_json(call, ev == EMU_EVENT_ENDED);
-  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-  json_decref(body);
-  if(text && s->notify)
-    emu_notify_post(s->notify, call->callback, text);
-  free(text);
+  emu_notify_event(s->notify, ev, call);
 }
 
 static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
@@ -593,6 +589,7 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
       return odata_error(h, 507, "quotaLimitReached", NULL,
                          "The emulator holds its maximum number of calls.");
     }
+    event_notify(s, EMU_EVENT_CREATED, &info);
     json_t *body = emu_call_json(&info, h->base, api, &cr);
     emu_calls_info_release(&info);
     emu_call_request_release(&cr);
@@ -925,6 +922,14 @@ static enum MHD_Result route(struct hctx *h)
     return imds_endpoint(h);
   if(!strcmp(p, "/common/discovery/instance") && !strcmp(h->method, "GET"))
     return instance_discovery(h);
+  if(!strcmp(p, "/v1/.well-known/OpenIdConfiguration") ||
+     !strcmp(p, "/v1/keys")) { /* the notification key (notify_sign.h) */
+    if(strcmp(h->method, "GET"))
+      return method_not_allowed(h, "GET");
+    return reply_json(h, 200,
+                      p[4] == 'k' ? emu_nsign_jwks(h->srv->nsign)
+                                  : emu_nsign_openid_config(h->base));
+  }
   /* /{tenant}/... identity paths */
   const char *slash = strchr(p + 1, '/');
   if(*p == '/' && slash && slash - p - 1 > 0 && slash - p - 1 < 128) {

@@ -28,6 +28,7 @@ struct emu_server {
   struct emu_identity *identity;
   struct emu_faults *faults;
   struct emu_notify *notify;
+  struct emu_nsign *nsign; /* the notification key (notify_sign.h) */
   struct emu_record *record;
   struct emu_delay *delay; /* --latency without blocking workers */
 

@@ -3,7 +3,7 @@
  * arbitrary bytes: no crash; an accepted id encodes to one segment (no '/',
  * '?', '#', and not "." or ".."); an accepted extra header line has no CR,
  * LF or NUL and is not Authorization/Host/Content-Length. */
-#include "client.h"
+#include "header.h"
 #include "input.h"
 #include "url.h"
 
@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char *id = NULL, err[256];
-  enum mgc_input_kind k =
-      mgc__input_parse_line((const char *)data, size, &id, err, sizeof(err));
+  enum mgc_input_kind k = mgc__input_parse_line((const char *)data, size, &id,
+                                                NULL, err, sizeof(err));
   if(k == MGC_INPUT_ID) {
     if(!id || !*id)
       abort();
@@ -31,8 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     abort();
   }
   free(id);
-  k = mgc__input_parse_object((const char *)data, size, &id, err, sizeof(err));
+  char *tenant = NULL;
+  k = mgc__input_parse_object((const char *)data, size, &id, &tenant, err,
+                              sizeof(err));
+  if(k == MGC_INPUT_ID ? !id || !*id || (tenant && !*tenant) : id || tenant)
+    abort(); /* an item has a non-empty id (and tenant); an error neither */
   free(id);
+  free(tenant);
   char *line = malloc(size + 1);
   if(!line)
     return 0;

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "notify_auth.h"
 #include "timefmt.h"
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #if MHD_VERSION < 0x00097002
 typedef int mhd_result;
@@ -26,6 +28,7 @@ struct kapi {
   struct MHD_Daemon *daemon;
   struct kcore *core;
   char *token;
+  struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
 };
 
 /* Per-request upload buffer. */
@@ -33,6 +36,7 @@ struct upload {
   char *buf;
   size_t len, cap, limit;
   int too_large;
+  int waited; /* resumed after waiting for notification keys */
 };
 
 /* ---- responses ---- */
@@ -208,7 +212,8 @@ static mhd_result post_calls(struct kapi *api, struct MHD_Connection *con,
 
 static mhd_result post_notifications(struct kapi *api,
                                      struct MHD_Connection *con,
-                                     const struct upload *up)
+                                     const struct upload *up,
+                                     const char *tenant)
 {
   const char *validation = MHD_lookup_connection_value(
       con, MHD_GET_ARGUMENT_KIND, "validationToken");
@@ -230,7 +235,10 @@ static mhd_result post_notifications(struct kapi *api,
   for(size_t i = 0; i < n && !failed; i++) {
     if(ev[i].action == KN_TRACK) {
       struct kcore_reg reg = {ev[i].call_id,
-                              ev[i].tenant_id[0] ? ev[i].tenant_id : NULL, 0};
+                              tenant               ? tenant
+                              : ev[i].tenant_id[0] ? ev[i].tenant_id
+                                                   : NULL,
+                              0};
       int created = 0;
       if(kcore_add(api->core, &reg, 1, &created, &err))
         failed = 1;
@@ -287,6 +295,48 @@ static int authorized(struct kapi *api, struct MHD_Connection *con)
   return diff == 0;
 }
 
+static void resume_con(void *con)
+{
+  MHD_resume_connection(con);
+}
+
+/* POST /notifications with --notification-app-id: the control API token
+ * (a bot that verified the notification forwards it) or Graph's own bearer
+ * JWT (keeper/notify_auth.h), never an anonymous body.  Returns 1 to go on
+ * (*tenant: the verified tid or NULL), 0 when answered or suspended with
+ * *res set.  A token of an unknown key suspends the request until the key
+ * thread fetched the keys once more (never this thread), then it is
+ * checked again. */
+static int notification_auth(struct kapi *api, struct MHD_Connection *con,
+                             struct upload *up, char tid[KS_ID_MAX + 1],
+                             const char **tenant, mhd_result *res)
+{
+  *tenant = NULL;
+  if(api->token && authorized(api, con))
+    return 1;
+  char why[128];
+  enum kna_result r = kna_verify(
+      api->nauth,
+      MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"),
+      (int64_t)time(NULL), tid, why, sizeof(why));
+  if(r == KNA_OK) {
+    *tenant = tid;
+    return 1;
+  }
+  if(r == KNA_UNKNOWN_KID && !up->waited) {
+    up->waited = 1;
+    MHD_suspend_connection(con); /* before the key thread may resume it */
+    if(kna_wait_keys(api->nauth, resume_con, con))
+      MHD_resume_connection(con); /* no refresh allowed now: answer */
+    *res = MHD_YES;
+    return 0;
+  }
+  klog(KLOG_WARN, NULL, NULL, "POST /notifications refused (403): %s", why);
+  *res = send_error(con, 403, "forbidden",
+                    "the notification's bearer token was not accepted");
+  return 0;
+}
+
 static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
                          const char *method, const char *version,
                          const char *upload_data, size_t *upload_data_size,
@@ -334,7 +384,14 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
       return send_error(con, 405, "methodNotAllowed", "use GET");
     return send_json(con, 200, json_pack("{s:s}", "status", "ok"));
   }
-  if(!authorized(api, con))
+  const char *tenant = NULL;
+  char tid[KS_ID_MAX + 1];
+  mhd_result res;
+  if(!strcmp(url, "/notifications") && is_post && api->nauth) {
+    if(!notification_auth(api, con, up, tid, &tenant, &res))
+      return res;
+  }
+  else if(!authorized(api, con))
     return send_error(con, 401, "unauthorized",
                       "a valid 'Authorization: Bearer <token>' is required");
   if(up->too_large)
@@ -374,7 +431,7 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
   if(!strcmp(url, "/notifications")) {
     if(!is_post)
       return send_error(con, 405, "methodNotAllowed", "use POST");
-    return post_notifications(api, con, up);
+    return post_notifications(api, con, up, tenant);
   }
   if(!strcmp(url, "/fleet")) {
     if(strcmp(method, "GET"))
@@ -418,8 +475,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
   klog(KLOG_WARN, NULL, NULL, "control API: %s", msg);
 }
 
-int kapi_start(const char *listen, const char *token, struct kcore *core,
-               struct kapi **out, unsigned *port, struct mgc_err *err)
+int kapi_start(const char *listen, const char *token, struct kna *nauth,
+               struct kcore *core, struct kapi **out, unsigned *port,
+               struct mgc_err *err)
 {
   *out = NULL;
   struct sockaddr_storage ss;
@@ -443,7 +501,9 @@ int kapi_start(const char *listen, const char *token, struct kcore *core,
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
   }
   api->core = core;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  api->nauth = nauth;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME;
 #ifdef MHD_USE_AUTO
   flags |= MHD_USE_AUTO;
 #endif
@@ -473,6 +533,7 @@ void kapi_stop(struct kapi *api)
 {
   if(!api)
     return;
+  kna_close(api->nauth); /* resume requests waiting for keys first */
   MHD_stop_daemon(api->daemon);
   if(api->token) {
     volatile char *p = api->token;

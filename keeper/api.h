@@ -17,14 +17,20 @@ struct kapi;
 
 /* --listen is parsed by mgc__listen_parse() (lib/listen.h). */
 
+struct kna;
+
 /* Start serving on listen (default 127.0.0.1:8787).  token: the bearer
  * token every request but /healthz must carry, or NULL (allowed only on
- * loopback: MGCALL_E_USAGE otherwise).  core is borrowed.  On success
- * *port is the bound port (useful with port 0). */
-int kapi_start(const char *listen, const char *token, struct kcore *core,
-               struct kapi **out, unsigned *port, struct mgc_err *err);
+ * loopback: MGCALL_E_USAGE otherwise).  nauth (borrowed, may be NULL):
+ * POST /notifications also takes Graph's signed bearer JWT it verifies
+ * (keeper/notify_auth.h), and nothing anonymous.  core is borrowed.  On
+ * success *port is the bound port (useful with port 0). */
+int kapi_start(const char *listen, const char *token, struct kna *nauth,
+               struct kcore *core, struct kapi **out, unsigned *port,
+               struct mgc_err *err);
 
-/* Stop accepting and answering; NULL is a no-op. */
+/* Stop accepting and answering (requests waiting for notification keys
+ * are released first); NULL is a no-op. */
 void kapi_stop(struct kapi *api);
 
 #endif

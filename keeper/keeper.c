@@ -4,6 +4,7 @@
 
 #include "api.h"
 #include "lease.h"
+#include "notify_auth.h"
 #include "tokenrefresh.h"
 #include "log.h"
 
@@ -60,20 +61,20 @@ static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
 
 static void dispatch(struct loop *l, unsigned concurrency, int64_t now);
 
-/* ktr_fetch_fn: refresh one tenant's token ahead of expiry (main loop). */
+/* ktr_fetch_fn: ask for one tenant's token ahead of expiry (main loop): an
+ * early token request on the batch; nothing waits for it. */
 static int prefetch(void *ud, const char *tenant, long min_remaining_s,
-                    long *remaining_s, long *lifetime_s)
+                    int asked, int *pending, long *remaining_s,
+                    long *lifetime_s)
 {
   struct loop *l = ud;
-  unsigned long before = mgcall_client_token_requests(l->client);
-  int rc = mgcall_client_prefetch_token(l->client, tenant, min_remaining_s,
-                                        remaining_s, lifetime_s);
+  int rc = mgcall_batch_prefetch_token(l->batch, tenant, min_remaining_s,
+                                       pending, remaining_s, lifetime_s);
   const char *name = tenant ? tenant : "(default)";
   if(rc)
     klog(KLOG_WARN, NULL, NULL, "token for tenant %s: %s: will try again", name,
          mgcall_client_errmsg(l->client));
-  else if(min_remaining_s > 0 &&
-          mgcall_client_token_requests(l->client) != before)
+  else if(asked && !*pending && min_remaining_s > 0)
     klog(KLOG_INFO, NULL, NULL,
          "token for tenant %s refreshed ahead of expiry (under %ld s "
          "left; the new one: %ld s left, lifetime %ld s)",
@@ -292,8 +293,19 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   l.core->wake_ud = &l;
   struct kapi *api = NULL;
   unsigned port = 0;
-  rc = kapi_start(o->listen, o->api_token, l.core, &api, &port, err);
+  struct kna *nauth = NULL;
+  if(o->notification_app_ids) {
+    struct kna_config nc = {o->notification_app_ids, o->notification_openid_url,
+                            o->core.hooks.cacert, 0};
+    rc = (nauth = kna_new(&nc, err)) ? MGCALL_OK : err->code;
+    if(!rc && kna_start(nauth))
+      rc = mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "cannot start the notification key thread");
+  }
+  if(!rc)
+    rc = kapi_start(o->listen, o->api_token, nauth, l.core, &api, &port, err);
   if(rc) {
+    kna_free(nauth);
     drop_batch(o, &l, client, handle);
     kcore_free(l.core);
     return rc;
@@ -383,29 +395,27 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
       NOTIFY("READY=1");
       continue;
     }
-    /* refresh tokens ahead of expiry while no keepAlive is due; after a
-     * (blocking) refresh, look at the schedule again */
-    if(!stopping && !reloading &&
-       ktr_run(l.tokens, kcore_mono_ms(), wait, prefetch, &l) > 0) {
-      count_tokens(&l, client, &tok_seen);
-      continue;
-    }
+    /* ask for tokens ahead of expiry: requests on the batch, carried out
+     * by mgcall_batch_run() below like keepAlives */
+    if(!stopping && !reloading)
+      ktr_run(l.tokens, kcore_mono_ms(), prefetch, &l);
     int timeout = 1000;
     if(!stopping && !reloading && wait >= 0 && wait < timeout &&
        (l.in_flight < conc))
       timeout = (int)wait;
     if(timeout > flush_ms)
       timeout = (int)flush_ms;
-    int left = mgcall_batch_run(l.batch, timeout);
+    int brc = mgcall_batch_run(l.batch, timeout);
     count_tokens(&l, client, &tok_seen);
-    if(left < 0) {
-      klog(KLOG_ERROR, NULL, NULL, "batch: %s", mgcall_strerror(-left));
+    if(brc) {
+      klog(KLOG_ERROR, NULL, NULL, "batch: %s", mgcall_strerror(brc));
       struct timespec ts = {0, 100 * 1000000L};
       nanosleep(&ts, NULL);
     }
   }
   if(api)
     kapi_stop(api);
+  kna_free(nauth);
   drop_batch(o, &l, client, handle);
   klease_stop(lease); /* writes progress, hands the shards over */
   kcore_free(l.core); /* flushes, finishes hooks */

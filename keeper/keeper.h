@@ -12,10 +12,15 @@ struct keeper_opts {
   struct kcore_config core;
   const char *listen;    /* NULL = 127.0.0.1:8787 */
   const char *api_token; /* bearer token of the control API, or NULL */
-  unsigned concurrency;  /* requests in flight at most; 0 = 64 */
-  long flush_ms;         /* progress written at least this often; 0 = 500 */
-  const char *node_id;   /* fleet member name; NULL = host name + suffix */
-  int64_t lease_ttl_ms;  /* fleet lease TTL; 0 = 30 s */
+  /* --notification-app-id "ID[,ID...]" (NULL: notifications are not
+   * verified) and --notification-openid-url (NULL: Graph's); see
+   * keeper/notify_auth.h. */
+  const char *notification_app_ids;
+  const char *notification_openid_url;
+  unsigned concurrency; /* requests in flight at most; 0 = 64 */
+  long flush_ms;        /* progress written at least this often; 0 = 500 */
+  const char *node_id;  /* fleet member name; NULL = host name + suffix */
+  int64_t lease_ttl_ms; /* fleet lease TTL; 0 = 30 s */
   /* Make a Graph client (retries 0: the keeper schedules retries itself).
    * Called at start and on SIGHUP (credentials reloaded); *handle is given
    * back to free_client().  Returns an mgcall_code; errbuf gets why. */

@@ -149,7 +149,9 @@ int64_t ks_at_risk_ms(const struct ks_sched *s);
 /* Delay before retry number n (1 = first) when remaining_ms are left before
  * the deadline: exponential from base (deadline/15, 50 ms .. 3 s), capped
  * (deadline/4, at most 180 s), never more than half of what remains minus a
- * guard (deadline/10, 20 ms .. 5 s), at least half the guard.  When the
+ * guard (deadline/10, 20 ms .. 5 s); near the deadline, where that half
+ * shrinks, at least 1% of the deadline (20 ms .. 30 s: a small fixed step,
+ * so transient faults need a long losing streak to lose a call).  When the
  * result is not below remaining_ms no retry fits: the call is lost. */
 int64_t ks_retry_delay(const struct ks_sched *s, int n, int64_t remaining_ms);
 

@@ -10,6 +10,7 @@ struct tenant {
   int64_t used_mono;  /* last keepAlive for it */
   int64_t check_mono; /* next look at its token */
   long margin_s;      /* refresh when fewer seconds remain; 0 = just get */
+  int asked;          /* the last look left a request under way */
 };
 
 struct ktr {
@@ -68,7 +69,7 @@ void ktr_touch(struct ktr *t, const char *tenant, int64_t now_mono)
   char *id = NULL;
   if(tenant && !(id = strdup(tenant)))
     return;
-  t->v[t->n++] = (struct tenant){id, now_mono, now_mono, 0};
+  t->v[t->n++] = (struct tenant){id, now_mono, now_mono, 0, 0};
 }
 
 long ktr_margin_s(long lifetime_s)
@@ -81,20 +82,18 @@ long ktr_margin_s(long lifetime_s)
   return m < KTR_MARGIN_MAX_S ? m : KTR_MARGIN_MAX_S;
 }
 
-/* How long a look may be put off while keepAlives keep coming. */
-static int64_t slack_ms(long margin_s)
-{
-  int64_t s = (int64_t)(margin_s - KTR_LIBRARY_MARGIN_S) * 1000 / 2;
-  if(s > 30000)
-    s = 30000;
-  return s > 0 ? s : 0;
-}
-
 static void refresh(struct tenant *e, int64_t now, ktr_fetch_fn fn, void *ud)
 {
   long left = -1, life = -1;
-  if(fn(ud, e->id, e->margin_s, &left, &life)) {
+  int pending = 0;
+  int rc = fn(ud, e->id, e->margin_s, e->asked, &pending, &left, &life);
+  e->asked = !rc && pending;
+  if(rc) {
     e->check_mono = now + KTR_RETRY_MS;
+    return;
+  }
+  if(pending) {
+    e->check_mono = now + KTR_PENDING_MS;
     return;
   }
   e->margin_s = ktr_margin_s(life);
@@ -106,13 +105,11 @@ static void refresh(struct tenant *e, int64_t now, ktr_fetch_fn fn, void *ud)
     e->check_mono = now + 1000;
 }
 
-int ktr_run(struct ktr *t, int64_t now_mono, int64_t wait_ms, ktr_fetch_fn fn,
-            void *ud)
+int ktr_run(struct ktr *t, int64_t now_mono, ktr_fetch_fn fn, void *ud)
 {
   if(!t || !fn)
     return 0;
   int calls = 0;
-  int quiet = wait_ms < 0 || wait_ms >= KTR_QUIET_MS;
   for(size_t i = 0; i < t->n;) {
     struct tenant *e = &t->v[i];
     if(now_mono - e->used_mono > t->forget_ms) { /* no keepAlive lately */
@@ -123,8 +120,6 @@ int ktr_run(struct ktr *t, int64_t now_mono, int64_t wait_ms, ktr_fetch_fn fn,
     i++;
     if(now_mono < e->check_mono)
       continue;
-    if(!quiet && now_mono - e->check_mono < slack_ms(e->margin_s))
-      continue; /* a keepAlive is due: put it off a little */
     refresh(e, now_mono, fn, ud);
     calls++;
   }

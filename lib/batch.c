@@ -1,28 +1,59 @@
 /* SPDX-License-Identifier: MIT */
-/* batch.c - many keepAlives at once on libcurl's multi interface.
+/* batch.c - many keepAlives at once on libcurl's multi interface, with the
+ * token requests they need on the same multi handle.
  *
- * Items move between three places: the ready queue (FIFO: new items and
- * items whose retry wait is over), the multi handle (in flight, at most
- * max_parallel) and the timer heap (waiting to retry, keyed on monotonic
- * due time then sequence).  Nothing sleeps: mgcall_batch_run() waits in
- * curl_multi_poll() for at most the time to the next timer. */
+ * Items move between four places: the ready queue (FIFO: new items, items
+ * whose retry wait is over, items whose token came), the multi handle (in
+ * flight, at most max_parallel), the timer heap (waiting to retry) and the
+ * waiters of a token fetch.  A token fetch is one request per token key
+ * (authority, tenant, client and scope: one client has one authority, client
+ * and scope, so per tenant) with every item that needs it waiting on it; its
+ * retries wait in the same heap.  Nothing sleeps and nothing blocks:
+ * mgcall_batch_run() waits in curl_multi_poll() for at most the time to the
+ * next timer (docs/library.md, "Nothing blocks", lists every call path). */
 #include "client.h"
 
+#include "batch.h"
+
+#include "auth/token_cache.h"
+#include "clock.h"
+#include "jwt.h"
 #include "uuid.h"
 
+#include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Cap of a bearer token we hold (bytes). */
-#define TOKEN_MAX 16384
+/* Token requests in flight at once; more wait their turn.  The multi
+ * handle gets this many connections on top of max_parallel, so keepAlives
+ * never wait for a connection a token request holds. */
+#define TOKEN_PARALLEL 16
+/* How long a failed token acquisition is reused (ms): for a short while
+ * the other items of that tenant fail with it at once instead of asking
+ * again. */
+#define TOKEN_FAIL_MEMO_MS 2000
+
+enum { T_ITEM = 1, T_FETCH = 2 };
+
+/* A place in the timer heap; first member of an item and of a fetch, and
+ * what CURLOPT_PRIVATE points to. */
+struct timer {
+  int kind; /* T_ITEM or T_FETCH */
+  uint64_t due_ms;
+  uint64_t seq;
+};
+
+enum item_state { IT_READY, IT_FLIGHT, IT_TIMER, IT_TOKEN };
 
 struct item {
-  struct item *next;                /* ready queue */
+  struct timer tm;
+  struct item *next;                /* ready queue or a fetch's waiters */
   struct item *all_prev, *all_next; /* every item not completed */
-  int in_flight;
+  enum item_state state;
   char *call_id;
   char *tenant;
   char *url;
@@ -32,10 +63,26 @@ struct item {
   int retries_done;
   int refreshed;
   uint64_t first_send_ms;
-  uint64_t due_ms;
-  uint64_t seq;
   struct mgc_attempt attempt;
   mgcall_result res;
+};
+
+/* The token request of one key, and what waits on it. */
+struct fetch {
+  struct timer tm;
+  struct fetch *next;        /* every fetch of the batch */
+  struct fetch *qnext;       /* waiting for a token slot */
+  char *key;                 /* mgc__tokens_key() */
+  char *tenant;              /* as items name it (NULL = the credential's) */
+  struct mgc_token_req *req; /* in flight */
+  int queued, timed;         /* waiting for a slot / in the heap */
+  int failed_attempts;
+  struct item *waiters;
+  /* the last failure, reused for TOKEN_FAIL_MEMO_MS */
+  int fail_code; /* 0: none */
+  uint64_t fail_ms;
+  int fail_unreported; /* not yet given to mgcall_batch_prefetch_token() */
+  char fail_msg[512];
 };
 
 struct mgcall_batch {
@@ -45,58 +92,63 @@ struct mgcall_batch {
   mgcall_done_cb cb;
   void *userdata;
   struct item *ready_head, *ready_tail;
-  struct item *all;   /* every item not completed */
-  struct item **heap; /* timers */
+  struct item *all;    /* every item not completed */
+  struct timer **heap; /* items waiting to retry, fetches waiting to retry */
   size_t nheap, heap_cap;
   size_t in_flight;
   size_t pending;
   uint64_t seq;
   atomic_int woken;
-  char token_buf[TOKEN_MAX];
-  /* The last failed token acquisition: for a short while the other items of
-   * that tenant fail with it at once instead of asking again. */
-  struct {
-    int code; /* 0: none */
-    char *tenant;
-    uint64_t at_ms;
-    char msg[512];
-  } token_fail;
+  struct fetch *fetches;
+  struct fetch *fq_head, *fq_tail; /* waiting for a token slot */
+  unsigned fetches_in_flight;
 };
 
-/* How long a failed token acquisition is reused (ms). */
-#define TOKEN_FAIL_MEMO_MS 2000
+static uint64_t now_ms(void)
+{
+  return mgc__now_ms();
+}
+
+static void wipe_free(char *s)
+{
+  if(s) {
+    OPENSSL_cleanse(s, strlen(s));
+    free(s);
+  }
+}
 
 /* ---- timer heap ---- */
 
-static int before(const struct item *a, const struct item *b)
+static int before(const struct timer *a, const struct timer *b)
 {
   return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->seq < b->seq);
 }
 
-static int heap_push(struct mgcall_batch *b, struct item *it)
+static int heap_push(struct mgcall_batch *b, struct timer *t)
 {
   if(b->nheap == b->heap_cap) {
     size_t cap = b->heap_cap ? b->heap_cap * 2 : 64;
-    struct item **h = realloc(b->heap, cap * sizeof(*h));
+    struct timer **h = realloc(b->heap, cap * sizeof(*h));
     if(!h)
       return -1;
     b->heap = h;
     b->heap_cap = cap;
   }
+  t->seq = b->seq++;
   size_t i = b->nheap++;
-  b->heap[i] = it;
+  b->heap[i] = t;
   while(i && before(b->heap[i], b->heap[(i - 1) / 2])) {
-    struct item *t = b->heap[i];
+    struct timer *x = b->heap[i];
     b->heap[i] = b->heap[(i - 1) / 2];
-    b->heap[(i - 1) / 2] = t;
+    b->heap[(i - 1) / 2] = x;
     i = (i - 1) / 2;
   }
   return 0;
 }
 
-static struct item *heap_pop(struct mgcall_batch *b)
+static struct timer *heap_pop(struct mgcall_batch *b)
 {
-  struct item *top = b->heap[0];
+  struct timer *top = b->heap[0];
   b->heap[0] = b->heap[--b->nheap];
   size_t i = 0;
   for(;;) {
@@ -107,16 +159,19 @@ static struct item *heap_pop(struct mgcall_batch *b)
       m = r;
     if(m == i)
       break;
-    struct item *t = b->heap[i];
+    struct timer *x = b->heap[i];
     b->heap[i] = b->heap[m];
-    b->heap[m] = t;
+    b->heap[m] = x;
     i = m;
   }
   return top;
 }
 
+/* ---- items ---- */
+
 static void ready_push(struct mgcall_batch *b, struct item *it)
 {
+  it->state = IT_READY;
   it->next = NULL;
   if(b->ready_tail)
     b->ready_tail->next = it;
@@ -147,6 +202,12 @@ static void all_unlink(struct mgcall_batch *b, struct item *it)
   it->all_prev = it->all_next = NULL;
 }
 
+static void set_token(struct item *it, char *token)
+{
+  wipe_free(it->token);
+  it->token = token;
+}
+
 static void item_free(struct item *it)
 {
   if(!it)
@@ -155,10 +216,7 @@ static void item_free(struct item *it)
   free(it->call_id);
   free(it->tenant);
   free(it->url);
-  if(it->token) {
-    OPENSSL_cleanse(it->token, strlen(it->token));
-    free(it->token);
-  }
+  wipe_free(it->token);
   free(it);
 }
 
@@ -188,13 +246,13 @@ int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
     return mgc__err_set(&client->err, MGCALL_E_INTERNAL, "out of memory");
   }
   /* HTTP/2 multiplexing when the server offers it; else at most
-   * max_parallel connections, reused. */
+   * max_parallel connections for keepAlives, reused, and TOKEN_PARALLEL
+   * more for token requests (which may go to the same host). */
+  long conns = (long)max_parallel + TOKEN_PARALLEL;
   curl_multi_setopt(b->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                    (long)max_parallel);
-  curl_multi_setopt(b->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                    (long)max_parallel);
-  curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, (long)max_parallel);
+  curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
+  curl_multi_setopt(b->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
+  curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, conns);
   *out = b;
   return MGCALL_OK;
 }
@@ -204,27 +262,29 @@ int mgcall_batch_add(mgcall_batch *b, const char *call_id,
 {
   if(!b || !call_id || !*call_id)
     return MGCALL_E_USAGE;
+  mgcall_client *c = b->client;
   struct item *it = calloc(1, sizeof(*it));
   if(!it)
-    return mgc__err_set(&b->client->err, MGCALL_E_INTERNAL, "out of memory");
+    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "out of memory");
+  it->tm.kind = T_ITEM;
   it->call_id = strdup(call_id);
   it->tenant = tenant_id ? strdup(tenant_id) : NULL;
-  it->url = mgcall_keep_alive_url(b->client, call_id);
+  it->url = mgc__attempt_url(c->graph, c->api_version, call_id);
   it->user = user;
-  it->seq = b->seq++;
   if(!it->call_id || !it->url || (tenant_id && !it->tenant)) {
     item_free(it);
-    return mgc__err_set(&b->client->err, MGCALL_E_INTERNAL, "out of memory");
+    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "out of memory");
   }
-  if(b->client->user_crid)
-    snprintf(it->crid, sizeof(it->crid), "%.36s", b->client->user_crid);
+  if(c->req.user_crid)
+    snprintf(it->crid, sizeof(it->crid), "%.36s", c->req.user_crid);
   else if(mgc__uuid_v4(it->crid)) {
     item_free(it);
-    return mgc__err_set(&b->client->err, MGCALL_E_INTERNAL,
+    return mgc__err_set(&c->err, MGCALL_E_INTERNAL,
                         "random number generator failed");
   }
   snprintf(it->res.client_request_id, sizeof(it->res.client_request_id), "%s",
-           b->client->user_crid ? b->client->user_crid : it->crid);
+           c->req.user_crid ? c->req.user_crid : it->crid);
+  it->res.struct_size = sizeof(it->res);
   it->res.retry_after_ms = -1;
   it->all_next = b->all;
   if(b->all)
@@ -241,7 +301,7 @@ static void verbose(struct mgcall_batch *b, const struct item *it)
   if(!c->verbose_cb)
     return;
   char line[2048];
-  uint64_t ms = mgc__now_ms() - it->first_send_ms;
+  uint64_t ms = now_ms() - it->first_send_ms;
   if(it->res.status)
     snprintf(line, sizeof(line),
              "keep-alive %s: status %ld, %llu ms, request-id %s, attempt %d",
@@ -258,7 +318,7 @@ static void verbose(struct mgcall_batch *b, const struct item *it)
 static void complete(struct mgcall_batch *b, struct item *it)
 {
   it->res.elapsed_ms =
-      it->first_send_ms ? (long)(mgc__now_ms() - it->first_send_ms) : 0;
+      it->first_send_ms ? (long)(now_ms() - it->first_send_ms) : 0;
   if(it->res.code == MGCALL_E_ACCESS_DENIED)
     mgc__token_roles(it->token, &it->res);
   b->pending--;
@@ -267,7 +327,7 @@ static void complete(struct mgcall_batch *b, struct item *it)
   item_free(it);
 }
 
-/* Fail it before any request went out (token trouble, set-up failure). */
+/* Fail it before (another) request went out (token trouble, set-up). */
 static void fail_item(struct mgcall_batch *b, struct item *it, int code,
                       const char *msg)
 {
@@ -276,71 +336,252 @@ static void fail_item(struct mgcall_batch *b, struct item *it, int code,
   complete(b, it);
 }
 
-static int same_tenant(const char *a, const char *b)
+/* ---- token fetches ---- */
+
+static struct fetch *fetch_find(struct mgcall_batch *b, const char *key)
 {
-  return (!a && !b) || (a && b && !strcmp(a, b));
+  for(struct fetch *f = b->fetches; f; f = f->next)
+    if(!strcmp(f->key, key))
+      return f;
+  return NULL;
 }
 
-static int get_token(struct mgcall_batch *b, struct item *it, int force)
+static int fetch_active(const struct fetch *f)
 {
-  uint64_t now = mgc__now_ms();
-  if(b->token_fail.code && same_tenant(b->token_fail.tenant, it->tenant) &&
-     now - b->token_fail.at_ms < TOKEN_FAIL_MEMO_MS)
-    return mgc__err_set(&b->client->err, b->token_fail.code, "%s",
-                        b->token_fail.msg);
-  struct mgc_tokens *t;
-  int rc = mgc__client_tokens(b->client, &t);
-  if(!rc)
-    rc = mgc__tokens_get(t, it->tenant, force, b->token_buf,
-                         sizeof(b->token_buf), NULL, &b->client->err);
-  if(rc) {
-    if(rc != MGCALL_E_INTERNAL) {
-      free(b->token_fail.tenant);
-      b->token_fail.tenant = it->tenant ? strdup(it->tenant) : NULL;
-      b->token_fail.code = rc;
-      b->token_fail.at_ms = now;
-      snprintf(b->token_fail.msg, sizeof(b->token_fail.msg), "%s",
-               b->client->err.msg);
-    }
-    return rc;
-  }
-  char *tok = strdup(b->token_buf);
-  OPENSSL_cleanse(b->token_buf, strlen(b->token_buf));
-  if(!tok)
-    return mgc__err_set(&b->client->err, MGCALL_E_INTERNAL, "out of memory");
-  if(it->token) {
-    OPENSSL_cleanse(it->token, strlen(it->token));
-    free(it->token);
-  }
-  it->token = tok;
-  return MGCALL_OK;
+  return f->req || f->queued || f->timed;
 }
+
+static void fetch_free(struct fetch *f)
+{
+  if(!f)
+    return;
+  mgc__tokens_req_free(f->req);
+  free(f->key);
+  free(f->tenant);
+  free(f);
+}
+
+/* Drop fetches with nothing to do and no failure worth remembering. */
+static void fetch_sweep(struct mgcall_batch *b, uint64_t now)
+{
+  for(struct fetch **p = &b->fetches; *p;) {
+    struct fetch *f = *p;
+    if(!fetch_active(f) && !f->waiters &&
+       (!f->fail_code || now - f->fail_ms >= TOKEN_FAIL_MEMO_MS)) {
+      *p = f->next;
+      fetch_free(f);
+    }
+    else
+      p = &f->next;
+  }
+}
+
+/* The fetch of key, made when missing.  NULL when out of memory. */
+static struct fetch *fetch_get(struct mgcall_batch *b, const char *key,
+                               const char *tenant)
+{
+  struct fetch *f = fetch_find(b, key);
+  if(f)
+    return f;
+  f = calloc(1, sizeof(*f));
+  if(!f)
+    return NULL;
+  f->tm.kind = T_FETCH;
+  f->key = strdup(key);
+  f->tenant = tenant ? strdup(tenant) : NULL;
+  if(!f->key || (tenant && !f->tenant)) {
+    fetch_free(f);
+    return NULL;
+  }
+  f->next = b->fetches;
+  b->fetches = f;
+  return f;
+}
+
+/* The fetch failed for good: remember it, fail every waiter. */
+static void fetch_failed(struct mgcall_batch *b, struct fetch *f, int code,
+                         const char *msg)
+{
+  f->fail_code = code;
+  f->fail_ms = now_ms();
+  f->fail_unreported = 1;
+  f->failed_attempts = 0;
+  snprintf(f->fail_msg, sizeof(f->fail_msg), "%s", msg);
+  struct item *w = f->waiters;
+  f->waiters = NULL;
+  while(w) {
+    struct item *next = w->next;
+    fail_item(b, w, code, f->fail_msg);
+    w = next;
+  }
+}
+
+/* Send f's request now, or queue it when TOKEN_PARALLEL are in flight. */
+static void fetch_send(struct mgcall_batch *b, struct fetch *f)
+{
+  if(b->fetches_in_flight >= TOKEN_PARALLEL) {
+    f->queued = 1;
+    f->qnext = NULL;
+    if(b->fq_tail)
+      b->fq_tail->qnext = f;
+    else
+      b->fq_head = f;
+    b->fq_tail = f;
+    return;
+  }
+  mgcall_client *c = b->client;
+  int rc = mgc__tokens_req_new(c->tokens, f->tenant, &f->req, &c->err);
+  CURL *e = rc ? NULL : mgc__tokens_req_easy(f->req);
+  if(!rc && curl_easy_setopt(e, CURLOPT_PRIVATE, &f->tm) != CURLE_OK)
+    rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "libcurl set-up failed");
+  if(!rc && curl_multi_add_handle(b->multi, e) != CURLM_OK)
+    rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
+  if(rc) {
+    mgc__tokens_req_free(f->req);
+    f->req = NULL;
+    fetch_failed(b, f, rc, c->err.msg);
+    return;
+  }
+  b->fetches_in_flight++;
+}
+
+/* Start f unless it is under way already. */
+static void fetch_start(struct mgcall_batch *b, struct fetch *f)
+{
+  if(fetch_active(f))
+    return;
+  f->fail_code = 0;
+  f->fail_unreported = 0;
+  f->failed_attempts = 0;
+  fetch_send(b, f);
+}
+
+/* A token slot came free: send the next queued fetch. */
+static void fetch_next_queued(struct mgcall_batch *b)
+{
+  while(b->fq_head && b->fetches_in_flight < TOKEN_PARALLEL) {
+    struct fetch *f = b->fq_head;
+    b->fq_head = f->qnext;
+    if(!b->fq_head)
+      b->fq_tail = NULL;
+    f->queued = 0;
+    fetch_send(b, f);
+  }
+}
+
+/* f's transfer ended with cc. */
+static void fetch_finished(struct mgcall_batch *b, struct fetch *f, CURLcode cc)
+{
+  mgcall_client *c = b->client;
+  curl_multi_remove_handle(b->multi, mgc__tokens_req_easy(f->req));
+  b->fetches_in_flight--;
+  char *token = NULL;
+  time_t exp = 0;
+  int retryable = 0;
+  int64_t retry_after = -1;
+  int rc = mgc__tokens_req_done(c->tokens, f->req, cc, &token, &exp, &retryable,
+                                &retry_after, &c->err);
+  mgc__tokens_req_free(f->req);
+  f->req = NULL;
+  if(rc == MGCALL_OK) {
+    f->failed_attempts = 0;
+    struct item *w = f->waiters;
+    f->waiters = NULL;
+    while(w) {
+      struct item *next = w->next;
+      char *copy = strdup(token);
+      if(copy) {
+        set_token(w, copy);
+        ready_push(b, w);
+      }
+      else
+        fail_item(b, w, MGCALL_E_INTERNAL, "out of memory");
+      w = next;
+    }
+    wipe_free(token);
+  }
+  else {
+    int64_t wait =
+        mgc__tokens_retry_wait(f->failed_attempts, retryable, retry_after);
+    f->failed_attempts++;
+    if(wait >= 0) {
+      f->tm.due_ms = now_ms() + (uint64_t)wait;
+      if(heap_push(b, &f->tm) == 0)
+        f->timed = 1;
+      else
+        fetch_failed(b, f, MGCALL_E_INTERNAL, "out of memory");
+    }
+    else
+      fetch_failed(b, f, rc, c->err.msg);
+  }
+  fetch_next_queued(b);
+}
+
+/* Make it wait for a token of its tenant from the token endpoint (force:
+ * even when one is held, after a 401).  Fails it when a request for that
+ * tenant failed a moment ago. */
+static void wait_for_token(struct mgcall_batch *b, struct item *it,
+                           const char *key)
+{
+  struct fetch *f = fetch_find(b, key);
+  if(f && !fetch_active(f) && f->fail_code &&
+     now_ms() - f->fail_ms < TOKEN_FAIL_MEMO_MS) {
+    fail_item(b, it, f->fail_code, f->fail_msg);
+    return;
+  }
+  if(!f)
+    f = fetch_get(b, key, it->tenant);
+  if(!f) {
+    fail_item(b, it, MGCALL_E_INTERNAL, "out of memory");
+    return;
+  }
+  it->state = IT_TOKEN;
+  it->next = f->waiters;
+  f->waiters = it;
+  fetch_start(b, f); /* may fail it at once */
+}
+
+/* ---- attempts ---- */
 
 static void start(struct mgcall_batch *b, struct item *it)
 {
+  mgcall_client *c = b->client;
   if(!it->token) {
-    int rc = get_token(b, it, 0);
-    if(rc) {
-      fail_item(b, it, rc, b->client->err.msg);
+    if(!c->tokens) {
+      fail_item(b, it, MGCALL_E_AUTH,
+                "no credentials: give --access-token-file, a client secret, "
+                "a certificate or --managed-identity");
       return;
     }
+    char *tok = NULL;
+    int rc = mgc__tokens_held(c->tokens, it->tenant, MGC_TOKEN_MARGIN, &tok,
+                              NULL, &c->err);
+    if(rc) {
+      fail_item(b, it, rc, c->err.msg);
+      return;
+    }
+    if(!tok) {
+      wait_for_token(b, it, mgc__tokens_key(c->tokens, it->tenant));
+      return;
+    }
+    set_token(it, tok);
   }
   mgc__attempt_release(&it->attempt);
-  int rc = mgc__attempt_start(b->client, &it->attempt, it->url, it->token,
-                              it->crid, it->retries_done);
-  if(!rc && curl_easy_setopt(it->attempt.easy, CURLOPT_PRIVATE, it) != CURLE_OK)
+  int rc = mgc__attempt_start(&c->req, &it->attempt, it->url, it->token,
+                              it->crid, it->retries_done, &c->err);
+  if(!rc &&
+     curl_easy_setopt(it->attempt.easy, CURLOPT_PRIVATE, &it->tm) != CURLE_OK)
     rc = MGCALL_E_INTERNAL;
   if(!rc && curl_multi_add_handle(b->multi, it->attempt.easy) != CURLM_OK)
-    rc = mgc__err_set(&b->client->err, MGCALL_E_INTERNAL,
-                      "cannot add a transfer");
+    rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
   if(rc) {
-    fail_item(b, it, rc, b->client->err.msg);
+    fail_item(b, it, rc, c->err.msg);
     return;
   }
   if(!it->first_send_ms)
-    it->first_send_ms = mgc__now_ms();
+    it->first_send_ms = now_ms();
   it->res.attempts++;
-  it->in_flight = 1;
+  it->state = IT_FLIGHT;
   b->in_flight++;
 }
 
@@ -348,53 +589,60 @@ static uint32_t random32(void)
 {
   uint32_t r = 0;
   if(RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-    r = (uint32_t)mgc__now_ms();
+    r = (uint32_t)now_ms();
   return r;
+}
+
+/* A 401: a fresh token once.  When the token held is newer than the one
+ * sent (another item or a refresh got it), use it; else ask the token
+ * endpoint (joining a request under way). */
+static void refresh_after_401(struct mgcall_batch *b, struct item *it)
+{
+  mgcall_client *c = b->client;
+  it->refreshed = 1;
+  char *tok = NULL;
+  int rc = mgc__tokens_held(c->tokens, it->tenant, 0, &tok, NULL, &c->err);
+  if(rc) {
+    fail_item(b, it, rc, c->err.msg);
+    return;
+  }
+  int newer = tok && it->token && strcmp(tok, it->token);
+  if(newer || mgc__tokens_fixed(c->tokens)) {
+    set_token(it, tok);
+    ready_push(b, it);
+    return;
+  }
+  wipe_free(tok);
+  set_token(it, NULL);
+  wait_for_token(b, it, mgc__tokens_key(c->tokens, it->tenant));
 }
 
 /* A transfer of it ended with rc: complete it or plan its next attempt. */
 static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
 {
   curl_multi_remove_handle(b->multi, it->attempt.easy);
-  it->in_flight = 0;
   b->in_flight--;
   int64_t retry_after = -1;
   mgc__attempt_result(&it->attempt, rc, &it->res, &retry_after);
   mgc__attempt_release(&it->attempt);
   verbose(b, it);
   if(it->res.status == 401 && !it->refreshed) {
-    /* A fresh token once, then once more.  When another item already
-     * refreshed this tenant's token, the cached one is new: use it. */
-    it->refreshed = 1;
-    char *old = it->token ? strdup(it->token) : NULL;
-    int trc = get_token(b, it, 0);
-    if(!trc && old && !strcmp(old, it->token))
-      trc = get_token(b, it, 1);
-    if(old) {
-      OPENSSL_cleanse(old, strlen(old));
-      free(old);
-    }
-    if(trc) {
-      fail_item(b, it, trc, b->client->err.msg);
-      return;
-    }
-    ready_push(b, it);
+    refresh_after_401(b, it);
     return;
   }
   int retryable = rc == CURLE_OK ? mgc__retry_status(it->res.status)
                                  : mgc__http_curl_retryable(rc);
   if(retryable) {
-    uint64_t now = mgc__now_ms();
+    uint64_t now = now_ms();
     int64_t wait =
         mgc__retry_next_delay(&b->client->retry, it->retries_done,
                               now - it->first_send_ms, retry_after, random32());
     if(wait >= 0) {
       it->retries_done++;
-      it->due_ms = now + (uint64_t)wait;
-      it->seq = b->seq++;
-      if(heap_push(b, it)) {
+      it->tm.due_ms = now + (uint64_t)wait;
+      it->state = IT_TIMER;
+      if(heap_push(b, &it->tm))
         fail_item(b, it, MGCALL_E_INTERNAL, "out of memory");
-      }
       return;
     }
     if(rc != CURLE_OK)
@@ -403,17 +651,30 @@ static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
   complete(b, it);
 }
 
-/* Move due timers to the ready queue, start what the limit allows, let
- * libcurl work and collect finished transfers; again until a round finishes
- * nothing, so that no completion is left unread before the caller polls.
- * Returns the number of callbacks run. */
+/* A timer is due. */
+static void timer_fired(struct mgcall_batch *b, struct timer *t)
+{
+  if(t->kind == T_ITEM) {
+    ready_push(b, (struct item *)t);
+    return;
+  }
+  struct fetch *f = (struct fetch *)t;
+  f->timed = 0;
+  fetch_send(b, f);
+}
+
+/* Move due timers on, start what the limit allows, let libcurl work and
+ * collect finished transfers; again until a round finishes nothing, so that
+ * no completion is left unread before the caller polls.  Returns the number
+ * of callbacks run plus token requests ended. */
 static size_t step(struct mgcall_batch *b)
 {
   size_t done_before = b->pending;
+  size_t fetches_done = 0;
   for(;;) {
-    uint64_t now = mgc__now_ms();
+    uint64_t now = now_ms();
     while(b->nheap && b->heap[0]->due_ms <= now)
-      ready_push(b, heap_pop(b));
+      timer_fired(b, heap_pop(b));
     while(b->in_flight < b->max_parallel && b->ready_head)
       start(b, ready_pop(b));
     int running = 0;
@@ -423,26 +684,32 @@ static size_t step(struct mgcall_batch *b)
     while((m = curl_multi_info_read(b->multi, &left))) {
       if(m->msg != CURLMSG_DONE)
         continue;
-      struct item *it = NULL;
+      struct timer *t = NULL;
       CURLcode rc = m->data.result;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&it);
-      if(it) {
-        finished(b, it, rc);
-        finished_any = 1;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+      if(!t)
+        continue;
+      if(t->kind == T_ITEM)
+        finished(b, (struct item *)t, rc);
+      else {
+        fetch_finished(b, (struct fetch *)t, rc);
+        fetches_done++;
       }
+      finished_any = 1;
     }
     if(!finished_any)
       break;
   }
-  return done_before > b->pending ? done_before - b->pending : 0;
+  fetch_sweep(b, now_ms());
+  return fetches_done +
+         (done_before > b->pending ? done_before - b->pending : 0);
 }
 
 int mgcall_batch_run(mgcall_batch *b, int timeout_ms)
 {
   if(!b)
-    return -MGCALL_E_USAGE;
-  uint64_t deadline =
-      mgc__now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    return MGCALL_E_USAGE;
+  uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
   size_t completed = 0;
   for(;;) {
     completed += step(b);
@@ -450,7 +717,7 @@ int mgcall_batch_run(mgcall_batch *b, int timeout_ms)
       break;
     if(completed && !b->pending)
       break;
-    uint64_t now = mgc__now_ms();
+    uint64_t now = now_ms();
     if(now >= deadline)
       break;
     long wait = (long)(deadline - now);
@@ -463,16 +730,17 @@ int mgcall_batch_run(mgcall_batch *b, int timeout_ms)
         wait = tw;
     }
     long cw = -1;
-    if(b->in_flight && curl_multi_timeout(b->multi, &cw) == CURLM_OK &&
-       cw >= 0 && cw < wait)
+    if((b->in_flight || b->fetches_in_flight) &&
+       curl_multi_timeout(b->multi, &cw) == CURLM_OK && cw >= 0 && cw < wait)
       wait = cw;
     if(wait > 0) {
       int n;
       if(curl_multi_poll(b->multi, NULL, 0, (int)wait, &n) != CURLM_OK)
-        return -MGCALL_E_INTERNAL;
+        return mgc__err_set(&b->client->err, MGCALL_E_INTERNAL,
+                            "waiting for transfers failed");
     }
   }
-  return (int)(b->pending > 0x7fffffff ? 0x7fffffff : b->pending);
+  return MGCALL_OK;
 }
 
 void mgcall_batch_wakeup(mgcall_batch *b)
@@ -495,64 +763,98 @@ void mgcall_batch_free(mgcall_batch *b)
   while(b->all) {
     struct item *it = b->all;
     all_unlink(b, it);
-    if(it->in_flight)
+    if(it->state == IT_FLIGHT)
       curl_multi_remove_handle(b->multi, it->attempt.easy);
     item_free(it);
   }
+  while(b->fetches) {
+    struct fetch *f = b->fetches;
+    b->fetches = f->next;
+    if(f->req)
+      curl_multi_remove_handle(b->multi, mgc__tokens_req_easy(f->req));
+    fetch_free(f);
+  }
   free(b->heap);
-  free(b->token_fail.tenant);
   curl_multi_cleanup(b->multi);
-  OPENSSL_cleanse(b->token_buf, sizeof(b->token_buf));
   free(b);
 }
 
-/* ---- the blocking call: a batch of one, kept by the client ---- */
+/* ---- refreshing ahead of time ---- */
 
-static void one_done(void *ud, const char *call_id, void *item,
-                     const mgcall_result *res)
+/* Whole lifetime of a JWT access token (exp - iat) in seconds, or -1. */
+static long token_lifetime(const char *token)
 {
-  (void)call_id;
-  mgcall_client *c = ud;
-  if(!c->one.res || item != c->one.res)
-    return; /* not the item of the call in progress */
-  *c->one.res = *res;
-  c->one.done = 1;
+  json_t *claims = NULL;
+  long life = -1;
+  if(mgc__jwt_decode(token, NULL, &claims, NULL) == 0) {
+    json_t *exp = json_object_get(claims, "exp");
+    json_t *iat = json_object_get(claims, "iat");
+    if(json_is_integer(exp) && json_is_integer(iat) &&
+       json_integer_value(exp) > json_integer_value(iat))
+      life = (long)(json_integer_value(exp) - json_integer_value(iat));
+  }
+  json_decref(claims);
+  return life;
 }
 
-int mgcall_keep_alive(mgcall_client *client, const char *call_id,
-                      const char *tenant_id, mgcall_result *res)
+int mgc__batch_token_pending(const mgcall_batch *b, const char *tenant)
 {
-  if(!res)
+  const char *key = b ? mgc__tokens_key(b->client->tokens, tenant) : NULL;
+  if(!key)
+    return 0;
+  for(const struct fetch *f = b->fetches; f; f = f->next)
+    if(!strcmp(f->key, key))
+      return fetch_active(f);
+  return 0;
+}
+
+int mgcall_batch_prefetch_token(mgcall_batch *b, const char *tenant_id,
+                                long min_remaining_s, int *pending,
+                                long *remaining_s, long *lifetime_s)
+{
+  if(pending)
+    *pending = 0;
+  if(remaining_s)
+    *remaining_s = -1;
+  if(lifetime_s)
+    *lifetime_s = -1;
+  if(!b || min_remaining_s < 0)
     return MGCALL_E_USAGE;
-  memset(res, 0, sizeof(*res));
-  if(!client || !call_id || !*call_id) {
-    res->code = MGCALL_E_USAGE;
-    snprintf(res->error_message, sizeof(res->error_message), "empty call id");
-    return res->code;
+  mgcall_client *c = b->client;
+  if(!c->tokens)
+    return mgc__err_set(&c->err, MGCALL_E_AUTH, "no credentials");
+  char *tok = NULL;
+  time_t exp = 0;
+  int rc = mgc__tokens_held(c->tokens, tenant_id, min_remaining_s, &tok, &exp,
+                            &c->err);
+  if(rc)
+    return rc;
+  if(tok) {
+    long left = exp > 0 ? (long)(exp - time(NULL)) : -1;
+    if(remaining_s)
+      *remaining_s = left < 0 && exp > 0 ? 0 : left;
+    if(lifetime_s)
+      *lifetime_s = token_lifetime(tok);
+    wipe_free(tok);
+    return MGCALL_OK;
   }
-  int rc = MGCALL_OK;
-  if(!client->blocking)
-    rc = mgcall_batch_new(client, 1, one_done, client, &client->blocking);
-  client->one.res = res;
-  client->one.done = 0;
-  if(!rc)
-    rc = mgcall_batch_add(client->blocking, call_id, tenant_id, res);
-  while(!rc && !client->one.done) {
-    int left = mgcall_batch_run(client->blocking, 1000);
-    if(left < 0)
-      rc = -left;
+  const char *key = mgc__tokens_key(c->tokens, tenant_id);
+  struct fetch *f = fetch_find(b, key);
+  if(f && !fetch_active(f) && f->fail_unreported) {
+    f->fail_unreported = 0;
+    return mgc__err_set(&c->err, f->fail_code, "%s", f->fail_msg);
   }
-  client->one.res = NULL;
-  if(rc && client->blocking && mgcall_batch_pending(client->blocking)) {
-    /* The batch failed with the item still on it: drop the batch, so that
-     * a later call never gets this item's result. */
-    mgcall_batch_free(client->blocking);
-    client->blocking = NULL;
+  if(!f)
+    f = fetch_get(b, key, tenant_id);
+  if(!f)
+    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "out of memory");
+  fetch_start(b, f);
+  if(!fetch_active(f) && f->fail_code) { /* could not even be sent */
+    f->fail_unreported = 0;
+    return mgc__err_set(&c->err, f->fail_code, "%s", f->fail_msg);
   }
-  if(rc && !client->one.done) {
-    res->code = rc;
-    snprintf(res->error_message, sizeof(res->error_message), "%s",
-             client->err.msg);
-  }
-  return res->code;
+  if(pending)
+    *pending = 1;
+  mgcall_batch_wakeup(b); /* a running mgcall_batch_run() looks again */
+  return MGCALL_OK;
 }

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* client.c - the client handle, the keepAlive request and its result. */
+/* client.c - the client handle and its blocking calls (mgcall_keep_alive()
+ * on a batch of one, mgcall_client_prefetch_token()). */
 #include "client.h"
 
+#include "batch.h"
+
 #include "cloud.h"
+#include "header.h"
 #include "jwt.h"
-#include "odata.h"
-#include "url.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -32,11 +35,10 @@ void mgcall_global_cleanup(void)
   curl_global_cleanup();
 }
 
-void mgcall_config_init(mgcall_config *cfg)
+static void config_defaults(mgcall_config *cfg)
 {
-  if(!cfg)
-    return;
   memset(cfg, 0, sizeof(*cfg));
+  cfg->struct_size = sizeof(*cfg);
   cfg->environment = "Global";
   cfg->api_version = "v1.0";
   cfg->connect_timeout_s = 10;
@@ -45,59 +47,29 @@ void mgcall_config_init(mgcall_config *cfg)
   cfg->token_cache = 1;
 }
 
-uint64_t mgc__now_ms(void)
+void mgcall_config_init_sized(mgcall_config *cfg, size_t size)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  if(!cfg || size < sizeof(cfg->struct_size))
+    return;
+  mgcall_config d;
+  config_defaults(&d);
+  memset(cfg, 0, size);
+  memcpy(cfg, &d, size < sizeof(d) ? size : sizeof(d));
+  cfg->struct_size = size;
 }
 
-static int is_tchar(unsigned char c)
+/* The caller's configuration as this library's struct: the fields it has
+ * (cfg->struct_size), defaults for the ones it was built without.  -1
+ * when cfg was not made by mgcall_config_init(). */
+static int config_full(const mgcall_config *cfg, mgcall_config *out)
 {
-  return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c);
-}
-
-int mgc__header_check(const char *line, char *errbuf, size_t errlen)
-{
-  const char *why = NULL;
-  size_t len = line ? strlen(line) : 0;
-  const char *colon = line ? strchr(line, ':') : NULL;
-  if(!line || !len)
-    why = "empty header";
-  else if(len > MGC_HEADER_MAX)
-    why = "header too long";
-  else if(strpbrk(line, "\r\n"))
-    why = "header contains CR or LF";
-  else if(!colon || colon == line)
-    why = "header is not 'Name: value'";
-  if(!why) {
-    for(const char *p = line; p < colon; p++)
-      if(!is_tchar((unsigned char)*p)) {
-        why = "header name has a character not allowed in a name";
-        break;
-      }
-  }
-  if(!why) {
-    size_t n = (size_t)(colon - line);
-    static const char *const forbidden[] = {"Authorization", "Host",
-                                            "Content-Length"};
-    for(size_t i = 0; i < 3; i++)
-      if(n == strlen(forbidden[i]) && !strncasecmp(line, forbidden[i], n)) {
-        if(errbuf && errlen)
-          snprintf(errbuf, errlen, "header '%s' may not be set", forbidden[i]);
-        return -1;
-      }
-    for(const char *p = colon + 1; *p; p++)
-      if((unsigned char)*p < 0x20 && *p != '\t') {
-        why = "header value has a control character";
-        break;
-      }
-  }
-  if(why) {
-    if(errbuf && errlen)
-      snprintf(errbuf, errlen, "%s", why);
+  config_defaults(out);
+  if(cfg->struct_size < sizeof(cfg->struct_size) ||
+     cfg->struct_size > 64 * sizeof(*cfg))
     return -1;
-  }
+  size_t n = cfg->struct_size < sizeof(*out) ? cfg->struct_size : sizeof(*out);
+  memcpy(out, cfg, n);
+  out->struct_size = sizeof(*out);
   return 0;
 }
 
@@ -130,6 +102,27 @@ static int url_ok(const char *u)
          !strpbrk(u, " \t\r\n?#");
 }
 
+/* The token source of c (no I/O), when it has a credential. */
+static int make_tokens(mgcall_client *c)
+{
+  if(!c->credential)
+    return MGCALL_OK;
+  struct mgc_token_settings s = {
+      .authority_url = c->authority,
+      .graph_resource = c->graph_resource,
+      .scope = c->scope,
+      .cacert = c->cacert,
+      .proxy = c->proxy,
+      .connect_timeout_s = c->http.connect_timeout_s,
+      .timeout_s = c->http.timeout_s,
+      .use_cache = c->token_cache,
+      .cache_path = c->token_cache_path,
+      .debug_cb = c->http.debug_cb,
+      .log_userdata = c->log_userdata,
+  };
+  return mgc__tokens_new(c->credential, &s, &c->tokens, &c->err);
+}
+
 int mgcall_client_new(const mgcall_config *cfg, mgcall_client **out,
                       char *errbuf, size_t errlen)
 {
@@ -141,6 +134,13 @@ int mgcall_client_new(const mgcall_config *cfg, mgcall_client **out,
     mgc__err_set(&err, MGCALL_E_USAGE, "no configuration");
     goto fail;
   }
+  mgcall_config full;
+  if(config_full(cfg, &full)) {
+    mgc__err_set(&err, MGCALL_E_USAGE,
+                 "configuration not made by mgcall_config_init()");
+    goto fail;
+  }
+  cfg = &full;
   const struct mgc_cloud *cloud = mgc__cloud_find(cfg->environment);
   if(!cloud) {
     mgc__err_set(&err, MGCALL_E_USAGE,
@@ -207,7 +207,9 @@ int mgcall_client_new(const mgcall_config *cfg, mgcall_client **out,
         user_crid++;
     }
   }
-  c->user_crid = user_crid;
+  c->req.user_crid = user_crid;
+  c->req.headers = (const char *const *)c->headers;
+  c->req.http = &c->http;
   c->retry.retries = cfg->retries;
   c->retry.max_time_ms = (uint64_t)cfg->retry_max_time_s * 1000;
   c->credential = cfg->credential;
@@ -222,6 +224,11 @@ int mgcall_client_new(const mgcall_config *cfg, mgcall_client **out,
   if(!ok) {
     mgcall_client_free(c);
     mgc__err_set(&err, MGCALL_E_INTERNAL, "out of memory");
+    goto fail;
+  }
+  if(make_tokens(c)) {
+    err = c->err;
+    mgcall_client_free(c);
     goto fail;
   }
   *out = c;
@@ -262,349 +269,38 @@ unsigned long mgcall_client_token_requests(const mgcall_client *client)
   return client ? mgc__tokens_requests(client->tokens) : 0;
 }
 
-int mgc__client_tokens(mgcall_client *c, struct mgc_tokens **out)
+static int no_credentials(mgcall_client *c)
 {
-  if(!c->tokens) {
-    if(!c->credential)
-      return mgc__err_set(&c->err, MGCALL_E_AUTH,
-                          "no credentials: give --access-token-file, a client "
-                          "secret, a certificate or --managed-identity");
-    struct mgc_token_settings s = {
-        .authority_url = c->authority,
-        .graph_resource = c->graph_resource,
-        .scope = c->scope,
-        .cacert = c->cacert,
-        .proxy = c->proxy,
-        .connect_timeout_s = c->http.connect_timeout_s,
-        .timeout_s = c->http.timeout_s,
-        .use_cache = c->token_cache,
-        .cache_path = c->token_cache_path,
-        .debug_cb = c->http.debug_cb,
-        .log_userdata = c->log_userdata,
-    };
-    int rc = mgc__tokens_new(c->credential, &s, &c->tokens, &c->err);
-    if(rc)
-      return rc;
-  }
-  *out = c->tokens;
-  return MGCALL_OK;
+  return mgc__err_set(&c->err, MGCALL_E_AUTH,
+                      "no credentials: give --access-token-file, a client "
+                      "secret, a certificate or --managed-identity");
 }
 
 char *mgcall_keep_alive_url(const mgcall_client *client, const char *call_id)
 {
-  if(!client || !call_id || !*call_id)
+  if(!client)
     return NULL;
-  char *seg = mgc__url_segment(call_id, strlen(call_id));
-  if(!seg)
-    return NULL;
-  size_t n =
-      strlen(client->graph) + strlen(client->api_version) + strlen(seg) + 64;
-  char *url = malloc(n);
-  if(url)
-    snprintf(url, n, "%s/%s/communications/calls/%s/keepAlive", client->graph,
-             client->api_version, seg);
-  free(seg);
-  return url;
+  return mgc__attempt_url(client->graph, client->api_version, call_id);
 }
 
-/* ---------------------------------------------------------------------
- * One attempt.
- * --------------------------------------------------------------------- */
+static void one_done(void *ud, const char *call_id, void *item,
+                     const mgcall_result *res);
 
-/* 1 when the extra headers already name header name (case-insensitive). */
-static int has_header(const mgcall_client *c, const char *name)
+/* The batch of one behind the blocking calls, made on first use. */
+static int blocking_batch(mgcall_client *c)
 {
-  size_t n = strlen(name);
-  for(size_t i = 0; c->headers[i]; i++)
-    if(!strncasecmp(c->headers[i], name, n) && c->headers[i][n] == ':')
-      return 1;
-  return 0;
-}
-
-static size_t head_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-  struct mgc_attempt *a = ud;
-  size_t n = size * nmemb;
-  if(n >= 5 && !memcmp(ptr, "HTTP/", 5))
-    a->head.len = 0; /* a new response (after 100 Continue ...) */
-  if(mgc__buf_add(&a->head, ptr, n))
-    return 0;
-  return n;
-}
-
-static int add_header(struct curl_slist **l, const char *line)
-{
-  struct curl_slist *n = curl_slist_append(*l, line);
-  if(!n)
-    return -1;
-  *l = n;
-  return 0;
-}
-
-int mgc__attempt_start(mgcall_client *c, struct mgc_attempt *a, const char *url,
-                       const char *token, const char *crid, int retry)
-{
-  memset(a, 0, sizeof(*a));
-  mgc__buf_init(&a->body, MGC_HTTP_MAX_BODY);
-  mgc__buf_init(&a->head, 64 * 1024);
-  a->easy = curl_easy_init();
-  if(!a->easy)
-    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "out of memory");
-  int rc = mgc__http_setup(a->easy, &c->http, &c->err);
-  if(rc)
-    return rc;
-  size_t tlen = strlen(token) + 32;
-  char *auth = malloc(tlen);
-  int bad = !auth;
-  if(auth) {
-    snprintf(auth, tlen, "Authorization: Bearer %s", token);
-    bad |= add_header(&a->hdrs, auth);
-    OPENSSL_cleanse(auth, tlen);
-    free(auth);
-  }
-  char line[128];
-  if(!c->user_crid) {
-    snprintf(line, sizeof(line), "client-request-id: %s", crid);
-    bad |= add_header(&a->hdrs, line);
-  }
-  if(!has_header(c, "Accept"))
-    bad |= add_header(&a->hdrs, "Accept: application/json");
-  if(retry > 0) {
-    snprintf(line, sizeof(line), "Retry-Attempt: %d", retry);
-    bad |= add_header(&a->hdrs, line);
-  }
-  bad |= add_header(&a->hdrs, "Content-Type:"); /* no body, no type */
-  bad |= add_header(&a->hdrs, "Expect:");
-  for(size_t i = 0; c->headers[i]; i++)
-    bad |= add_header(&a->hdrs, c->headers[i]);
-  if(bad)
-    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "out of memory");
-  CURLcode cc = CURLE_OK;
-#define SET(opt, val)                                                          \
-  do {                                                                         \
-    if(cc == CURLE_OK)                                                         \
-      cc = curl_easy_setopt(a->easy, opt, val);                                \
-  } while(0)
-  SET(CURLOPT_URL, url);
-  SET(CURLOPT_POST, 1L);
-  SET(CURLOPT_POSTFIELDS, "");
-  SET(CURLOPT_POSTFIELDSIZE, 0L);
-  SET(CURLOPT_HTTPHEADER, a->hdrs);
-  SET(CURLOPT_WRITEFUNCTION, mgc__buf_curl_write);
-  SET(CURLOPT_WRITEDATA, &a->body);
-  SET(CURLOPT_HEADERFUNCTION, head_cb);
-  SET(CURLOPT_HEADERDATA, a);
-  SET(CURLOPT_ERRORBUFFER, a->errbuf);
-  SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  SET(CURLOPT_PIPEWAIT, 1L);
-#undef SET
-  if(cc != CURLE_OK)
-    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "libcurl set-up failed: %s",
-                        curl_easy_strerror(cc));
-  return MGCALL_OK;
-}
-
-void mgc__attempt_release(struct mgc_attempt *a)
-{
-  if(a->easy)
-    curl_easy_cleanup(a->easy);
-  curl_slist_free_all(a->hdrs);
-  mgc__buf_release(&a->body);
-  mgc__buf_release(&a->head);
-  memset(a, 0, sizeof(*a));
-}
-
-/* Copy the value of header name from the header block into dst. */
-static int header_value(const char *head, const char *name, char *dst,
-                        size_t dstlen)
-{
-  size_t n = strlen(name);
-  for(const char *p = head; p && *p;) {
-    const char *eol = strchr(p, '\n');
-    size_t len = eol ? (size_t)(eol - p) : strlen(p);
-    if(len > n && !strncasecmp(p, name, n) && p[n] == ':') {
-      const char *v = p + n + 1;
-      const char *end = p + len;
-      while(v < end && (*v == ' ' || *v == '\t'))
-        v++;
-      while(end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-      snprintf(dst, dstlen, "%.*s", (int)(end - v), v);
-      return 0;
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  return -1;
-}
-
-/* Store the header lines (not the status line) in res->headers, names lower
- * case, stopping at a line boundary when full. */
-static void keep_headers(const char *head, mgcall_result *res)
-{
-  size_t w = 0;
-  res->headers[0] = '\0';
-  for(const char *p = head; p && *p;) {
-    const char *eol = strchr(p, '\n');
-    size_t len = eol ? (size_t)(eol - p) : strlen(p);
-    size_t l = len;
-    while(l && (p[l - 1] == '\r' || p[l - 1] == ' '))
-      l--;
-    const char *colon = memchr(p, ':', l);
-    if(l && colon && memcmp(p, "HTTP/", 5)) {
-      if(w + l + 2 > sizeof(res->headers))
-        break;
-      for(size_t i = 0; i < l; i++) {
-        char ch = p[i];
-        res->headers[w++] =
-            p + i < colon ? (char)tolower((unsigned char)ch) : ch;
-      }
-      res->headers[w++] = '\n';
-      res->headers[w] = '\0';
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-}
-
-int mgc__status_code(long status)
-{
-  if(status >= 200 && status < 300)
+  if(c->blocking)
     return MGCALL_OK;
-  if(status == 404)
-    return MGCALL_E_NOT_FOUND;
-  if(status == 401 || status == 403)
-    return MGCALL_E_ACCESS_DENIED;
-  if(mgc__retry_status(status))
-    return MGCALL_E_THROTTLED;
-  return MGCALL_E_HTTP;
+  return mgcall_batch_new(c, 1, one_done, c, &c->blocking);
 }
 
-/* A short, printable excerpt of a non-OData body for the error message. */
-static void body_excerpt(const struct mgc_buf *b, char *dst, size_t dstlen)
+/* Drop the batch of one after mgcall_batch_run() failed, with whatever is
+ * still on it, so that a later call never gets an earlier call's result. */
+static void drop_blocking(mgcall_client *c)
 {
-  size_t w = 0;
-  for(size_t i = 0; i < b->len && w + 1 < dstlen && i < 200; i++) {
-    unsigned char ch = (unsigned char)b->data[i];
-    dst[w++] = (char)(isprint(ch) ? ch : ' ');
-  }
-  dst[w] = '\0';
+  mgcall_batch_free(c->blocking);
+  c->blocking = NULL;
 }
-
-void mgc__attempt_result(struct mgc_attempt *a, CURLcode rc, mgcall_result *res,
-                         int64_t *retry_after_ms)
-{
-  long status = 0;
-  *retry_after_ms = -1;
-  res->retry_after_ms = -1;
-  res->request_id[0] = res->date[0] = res->error_code[0] = '\0';
-  res->error_message[0] = res->headers[0] = '\0';
-  if(rc != CURLE_OK) {
-    res->status = 0;
-    res->code = mgc__http_curl_code(rc);
-    snprintf(res->error_message, sizeof(res->error_message), "%s",
-             a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
-    return;
-  }
-  curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
-  res->status = status;
-  res->code = mgc__status_code(status);
-  const char *head = a->head.data ? a->head.data : "";
-  keep_headers(head, res);
-  header_value(head, "request-id", res->request_id, sizeof(res->request_id));
-  header_value(head, "date", res->date, sizeof(res->date));
-  char ra[80];
-  uint64_t ms;
-  if(!header_value(head, "retry-after", ra, sizeof(ra)) &&
-     !mgc__retry_after_parse(ra, time(NULL), &ms)) {
-    *retry_after_ms = (int64_t)ms;
-    res->retry_after_ms = ms > (uint64_t)LONG_MAX ? LONG_MAX : (long)ms;
-  }
-  if(res->code == MGCALL_OK)
-    return;
-  struct mgc_odata_error e;
-  if(!mgc__odata_parse(a->body.data, a->body.len, &e)) {
-    snprintf(res->error_code, sizeof(res->error_code), "%s", e.code);
-    snprintf(res->error_message, sizeof(res->error_message), "%s", e.message);
-    if(!res->request_id[0])
-      snprintf(res->request_id, sizeof(res->request_id), "%s", e.request_id);
-    if(!res->date[0])
-      snprintf(res->date, sizeof(res->date), "%s", e.date);
-  }
-  else if(a->body.len) {
-    body_excerpt(&a->body, res->error_message, sizeof(res->error_message));
-  }
-}
-
-void mgc__token_roles(const char *token, mgcall_result *res)
-{
-  res->roles[0] = '\0';
-  json_t *claims = NULL;
-  if(!token || mgc__jwt_decode(token, NULL, &claims, NULL))
-    return;
-  json_t *roles = json_object_get(claims, "roles");
-  size_t i, w = 0;
-  json_t *r;
-  json_array_foreach(roles, i, r)
-  {
-    if(!json_is_string(r))
-      continue;
-    int n = snprintf(res->roles + w, sizeof(res->roles) - w, "%s%s",
-                     w ? "," : "", json_string_value(r));
-    if(n < 0 || (size_t)n >= sizeof(res->roles) - w) {
-      res->roles[w] = '\0';
-      break;
-    }
-    w += (size_t)n;
-  }
-  json_decref(claims);
-}
-
-char *mgcall_result_headers_json(const mgcall_result *res)
-{
-  json_t *obj = json_object();
-  if(!obj)
-    return NULL;
-  const char *p = res ? res->headers : "";
-  while(p && *p) {
-    const char *eol = strchr(p, '\n');
-    size_t len = eol ? (size_t)(eol - p) : strlen(p);
-    const char *colon = memchr(p, ':', len);
-    if(colon) {
-      char name[256];
-      snprintf(name, sizeof(name), "%.*s", (int)(colon - p), p);
-      const char *v = colon + 1;
-      while(v < p + len && (*v == ' ' || *v == '\t'))
-        v++;
-      json_t *arr = json_object_get(obj, name);
-      if(!arr) {
-        arr = json_array();
-        json_object_set_new(obj, name, arr);
-      }
-      json_array_append_new(arr, json_stringn(v, (size_t)(p + len - v)));
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  char *s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
-  json_decref(obj);
-  return s;
-}
-
-/* Whole lifetime of a JWT access token (exp - iat) in seconds, or -1. */
-static long token_lifetime(const char *token)
-{
-  json_t *claims = NULL;
-  long life = -1;
-  if(mgc__jwt_decode(token, NULL, &claims, NULL) == 0) {
-    json_t *exp = json_object_get(claims, "exp");
-    json_t *iat = json_object_get(claims, "iat");
-    if(json_is_integer(exp) && json_is_integer(iat) &&
-       json_integer_value(exp) > json_integer_value(iat))
-      life = (long)(json_integer_value(exp) - json_integer_value(iat));
-  }
-  json_decref(claims);
-  return life;
-}
-
-#define PREFETCH_TOKEN_MAX 16384
 
 int mgcall_client_prefetch_token(mgcall_client *client, const char *tenant_id,
                                  long min_remaining_s, long *remaining_s,
@@ -616,29 +312,80 @@ int mgcall_client_prefetch_token(mgcall_client *client, const char *tenant_id,
     *lifetime_s = -1;
   if(!client || min_remaining_s < 0)
     return MGCALL_E_USAGE;
-  struct mgc_tokens *t;
-  int rc = mgc__client_tokens(client, &t);
-  if(rc)
-    return rc;
-  char *buf = malloc(PREFETCH_TOKEN_MAX);
-  if(!buf)
-    return mgc__err_set(&client->err, MGCALL_E_INTERNAL, "out of memory");
-  time_t exp = 0;
-  rc = mgc__tokens_get(t, tenant_id, 0, buf, PREFETCH_TOKEN_MAX, &exp,
-                       &client->err);
-  if(!rc && exp > 0 && (long)(exp - time(NULL)) < min_remaining_s) {
-    exp = 0;
-    rc = mgc__tokens_get(t, tenant_id, 1, buf, PREFETCH_TOKEN_MAX, &exp,
-                         &client->err);
+  if(!client->tokens)
+    return no_credentials(client);
+  int rc = blocking_batch(client);
+  int pending = 0;
+  if(!rc)
+    rc = mgcall_batch_prefetch_token(client->blocking, tenant_id,
+                                     min_remaining_s, &pending, remaining_s,
+                                     lifetime_s);
+  /* The request runs on the batch; when it has ended, take what it got
+   * (min 0: a new token that lives less than asked for is still the one
+   * held), or its failure. */
+  for(int rounds = 0; !rc && pending && rounds < 1000; rounds++) {
+    rc = mgcall_batch_run(client->blocking, 1000);
+    if(rc) {
+      drop_blocking(client);
+      break;
+    }
+    if(!mgc__batch_token_pending(client->blocking, tenant_id))
+      rc = mgcall_batch_prefetch_token(client->blocking, tenant_id, 0, &pending,
+                                       remaining_s, lifetime_s);
   }
-  if(!rc) {
-    long left = exp > 0 ? (long)(exp - time(NULL)) : -1;
-    if(remaining_s)
-      *remaining_s = left < 0 && exp > 0 ? 0 : left;
-    if(lifetime_s)
-      *lifetime_s = token_lifetime(buf);
-  }
-  OPENSSL_cleanse(buf, PREFETCH_TOKEN_MAX);
-  free(buf);
   return rc;
+}
+
+/* ---- the blocking call: a batch of one, kept by the client ---- */
+
+static void one_done(void *ud, const char *call_id, void *item,
+                     const mgcall_result *res)
+{
+  (void)call_id;
+  mgcall_client *c = ud;
+  if(!c->one.res || item != c->one.res)
+    return; /* not the item of the call in progress */
+  *c->one.res = *res;
+  c->one.done = 1;
+}
+
+/* Copy the result into the caller's struct of size bytes. */
+static int give_result(const mgcall_result *r, mgcall_result *res, size_t size)
+{
+  size_t n = size < sizeof(*r) ? size : sizeof(*r);
+  memcpy(res, r, n);
+  res->struct_size = n;
+  return r->code;
+}
+
+int mgcall_keep_alive_sized(mgcall_client *client, const char *call_id,
+                            const char *tenant_id, mgcall_result *out,
+                            size_t size)
+{
+  if(!out || size < offsetof(mgcall_result, code) + sizeof(out->code))
+    return MGCALL_E_USAGE;
+  mgcall_result full, *res = &full;
+  memset(res, 0, sizeof(*res));
+  res->struct_size = sizeof(*res);
+  if(!client || !call_id || !*call_id) {
+    res->code = MGCALL_E_USAGE;
+    snprintf(res->error_message, sizeof(res->error_message), "empty call id");
+    return give_result(res, out, size);
+  }
+  int rc = blocking_batch(client);
+  client->one.res = res;
+  client->one.done = 0;
+  if(!rc)
+    rc = mgcall_batch_add(client->blocking, call_id, tenant_id, res);
+  while(!rc && !client->one.done)
+    rc = mgcall_batch_run(client->blocking, 1000);
+  client->one.res = NULL;
+  if(rc && client->blocking && mgcall_batch_pending(client->blocking))
+    drop_blocking(client);
+  if(rc && !client->one.done) {
+    res->code = rc;
+    snprintf(res->error_message, sizeof(res->error_message), "%s",
+             client->err.msg);
+  }
+  return give_result(res, out, size);
 }

@@ -21,8 +21,28 @@ static enum mgc_input_kind fail(char *errbuf, size_t errlen, const char *msg)
   return MGC_INPUT_ERROR;
 }
 
+/* A non-empty string without NUL, copied into *out; else an error. */
+static enum mgc_input_kind take_string(json_t *v, const char *what, char **out,
+                                       char *errbuf, size_t errlen)
+{
+  if(!json_is_string(v) || !json_string_length(v)) {
+    if(errbuf && errlen)
+      snprintf(errbuf, errlen, "input object's %s is not a non-empty string",
+               what);
+    return MGC_INPUT_ERROR;
+  }
+  if(strlen(json_string_value(v)) != json_string_length(v)) {
+    if(errbuf && errlen)
+      snprintf(errbuf, errlen, "input object's %s contains a NUL", what);
+    return MGC_INPUT_ERROR;
+  }
+  *out = strdup(json_string_value(v));
+  return *out ? MGC_INPUT_ID : fail(errbuf, errlen, "out of memory");
+}
+
 static enum mgc_input_kind parse_object(const char *p, size_t n, char **call_id,
-                                        char *errbuf, size_t errlen)
+                                        char **tenant_id, char *errbuf,
+                                        size_t errlen)
 {
   json_error_t jerr;
   json_t *root = json_loadb(p, n, 0, &jerr);
@@ -36,39 +56,34 @@ static enum mgc_input_kind parse_object(const char *p, size_t n, char **call_id,
     return fail(errbuf, errlen, "input object is not a JSON object");
   }
   const char *key;
-  json_t *value, *id = NULL;
+  json_t *value, *id = NULL, *tenant = NULL;
   json_object_foreach(root, key, value)
   {
-    if(!strcasecmp(key, "CallId")) {
+    if(!id && !strcasecmp(key, "CallId"))
       id = value;
-      break;
-    }
+    else if(!tenant && !strcasecmp(key, "TenantId"))
+      tenant = value;
   }
-  if(!id) {
-    json_decref(root);
-    return fail(errbuf, errlen, "input object has no CallId");
+  enum mgc_input_kind k =
+      id ? take_string(id, "CallId", call_id, errbuf, errlen)
+         : fail(errbuf, errlen, "input object has no CallId");
+  if(k == MGC_INPUT_ID && tenant && tenant_id)
+    k = take_string(tenant, "TenantId", tenant_id, errbuf, errlen);
+  if(k != MGC_INPUT_ID) {
+    free(*call_id);
+    *call_id = NULL;
   }
-  if(!json_is_string(id) || !json_string_length(id)) {
-    json_decref(root);
-    return fail(errbuf, errlen,
-                "input object's CallId is not a non-empty "
-                "string");
-  }
-  if(strlen(json_string_value(id)) != json_string_length(id)) {
-    json_decref(root);
-    return fail(errbuf, errlen, "input object's CallId contains a NUL");
-  }
-  *call_id = strdup(json_string_value(id));
   json_decref(root);
-  if(!*call_id)
-    return fail(errbuf, errlen, "out of memory");
-  return MGC_INPUT_ID;
+  return k;
 }
 
 static enum mgc_input_kind parse(const char *line, size_t len, int object_only,
-                                 char **call_id, char *errbuf, size_t errlen)
+                                 char **call_id, char **tenant_id, char *errbuf,
+                                 size_t errlen)
 {
   *call_id = NULL;
+  if(tenant_id)
+    *tenant_id = NULL;
   if(errbuf && errlen)
     errbuf[0] = '\0';
   if(len > MGC_INPUT_MAX_LINE)
@@ -84,7 +99,7 @@ static enum mgc_input_kind parse(const char *line, size_t len, int object_only,
     return object_only ? fail(errbuf, errlen, "input object is empty")
                        : MGC_INPUT_SKIP;
   if(line[b] == '{' || object_only)
-    return parse_object(line + b, e - b, call_id, errbuf, errlen);
+    return parse_object(line + b, e - b, call_id, tenant_id, errbuf, errlen);
   if(line[b] == '#')
     return MGC_INPUT_SKIP;
   *call_id = strndup(line + b, e - b);
@@ -94,15 +109,15 @@ static enum mgc_input_kind parse(const char *line, size_t len, int object_only,
 }
 
 enum mgc_input_kind mgc__input_parse_line(const char *line, size_t len,
-                                          char **call_id, char *errbuf,
-                                          size_t errlen)
+                                          char **call_id, char **tenant_id,
+                                          char *errbuf, size_t errlen)
 {
-  return parse(line, len, 0, call_id, errbuf, errlen);
+  return parse(line, len, 0, call_id, tenant_id, errbuf, errlen);
 }
 
 enum mgc_input_kind mgc__input_parse_object(const char *json, size_t len,
-                                            char **call_id, char *errbuf,
-                                            size_t errlen)
+                                            char **call_id, char **tenant_id,
+                                            char *errbuf, size_t errlen)
 {
-  return parse(json, len, 1, call_id, errbuf, errlen);
+  return parse(json, len, 1, call_id, tenant_id, errbuf, errlen);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* jwt.c - compact JWS sign/verify (RS256, PS256) with OpenSSL and jansson. */
+/* jwt.c - compact JWS sign/verify (RS256/384/512, PS256) with OpenSSL and
+ * jansson. */
 #include "jwt.h"
 
 #include "b64url.h"
@@ -16,23 +17,35 @@ const char *mgc__jwt_alg_name(enum mgc_jwt_alg alg)
     return "RS256";
   case MGC_JWT_PS256:
     return "PS256";
+  case MGC_JWT_RS384:
+    return "RS384";
+  case MGC_JWT_RS512:
+    return "RS512";
   }
   return NULL;
 }
 
 static int alg_from_name(const char *name)
 {
-  if(name && !strcmp(name, "RS256"))
-    return MGC_JWT_RS256;
-  if(name && !strcmp(name, "PS256"))
-    return MGC_JWT_PS256;
+  static const enum mgc_jwt_alg all[] = {MGC_JWT_RS256, MGC_JWT_PS256,
+                                         MGC_JWT_RS384, MGC_JWT_RS512};
+  for(size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
+    if(!strcmp(name, mgc__jwt_alg_name(all[i])))
+      return all[i];
   return 0;
+}
+
+static const EVP_MD *digest_of(enum mgc_jwt_alg alg)
+{
+  return alg == MGC_JWT_RS384   ? EVP_sha384()
+         : alg == MGC_JWT_RS512 ? EVP_sha512()
+                                : EVP_sha256();
 }
 
 /* Set the padding of a digest-sign/verify context for alg. */
 static int set_padding(EVP_PKEY_CTX *pctx, enum mgc_jwt_alg alg, int verify)
 {
-  if(alg == MGC_JWT_RS256)
+  if(alg != MGC_JWT_PS256)
     return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0 ? 0 : -1;
   if(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0)
     return -1;
@@ -79,7 +92,7 @@ char *mgc__jwt_sign(const json_t *header, const json_t *claims, EVP_PKEY *key,
   md = EVP_MD_CTX_new();
   EVP_PKEY_CTX *pctx = NULL;
   size_t siglen = 0;
-  if(!md || EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, key) != 1 ||
+  if(!md || EVP_DigestSignInit(md, &pctx, digest_of(alg), NULL, key) != 1 ||
      set_padding(pctx, alg, 0) ||
      EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)input, inlen) !=
          1) {
@@ -224,7 +237,9 @@ int mgc__jwt_verify(const char *token, EVP_PKEY *key, unsigned alg_mask,
   md = EVP_MD_CTX_new();
   EVP_PKEY_CTX *pctx = NULL;
   size_t inlen = pt.len[0] + 1 + pt.len[1];
-  if(!md || EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, key) != 1 ||
+  if(!md ||
+     EVP_DigestVerifyInit(md, &pctx, digest_of((enum mgc_jwt_alg)alg), NULL,
+                          key) != 1 ||
      set_padding(pctx, (enum mgc_jwt_alg)alg, 1)) {
     mgc__err_set(err, MGCALL_E_INTERNAL, "jwt: cannot verify with this key");
     goto out;

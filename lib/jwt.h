@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* jwt.h - compact JWS (RFC 7515) with RS256 and PS256, for the client
- * assertion (lib/auth), the emulator's access tokens and `mgcall token`.
+/* jwt.h - compact JWS (RFC 7515) with RS256/384/512 and PS256, for the
+ * client assertion (lib/auth), the emulator's access tokens and signed
+ * callbacks, the keeper's notification check and `mgcall token`.
  * JSON is jansson's; keys are OpenSSL EVP_PKEYs.  No I/O. */
 #ifndef MGCALL_JWT_H
 #define MGCALL_JWT_H
@@ -12,13 +13,15 @@
 
 enum mgc_jwt_alg {
   MGC_JWT_RS256 = 1 << 0, /* RSASSA-PKCS1-v1_5 with SHA-256 */
-  MGC_JWT_PS256 = 1 << 1  /* RSASSA-PSS with SHA-256, MGF1, salt 32 bytes */
+  MGC_JWT_PS256 = 1 << 1, /* RSASSA-PSS with SHA-256, MGF1, salt 32 bytes */
+  MGC_JWT_RS384 = 1 << 2, /* RSASSA-PKCS1-v1_5 with SHA-384 */
+  MGC_JWT_RS512 = 1 << 3  /* RSASSA-PKCS1-v1_5 with SHA-512 */
 };
 
 /* Upper bound on a token we accept for decoding (bytes). */
 #define MGC_JWT_MAX_LEN (64 * 1024)
 
-/* "RS256" / "PS256", or NULL. */
+/* "RS256", "PS256", "RS384", "RS512", or NULL. */
 const char *mgc__jwt_alg_name(enum mgc_jwt_alg alg);
 
 /* Sign claims with key.  header may be NULL or an object with extra fields

@@ -21,6 +21,8 @@ static void usage(FILE *out)
       "                       [--fault-rate P] [--fault-status 429,503,...]\n"
       "                       [--latency DUR] [--throttle N/s]\n"
       "                       [--record FILE] [--state FILE]\n"
+      "                       [--notification-key PEM] "
+      "[--unsigned-callbacks]\n"
       "\n"
       "A local Microsoft Graph calls + identity service with the real call\n"
       "lifecycle: calls end after --inactivity-timeout without keepAlive.\n"
@@ -66,6 +68,13 @@ static void usage(FILE *out)
       "  --state FILE              keep calls (and the signing key) across\n"
       "                            restarts\n"
       "  --callback-cacert FILE    extra CA for https callbackUris\n"
+      "  --notification-key PEM    sign callbacks with this RSA key (default:\n"
+      "                            a new key each run); its keys are at\n"
+      "                            /v1/.well-known/OpenIdConfiguration and\n"
+      "                            /v1/keys\n"
+      "  --unsigned-callbacks      send callbacks without Authorization\n"
+      "  --notification-reorder    send a call's established notification\n"
+      "                            before its establishing one (a fault)\n"
       "  --threads N               HTTP worker threads (8)\n"
       "  --max-calls N             live + retained calls held at most "
       "(4194304)\n"
@@ -96,6 +105,9 @@ enum {
   OPT_RECORD,
   OPT_STATE,
   OPT_CALLBACK_CACERT,
+  OPT_NOTIFICATION_KEY,
+  OPT_UNSIGNED_CALLBACKS,
+  OPT_NOTIFICATION_REORDER,
   OPT_THREADS,
   OPT_MAX_CALLS,
   OPT_HELP
@@ -122,6 +134,9 @@ static const struct option long_opts[] = {
     {"record", required_argument, NULL, OPT_RECORD},
     {"state", required_argument, NULL, OPT_STATE},
     {"callback-cacert", required_argument, NULL, OPT_CALLBACK_CACERT},
+    {"notification-key", required_argument, NULL, OPT_NOTIFICATION_KEY},
+    {"unsigned-callbacks", no_argument, NULL, OPT_UNSIGNED_CALLBACKS},
+    {"notification-reorder", no_argument, NULL, OPT_NOTIFICATION_REORDER},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
     {"help", no_argument, NULL, OPT_HELP},
@@ -251,6 +266,15 @@ int cmd_emulator(int argc, char **argv)
       break;
     case OPT_CALLBACK_CACERT:
       o.callback_cacert = optarg;
+      break;
+    case OPT_NOTIFICATION_KEY:
+      o.notification_key = optarg;
+      break;
+    case OPT_UNSIGNED_CALLBACKS:
+      o.unsigned_callbacks = 1;
+      break;
+    case OPT_NOTIFICATION_REORDER:
+      o.notification_reorder = 1;
       break;
     case OPT_THREADS:
       rc = number("--threads", optarg, 1, 256, &n);

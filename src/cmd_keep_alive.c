@@ -6,11 +6,12 @@
  * batch (lib/batch.c) and reported in input order. */
 #include "auth_opts.h"
 #include "cli.h"
+#include "clock.h"
 #include "duration.h"
+#include "header.h"
 #include "input.h"
 #include "retry.h"
 
-#include "client.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -70,12 +71,15 @@ static void help(FILE *out)
       "Send POST {graph}/{api-version}/communications/calls/{id}/keepAlive\n"
       "for each call, like Invoke-MgKeepCommunicationCallAlive.  With no id\n"
       "on the command line and stdin not a terminal, ids are read from stdin,\n"
-      "one a line: a bare id or an identity object {\"CallId\": \"...\"};\n"
-      "blank lines and lines starting with # are skipped.\n\n"
+      "one a line: a bare id or an identity object {\"CallId\": \"...\"}\n"
+      "with an optional \"TenantId\" (the tenant whose token the call needs;\n"
+      "default --tenant-id); blank lines and lines starting with # are\n"
+      "skipped.\n\n"
       "  --call-id ID           a call id (repeatable; also positional; an id\n"
       "                         starting with '-' goes after '--')\n"
-      "  --input-object JSON    an identity object {\"CallId\": \"...\"}\n"
-      "                         (key case-insensitive, other keys ignored)\n"
+      "  --input-object JSON    an identity object {\"CallId\": \"...\"},\n"
+      "                         optional \"TenantId\" (keys case-insensitive,\n"
+      "                         other keys ignored)\n"
       "  -H, --header 'N: V'    add a request header (repeatable); CR, LF,\n"
       "                         NUL and Authorization/Host/Content-Length are\n"
       "                         refused\n"
@@ -120,6 +124,7 @@ static void help(FILE *out)
 /* One input item, in input order. */
 struct item {
   char *call_id;      /* NULL for a malformed input line */
+  char *tenant_id;    /* the input object's TenantId, or NULL */
   char *bad;          /* malformed line: the message */
   int state;          /* 0 not sent, 1 sent, 2 done, 3 declined */
   mgcall_result *res; /* when done, until reported (malloc'd) */
@@ -156,7 +161,7 @@ struct run {
   int auth_failed;
 };
 
-static int add_item(struct run *r, char *call_id, char *bad)
+static int add_item(struct run *r, char *call_id, char *tenant_id, char *bad)
 {
   if(r->n == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 64;
@@ -169,6 +174,7 @@ static int add_item(struct run *r, char *call_id, char *bad)
   struct item *it = &r->items[r->n++];
   memset(it, 0, sizeof(*it));
   it->call_id = call_id;
+  it->tenant_id = tenant_id;
   it->bad = bad;
   return 0;
 }
@@ -401,7 +407,7 @@ static void feed(struct run *r, unsigned parallel)
       continue;
     }
     it->state = 1;
-    if(mgcall_batch_add(r->batch, it->call_id, NULL, it)) {
+    if(mgcall_batch_add(r->batch, it->call_id, it->tenant_id, it)) {
       it->state = 2;
       it->oom = 1;
       r->done++;
@@ -421,9 +427,9 @@ static int read_stdin(struct run *r)
   unsigned long lineno = 0;
   while((len = getline(&line, &cap, stdin)) != -1) {
     lineno++;
-    char *id = NULL, why[512];
-    enum mgc_input_kind k =
-        mgc__input_parse_line(line, (size_t)len, &id, why, sizeof(why));
+    char *id = NULL, *tenant = NULL, why[512];
+    enum mgc_input_kind k = mgc__input_parse_line(line, (size_t)len, &id,
+                                                  &tenant, why, sizeof(why));
     if(k == MGC_INPUT_SKIP)
       continue;
     char *bad = NULL;
@@ -435,8 +441,9 @@ static int read_stdin(struct run *r)
       else
         break;
     }
-    if(add_item(r, id, bad)) {
+    if(add_item(r, id, tenant, bad)) {
       free(id);
+      free(tenant);
       free(bad);
       free(line);
       return -1;
@@ -537,7 +544,7 @@ int cmd_keep_alive(int argc, char **argv)
         goto out;
       }
       char *id = strdup(optarg);
-      if(!id || add_item(&r, id, NULL)) {
+      if(!id || add_item(&r, id, NULL, NULL)) {
         free(id);
         rc = MGCALL_E_INTERNAL;
         goto out;
@@ -546,14 +553,15 @@ int cmd_keep_alive(int argc, char **argv)
     }
     case OPT_INPUT_OBJECT: {
       from_args = 1;
-      char *id = NULL, why[512];
-      if(mgc__input_parse_object(optarg, strlen(optarg), &id, why,
+      char *id = NULL, *tenant = NULL, why[512];
+      if(mgc__input_parse_object(optarg, strlen(optarg), &id, &tenant, why,
                                  sizeof(why)) != MGC_INPUT_ID) {
         rc = mgc_cli_usage_error(CMD, "--input-object: %s", why);
         goto out;
       }
-      if(add_item(&r, id, NULL)) {
+      if(add_item(&r, id, tenant, NULL)) {
         free(id);
+        free(tenant);
         rc = MGCALL_E_INTERNAL;
         goto out;
       }
@@ -665,7 +673,7 @@ int cmd_keep_alive(int argc, char **argv)
       goto out;
     }
     char *id = strdup(argv[i]);
-    if(!id || add_item(&r, id, NULL)) {
+    if(!id || add_item(&r, id, NULL, NULL)) {
       free(id);
       rc = MGCALL_E_INTERNAL;
       goto out;
@@ -789,7 +797,7 @@ int cmd_keep_alive(int argc, char **argv)
         continue;
       }
       next->state = 1;
-      if(mgcall_batch_add(r.batch, next->call_id, NULL, next)) {
+      if(mgcall_batch_add(r.batch, next->call_id, next->tenant_id, next)) {
         rc = MGCALL_E_INTERNAL;
         goto out;
       }
@@ -809,9 +817,9 @@ int cmd_keep_alive(int argc, char **argv)
       }
       continue;
     }
-    int left = mgcall_batch_run(r.batch, 1000);
-    if(left < 0) {
-      mgc_cli_error("internal error: %s", mgcall_strerror(-left));
+    int brc = mgcall_batch_run(r.batch, 1000);
+    if(brc) {
+      mgc_cli_error("internal error: %s", mgcall_client_errmsg(client));
       rc = MGCALL_E_INTERNAL;
       goto out;
     }
@@ -837,6 +845,7 @@ out:
   mgcall_credential_free(cred);
   for(size_t i = 0; i < r.n; i++) {
     free(r.items[i].call_id);
+    free(r.items[i].tenant_id);
     free(r.items[i].bad);
     free(r.items[i].res);
   }

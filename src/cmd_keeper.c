@@ -58,6 +58,8 @@ enum {
   OPT_ON_ENDED,
   OPT_ON_ENDED_URL,
   OPT_API_TOKEN_FILE,
+  OPT_NOTIFICATION_APP_ID,
+  OPT_NOTIFICATION_OPENID_URL,
   OPT_LOG_FORMAT,
   OPT_HOOK_TIMEOUT,
   OPT_HOOK_RETRIES,
@@ -84,6 +86,9 @@ static const struct option run_options[] = {
     {"on-ended", required_argument, NULL, OPT_ON_ENDED},
     {"on-ended-url", required_argument, NULL, OPT_ON_ENDED_URL},
     {"api-token-file", required_argument, NULL, OPT_API_TOKEN_FILE},
+    {"notification-app-id", required_argument, NULL, OPT_NOTIFICATION_APP_ID},
+    {"notification-openid-url", required_argument, NULL,
+     OPT_NOTIFICATION_OPENID_URL},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
     {"hook-retries", required_argument, NULL, OPT_HOOK_RETRIES},
@@ -119,6 +124,12 @@ static void help_run(FILE *out)
       "                         picks one and logs it)\n"
       "  --api-token-file F     bearer token the control API requires (needed\n"
       "                         when --listen is not loopback)\n"
+      "  --notification-app-id ID[,ID...]  POST /notifications requires\n"
+      "                         Graph's signed bearer JWT for one of these\n"
+      "                         app ids (or the --api-token-file token)\n"
+      "  --notification-openid-url URL  where its keys are published\n"
+      "                         (default https://api.aps.skype.com/v1/\n"
+      "                         .well-known/OpenIdConfiguration)\n"
       "  --interval DUR         keepAlive interval (default 15m)\n"
       "  --deadline DUR         Graph's inactivity limit (default 45m)\n"
       "  --jitter PCT           spread each interval by +-PCT% (default 10)\n"
@@ -353,6 +364,12 @@ static int cmd_run(int argc, char **argv)
       api_token = NULL;
       if((rc = read_secret(optarg, &api_token, "--api-token-file")))
         goto out;
+      break;
+    case OPT_NOTIFICATION_APP_ID:
+      o.notification_app_ids = optarg;
+      break;
+    case OPT_NOTIFICATION_OPENID_URL:
+      o.notification_openid_url = optarg;
       break;
     case OPT_LOG_FORMAT:
       if(!strcmp(optarg, "text"))

@@ -5,9 +5,16 @@
  *
  * Conventions (see docs/library.md):
  *  - Every exported symbol starts with mgcall_ / MGCALL_.
- *  - Functions return an mgcall_code; MGCALL_OK (0) is success.  The library
- *    never exits or aborts; a detailed message goes to the handle's error
- *    buffer (mgcall_client_errmsg()).
+ *  - Functions that can fail return an mgcall_code: MGCALL_OK (0) is
+ *    success, failures are the positive codes below (never negative).  The
+ *    library never exits or aborts; a detailed message goes to the handle's
+ *    error buffer (mgcall_client_errmsg()).
+ *  - The structs the caller sees (mgcall_config, mgcall_result) start with
+ *    struct_size and only ever grow at the end: the macros
+ *    mgcall_config_init() and mgcall_keep_alive() pass the caller's
+ *    sizeof, so a program built against an older header keeps working with
+ *    a newer library (and the library never writes past the caller's
+ *    struct).
  *  - Strings passed in are copied; strings handed out are borrowed from their
  *    owner unless the comment says who frees them.
  *  - *_free(NULL) is a no-op.
@@ -73,6 +80,8 @@ MGCALL_EXTERN const char *mgcall_version(void);
 /* Once per process, before threads: initialises libcurl and OpenSSL.
  * Returns MGCALL_OK or MGCALL_E_INTERNAL. */
 MGCALL_EXTERN int mgcall_global_init(void);
+/* Once at the end, after every client is freed: releases what
+ * mgcall_global_init() and the clients set up (shared TLS trust stores). */
 MGCALL_EXTERN void mgcall_global_cleanup(void);
 
 /* ---------------------------------------------------------------------
@@ -104,11 +113,13 @@ MGCALL_EXTERN int mgcall_credential_certificate(
 MGCALL_EXTERN int mgcall_credential_managed_identity(const char *client_id,
                                                      const char *imds_url,
                                                      mgcall_credential **out);
-/* From the environment as SPEC section 3 lists (MGCALL_ACCESS_TOKEN, then
- * AZURE_TENANT_ID/AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or
- * AZURE_CLIENT_CERTIFICATE_PATH ...).  MGCALL_E_AUTH when none is set. */
+/* From the environment as mgcall(1) ENVIRONMENT and docs/mgcall-auth.md list
+ * (MGCALL_ACCESS_TOKEN, then AZURE_TENANT_ID/AZURE_CLIENT_ID with
+ * AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH ...).  MGCALL_E_AUTH
+ * when none is set. */
 MGCALL_EXTERN int mgcall_credential_from_env(mgcall_credential **out,
                                              char *errbuf, size_t errlen);
+/* Free a credential (secrets wiped).  Not while a client still uses it. */
 MGCALL_EXTERN void mgcall_credential_free(mgcall_credential *cred);
 
 /* ---------------------------------------------------------------------
@@ -118,6 +129,7 @@ MGCALL_EXTERN void mgcall_credential_free(mgcall_credential *cred);
 typedef void (*mgcall_log_cb)(void *userdata, const char *line);
 
 typedef struct mgcall_config {
+  size_t struct_size; /* set by mgcall_config_init(); fields are appended */
   const char
       *environment;      /* "Global" (default), "USGov", "USGovDoD", "China" */
   const char *graph_url; /* override of the cloud's Graph root, or NULL */
@@ -139,14 +151,20 @@ typedef struct mgcall_config {
   void *log_userdata;
 } mgcall_config;
 
-MGCALL_EXTERN void mgcall_config_init(mgcall_config *cfg);
+/* Fill cfg (size bytes, the caller's sizeof(mgcall_config)) with the
+ * defaults and set cfg->struct_size = size.  Use the macro. */
+MGCALL_EXTERN void mgcall_config_init_sized(mgcall_config *cfg, size_t size);
+#define mgcall_config_init(cfg) mgcall_config_init_sized((cfg), sizeof(*(cfg)))
 
 typedef struct mgcall_client mgcall_client;
 typedef struct mgcall_batch mgcall_batch;
 
 /* Result of one keepAlive (after all its retries).  Filled by the library;
- * plain data, no pointers to free. */
+ * plain data, no pointers to free.  struct_size is the size the library
+ * filled in: a field lies past it when the library is older than the
+ * header (MGCALL_RESULT_HAS()). */
 typedef struct mgcall_result {
+  size_t struct_size;
   int code;                   /* mgcall_code of this call */
   long status;                /* HTTP status of the last attempt, 0 if none */
   int attempts;               /* requests sent, 1 + retries */
@@ -167,6 +185,10 @@ typedef struct mgcall_result {
    * with retries = 0 (the keeper) uses it to schedule its own retry. */
   long retry_after_ms;
 } mgcall_result;
+
+/* 1 when res (filled by the library) has field. */
+#define MGCALL_RESULT_HAS(res, field)                                          \
+  (offsetof(mgcall_result, field) + sizeof((res)->field) <= (res)->struct_size)
 
 /* The response headers of res as a JSON object {"name": ["value", ...]}
  * (names lower case, repeated headers collected in order), as --response-
@@ -189,6 +211,9 @@ typedef void (*mgcall_done_cb)(void *userdata, const char *call_id, void *item,
 MGCALL_EXTERN int mgcall_client_new(const mgcall_config *cfg,
                                     mgcall_client **out, char *errbuf,
                                     size_t errlen);
+/* Free a client: its batch of one, its token source (the token cache
+ * writer finishes its writes first) and connections.  Free the batches
+ * made from it before. */
 MGCALL_EXTERN void mgcall_client_free(mgcall_client *client);
 
 /* Detail message of the client's last error ("" when none); borrowed. */
@@ -202,18 +227,17 @@ MGCALL_EXTERN const char *mgcall_client_errmsg(const mgcall_client *client);
 MGCALL_EXTERN unsigned long
 mgcall_client_token_requests(const mgcall_client *client);
 
-/* Refresh ahead of time: make sure the bearer token of tenant_id (NULL = the
- * credential's tenant) has at least min_remaining_s seconds left, fetching
- * a new one from the token endpoint or the managed identity endpoint when it
- * has less (or none is held yet), so that later keepAlives find it in memory
- * instead of stalling behind a token request.  Blocking: at most one token
- * acquisition (with the library's token retries).  An --access-token
+/* Refresh ahead of time, blocking: make sure the bearer token of tenant_id
+ * (NULL = the credential's tenant) has more than min_remaining_s seconds
+ * left, fetching a new one when it has not (or none is held).  It is
+ * mgcall_batch_prefetch_token() on the client's batch of one (the one behind
+ * mgcall_keep_alive()), run until the request has ended.  An --access-token
  * credential is never refreshed (its token is given as is).  On success
  * *remaining_s (may be NULL) is the seconds left on the token now held (-1
  * when unknown: an opaque access token) and *lifetime_s (may be NULL) its
  * whole lifetime, exp - iat of the JWT (-1 when unknown).  Returns
- * MGCALL_OK, or MGCALL_E_AUTH / E_NETWORK / E_USAGE ... with the detail in
- * mgcall_client_errmsg().  Requests it sends count in
+ * MGCALL_OK, or MGCALL_E_AUTH / E_NETWORK / E_THROTTLED / E_USAGE ... with
+ * the detail in mgcall_client_errmsg().  Requests it sends count in
  * mgcall_client_token_requests(). */
 MGCALL_EXTERN int mgcall_client_prefetch_token(mgcall_client *client,
                                                const char *tenant_id,
@@ -227,11 +251,17 @@ MGCALL_EXTERN char *mgcall_keep_alive_url(const mgcall_client *client,
                                           const char *call_id);
 
 /* One keepAlive with retries, blocking.  tenant_id NULL = the credential's
- * tenant.  Fills *res (always, also on error) and returns res->code.
- * Successive calls on one client reuse its connections.  Not to be called
- * from a batch callback. */
-MGCALL_EXTERN int mgcall_keep_alive(mgcall_client *client, const char *call_id,
-                                    const char *tenant_id, mgcall_result *res);
+ * tenant.  Fills *res (always, also on error; size bytes at most: the
+ * caller's sizeof(mgcall_result)) and returns res->code.  Successive calls
+ * on one client reuse its connections.  Not to be called from a batch
+ * callback.  Use the macro. */
+MGCALL_EXTERN int mgcall_keep_alive_sized(mgcall_client *client,
+                                          const char *call_id,
+                                          const char *tenant_id,
+                                          mgcall_result *res, size_t size);
+#define mgcall_keep_alive(client, call_id, tenant_id, res)                     \
+  mgcall_keep_alive_sized((client), (call_id), (tenant_id), (res),             \
+                          sizeof(*(res)))
 
 /* ---------------------------------------------------------------------
  * Batches (lib/batch.c): many keepAlives at once on libcurl's multi
@@ -242,6 +272,9 @@ MGCALL_EXTERN int mgcall_keep_alive(mgcall_client *client, const char *call_id,
  * batch for its whole life.
  * --------------------------------------------------------------------- */
 
+/* Make a batch on client (which must outlive it): at most max_parallel
+ * keepAlives in flight (0 = 16), cb called with userdata for each completed
+ * item.  MGCALL_OK or MGCALL_E_USAGE / E_INTERNAL. */
 MGCALL_EXTERN int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
                                    mgcall_done_cb cb, void *userdata,
                                    mgcall_batch **out);
@@ -253,15 +286,36 @@ MGCALL_EXTERN int mgcall_batch_add(mgcall_batch *batch, const char *call_id,
 
 /* Drive the batch for at most timeout_ms (0 = do what is ready, don't
  * wait); returns earlier when mgcall_batch_wakeup() is called, and when
- * callbacks ran during this call and no item is left (so a loop
- * `while(mgcall_batch_run(b, 1000) > 0)` ends as soon as all is done).  An
- * empty batch waits the whole timeout (or until woken): the keeper may use
- * the call as its sleep.  Callbacks run from here and may call
- * mgcall_batch_add().  A failed token acquisition completes the item with
- * that code (MGCALL_E_AUTH ...); the item's request is not sent.  Returns
- * the number of items not yet completed (queued, in flight or waiting to
- * retry), or a negative mgcall_code on failure. */
+ * callbacks ran (or a token request ended) during this call and no item is
+ * left (so a loop `while(mgcall_batch_pending(b) && !mgcall_batch_run(b,
+ * 1000))` ends as soon as all is done).  Token requests the items need run on
+ * the batch too (one per tenant, retried on timers): a slow or failing token
+ * endpoint holds up only the items of its tenant.  An empty batch waits the
+ * whole timeout (or until woken): the keeper may use the call as its sleep.
+ * Callbacks run from here and may call mgcall_batch_add().  A failed token
+ * acquisition completes the item with that code (MGCALL_E_AUTH ...); the item's
+ * request is not sent.  Returns MGCALL_OK, or MGCALL_E_INTERNAL (the wait
+ * failed) / E_USAGE; items not yet completed: mgcall_batch_pending(). */
 MGCALL_EXTERN int mgcall_batch_run(mgcall_batch *batch, int timeout_ms);
+
+/* Refresh ahead of time without waiting: when the bearer token of
+ * tenant_id (NULL = the credential's tenant) has min_remaining_s seconds
+ * left or fewer (or none is held), start a token request on the batch (or
+ * join the one under way for that tenant: keepAlives that need the token
+ * wait on the same request); mgcall_batch_run() carries it out, with its
+ * retries as timers.  Returns MGCALL_OK with *pending (may be NULL) 1 while
+ * a request is under way, or 0 with *remaining_s and *lifetime_s (may be
+ * NULL; -1 when unknown) of the token held.  When the last request for
+ * that tenant failed and no call has reported it yet, returns its code
+ * (MGCALL_E_AUTH, E_NETWORK, E_THROTTLED ...) once, with the detail in
+ * mgcall_client_errmsg(), and starts nothing.  An --access-token
+ * credential is never refreshed.  Requests count in
+ * mgcall_client_token_requests(). */
+MGCALL_EXTERN int mgcall_batch_prefetch_token(mgcall_batch *batch,
+                                              const char *tenant_id,
+                                              long min_remaining_s,
+                                              int *pending, long *remaining_s,
+                                              long *lifetime_s);
 
 /* Make a running or future mgcall_batch_run() return early.  The only batch
  * function that is safe to call from another thread. */

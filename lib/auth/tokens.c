@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* tokens.c - a bearer token per tenant: memory, then the cache file, then
- * the token endpoint (client secret, certificate assertion) or the managed
- * identity endpoint (IMDS, App Service). */
+/* tokens.c - a bearer token per tenant: memory, then the cache file, then a
+ * request to the token endpoint (client secret, certificate assertion) or
+ * the managed identity endpoint (IMDS, App Service).  This file builds the
+ * request and reads its answer; it never waits: the transfer is driven by
+ * the caller (a batch's multi handle, or tokens_get.c for the blocking
+ * mgc__tokens_get()).  The cache file is read once per token source and
+ * written by cache_writer.c's thread. */
 #include "tokens.h"
 
 #include "assertion.h"
+#include "cache_writer.h"
 #include "cloud.h"
 #include "credential.h"
 #include "http.h"
@@ -14,7 +19,7 @@
 #include "retry.h"
 
 #include <curl/curl.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -50,9 +55,12 @@ struct mgc_tokens {
   struct entry *entries;
   size_t nentries;
   unsigned long requests;
-  /* Set by send_request() for the retry decision of mgc__tokens_get(). */
-  int last_retryable;
-  int64_t last_retry_after_ms; /* -1 = none */
+  /* The cache file, read once on first need (cache_text may stay NULL). */
+  int cache_loaded;
+  int cache_refused; /* refused on reading: neither used nor written */
+  char *cache_text;
+  size_t cache_len;
+  struct mgc_cache_writer *writer; /* NULL without a cache file */
 };
 
 static void wipe_free(char *s)
@@ -101,10 +109,17 @@ int mgc__token_settings_from_config(const mgcall_config *cfg,
   return MGCALL_OK;
 }
 
+static void warn_cb_adapter(void *ud, const char *msg);
+
 void mgc__tokens_free(struct mgc_tokens *t)
 {
   if(!t)
     return;
+  mgc__cache_writer_free(t->writer, warn_cb_adapter, t);
+  if(t->cache_text) {
+    OPENSSL_cleanse(t->cache_text, t->cache_len);
+    free(t->cache_text);
+  }
   for(size_t i = 0; i < t->nentries; i++) {
     free(t->entries[i].tenant);
     wipe_free(t->entries[i].token);
@@ -149,8 +164,11 @@ int mgc__tokens_new(const mgcall_credential *cred,
   if(s->use_cache && cred->kind != MGC_CRED_ACCESS_TOKEN)
     t->cache_path =
         s->cache_path ? strdup(s->cache_path) : mgc__token_cache_default_path();
+  if(t->cache_path)
+    t->writer = mgc__cache_writer_new(t->cache_path);
   int bad = !t->authority || !t->resource || !t->scope || !t->mi_resource ||
-            (s->cacert && !t->cacert) || (s->proxy && !t->proxy);
+            (s->cacert && !t->cacert) || (s->proxy && !t->proxy) ||
+            (t->cache_path && !t->writer);
   if(bad) {
     mgc__tokens_free(t);
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
@@ -192,6 +210,19 @@ static void warn(const struct mgc_tokens *t, const char *msg)
     fprintf(stderr, "mgcall: warning: %s\n", msg);
 }
 
+static void warn_cb_adapter(void *ud, const char *msg)
+{
+  warn(ud, msg);
+}
+
+/* Hand out a warning of the cache writer's thread (owner's thread). */
+static void writer_warnings(struct mgc_tokens *t)
+{
+  char w[600];
+  if(t->writer && mgc__cache_writer_warning(t->writer, w, sizeof(w)))
+    warn(t, w);
+}
+
 /* Tenant ids go into a URL path: GUIDs and domain names only. */
 static int tenant_ok(const char *s)
 {
@@ -204,19 +235,6 @@ static int tenant_ok(const char *s)
       return 0;
   }
   return strcmp(s, ".") && strcmp(s, "..");
-}
-
-static int give(const char *token, time_t exp, char *out, size_t outlen,
-                time_t *expires_at, struct mgc_err *err)
-{
-  size_t n = strlen(token);
-  if(n + 1 > outlen)
-    return mgc__err_set(err, MGCALL_E_INTERNAL,
-                        "token of %zu bytes does not fit the buffer", n);
-  memcpy(out, token, n + 1);
-  if(expires_at)
-    *expires_at = exp;
-  return MGCALL_OK;
 }
 
 static struct entry *find_entry(struct mgc_tokens *t, const char *tenant)
@@ -271,194 +289,49 @@ static int remember(struct mgc_tokens *t, const char *tenant, const char *token,
   return 0;
 }
 
-/* ---- HTTP ---- */
+/* ---- which tenant, which cache key ---- */
 
-struct request {
-  const char *url;
-  const char *form; /* POST body, or NULL for GET */
-  struct curl_slist *headers;
-  const char *what; /* "token endpoint" ... */
-};
-
-static int retry_status(long status)
-{
-  return mgc__retry_status(status) || status == 500 || status == 502;
-}
-
-static void sleep_ms(int64_t ms)
-{
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while(nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    ;
-}
-
-static int send_request(struct mgc_tokens *t, const struct request *rq,
-                        struct mgc_token_response *resp, struct mgc_err *err)
-{
-  CURL *h = curl_easy_init();
-  if(!h)
-    return mgc__err_set(err, MGCALL_E_INTERNAL, "libcurl: out of memory");
-  struct mgc_buf body;
-  mgc__buf_init(&body, MGC_HTTP_MAX_BODY);
-  int rc = mgc__http_setup(h, &t->http, err);
-  if(rc)
-    goto out;
-  curl_easy_setopt(h, CURLOPT_URL, rq->url);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mgc__buf_curl_write);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-  if(rq->form) {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->form);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->form));
-  }
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
-  t->requests++;
-  CURLcode cc = curl_easy_perform(h);
-  t->last_retryable = cc != CURLE_OK && mgc__http_curl_retryable(cc);
-  t->last_retry_after_ms = -1;
-  if(cc == CURLE_WRITE_ERROR) {
-    rc = mgc__err_set(err, MGCALL_E_AUTH,
-                      "%s answered more than %d bytes: not a token response",
-                      rq->what, MGC_HTTP_MAX_BODY);
-    goto out;
-  }
-  if(cc != CURLE_OK) {
-    rc = mgc__http_curl_code(cc);
-    if(rc == MGCALL_E_INTERNAL)
-      rc = MGCALL_E_NETWORK;
-    mgc__err_set(err, rc, "cannot reach the %s at %s: %s", rq->what, rq->url,
-                 curl_easy_strerror(cc));
-    goto out;
-  }
-  long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  t->last_retryable = retry_status(status);
-  struct curl_header *ra = NULL;
-  uint64_t ra_ms = 0;
-  if(t->last_retryable &&
-     curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &ra) ==
-         CURLHE_OK &&
-     !mgc__retry_after_parse(ra->value, time(NULL), &ra_ms))
-    t->last_retry_after_ms = (int64_t)ra_ms;
-  rc = mgc__token_response_parse(body.data, body.len, status, time(NULL),
-                                 rq->what, resp, err);
-out:
-  if(body.data)
-    OPENSSL_cleanse(body.data, body.len);
-  mgc__buf_release(&body);
-  curl_easy_cleanup(h);
-  return rc;
-}
-
-/* Append "&name=escaped(value)" (or without '&' when first) to a capped
- * form buffer. */
-static int form_add(struct mgc_buf *form, const char *name, const char *value)
-{
-  char *esc = curl_easy_escape(NULL, value, 0);
-  if(!esc)
-    return -1;
-  int bad = (form->len && mgc__buf_add(form, "&", 1)) ||
-            mgc__buf_add(form, name, strlen(name)) ||
-            mgc__buf_add(form, "=", 1) || mgc__buf_add(form, esc, strlen(esc));
-  OPENSSL_cleanse(esc, strlen(esc));
-  curl_free(esc);
-  return bad ? -1 : 0;
-}
-
-static int fetch_client_credentials(struct mgc_tokens *t, const char *tenant,
-                                    struct mgc_token_response *resp,
-                                    struct mgc_err *err)
+/* The tenant a token is kept under: "" for a managed identity (it has one
+ * tenant; the endpoint knows it), else tenant or the credential's own; NULL
+ * when that is not a valid tenant id. */
+static const char *key_tenant_of(const struct mgc_tokens *t, const char *tenant)
 {
   const mgcall_credential *c = t->cred;
-  char *url = NULL, *assertion = NULL;
-  struct mgc_buf form;
-  mgc__buf_init(&form, 256 * 1024);
-  int rc;
-  if(asprintf(&url, "%s/%s/oauth2/v2.0/token", t->authority, tenant) < 0)
-    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
-  int bad = form_add(&form, "grant_type", "client_credentials") ||
-            form_add(&form, "client_id", c->client_id) ||
-            form_add(&form, "scope", t->scope);
-  if(c->kind == MGC_CRED_CLIENT_SECRET) {
-    bad = bad || form_add(&form, "client_secret", c->client_secret);
-  }
-  else {
-    assertion = mgc__client_assertion(c, url, time(NULL), err);
-    if(!assertion) {
-      rc = err ? err->code : MGCALL_E_AUTH;
-      goto out;
-    }
-    bad = bad ||
-          form_add(&form, "client_assertion_type",
-                   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") ||
-          form_add(&form, "client_assertion", assertion);
-  }
-  if(bad) {
-    rc = mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
-    goto out;
-  }
-  struct curl_slist *hdrs = curl_slist_append(
-      NULL, "Content-Type: application/x-www-form-urlencoded");
-  hdrs = hdrs ? curl_slist_append(hdrs, "Accept: application/json") : NULL;
-  if(!hdrs) {
-    rc = mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
-    goto out;
-  }
-  struct request rq = {url, form.data, hdrs, "token endpoint"};
-  rc = send_request(t, &rq, resp, err);
-  curl_slist_free_all(hdrs);
-out:
-  wipe_free(assertion);
-  if(form.data)
-    OPENSSL_cleanse(form.data, form.len);
-  mgc__buf_release(&form);
-  free(url);
-  return rc;
+  if(c->kind == MGC_CRED_MANAGED_IDENTITY || c->kind == MGC_CRED_ACCESS_TOKEN)
+    return "";
+  const char *k = tenant && *tenant ? tenant : c->tenant_id;
+  return tenant_ok(k) ? k : NULL;
 }
 
-static int fetch_managed_identity(struct mgc_tokens *t,
-                                  struct mgc_token_response *resp,
-                                  struct mgc_err *err)
+int mgc__tokens_fixed(const struct mgc_tokens *t)
+{
+  return t && t->cred->kind == MGC_CRED_ACCESS_TOKEN;
+}
+
+const char *mgc__tokens_key(const struct mgc_tokens *t, const char *tenant)
+{
+  return t ? key_tenant_of(t, tenant) : NULL;
+}
+
+static struct mgc_cache_key cache_key(const struct mgc_tokens *t,
+                                      const char *key_tenant)
 {
   const mgcall_credential *c = t->cred;
-  char *res = curl_easy_escape(NULL, t->mi_resource, 0);
-  char *cid = c->client_id ? curl_easy_escape(NULL, c->client_id, 0) : NULL;
-  char *url = NULL, *hdr = NULL;
-  struct curl_slist *hdrs = NULL;
-  int rc = MGCALL_E_INTERNAL;
-  if(!res || (c->client_id && !cid))
-    goto nomem;
-  int n;
-  if(c->identity_endpoint) {
-    n = asprintf(&url, "%s%capi-version=2019-08-01&resource=%s%s%s",
-                 c->identity_endpoint,
-                 strchr(c->identity_endpoint, '?') ? '&' : '?', res,
-                 cid ? "&client_id=" : "", cid ? cid : "");
-    if(n < 0 || asprintf(&hdr, "X-IDENTITY-HEADER: %s", c->identity_header) < 0)
-      goto nomem;
-  }
-  else {
-    n = asprintf(&url,
-                 "%s/metadata/identity/oauth2/token?api-version=2018-02-01"
-                 "&resource=%s%s%s",
-                 c->imds_url, res, cid ? "&client_id=" : "", cid ? cid : "");
-    if(n < 0 || !(hdr = strdup("Metadata: true")))
-      goto nomem;
-  }
-  hdrs = curl_slist_append(NULL, hdr);
-  if(!hdrs)
-    goto nomem;
-  struct request rq = {url, NULL, hdrs, "managed identity endpoint"};
-  rc = send_request(t, &rq, resp, err);
-  goto out;
-nomem:
-  rc = mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
-out:
-  curl_slist_free_all(hdrs);
-  wipe_free(hdr);
-  free(url);
-  curl_free(res);
-  curl_free(cid);
-  return rc;
+  int mi = c->kind == MGC_CRED_MANAGED_IDENTITY;
+  struct mgc_cache_key k = {
+      mi ? (c->identity_endpoint ? c->identity_endpoint : c->imds_url)
+         : t->authority,
+      key_tenant, c->client_id ? c->client_id : "",
+      mi ? t->mi_resource : t->scope};
+  return k;
+}
+
+static int bad_tenant(const char *tenant, const mgcall_credential *c,
+                      struct mgc_err *err)
+{
+  const char *k = tenant && *tenant ? tenant : c->tenant_id;
+  return mgc__err_set(err, MGCALL_E_USAGE, "bad tenant id '%.300s'",
+                      k ? k : "");
 }
 
 /* Expiry of an access token given as is: its exp claim, or 0. */
@@ -476,98 +349,317 @@ static time_t token_exp(const char *token)
   return exp;
 }
 
-int mgc__tokens_get(struct mgc_tokens *t, const char *tenant, int force_refresh,
-                    char *out, size_t outlen, time_t *expires_at,
-                    struct mgc_err *err)
+/* Read the cache file the first time it is needed (once per token source:
+ * a small local file; later tokens come from memory and are written by the
+ * writer's thread). */
+static void load_cache(struct mgc_tokens *t)
 {
-  if(!t || !out)
+  if(!t->cache_path || t->cache_loaded)
+    return;
+  t->cache_loaded = 1;
+  char warning[600] = "";
+  if(!mgc__token_cache_read(t->cache_path, &t->cache_text, &t->cache_len,
+                            warning, sizeof(warning)) &&
+     warning[0]) {
+    t->cache_refused = 1;
+    warn(t, warning);
+  }
+}
+
+static int give_copy(const char *token, time_t exp, char **out,
+                     time_t *expires_at, struct mgc_err *err)
+{
+  *out = strdup(token);
+  if(!*out)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  if(expires_at)
+    *expires_at = exp;
+  return MGCALL_OK;
+}
+
+int mgc__tokens_held(struct mgc_tokens *t, const char *tenant, long min_left_s,
+                     char **token, time_t *expires_at, struct mgc_err *err)
+{
+  *token = NULL;
+  if(expires_at)
+    *expires_at = 0;
+  if(!t)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "tokens: bad arguments");
   const mgcall_credential *c = t->cred;
   if(c->kind == MGC_CRED_ACCESS_TOKEN)
-    return give(c->access_token, token_exp(c->access_token), out, outlen,
-                expires_at, err);
+    return give_copy(c->access_token, token_exp(c->access_token), token,
+                     expires_at, err);
+  const char *kt = key_tenant_of(t, tenant);
+  if(!kt)
+    return bad_tenant(tenant, c, err);
+  writer_warnings(t);
+  time_t now = time(NULL);
+  struct entry *e = find_entry(t, kt);
+  if(e && (long long)e->expires_at - (long long)now > min_left_s)
+    return give_copy(e->token, e->expires_at, token, expires_at, err);
+  load_cache(t);
+  if(!t->cache_text || t->cache_refused)
+    return MGCALL_OK;
+  struct mgc_cache_key key = cache_key(t, kt);
+  char *tok = NULL;
+  time_t exp = 0;
+  int rc = MGCALL_OK;
+  if(mgc__token_cache_find(t->cache_text, t->cache_len, &key, now, &tok,
+                           &exp) &&
+     (long long)exp - (long long)now > min_left_s) {
+    rc = remember(t, kt, tok, exp)
+             ? mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory")
+             : give_copy(tok, exp, token, expires_at, err);
+  }
+  wipe_free(tok);
+  return rc;
+}
 
-  const char *key_tenant;
-  const char *authority;
-  if(c->kind == MGC_CRED_MANAGED_IDENTITY) {
-    key_tenant = ""; /* the identity has one tenant; the endpoint knows it */
-    authority = c->identity_endpoint ? c->identity_endpoint : c->imds_url;
+/* ---- one token request ---- */
+
+struct mgc_token_req {
+  CURL *easy;
+  struct curl_slist *hdrs;
+  char *url;
+  struct mgc_buf form; /* POST body (secrets: wiped) */
+  struct mgc_buf body; /* the answer */
+  char *key_tenant;
+  const char *what; /* "token endpoint" ... */
+};
+
+static int retry_status(long status)
+{
+  return mgc__retry_status(status) || status == 500 || status == 502;
+}
+
+/* Append "&name=escaped(value)" (or without '&' when first) to a capped
+ * form buffer. */
+static int form_add(struct mgc_buf *form, const char *name, const char *value)
+{
+  char *esc = curl_easy_escape(NULL, value, 0);
+  if(!esc)
+    return -1;
+  int bad = (form->len && mgc__buf_add(form, "&", 1)) ||
+            mgc__buf_add(form, name, strlen(name)) ||
+            mgc__buf_add(form, "=", 1) || mgc__buf_add(form, esc, strlen(esc));
+  OPENSSL_cleanse(esc, strlen(esc));
+  curl_free(esc);
+  return bad ? -1 : 0;
+}
+
+static int add_hdr(struct curl_slist **l, const char *line)
+{
+  struct curl_slist *n = curl_slist_append(*l, line);
+  if(!n)
+    return -1;
+  *l = n;
+  return 0;
+}
+
+/* URL, form and headers of a client credentials request (secret or
+ * certificate assertion: signing is CPU work, no I/O). */
+static int build_client_credentials(struct mgc_tokens *t,
+                                    struct mgc_token_req *r,
+                                    struct mgc_err *err)
+{
+  const mgcall_credential *c = t->cred;
+  if(asprintf(&r->url, "%s/%s/oauth2/v2.0/token", t->authority, r->key_tenant) <
+     0) {
+    r->url = NULL;
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  }
+  r->what = "token endpoint";
+  int bad = form_add(&r->form, "grant_type", "client_credentials") ||
+            form_add(&r->form, "client_id", c->client_id) ||
+            form_add(&r->form, "scope", t->scope);
+  if(c->kind == MGC_CRED_CLIENT_SECRET) {
+    bad = bad || form_add(&r->form, "client_secret", c->client_secret);
   }
   else {
-    key_tenant = tenant && *tenant ? tenant : c->tenant_id;
-    authority = t->authority;
-    if(!tenant_ok(key_tenant))
-      return mgc__err_set(err, MGCALL_E_USAGE, "bad tenant id '%.300s'",
-                          key_tenant ? key_tenant : "");
+    char *assertion = mgc__client_assertion(c, r->url, time(NULL), err);
+    if(!assertion)
+      return err ? err->code : MGCALL_E_AUTH;
+    bad = bad ||
+          form_add(&r->form, "client_assertion_type",
+                   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") ||
+          form_add(&r->form, "client_assertion", assertion);
+    wipe_free(assertion);
   }
-  time_t now = time(NULL);
-  if(!force_refresh) {
-    struct entry *e = find_entry(t, key_tenant);
-    if(e && e->expires_at - now > MGC_TOKEN_MARGIN)
-      return give(e->token, e->expires_at, out, outlen, expires_at, err);
+  bad = bad ||
+        add_hdr(&r->hdrs, "Content-Type: application/x-www-form-urlencoded") ||
+        add_hdr(&r->hdrs, "Accept: application/json");
+  return bad ? mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory")
+             : MGCALL_OK;
+}
+
+/* URL and headers of a managed identity request (IMDS or App Service). */
+static int build_managed_identity(struct mgc_tokens *t, struct mgc_token_req *r,
+                                  struct mgc_err *err)
+{
+  const mgcall_credential *c = t->cred;
+  char *res = curl_easy_escape(NULL, t->mi_resource, 0);
+  char *cid = c->client_id ? curl_easy_escape(NULL, c->client_id, 0) : NULL;
+  char *hdr = NULL;
+  int bad = !res || (c->client_id && !cid);
+  r->what = "managed identity endpoint";
+  if(!bad && c->identity_endpoint) {
+    bad = asprintf(&r->url, "%s%capi-version=2019-08-01&resource=%s%s%s",
+                   c->identity_endpoint,
+                   strchr(c->identity_endpoint, '?') ? '&' : '?', res,
+                   cid ? "&client_id=" : "", cid ? cid : "") < 0;
+    if(bad)
+      r->url = NULL;
+    if(!bad && asprintf(&hdr, "X-IDENTITY-HEADER: %s", c->identity_header) < 0)
+      hdr = NULL;
   }
-  struct mgc_cache_key key = {
-      authority, key_tenant, c->client_id ? c->client_id : "",
-      c->kind == MGC_CRED_MANAGED_IDENTITY ? t->mi_resource : t->scope};
-  char *text = NULL;
-  size_t len = 0;
-  char warning[600] = "";
-  int refused = 0;
-  if(t->cache_path) {
-    if(mgc__token_cache_read(t->cache_path, &text, &len, warning,
-                             sizeof(warning))) {
-      char *tok = NULL;
-      time_t exp = 0;
-      if(!force_refresh &&
-         mgc__token_cache_find(text, len, &key, now, &tok, &exp)) {
-        int rc = remember(t, key_tenant, tok, exp)
-                     ? mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory")
-                     : give(tok, exp, out, outlen, expires_at, err);
-        wipe_free(tok);
-        wipe_free(text);
-        return rc;
-      }
+  else if(!bad) {
+    bad = asprintf(&r->url,
+                   "%s/metadata/identity/oauth2/token?api-version=2018-02-01"
+                   "&resource=%s%s%s",
+                   c->imds_url, res, cid ? "&client_id=" : "",
+                   cid ? cid : "") < 0;
+    if(bad)
+      r->url = NULL;
+    hdr = bad ? NULL : strdup("Metadata: true");
+  }
+  bad = bad || !hdr || add_hdr(&r->hdrs, hdr);
+  wipe_free(hdr);
+  curl_free(res);
+  curl_free(cid);
+  return bad ? mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory")
+             : MGCALL_OK;
+}
+
+void mgc__tokens_req_free(struct mgc_token_req *r)
+{
+  if(!r)
+    return;
+  if(r->easy)
+    curl_easy_cleanup(r->easy);
+  curl_slist_free_all(r->hdrs); /* the App Service header is a secret */
+  if(r->form.data)
+    OPENSSL_cleanse(r->form.data, r->form.len);
+  mgc__buf_release(&r->form);
+  if(r->body.data)
+    OPENSSL_cleanse(r->body.data, r->body.len);
+  mgc__buf_release(&r->body);
+  free(r->url);
+  free(r->key_tenant);
+  free(r);
+}
+
+int mgc__tokens_req_new(struct mgc_tokens *t, const char *tenant,
+                        struct mgc_token_req **out, struct mgc_err *err)
+{
+  *out = NULL;
+  if(!t || t->cred->kind == MGC_CRED_ACCESS_TOKEN)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "tokens: nothing to request");
+  const char *kt = key_tenant_of(t, tenant);
+  if(!kt)
+    return bad_tenant(tenant, t->cred, err);
+  struct mgc_token_req *r = calloc(1, sizeof(*r));
+  if(!r)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  mgc__buf_init(&r->form, 256 * 1024);
+  mgc__buf_init(&r->body, MGC_HTTP_MAX_BODY);
+  r->key_tenant = strdup(kt);
+  r->easy = curl_easy_init();
+  int rc = !r->key_tenant || !r->easy
+               ? mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory")
+               : MGCALL_OK;
+  if(!rc)
+    rc = t->cred->kind == MGC_CRED_MANAGED_IDENTITY
+             ? build_managed_identity(t, r, err)
+             : build_client_credentials(t, r, err);
+  if(!rc)
+    rc = mgc__http_setup(r->easy, &t->http, err);
+  CURLcode cc = CURLE_OK;
+#define SET(opt, val)                                                          \
+  do {                                                                         \
+    if(cc == CURLE_OK)                                                         \
+      cc = curl_easy_setopt(r->easy, opt, val);                                \
+  } while(0)
+  if(!rc) {
+    SET(CURLOPT_URL, r->url);
+    SET(CURLOPT_WRITEFUNCTION, mgc__buf_curl_write);
+    SET(CURLOPT_WRITEDATA, &r->body);
+    SET(CURLOPT_HTTPHEADER, r->hdrs);
+    if(r->form.len) {
+      SET(CURLOPT_POSTFIELDS, r->form.data);
+      SET(CURLOPT_POSTFIELDSIZE, (long)r->form.len);
     }
-    else if(warning[0]) {
-      refused = 1;
-      warn(t, warning);
-    }
+    if(cc != CURLE_OK)
+      rc = mgc__err_set(err, MGCALL_E_INTERNAL, "libcurl set-up failed: %s",
+                        curl_easy_strerror(cc));
   }
-  struct mgc_token_response resp;
-  int rc;
-  for(int attempt = 0;; attempt++) {
-    t->last_retryable = 0;
-    rc = c->kind == MGC_CRED_MANAGED_IDENTITY
-             ? fetch_managed_identity(t, &resp, err)
-             : fetch_client_credentials(t, key_tenant, &resp, err);
-    if(rc == MGCALL_OK || !t->last_retryable || attempt == TOKEN_RETRIES)
-      break;
-    int64_t wait = t->last_retry_after_ms >= 0 ? t->last_retry_after_ms
-                                               : 1000LL << attempt;
-    if(wait > RETRY_WAIT_MAX_MS)
-      break;
-    sleep_ms(wait);
-  }
+#undef SET
   if(rc) {
-    wipe_free(text);
+    mgc__tokens_req_free(r);
     return rc;
   }
-  if(remember(t, key_tenant, resp.access_token, resp.expires_at)) {
+  t->requests++;
+  *out = r;
+  return MGCALL_OK;
+}
+
+CURL *mgc__tokens_req_easy(const struct mgc_token_req *r)
+{
+  return r ? r->easy : NULL;
+}
+
+int mgc__tokens_req_done(struct mgc_tokens *t, struct mgc_token_req *r,
+                         CURLcode cc, char **token, time_t *expires_at,
+                         int *retryable, int64_t *retry_after_ms,
+                         struct mgc_err *err)
+{
+  *token = NULL;
+  *retryable = 0;
+  *retry_after_ms = -1;
+  if(cc == CURLE_WRITE_ERROR)
+    return mgc__err_set(err, MGCALL_E_AUTH,
+                        "%s answered more than %d bytes: not a token response",
+                        r->what, MGC_HTTP_MAX_BODY);
+  if(cc != CURLE_OK) {
+    *retryable = mgc__http_curl_retryable(cc);
+    int rc = mgc__http_curl_code(cc);
+    if(rc == MGCALL_E_INTERNAL)
+      rc = MGCALL_E_NETWORK;
+    return mgc__err_set(err, rc, "cannot reach the %s at %s: %s", r->what,
+                        r->url, curl_easy_strerror(cc));
+  }
+  long status = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  *retryable = retry_status(status);
+  struct curl_header *ra = NULL;
+  uint64_t ra_ms = 0;
+  if(*retryable &&
+     curl_easy_header(r->easy, "Retry-After", 0, CURLH_HEADER, -1, &ra) ==
+         CURLHE_OK &&
+     !mgc__retry_after_parse(ra->value, time(NULL), &ra_ms))
+    *retry_after_ms = ra_ms > INT64_MAX ? INT64_MAX : (int64_t)ra_ms;
+  struct mgc_token_response resp;
+  int rc = mgc__token_response_parse(r->body.data, r->body.len, status,
+                                     time(NULL), r->what, &resp, err);
+  if(rc)
+    return rc;
+  if(remember(t, r->key_tenant, resp.access_token, resp.expires_at))
     rc = mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
-  }
-  else {
-    rc = give(resp.access_token, resp.expires_at, out, outlen, expires_at, err);
-  }
-  if(rc == MGCALL_OK && t->cache_path && !refused) {
-    char *next = mgc__token_cache_update(text, len, &key, resp.access_token,
-                                         resp.expires_at, now);
-    if(next) {
-      if(mgc__token_cache_write(t->cache_path, next, warning, sizeof(warning)))
-        warn(t, warning);
-      wipe_free(next);
-    }
+  else
+    rc = give_copy(resp.access_token, resp.expires_at, token, expires_at, err);
+  if(!rc && t->writer && !t->cache_refused) {
+    struct mgc_cache_key key = cache_key(t, r->key_tenant);
+    mgc__cache_writer_put(t->writer, &key, resp.access_token, resp.expires_at);
   }
   mgc__token_response_release(&resp);
-  wipe_free(text);
   return rc;
+}
+
+int64_t mgc__tokens_retry_wait(int failed_attempt, int retryable,
+                               int64_t retry_after_ms)
+{
+  if(!retryable || failed_attempt >= TOKEN_RETRIES)
+    return -1;
+  int64_t wait =
+      retry_after_ms >= 0 ? retry_after_ms : 1000LL << failed_attempt;
+  return wait > RETRY_WAIT_MAX_MS ? -1 : wait;
 }

@@ -51,9 +51,9 @@ for _ in $(seq 50); do
 done
 t_eq "$state" established "get: the call becomes established"
 t_eq "$S" 200 "get: 200"
-t_ok 't_wait_lines "$SINK_FILE" 1' "an established notification arrives"
-t_eq "$(head -n 1 "$SINK_FILE" | jq -r '.body | fromjson | .value[0].resourceData.state')" \
-  established "callback: established notification"
+t_ok 't_wait_lines "$SINK_FILE" 2' "establishing and established notifications arrive"
+t_eq "$(head -n 2 "$SINK_FILE" | jq -r '.body | fromjson | .value[0].resourceData.state' | tr '\n' ' ')" \
+  "establishing established " "callbacks: establishing, then established"
 
 # ---- keepAlive -----------------------------------------------------------------
 req POST "/v1.0/communications/calls/$ID/keepAlive" "${AUTH[@]}" \
@@ -170,9 +170,9 @@ req GET "/v1.0/communications/calls/$ID" "${AUTH[@]}"
 t_eq "$S" 404 "get after delete: 404"
 req DELETE "/v1.0/communications/calls/$ID" "${AUTH[@]}"
 t_eq "$S" 404 "delete twice: 404"
-t_ok 't_wait_lines "$SINK_FILE" 2' "a notification arrives after delete"
-t_eq "$(sed -n 2p "$SINK_FILE" | jq -r '.body | fromjson | .value[0].changeType')" deleted \
-  "callback after delete: changeType deleted"
+t_ok 't_wait_lines "$SINK_FILE" 4' "two notifications arrive after delete"
+t_eq "$(sed -n 3,4p "$SINK_FILE" | jq -r '.body | fromjson | .value[0] | .changeType + "/" + .resourceData.state' | tr '\n' ' ')" \
+  "updated/terminating deleted/terminated " "callbacks after delete: terminating (updated), then terminated (deleted)"
 req GET "/_emulator/calls/$ID"
 t_eq "$(body .state)" terminated "ended call still visible in /_emulator/calls"
 t_eq "$(body .endReason)" deleted "end reason: deleted"
@@ -248,10 +248,12 @@ for _ in $(seq 50); do
   [ "$(body .state)" = established ] && break
   sleep 0.1
 done
+t_ok 't_wait_lines "$FAILING" 2' "the failed established callback is retried"
 req DELETE "/_emulator/calls/$RID"
-t_ok 't_wait_lines "$FAILING" 3' "three callbacks reach the failing sink"
-t_eq "$(jq -r '.body | fromjson | .value[0].changeType' "$FAILING" | sort | uniq -c | awk '{print $1 $2}' | tr '\n' ' ')" \
-  "1deleted 2updated " "a failed callback (500) is retried: the sink saw established twice, then deleted"
+t_ok 't_wait_lines "$FAILING" 4' "four callbacks reach the failing sink"
+t_eq "$(jq -r '.body | fromjson | .value[0].resourceData.state' "$FAILING" | tr '\n' ' ')" \
+  "established established terminating terminated " \
+  "a failed callback (500) is retried: the sink saw established twice, then terminating and terminated"
 
 # ---- 403: a token without a Calls role --------------------------------------------------
 t_emulator_start --client app1:s3cret --roles User.Read.All

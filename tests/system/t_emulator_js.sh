@@ -9,30 +9,8 @@
 # install fails.
 . "$(dirname "$0")/lib.sh"
 
-JS_SRC="$(cd "$(dirname "$0")/js" && pwd)"
-JS_DIR="${MGCALL_BUILD_DIR:-$T}/js-compat"
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  t_fail "node and npm are required (scripts/bootstrap installs them)"
-  t_done
-  exit 1
-fi
-t_pass "node $(node --version), npm $(npm --version)"
-
-# npm ci into the build tree, once per lock file.
-mkdir -p "$JS_DIR"
-stamp=$(sha256sum "$JS_SRC/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$JS_DIR/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$JS_DIR/node_modules" ]; then
-  cp "$JS_SRC/package.json" "$JS_SRC/package-lock.json" "$JS_DIR/"
-  if (cd "$JS_DIR" && timeout 240 npm ci --no-audit --no-fund --ignore-scripts) >"$T/npm.log" 2>&1; then
-    echo "$stamp" >"$JS_DIR/.stamp"
-  else
-    t_fail "npm ci failed (network or registry unreachable?)"
-    sed 's/^/  npm: /' "$T/npm.log" >&2
-    t_done
-    exit 1
-  fi
-fi
-cp "$JS_SRC/compat.js" "$JS_DIR/compat.js"
+. "$(dirname "$0")/js_lib.sh"
+t_js_install || { t_done; exit 1; }
 
 t_ok t_make_cert "t_make_cert"
 P="$T/client-cert"

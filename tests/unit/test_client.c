@@ -11,6 +11,8 @@
 
 #include "b64url.h"
 #include "client.h"
+#include "clock.h"
+#include "header.h"
 
 #include <dlfcn.h>
 #include <microhttpd.h>
@@ -20,49 +22,60 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- token stub ---- */
-struct mgc_tokens {
-  int refreshed;
-};
-static int stub_refreshes;
-static time_t stub_exp; /* expiry handed out, 0 = unknown */
-static const char *stub_token_after_refresh = "fresh";
+/* ---- token endpoint (same server, /<tenant>/oauth2/v2.0/token) ----
+ * Each client of these tests has a tenant of its own; its first token is
+ * "stale", the next ones tok_after_refresh ("fresh").  Tenants whose name
+ * starts with "fail" always get 503; tok_delay_ms holds the answer of tenants
+ * whose name starts with "slow". */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+#define MAXTENANTS 256
+static struct {
+  char name[32];
+  int issued;
+} tenants_seen[MAXTENANTS];
+static int ntenants;
+static int token_requests; /* all tenants */
+static const char *tok_after_refresh = "fresh";
+static int tok_expires_in = 3600;
+static int tok_delay_ms;
 
-int mgc__tokens_new(const mgcall_credential *cred,
-                    const struct mgc_token_settings *s, struct mgc_tokens **out,
-                    struct mgc_err *err)
+static enum MHD_Result token_endpoint(struct MHD_Connection *c, const char *url)
 {
-  (void)cred;
-  (void)s;
-  (void)err;
-  *out = calloc(1, sizeof(**out));
-  return *out ? MGCALL_OK : MGCALL_E_INTERNAL;
-}
-
-int mgc__tokens_get(struct mgc_tokens *t, const char *tenant, int force,
-                    char *out, size_t outlen, time_t *exp, struct mgc_err *err)
-{
-  (void)tenant;
-  (void)err;
-  if(exp)
-    *exp = stub_exp;
-  if(force) {
-    t->refreshed = 1;
-    stub_refreshes++;
+  char tenant[32];
+  snprintf(tenant, sizeof(tenant), "%.*s",
+           (int)(strstr(url, "/oauth2/") - url - 1), url + 1);
+  pthread_mutex_lock(&lock);
+  int i = 0;
+  while(i < ntenants && strcmp(tenants_seen[i].name, tenant))
+    i++;
+  if(i == ntenants && ntenants < MAXTENANTS)
+    snprintf(tenants_seen[ntenants++].name, sizeof(tenants_seen[0].name), "%s",
+             tenant);
+  int first = i < MAXTENANTS && tenants_seen[i].issued++ == 0;
+  token_requests++;
+  unsigned status = !strncmp(tenant, "fail", 4) ? 503 : 200;
+  int delay = !strncmp(tenant, "slow", 4) ? tok_delay_ms : 0;
+  char body[256];
+  if(status == 200)
+    snprintf(body, sizeof(body),
+             "{\"token_type\":\"Bearer\",\"expires_in\":%d,"
+             "\"access_token\":\"%s\"}",
+             tok_expires_in, first ? "stale" : tok_after_refresh);
+  else
+    snprintf(body, sizeof(body),
+             "{\"error\":\"temporarily_unavailable\","
+             "\"error_description\":\"test\"}");
+  pthread_mutex_unlock(&lock);
+  if(delay) {
+    struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
   }
-  snprintf(out, outlen, "%s",
-           t->refreshed ? stub_token_after_refresh : "stale");
-  return MGCALL_OK;
-}
-
-void mgc__tokens_free(struct mgc_tokens *t)
-{
-  free(t);
-}
-
-unsigned long mgc__tokens_requests(const struct mgc_tokens *t)
-{
-  return t ? (unsigned long)stub_refreshes : 0;
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      strlen(body), body, MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  enum MHD_Result ret = MHD_queue_response(c, status, resp);
+  MHD_destroy_response(resp);
+  return ret;
 }
 
 /* ---- libcurl's curl_multi_poll(), failing on demand ----
@@ -101,10 +114,11 @@ struct rec {
 };
 static struct rec recs[MAXREC];
 static int nrecs;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct MHD_Daemon *daemon_;
 static unsigned short port;
-static int fake_credential; /* only its address is used */
+/* Credentials made by make_client(), freed by teardown(). */
+static mgcall_credential *creds[512];
+static int ncreds;
 
 static void hv(struct MHD_Connection *c, const char *name, char *dst, size_t n)
 {
@@ -133,7 +147,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
     *ctx = (void *)1;
     return MHD_YES;
   }
-  *upload_size = 0;
+  if(*upload_size) { /* a body (token requests): read, then answer */
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if(strstr(url, "/oauth2/v2.0/token"))
+    return token_endpoint(c, url);
   struct rec r;
   memset(&r, 0, sizeof(r));
   snprintf(r.path, sizeof(r.path), "%s", url);
@@ -255,20 +274,42 @@ static int teardown(void **state)
 {
   (void)state;
   MHD_stop_daemon(daemon_);
+  for(int i = 0; i < ncreds; i++)
+    mgcall_credential_free(creds[i]);
   mgcall_global_cleanup();
   return 0;
+}
+
+/* A client secret credential of a tenant of its own ("<prefix><n>"). */
+static mgcall_credential *make_cred(const char *prefix)
+{
+  char tenant[32];
+  snprintf(tenant, sizeof(tenant), "%s%d", prefix, ncreds);
+  mgcall_credential *cred = NULL;
+  assert_int_equal(
+      mgcall_credential_client_secret(tenant, "app", "secret", &cred), 0);
+  assert_true(ncreds < 512);
+  creds[ncreds++] = cred;
+  return cred;
+}
+
+static void config(mgcall_config *cfg, char *url, size_t n)
+{
+  snprintf(url, n, "http://127.0.0.1:%u/", port);
+  mgcall_config_init(cfg);
+  cfg->graph_url = url;
+  cfg->authority_url = url;
+  cfg->token_cache = 0;
+  cfg->credential = make_cred("t");
 }
 
 static mgcall_client *make_client(int retries, const char *const *headers)
 {
   char url[64];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
   mgcall_config cfg;
-  mgcall_config_init(&cfg);
-  cfg.graph_url = url;
+  config(&cfg, url, sizeof(url));
   cfg.retries = retries;
   cfg.headers = headers;
-  cfg.credential = (const mgcall_credential *)&fake_credential;
   mgcall_client *c = NULL;
   char err[256];
   assert_int_equal(mgcall_client_new(&cfg, &c, err, sizeof(err)), 0);
@@ -429,25 +470,24 @@ static void test_refresh_on_401(void **state)
 {
   (void)state;
   reset();
-  stub_refreshes = 0;
   mgcall_client *c = make_client(0, NULL); /* retries 0: still refreshes */
   mgcall_result res;
   assert_int_equal(mgcall_keep_alive(c, "auth", NULL, &res), MGCALL_OK);
   assert_int_equal(res.attempts, 2);
-  assert_int_equal(stub_refreshes, 1);
+  assert_int_equal(mgcall_client_token_requests(c), 2); /* first + refresh */
   assert_string_equal(recs[0].auth, "Bearer stale");
   assert_string_equal(recs[1].auth, "Bearer fresh");
   assert_string_equal(recs[1].crid, recs[0].crid);
   mgcall_client_free(c);
   /* A refresh that gives a token the server still refuses: 5, once. */
   reset();
-  stub_token_after_refresh = "still-bad";
+  tok_after_refresh = "still-bad";
   c = make_client(3, NULL);
   assert_int_equal(mgcall_keep_alive(c, "auth", NULL, &res),
                    MGCALL_E_ACCESS_DENIED);
   assert_int_equal(res.status, 401);
   assert_int_equal(res.attempts, 2);
-  stub_token_after_refresh = "fresh";
+  tok_after_refresh = "fresh";
   mgcall_client_free(c);
 }
 
@@ -473,10 +513,10 @@ static void test_network_failure(void **state)
 {
   (void)state;
   mgcall_config cfg;
-  mgcall_config_init(&cfg);
+  char url[64];
+  config(&cfg, url, sizeof(url));
   cfg.graph_url = "http://127.0.0.1:1";
   cfg.retries = 0;
-  cfg.credential = (const mgcall_credential *)&fake_credential;
   mgcall_client *c;
   assert_int_equal(mgcall_client_new(&cfg, &c, NULL, 0), 0);
   mgcall_result res;
@@ -636,10 +676,8 @@ static void test_batch(void **state)
     assert_int_equal(mgcall_batch_add(b, id, NULL, (void *)i), 0);
   }
   assert_int_equal(mgcall_batch_pending(b), 200);
-  int left = 1;
-  for(int rounds = 0; left > 0 && rounds < 100; rounds++)
-    left = mgcall_batch_run(b, 1000);
-  assert_int_equal(left, 0);
+  for(int rounds = 0; mgcall_batch_pending(b) && rounds < 100; rounds++)
+    assert_int_equal(mgcall_batch_run(b, 1000), MGCALL_OK);
   assert_int_equal(mgcall_batch_pending(b), 0);
   assert_int_equal(t.calls, 201);
   for(size_t i = 0; i < 200; i++)
@@ -687,25 +725,22 @@ static void test_prefetch_token(void **state)
   (void)state;
   mgcall_client *c = make_client(0, NULL);
   long left = 0, life = 0;
-  stub_refreshes = 0;
-  stub_exp = time(NULL) + 100;
-  /* enough left: the held token is kept (no forced refresh) */
-  assert_int_equal(mgcall_client_prefetch_token(c, "t1", 50, &left, &life),
+  tok_expires_in = 100;
+  /* none held: one request, a token of 100 s */
+  assert_int_equal(mgcall_client_prefetch_token(c, NULL, 50, &left, &life),
                    MGCALL_OK);
-  assert_int_equal(stub_refreshes, 0);
+  assert_int_equal(mgcall_client_token_requests(c), 1);
   assert_true(left >= 98 && left <= 100);
   assert_int_equal(life, -1); /* not a JWT */
-  /* less than asked for: a forced refresh, counted */
-  assert_int_equal(mgcall_client_prefetch_token(c, "t1", 200, &left, NULL),
+  /* enough left: kept */
+  assert_int_equal(mgcall_client_prefetch_token(c, NULL, 50, &left, &life),
                    MGCALL_OK);
-  assert_int_equal(stub_refreshes, 1);
   assert_int_equal(mgcall_client_token_requests(c), 1);
-  /* expiry unknown: nothing to refresh, remaining -1 */
-  stub_exp = 0;
-  assert_int_equal(mgcall_client_prefetch_token(c, NULL, 200, &left, &life),
+  /* less than asked for: a new request */
+  assert_int_equal(mgcall_client_prefetch_token(c, NULL, 200, &left, NULL),
                    MGCALL_OK);
-  assert_int_equal(stub_refreshes, 1);
-  assert_int_equal(left, -1);
+  assert_int_equal(mgcall_client_token_requests(c), 2);
+  tok_expires_in = 3600;
   /* bad arguments */
   assert_int_equal(mgcall_client_prefetch_token(NULL, NULL, 1, &left, &life),
                    MGCALL_E_USAGE);
@@ -713,6 +748,145 @@ static void test_prefetch_token(void **state)
   assert_int_equal(mgcall_client_prefetch_token(c, NULL, -1, NULL, NULL),
                    MGCALL_E_USAGE);
   assert_int_equal(mgcall_client_token_requests(NULL), 0);
+  mgcall_client_free(c);
+  /* an access token: never refreshed, expiry unknown */
+  mgcall_credential *at = NULL;
+  assert_int_equal(mgcall_credential_access_token("opaque", &at), 0);
+  char url[64];
+  mgcall_config cfg;
+  config(&cfg, url, sizeof(url));
+  cfg.credential = at;
+  assert_int_equal(mgcall_client_new(&cfg, &c, NULL, 0), 0);
+  assert_int_equal(mgcall_client_prefetch_token(c, NULL, 200, &left, &life),
+                   MGCALL_OK);
+  assert_int_equal(left, -1);
+  assert_int_equal(mgcall_client_token_requests(c), 0);
+  mgcall_client_free(c);
+  mgcall_credential_free(at);
+}
+
+/* ---- token requests inside the batch ---- */
+struct seen {
+  int n;
+  char ids[64][32];
+  int codes[64];
+  uint64_t at[64];
+};
+
+static void on_seen(void *ud, const char *call_id, void *item,
+                    const mgcall_result *res)
+{
+  (void)item;
+  struct seen *s = ud;
+  if(s->n < 64) {
+    snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", call_id);
+    s->codes[s->n] = res->code;
+    s->at[s->n] = mgc__now_ms();
+    s->n++;
+  }
+}
+
+/* Items of a tenant whose token endpoint takes 1.5 s wait on ONE request;
+ * the items of another tenant (another client on the same thread would
+ * not do: one batch, one client, two tenants) go out meanwhile. */
+static void test_batch_token_does_not_block(void **state)
+{
+  (void)state;
+  reset();
+  char url[64];
+  mgcall_config cfg;
+  config(&cfg, url, sizeof(url));
+  cfg.credential = make_cred("any"); /* items name their tenants */
+  mgcall_client *c = NULL;
+  assert_int_equal(mgcall_client_new(&cfg, &c, NULL, 0), 0);
+  struct seen s;
+  memset(&s, 0, sizeof(s));
+  mgcall_batch *b;
+  assert_int_equal(mgcall_batch_new(c, 8, on_seen, &s, &b), 0);
+  tok_delay_ms = 1500;
+  pthread_mutex_lock(&lock);
+  int before = token_requests;
+  pthread_mutex_unlock(&lock);
+  uint64_t t0 = mgc__now_ms();
+  for(int i = 0; i < 3; i++)
+    assert_int_equal(mgcall_batch_add(b, "ok-slow", "slowtenant", NULL), 0);
+  for(int i = 0; i < 3; i++)
+    assert_int_equal(mgcall_batch_add(b, "ok-fast", "fasttenant", NULL), 0);
+  for(int rounds = 0; mgcall_batch_pending(b) && rounds < 20; rounds++)
+    assert_int_equal(mgcall_batch_run(b, 1000), MGCALL_OK);
+  tok_delay_ms = 0;
+  assert_int_equal(mgcall_batch_pending(b), 0);
+  assert_int_equal(s.n, 6);
+  /* the fast tenant's items came first, well before the slow token */
+  for(int i = 0; i < 3; i++) {
+    assert_string_equal(s.ids[i], "ok-fast");
+    assert_true(s.at[i] - t0 < 1000);
+  }
+  for(int i = 3; i < 6; i++) {
+    assert_string_equal(s.ids[i], "ok-slow");
+    assert_int_equal(s.codes[i], MGCALL_OK);
+    assert_true(s.at[i] - t0 >= 1500);
+  }
+  /* one token request per tenant, shared by its items */
+  pthread_mutex_lock(&lock);
+  int asked = token_requests - before;
+  pthread_mutex_unlock(&lock);
+  assert_int_equal(asked, 2);
+  assert_int_equal(mgcall_client_token_requests(c), 2);
+  mgcall_batch_free(b);
+  mgcall_client_free(c);
+}
+
+/* A failing token endpoint: retried as timers (1 s, 2 s), then every
+ * waiting item fails with its code; meanwhile another tenant's items go
+ * through; a new item right after fails at once (the failure is reused). */
+static void test_batch_token_failure(void **state)
+{
+  (void)state;
+  reset();
+  char url[64];
+  mgcall_config cfg;
+  config(&cfg, url, sizeof(url));
+  mgcall_client *c = NULL;
+  assert_int_equal(mgcall_client_new(&cfg, &c, NULL, 0), 0);
+  struct seen s;
+  memset(&s, 0, sizeof(s));
+  mgcall_batch *b;
+  assert_int_equal(mgcall_batch_new(c, 4, on_seen, &s, &b), 0);
+  /* prefetch: starts the request, then reports */
+  int pending = 0;
+  assert_int_equal(
+      mgcall_batch_prefetch_token(b, "failtenant", 0, &pending, NULL, NULL),
+      MGCALL_OK);
+  assert_int_equal(pending, 1);
+  assert_int_equal(mgcall_batch_add(b, "ok-a", "failtenant", NULL), 0);
+  assert_int_equal(mgcall_batch_add(b, "ok-b", "failtenant", NULL), 0);
+  assert_int_equal(mgcall_batch_add(b, "ok-g", "goodtenant", NULL), 0);
+  uint64_t t0 = mgc__now_ms();
+  int rounds = 0;
+  while(s.n < 3 && rounds++ < 20)
+    assert_int_equal(mgcall_batch_run(b, 1000), MGCALL_OK);
+  assert_int_equal(s.n, 3);
+  assert_string_equal(s.ids[0], "ok-g");
+  assert_int_equal(s.codes[0], MGCALL_OK);
+  assert_true(s.at[0] - t0 < 1000);
+  assert_int_equal(s.codes[1], MGCALL_E_THROTTLED);
+  assert_int_equal(s.codes[2], MGCALL_E_THROTTLED);
+  assert_true(s.at[1] - t0 >= 2500); /* 1 s + 2 s of timers */
+  /* reported once to the prefetcher */
+  assert_int_equal(
+      mgcall_batch_prefetch_token(b, "failtenant", 0, &pending, NULL, NULL),
+      MGCALL_E_THROTTLED);
+  assert_int_equal(pending, 0);
+  /* a new item of that tenant fails at once, without a request */
+  unsigned long asked = mgcall_client_token_requests(c);
+  assert_int_equal(mgcall_batch_add(b, "ok-c", "failtenant", NULL), 0);
+  assert_int_equal(mgcall_batch_run(b, 100), MGCALL_OK);
+  assert_int_equal(mgcall_batch_pending(b), 0);
+  assert_int_equal(s.n, 4);
+  assert_int_equal(s.codes[3], MGCALL_E_THROTTLED);
+  assert_int_equal(mgcall_client_token_requests(c), asked);
+  mgcall_batch_free(b);
   mgcall_client_free(c);
 }
 
@@ -735,6 +909,8 @@ int main(void)
       cmocka_unit_test(test_batch),
       cmocka_unit_test(test_wakeup),
       cmocka_unit_test(test_prefetch_token),
+      cmocka_unit_test(test_batch_token_does_not_block),
+      cmocka_unit_test(test_batch_token_failure),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

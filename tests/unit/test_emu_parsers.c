@@ -196,6 +196,67 @@ static void test_faults_decide(void **state)
   emu_faults_free(f);
 }
 
+/* tenantFault: one tenant's token requests slow and failing, the others
+ * untouched; bad values refused; null clears it. */
+static void test_tenant_fault(void **state)
+{
+  (void)state;
+  struct emu_faults_config cfg;
+  emu_faults_config_default(&cfg);
+  struct emu_faults *f = emu_faults_new(&cfg);
+  char err[256];
+  json_t *o = json_loads("{\"tenantFault\":{\"tenant\":\"tb\",\"latency\":"
+                         "\"6s\",\"status\":503},\"retryAfter\":2}",
+                         0, NULL);
+  assert_int_equal(emu_faults_from_json(f, o, err, sizeof(err)), 0);
+  json_decref(o);
+  struct emu_fault_decision d;
+  emu_faults_decide(f, EMU_SCOPE_TOKEN, NULL, 0, &d);
+  emu_faults_tenant(f, "tb", &d);
+  assert_int_equal(d.status, 503);
+  assert_int_equal(d.latency_ms, 6000);
+  assert_int_equal(d.retry_after, 2);
+  emu_faults_decide(f, EMU_SCOPE_TOKEN, NULL, 0, &d);
+  emu_faults_tenant(f, "ta", &d);
+  assert_int_equal(d.status, 0);
+  assert_int_equal(d.latency_ms, 0);
+  json_t *j = emu_faults_to_json(f);
+  char *text = json_dumps(json_object_get(j, "tenantFault"), JSON_COMPACT);
+  assert_string_equal(text,
+                      "{\"tenant\":\"tb\",\"latencyMs\":6000,\"status\":503}");
+  free(text);
+  json_decref(j);
+  const char *bad[] = {
+      "{\"tenantFault\":{\"tenant\":\"\"}}",
+      "{\"tenantFault\":{\"tenant\":\"t\",\"status\":200}}",
+      "{\"tenantFault\":{\"tenant\":\"t\",\"latency\":\"11m\"}}",
+      "{\"tenantFault\":{\"tenant\":\"t\",\"other\":1}}",
+      "{\"tenantFault\":7}"};
+  for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    o = json_loads(bad[i], 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(emu_faults_from_json(f, o, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "tenantFault"));
+    json_decref(o);
+  }
+  /* latency only: answered normally, late */
+  o = json_loads("{\"tenantFault\":{\"tenant\":\"tb\",\"latency\":250}}", 0,
+                 NULL);
+  assert_int_equal(emu_faults_from_json(f, o, err, sizeof(err)), 0);
+  json_decref(o);
+  emu_faults_decide(f, EMU_SCOPE_TOKEN, NULL, 0, &d);
+  emu_faults_tenant(f, "tb", &d);
+  assert_int_equal(d.status, 0);
+  assert_int_equal(d.latency_ms, 250);
+  o = json_loads("{\"tenantFault\":null}", 0, NULL);
+  assert_int_equal(emu_faults_from_json(f, o, err, sizeof(err)), 0);
+  json_decref(o);
+  emu_faults_decide(f, EMU_SCOPE_TOKEN, NULL, 0, &d);
+  emu_faults_tenant(f, "tb", &d);
+  assert_int_equal(d.latency_ms, 0);
+  emu_faults_free(f);
+}
+
 static void test_call_request(void **state)
 {
   (void)state;
@@ -263,7 +324,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_form),          cmocka_unit_test(test_basic),
       cmocka_unit_test(test_listen),        cmocka_unit_test(test_fault_values),
-      cmocka_unit_test(test_faults_decide), cmocka_unit_test(test_call_request),
-      cmocka_unit_test(test_state_line)};
+      cmocka_unit_test(test_faults_decide), cmocka_unit_test(test_tenant_fault),
+      cmocka_unit_test(test_call_request),  cmocka_unit_test(test_state_line)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/* test_abi.c - the structs of the public API can grow: a caller built
+ * against an older, shorter mgcall_config / mgcall_result (its sizeof passed
+ * by the macros) works with this library, which never writes past the
+ * caller's struct and takes defaults for the fields the caller has not; a
+ * caller with a longer struct gets struct_size saying what was filled.
+ * Every function returns codes of one sign. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mgcall/mgcall.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What an older header had: the first fields only. */
+struct old_config {
+  size_t struct_size;
+  const char *environment;
+  const char *graph_url;
+  const char *authority_url;
+};
+struct old_result {
+  size_t struct_size;
+  int code;
+  long status;
+  int attempts;
+};
+
+#define CANARY 0x5a
+
+static void test_old_config(void **state)
+{
+  (void)state;
+  struct {
+    struct old_config c;
+    unsigned char canary[64];
+  } o;
+  memset(o.canary, CANARY, sizeof(o.canary));
+  mgcall_config_init_sized((mgcall_config *)&o.c, sizeof(o.c));
+  for(size_t i = 0; i < sizeof(o.canary); i++)
+    assert_int_equal(o.canary[i], CANARY); /* nothing written past it */
+  assert_int_equal(o.c.struct_size, sizeof(o.c));
+  assert_string_equal(o.c.environment, "Global");
+  o.c.graph_url = "http://127.0.0.1:1";
+  /* the fields it lacks take their defaults (no credential, 3 retries) */
+  mgcall_client *c = NULL;
+  char err[256];
+  assert_int_equal(
+      mgcall_client_new((const mgcall_config *)&o.c, &c, err, sizeof(err)),
+      MGCALL_OK);
+  char *url = mgcall_keep_alive_url(c, "x");
+  assert_string_equal(
+      url, "http://127.0.0.1:1/v1.0/communications/calls/x/keepAlive");
+  free(url);
+  mgcall_client_free(c);
+  /* a struct not made by mgcall_config_init(): refused */
+  mgcall_config raw;
+  memset(&raw, 0, sizeof(raw));
+  assert_int_equal(mgcall_client_new(&raw, &c, err, sizeof(err)),
+                   MGCALL_E_USAGE);
+  assert_null(c);
+}
+
+static mgcall_client *unreachable_client(mgcall_credential **cred)
+{
+  assert_int_equal(mgcall_credential_access_token("opaque", cred), MGCALL_OK);
+  mgcall_config cfg;
+  mgcall_config_init(&cfg); /* the macro: this header's sizeof */
+  assert_int_equal(cfg.struct_size, sizeof(cfg));
+  cfg.graph_url = "http://127.0.0.1:1";
+  cfg.retries = 0;
+  cfg.credential = *cred;
+  mgcall_client *c = NULL;
+  assert_int_equal(mgcall_client_new(&cfg, &c, NULL, 0), MGCALL_OK);
+  return c;
+}
+
+static void test_old_result(void **state)
+{
+  (void)state;
+  mgcall_credential *cred;
+  mgcall_client *c = unreachable_client(&cred);
+  struct {
+    struct old_result r;
+    unsigned char canary[sizeof(mgcall_result)];
+  } o;
+  memset(o.canary, CANARY, sizeof(o.canary));
+  int rc =
+      mgcall_keep_alive_sized(c, "x", NULL, (mgcall_result *)&o.r, sizeof(o.r));
+  assert_int_equal(rc, MGCALL_E_NETWORK);
+  assert_int_equal(o.r.code, MGCALL_E_NETWORK);
+  assert_int_equal(o.r.attempts, 1);
+  assert_int_equal(o.r.struct_size, sizeof(o.r));
+  for(size_t i = 0; i < sizeof(o.canary); i++)
+    assert_int_equal(o.canary[i], CANARY);
+  /* too small to hold even the code */
+  assert_int_equal(mgcall_keep_alive_sized(c, "x", NULL, (mgcall_result *)&o.r,
+                                           sizeof(size_t)),
+                   MGCALL_E_USAGE);
+  /* a newer caller's longer struct: struct_size says what was filled */
+  struct {
+    mgcall_result r;
+    char newer_fields[64];
+  } big;
+  memset(&big, CANARY, sizeof(big));
+  assert_int_equal(mgcall_keep_alive_sized(c, "x", NULL, &big.r, sizeof(big)),
+                   MGCALL_E_NETWORK);
+  assert_int_equal(big.r.struct_size, sizeof(mgcall_result));
+  assert_true(MGCALL_RESULT_HAS(&big.r, retry_after_ms));
+  for(size_t i = 0; i < sizeof(big.newer_fields); i++)
+    assert_int_equal((unsigned char)big.newer_fields[i], CANARY);
+  /* the macro, as callers write it */
+  mgcall_result res;
+  assert_int_equal(mgcall_keep_alive(c, "x", NULL, &res), MGCALL_E_NETWORK);
+  assert_int_equal(res.struct_size, sizeof(res));
+  mgcall_client_free(c);
+  mgcall_credential_free(cred);
+}
+
+static void done(void *ud, const char *call_id, void *item,
+                 const mgcall_result *res)
+{
+  (void)call_id;
+  (void)item;
+  int *n = ud;
+  assert_int_equal(res->struct_size, sizeof(mgcall_result));
+  assert_true(res->code > 0); /* unreachable: a positive code */
+  (*n)++;
+}
+
+static void test_one_sign(void **state)
+{
+  (void)state;
+  mgcall_credential *cred;
+  mgcall_client *c = unreachable_client(&cred);
+  mgcall_batch *b = NULL;
+  int n = 0;
+  assert_int_equal(mgcall_batch_new(c, 2, done, &n, &b), MGCALL_OK);
+  assert_int_equal(mgcall_batch_add(b, "x", NULL, NULL), MGCALL_OK);
+  for(int i = 0; i < 20 && mgcall_batch_pending(b); i++)
+    assert_int_equal(mgcall_batch_run(b, 1000), MGCALL_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(mgcall_batch_run(NULL, 0), MGCALL_E_USAGE); /* not < 0 */
+  assert_int_equal(mgcall_batch_add(NULL, "x", NULL, NULL), MGCALL_E_USAGE);
+  int pending = 0;
+  assert_int_equal(
+      mgcall_batch_prefetch_token(b, NULL, -1, &pending, NULL, NULL),
+      MGCALL_E_USAGE);
+  mgcall_batch_free(b);
+  mgcall_client_free(c);
+  mgcall_credential_free(cred);
+}
+
+static int setup(void **state)
+{
+  (void)state;
+  return mgcall_global_init();
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  mgcall_global_cleanup();
+  return 0;
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_old_config),
+      cmocka_unit_test(test_old_result),
+      cmocka_unit_test(test_one_sign),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
