@@ -62,29 +62,40 @@ quantile() {
     for (i = 1; i <= NR; i++) if (c[i] >= q * total) { print "<= " le[i] " s"; exit } }'
 }
 kas() { awk '/^mgcall_keeper_keepalives_total/ { n += $2 } END { print n + 0 }' "$@"; }
-register() { # URL: every id of $T/ids, started over the last minute
-  local t0
+register() { # URL [existing]: $ncalls new emulator calls (or those of $T/ids),
+  # each chunk of 10,000 registered at once
+  local t0 left=$ncalls n off=0
   t0=$(now_ms)
-  awk -v now="$t0" '
-    function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) {
-      s = int(ms / 1000); z = int(s / 86400) + 719468
-      era = int(z / 146097); doe = z - era * 146097
-      yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
-      doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100)); mp = int((5 * doy + 2) / 153)
-      d = doy - int((153 * mp + 2) / 5) + 1; m = mp < 10 ? mp + 3 : mp - 9
-      y = yoe + era * 400 + (m <= 2)
-      return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
-                     int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, ms % 1000)
-    }
-    BEGIN { srand(7) }
-    { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
-    "$T/ids" >"$T/regs.jsonl"
-  rm -f "$T"/regs.[a-z][a-z]
-  split -l 10000 "$T/regs.jsonl" "$T/regs."
-  for f in "$T"/regs.[a-z][a-z]; do
-    jq -s -c . "$f" | curl -sf -X POST "$1/calls" --data-binary @- >/dev/null
+  [ "${2:-}" = existing ] || : >"$T/ids"
+  while [ "$left" -gt 0 ]; do
+    n=$((left < 10000 ? left : 10000))
+    if [ "${2:-}" = existing ]; then
+      sed -n "$((off + 1)),$((off + n))p" "$T/ids" >"$T/chunk"
+    else
+      curl -sf -X POST "$EMU/_emulator/calls" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
+        jq -r '.ids[]' >"$T/chunk"
+      cat "$T/chunk" >>"$T/ids"
+    fi
+    off=$((off + n))
+    # started over the last minute: the first keepAlives spread over the
+    # next one (the steady state of a keeper that has run for a while)
+    awk -v now="$(now_ms)" '
+      function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) {
+        s = int(ms / 1000); z = int(s / 86400) + 719468
+        era = int(z / 146097); doe = z - era * 146097
+        yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+        doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100)); mp = int((5 * doy + 2) / 153)
+        d = doy - int((153 * mp + 2) / 5) + 1; m = mp < 10 ? mp + 3 : mp - 9
+        y = yoe + era * 400 + (m <= 2)
+        return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+                       int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, ms % 1000)
+      }
+      BEGIN { srand(7) }
+      { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
+      "$T/chunk" | jq -s -c . | curl -sf -X POST "$1/calls" --data-binary @- >/dev/null
+    left=$((left - n))
   done
-  echo "registered $ncalls calls in $(($(now_ms) - t0)) ms"
+  echo "registered $ncalls calls in $(($(now_ms) - t0)) ms (bulk POST /calls of 10,000)"
 }
 
 "$MGCALL" emulator --listen 127.0.0.1:0 --inactivity-timeout 180s --client bench:bench-secret \
@@ -98,22 +109,11 @@ for _ in $(seq 100); do
 done
 printf 'bench-secret' >"$T/secret"
 chmod 600 "$T/secret"
-mkcalls() {
-  local left=$ncalls n
-  : >"$T/ids"
-  while [ "$left" -gt 0 ]; do
-    n=$((left < 100000 ? left : 100000))
-    curl -sf -X POST "$EMU/_emulator/calls" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
-      jq -r '.ids[]' >>"$T/ids"
-    left=$((left - n))
-  done
-}
 AUTH=(--tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret"
   --authority-url "$EMU" --graph-url "$EMU" --no-token-cache)
 
 echo "-- fleet: $ncalls calls, 3 keepers on PostgreSQL, --interval 60s vs --inactivity-timeout 180s, ${secs}s"
 URL=$("$PGTMP" start "$PGDIR")
-mkcalls
 for n in k1 k2 k3; do
   start_keeper "$n" --store "$URL" --node-id "$n" --interval 60s --deadline 180s \
     --concurrency 256 "${AUTH[@]}"
@@ -196,8 +196,8 @@ for n in k1 k2 k3; do wait "${KPID[$n]}" 2>/dev/null || true; done
 
 echo "-- peer: the same $ncalls calls, one keeper on SQLite, ${secs}s"
 start_keeper sq --store "sqlite:$T/k.db" --interval 60s --deadline 180s --concurrency 256 "${AUTH[@]}"
-register "${KURL[sq]}"
 before=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
+register "${KURL[sq]}" existing
 sleep "$warm"
 curl -s "${KURL[sq]}/metrics" >"$T/sq.m0"
 sleep $((secs - warm))

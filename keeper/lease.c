@@ -184,6 +184,12 @@ static void pick_dropped(void *ud, struct ks_call *c)
   d->v[d->n++] = c;
 }
 
+static int in_marked(void *ud, const struct ks_call *c)
+{
+  const unsigned char *shards = ud;
+  return shards[shard_of(c->call_id)];
+}
+
 /* Forget every call of the marked shards; returns how many. */
 static size_t drop_calls(struct klease *l, const unsigned char *shards)
 {
@@ -207,8 +213,9 @@ static size_t drop_calls(struct klease *l, const unsigned char *shards)
       k->terminal--;
     if(g >= 0)
       ghost_remove(l, (size_t)g);
-    ks_forget(k->sched, c);
   }
+  /* the rest in one pass (one by one would walk the lists per call) */
+  ks_forget_if(k->sched, in_marked, (void *)shards);
   free(d.v);
   return d.n;
 }
@@ -506,7 +513,7 @@ static void take(struct klease *l, int want)
 /* Release the marked shards: their progress written first, then their
  * calls dropped, then the leases given up (term + 1). */
 static void release(struct klease *l, const unsigned char *mark, size_t n,
-                    const char *why)
+                    int forget, const char *why)
 {
   struct kcore *k = l->core;
   struct mgc_err err = {0};
@@ -517,8 +524,14 @@ static void release(struct klease *l, const unsigned char *mark, size_t n,
     klog(KLOG_WARN, NULL, NULL, "%s", err.msg);
   struct kpg_array a;
   kpg_array_init(&a);
+  size_t calls = 0;
   pthread_mutex_lock(&k->lock);
-  size_t calls = drop_calls(l, mark);
+  if(forget)
+    calls = drop_calls(l, mark);
+  else /* leaving: memory goes with the keeper, only stop writing */
+    for(int s = 0; s < NSHARDS; s++)
+      if(mark[s])
+        l->terms[s] = 0;
   pthread_mutex_unlock(&k->lock);
   for(int s = 0; s < NSHARDS; s++)
     if(mark[s])
@@ -531,8 +544,12 @@ static void release(struct klease *l, const unsigned char *mark, size_t n,
                      2, p, &err))
     klog(KLOG_WARN, NULL, NULL, "%s (they expire by themselves)", err.msg);
   kpg_array_release(&a);
-  klog(KLOG_INFO, NULL, NULL, "released %zu shard%s (%zu calls): %s", n,
-       n == 1 ? "" : "s", calls, why);
+  if(forget)
+    klog(KLOG_INFO, NULL, NULL, "released %zu shard%s (%zu calls): %s", n,
+         n == 1 ? "" : "s", calls, why);
+  else
+    klog(KLOG_INFO, NULL, NULL, "released %zu shard%s: %s", n,
+         n == 1 ? "" : "s", why);
 }
 
 /* One round: renew, drop what was lost, balance to the fair share. */
@@ -585,7 +602,7 @@ static void tick(struct klease *l)
       nstray++;
     }
   if(nstray)
-    release(l, stray, nstray, "held under this node id before");
+    release(l, stray, nstray, 1, "held under this node id before");
   size_t live = read_members(l, &err);
   if(!live) {
     klog(KLOG_WARN, NULL, NULL, "%s", err.msg[0] ? err.msg : "no members");
@@ -602,7 +619,7 @@ static void tick(struct klease *l)
         n++;
       }
     pthread_mutex_unlock(&k->lock);
-    release(l, extra, n, "above the fair share");
+    release(l, extra, n, 1, "above the fair share");
     held -= n;
   }
   else if(held < fair)
@@ -764,7 +781,7 @@ void klease_stop(struct klease *l)
     n += (all[s] = l->terms[s] != 0);
   pthread_mutex_unlock(&k->lock);
   if(n)
-    release(l, all, n, "leaving the fleet");
+    release(l, all, n, 0, "leaving the fleet");
   struct mgc_err err = {0};
   const char *p[] = {l->node_id};
   if(kpg_run(l->pg, "leave the fleet",
