@@ -168,23 +168,23 @@ t0=$(now_ms)
   kill -KILL "${KPID[$victim]}"
   wait "${KPID[$victim]}"
 } 2>/dev/null || true
-adopted_ms= caught_ms=
+adopted_ms= caught_ms= ka_kill=$(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") ka_after=
 for _ in $(seq 1200); do
   now=$(now_ms)
+  if [ -z "$ka_after" ] && [ $((now - t0)) -ge 60000 ]; then
+    ka_after=$(( $(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") - ka_kill ))
+  fi
   if [ -z "$adopted_ms" ] && [ "$(sql "SELECT count(*) FROM mgcall_shards WHERE shard IN ($(cat "$T/vshards"))
       AND owner <> '$victim' AND expires_at > now()")" = "$(tr ',' '\n' <"$T/vshards" | wc -l)" ]; then
     adopted_ms=$((now - t0))
   fi
-  if [ -n "$adopted_ms" ] && [ "$(sql "SELECT count(*) FROM mgcall_calls WHERE state = 'active'
+  if [ -n "$adopted_ms" ] && [ -z "$caught_ms" ] && [ "$(sql "SELECT count(*) FROM mgcall_calls WHERE state = 'active'
       AND shard IN ($(cat "$T/vshards")) AND last_success_ms < $now - 67000")" = 0 ]; then
     caught_ms=$((now - t0))
-    break
   fi
+  [ -n "$caught_ms" ] && [ -n "$ka_after" ] && break
   sleep 0.25
 done
-ka_after0=$(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")")
-sleep $((60 - (($(now_ms) - t0) / 1000 % 60)))
-ka_after=$(( $(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") - ka_before0 - ka_before ))
 stats=$(curl -s "$EMU/_emulator/stats")
 echo "fleet: kill -9 of $victim ($held calls): shards all taken after ${adopted_ms:-never} ms, no call overdue after ${caught_ms:-never} ms (lease TTL 30 s)"
 echo "fleet: calls lost (ended by timeout): $(jq .endedByTimeout <<<"$stats"); keepAlives in the minute before the kill $ka_before, in the minute after $ka_after (excess: duplicates)"
