@@ -10,13 +10,20 @@
 #  2. KEEPER_BENCH_REGISTERED calls (1000000) in the store (no Graph
 #     traffic: last success just now, --interval 1h): RSS above an empty
 #     keeper, per call, and the restart time back to scheduling.
+#  3. Graph-like latency: KEEPER_BENCH_CALLS calls at --interval 60s
+#     against the emulator with --latency KEEPER_BENCH_LATENCY (100ms) for
+#     KEEPER_BENCH_SECONDS, the keeper with its default in-flight sizing:
+#     needed vs achieved rate, lateness p50/p99, requests in flight and
+#     connections to the emulator (sampled every 5 s), CPU per keepAlive;
+#     then bench/node/timers.mjs on the same calls at the same latency.
 # Environment: MGCALL (the binary), the KEEPER_BENCH_* sizes above,
-# KEEPER_BENCH_PART (all, 1 or 2).
+# KEEPER_BENCH_PART (all, 1, 2 or 3).
 set -euo pipefail
 : "${MGCALL:?MGCALL must name the mgcall binary}"
 ncalls=${KEEPER_BENCH_CALLS:-100000}
 secs=${KEEPER_BENCH_SECONDS:-300}
 nreg=${KEEPER_BENCH_REGISTERED:-1000000}
+latency=${KEEPER_BENCH_LATENCY:-100ms}
 part=${KEEPER_BENCH_PART:-all}
 here=$(cd "$(dirname "$0")" && pwd)
 for tool in curl jq sqlite3 awk; do
@@ -64,11 +71,13 @@ hist() { # metrics file -> "le count" lines
   sed -n 's/^mgcall_keeper_lateness_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p' "$1"
 }
 
-if [ "$part" = all ] || [ "$part" = 1 ]; then
-  echo "-- 1. $ncalls calls, --interval 60s vs --inactivity-timeout 180s, ${secs}s"
+# start_emulator ARGS...: an emulator with the bench client and $ncalls
+# calls (ids in $T/ids); sets EMU, EMU_PID
+start_emulator() {
   "$MGCALL" emulator --listen 127.0.0.1:0 --inactivity-timeout 180s --client bench:bench-secret \
-    --threads 2 >"$T/emu.out" 2>"$T/emu.err" </dev/null &
-  pids+=($!)
+    --threads 2 "$@" >"$T/emu.out" 2>"$T/emu.err" </dev/null &
+  EMU_PID=$!
+  pids+=("$EMU_PID")
   EMU=
   for _ in $(seq 100); do
     EMU=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
@@ -77,7 +86,7 @@ if [ "$part" = all ] || [ "$part" = 1 ]; then
   done
   printf 'bench-secret' >"$T/secret"
   chmod 600 "$T/secret"
-  left=$ncalls
+  local left=$ncalls n
   : >"$T/ids"
   while [ "$left" -gt 0 ]; do
     n=$((left < 100000 ? left : 100000))
@@ -85,11 +94,12 @@ if [ "$part" = all ] || [ "$part" = 1 ]; then
       jq -r '.ids[]' >>"$T/ids"
     left=$((left - n))
   done
-  start_keeper --store "sqlite:$T/k1.db" --interval 60s --deadline 180s --concurrency 256 \
-    --tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret" \
-    --authority-url "$EMU" --graph-url "$EMU" --no-token-cache
-  # registered as started over the last minute, so the first keepAlives
-  # spread over the next minute (the steady state of a long-running keeper)
+}
+
+# register_calls: the ids of $T/ids with the keeper at $KURL, as started
+# over the last minute, so the first keepAlives spread over the next minute
+# (the steady state of a long-running keeper); sets t0 and reg_s (ms)
+register_calls() {
   t0=$(now_ms)
   awk -v now="$t0" '
     function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) { # UTC RFC 3339
@@ -109,7 +119,58 @@ if [ "$part" = all ] || [ "$part" = 1 ]; then
   for f in "$T"/regs.[a-z][a-z]; do
     jq -s -c . "$f" | curl -sf -X POST "$KURL/calls" --data-binary @- >/dev/null
   done
+  rm -f "$T"/regs.[a-z][a-z]
   reg_s=$(( ($(now_ms) - t0) ))
+}
+
+# peer: bench/node/timers.mjs on the (still live) calls for $secs; with
+# "sample", also samples its connections to the emulator
+peer() {
+  if ! command -v node >/dev/null; then
+    echo "timers.mjs: node is missing: peer not run"
+    return
+  fi
+  local tok before after npid
+  tok=$(curl -sf -X POST "$EMU/bench-tenant/oauth2/v2.0/token" -d grant_type=client_credentials \
+    -d client_id=bench -d client_secret=bench-secret -d scope=https://graph.microsoft.com/.default | jq -r .access_token)
+  before=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
+  MGCALL_ACCESS_TOKEN=$tok node "$here/node/timers.mjs" "$EMU" "$T/ids" 60000 "$secs" >"$T/peer.out" &
+  npid=$!
+  pids+=("$npid")
+  if [ "${1:-}" = sample ]; then
+    sample_conns "$npid" "$secs" >"$T/peer.conns"
+  fi
+  wait "$npid" || true
+  after=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
+  echo "timers.mjs: $(cat "$T/peer.out")"
+  echo "timers.mjs: ended by timeout during its run: $((after - before))"
+  if [ "${1:-}" = sample ]; then
+    echo "timers.mjs: connections to the emulator (every 5 s): $(summary "$T/peer.conns")"
+  fi
+}
+
+# sample_conns PID SECONDS: every 5 s, the established TCP connections to
+# the emulator's port (only the process under test talks to it)
+sample_conns() {
+  local port=${EMU##*:} end=$(( $(date +%s) + $2 ))
+  while [ "$(date +%s)" -lt "$end" ] && kill -0 "$1" 2>/dev/null; do
+    ss -Htn state established "( dport = :$port )" | wc -l
+    sleep 5
+  done
+}
+# summary FILE: "median M, max X" of numbers one a line
+summary() {
+  sort -n "$1" | awk '{ v[NR] = $1 } END { if (!NR) { print "n/a"; exit }
+    printf "median %s, max %s (%d samples)\n", v[int((NR + 1) / 2)], v[NR], NR }'
+}
+
+if [ "$part" = all ] || [ "$part" = 1 ]; then
+  echo "-- 1. $ncalls calls, --interval 60s vs --inactivity-timeout 180s, ${secs}s"
+  start_emulator
+  start_keeper --store "sqlite:$T/k1.db" --interval 60s --deadline 180s --concurrency 256 \
+    --tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret" \
+    --authority-url "$EMU" --graph-url "$EMU" --no-token-cache
+  register_calls
   warm=$(( secs / 5 < 30 ? secs / 5 : 30 ))
   sleep "$warm"
   curl -s "$KURL/metrics" >"$T/m0"
@@ -130,17 +191,8 @@ if [ "$part" = all ] || [ "$part" = 1 ]; then
     "CPU $((cpu1 - cpu0)) ms = $(awk -v c=$((cpu1 - cpu0)) -v k="$kas" 'BEGIN { printf "%.1f", k ? c * 1000 / k : 0 }') us per keepAlive"
   kill -TERM "$KPID"; wait "$KPID" || true
   # the peer: one timer per call on the same (still live) calls
-  if command -v node >/dev/null; then
-    tok=$(curl -sf -X POST "$EMU/bench-tenant/oauth2/v2.0/token" -d grant_type=client_credentials \
-      -d client_id=bench -d client_secret=bench-secret -d scope=https://graph.microsoft.com/.default | jq -r .access_token)
-    before=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
-    peer=$(MGCALL_ACCESS_TOKEN=$tok node "$here/node/timers.mjs" "$EMU" "$T/ids" 60000 "$secs")
-    after=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
-    echo "timers.mjs: $peer"
-    echo "timers.mjs: ended by timeout during its run: $((after - before))"
-  else
-    echo "timers.mjs: node is missing: peer not run"
-  fi
+  peer
+  kill -TERM "$EMU_PID"; wait "$EMU_PID" || true
 fi
 
 if [ "$part" = all ] || [ "$part" = 2 ]; then
@@ -168,4 +220,52 @@ if [ "$part" = all ] || [ "$part" = 2 ]; then
   echo "keeper: RSS empty $((empty / 1024)) MiB, with $nreg calls $((big / 1024)) MiB:" \
     "$(( (big - empty) * 1024 / nreg )) bytes per call"
   kill -TERM "$KPID"; wait "$KPID" || true
+fi
+
+if [ "$part" = all ] || [ "$part" = 3 ]; then
+  echo "-- 3. $ncalls calls, --interval 60s, emulator --latency $latency, default in-flight sizing, ${secs}s"
+  start_emulator --latency "$latency"
+  start_keeper --store "sqlite:$T/k3.db" --interval 60s --deadline 180s \
+    --tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret" \
+    --authority-url "$EMU" --graph-url "$EMU" --no-token-cache
+  register_calls
+  warm=$(( secs / 5 < 30 ? secs / 5 : 30 ))
+  sleep "$warm"
+  curl -s "$KURL/metrics" >"$T/m0"
+  cpu0=$(cpu_ms "$KPID")
+  t_start=$(now_ms)
+  # every 5 s: requests in flight, the target, connections to the emulator
+  port=${EMU##*:}
+  : >"$T/flight"; : >"$T/target"; : >"$T/conns"; : >"$T/achieved"
+  end=$(( $(date +%s) + secs - warm ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    curl -s "$KURL/metrics" >"$T/ms"
+    awk '$1 == "mgcall_keeper_inflight_requests" { print $2 >> "'"$T/flight"'" }
+      $1 == "mgcall_keeper_inflight_target" { print $2 >> "'"$T/target"'" }
+      $1 == "mgcall_keeper_achieved_keepalives_per_second" { print $2 >> "'"$T/achieved"'" }' "$T/ms"
+    ss -Htn state established "( dport = :$port )" | wc -l >>"$T/conns"
+    sleep 5
+  done
+  curl -s "$KURL/metrics" >"$T/m1"
+  cpu1=$(cpu_ms "$KPID")
+  t_end=$(now_ms)
+  ok() { awk '$1 == "mgcall_keeper_keepalives_total{status=\"200\"}" { print $2 }' "$1"; }
+  all() { awk '/^mgcall_keeper_keepalives_total/ { n += $2 } END { print n + 0 }' "$1"; }
+  paste <(hist "$T/m1") <(hist "$T/m0") | awk '{ print $1, $2 - $4 }' >"$T/hwin"
+  stats=$(curl -s "$EMU/_emulator/stats")
+  kas=$(( $(all "$T/m1") - $(all "$T/m0") ))
+  oks=$(( $(ok "$T/m1") - $(ok "$T/m0") ))
+  need=$(awk '$1 == "mgcall_keeper_needed_keepalives_per_second" { print $2 }' "$T/m1")
+  echo "keeper: registered $ncalls calls in ${reg_s} ms"
+  echo "keeper: ended by timeout: $(jq .endedByTimeout <<<"$stats"), lost: $(awk '/^mgcall_keeper_calls\{state="lost"\}/ {print $2}' "$T/m1"), at-risk: $(awk '/^mgcall_keeper_calls\{state="at-risk"\}/ {print $2}' "$T/m1")"
+  echo "keeper: keepAlives in the measured $(( (t_end - t_start) / 1000 )) s: $kas ($oks answered 200):" \
+    "$(awk -v k="$kas" -v ms=$((t_end - t_start)) 'BEGIN { printf "%.0f", k * 1000 / ms }')/s achieved, needed $need/s"
+  echo "keeper: lateness p50 $(quantile 0.5 <"$T/hwin"), p99 $(quantile 0.99 <"$T/hwin"), p99.9 $(quantile 0.999 <"$T/hwin")"
+  echo "keeper: requests in flight (every 5 s): $(summary "$T/flight"); target: $(summary "$T/target")"
+  echo "keeper: connections to the emulator (every 5 s): $(summary "$T/conns")"
+  echo "keeper: smoothed latency $(awk '$1 == "mgcall_keeper_keepalive_latency_seconds" { print $2 }' "$T/m1") s"
+  echo "keeper: RSS $(( $(rss_kib "$KPID") / 1024 )) MiB (peak $(( $(hwm_kib "$KPID") / 1024 )) MiB)," \
+    "CPU $((cpu1 - cpu0)) ms = $(awk -v c=$((cpu1 - cpu0)) -v k="$kas" 'BEGIN { printf "%.1f", k ? c * 1000 / k : 0 }') us per keepAlive"
+  kill -TERM "$KPID"; wait "$KPID" || true
+  peer sample
 fi

@@ -120,6 +120,10 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
     return;
   }
   out->latency_ms = f->cfg.latency_ms;
+  if(f->cfg.latency_jitter_pct > 0 && out->latency_ms > 0) {
+    double span = (double)out->latency_ms * f->cfg.latency_jitter_pct / 100;
+    out->latency_ms += (int64_t)llround((2 * next_uniform(f) - 1) * span);
+  }
   if(app && f->cfg.throttle_per_s > 0 && scope == EMU_SCOPE_GRAPH) {
     struct bucket *b = bucket_for(f, app, now_ms);
     if(b) {
@@ -206,13 +210,13 @@ json_t *emu_faults_to_json(struct emu_faults *f)
   const char *scope = f->cfg.scope == EMU_SCOPE_ALL     ? "all"
                       : f->cfg.scope == EMU_SCOPE_TOKEN ? "token"
                                                         : "graph";
-  json_t *o =
-      json_pack("{s:f,s:o,s:s,s:I,s:f,s:i,s:s,s:o,s:I,s:I}", "rate",
-                f->cfg.rate, "statuses", statuses, "latency", lat, "latencyMs",
-                (json_int_t)f->cfg.latency_ms, "throttle",
-                f->cfg.throttle_per_s, "retryAfter", f->cfg.retry_after_s,
-                "scope", scope, "sequence", seq, "injected",
-                (json_int_t)f->injected, "throttled", (json_int_t)f->throttled);
+  json_t *o = json_pack(
+      "{s:f,s:o,s:s,s:I,s:i,s:f,s:i,s:s,s:o,s:I,s:I}", "rate", f->cfg.rate,
+      "statuses", statuses, "latency", lat, "latencyMs",
+      (json_int_t)f->cfg.latency_ms, "latencyJitter", f->cfg.latency_jitter_pct,
+      "throttle", f->cfg.throttle_per_s, "retryAfter", f->cfg.retry_after_s,
+      "scope", scope, "sequence", seq, "injected", (json_int_t)f->injected,
+      "throttled", (json_int_t)f->throttled);
   if(o)
     json_object_set_new(o, "tenantFault", tenant_fault_json(&f->cfg));
   pthread_mutex_unlock(&f->lock);
@@ -325,6 +329,14 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
         goto out;
       }
       cfg.latency_ms = (int64_t)ms;
+    }
+    else if(!strcmp(key, "latencyJitter")) {
+      if(!json_is_integer(v) || json_integer_value(v) < 0 ||
+         json_integer_value(v) > 100) {
+        snprintf(err, errlen, "latencyJitter: percent from 0 to 100");
+        goto out;
+      }
+      cfg.latency_jitter_pct = (int)json_integer_value(v);
     }
     else if(!strcmp(key, "throttle")) {
       double t = 0;

@@ -29,6 +29,8 @@ struct emu_faults_config {
   int statuses[EMU_FAULT_MAX_STATUSES];
   size_t nstatuses;
   int64_t latency_ms;
+  /* each delay: latency_ms +- up to this percent (uniform) */
+  int latency_jitter_pct;
   double throttle_per_s; /* 0: off */
   int retry_after_s;     /* Retry-After on 429/503 */
   enum emu_fault_scope scope;

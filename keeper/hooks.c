@@ -495,7 +495,7 @@ static void publish_pending(struct khooks *h)
     km_outbox_pending(h->metrics, n);
 }
 
-/* Claim the due jobs (a few) and run them.  Returns how many were
+/* Claim a due job and run one attempt of it.  Returns how many were
  * claimed, -1 when the store failed. */
 static int run_round(struct khooks *h)
 {

@@ -3,6 +3,7 @@
 #include "keeper.h"
 
 #include "api.h"
+#include "inflight.h"
 #include "lease.h"
 #include "notify_auth.h"
 #include "tokenrefresh.h"
@@ -26,8 +27,11 @@ struct loop {
   struct kcore *core;
   mgcall_batch *batch;
   size_t in_flight;
-  unsigned concurrency;
   int dispatching; /* 0 while stopping or reloading */
+  /* how many may be in flight (main loop only); when its figures last went
+   * to the metrics */
+  struct kif *inflight;
+  int64_t published;
   /* set by the signal thread, read by the loop (under sig_lock) */
   pthread_mutex_t sig_lock;
   int stop, reload;
@@ -59,7 +63,8 @@ static const char *reason_of(const mgcall_result *res, char *buf, size_t n)
   return buf;
 }
 
-static void dispatch(struct loop *l, unsigned concurrency, int64_t now);
+static void dispatch(struct loop *l, unsigned limit, int64_t now);
+static void watch_flow(struct loop *l, int64_t now);
 
 /* ktr_fetch_fn: ask for one tenant's token ahead of expiry (main loop): an
  * early token request on the batch; nothing waits for it. */
@@ -94,6 +99,11 @@ static void on_done(void *ud, const char *call_id, void *item,
   c->in_batch = 0;
   l->in_flight--;
   km_keepalive(k->metrics, res->status);
+  kif_done(l->inflight, now_mono, now_mono - c->sent_mono,
+           res->status == 429 || res->status == 503 ? KIF_ANSWER_PUSHBACK
+           : res->status                            ? KIF_ANSWER_OK
+                                                    : KIF_ANSWER_NONE,
+           l->in_flight);
   if(res->code == MGCALL_OK) {
     int64_t sent_wall = now_wall - (now_mono - c->sent_mono);
     ks_on_success(k->sched, c, c->sent_mono, sent_wall);
@@ -124,28 +134,48 @@ static void on_done(void *ud, const char *call_id, void *item,
            clamped ? " (cut to half the time left before the deadline)" : "");
     if(lost)
       kcore_end_locked(k, c, KS_REASON_LOST);
-    else if(c->state == KS_ACTIVE)
-      km_retry(k->metrics);
+    else {
+      kif_retry(l->inflight, now_mono);
+      if(c->state == KS_ACTIVE)
+        km_retry(k->metrics);
+    }
   }
   /* keep the pipeline full: a slot just freed */
   pthread_mutex_lock(&l->sig_lock);
   int go = l->dispatching && !l->stop && !l->reload;
   pthread_mutex_unlock(&l->sig_lock);
   if(go)
-    dispatch(l, l->concurrency, now_mono);
+    dispatch(l, kif_target(l->inflight), now_mono);
   pthread_mutex_unlock(&k->lock);
 }
 
-/* Hand due calls to the batch, up to the concurrency.  Lock held. */
-static void dispatch(struct loop *l, unsigned concurrency, int64_t now)
+/* Hand due calls to the batch while fewer than limit are in flight; beyond
+ * it (up to the hard cap) only a deadline-critical (at-risk) call gets its
+ * request.  Lock held. */
+static void dispatch(struct loop *l, unsigned limit, int64_t now)
 {
   struct kcore *k = l->core;
+  unsigned cap = kif_max(l->inflight);
+  int64_t risk = ks_at_risk_ms(k->sched);
+  int retargeted = 0;
   ks_collect_due(k->sched, now);
-  while(l->in_flight < concurrency) {
-    struct ks_call *c = ks_next_ready(k->sched);
-    if(!c)
+  for(;;) {
+    const struct ks_call *head = ks_peek_ready(k->sched);
+    if(!head || l->in_flight >= cap)
       break;
+    if(l->in_flight >= limit &&
+       ks_deadline_mono(k->sched, head) - now >= risk) {
+      if(retargeted)
+        break;
+      /* due calls wait for the target: size it for them now */
+      watch_flow(l, now);
+      limit = kif_target(l->inflight);
+      retargeted = 1;
+      continue;
+    }
+    struct ks_call *c = ks_next_ready(k->sched);
     km_lateness(k->metrics, now - c->due_mono);
+    kif_sent(l->inflight, now, now - c->due_mono);
     ktr_touch(l->tokens, c->tenant_id, now);
     c->sent_mono = now;
     if(mgcall_batch_add(l->batch, c->call_id, c->tenant_id, c)) {
@@ -157,6 +187,28 @@ static void dispatch(struct loop *l, unsigned concurrency, int64_t now)
     c->in_batch = 1;
     l->in_flight++;
   }
+}
+
+/* Once per loop turn (lock held): the controller's figures, its warning,
+ * and every KIF_SLOT_MS the metrics' copy. */
+static void watch_flow(struct loop *l, int64_t now)
+{
+  struct ks_sched *s = l->core->sched;
+  if(kif_tick(l->inflight, now, ks_scheduled(s), ks_ready_count(s))) {
+    char msg[512];
+    kif_describe(l->inflight, msg, sizeof(msg));
+    klog(KLOG_WARN, NULL, NULL, "%s", msg);
+  }
+  if(now - l->published < KIF_SLOT_MS)
+    return;
+  l->published = now;
+  struct kif_stats st;
+  kif_get_stats(l->inflight, &st);
+  struct km_flow f = {
+      l->in_flight, st.backlog,    st.target,         st.ceiling,
+      st.max,       st.need_per_s, st.achieved_per_s, st.latency_ms / 1000.0,
+      st.decreases};
+  km_flow(l->core->metrics, &f);
 }
 
 static struct loop *the_loop; /* for the signal thread */
@@ -259,11 +311,15 @@ static int fleet_join(const struct keeper_opts *o, struct kcore *k,
 
 int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
 {
-  unsigned conc = o->concurrency ? o->concurrency : 64;
   int64_t flush_ms = o->flush_ms > 0 ? o->flush_ms : 500;
   static struct loop l;
   memset(&l, 0, sizeof(l));
-  l.concurrency = conc;
+  struct kif_config icfg = {o->concurrency, o->max_concurrency,
+                            o->core.sched.interval_ms};
+  l.inflight = kif_new(&icfg, kcore_mono_ms());
+  if(!l.inflight)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  unsigned conc = kif_max(l.inflight); /* the batch's cap */
   pthread_mutex_init(&l.sig_lock, NULL);
   the_loop = &l;
 
@@ -277,14 +333,17 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   signal(SIGPIPE, SIG_IGN);
 
   int rc = kcore_open(&o->core, &l.core, err);
-  if(rc)
+  if(rc) {
+    kif_free(l.inflight);
     return rc;
+  }
   klog(KLOG_INFO, NULL, NULL, "store: %zu active calls loaded", l.core->loaded);
   mgcall_client *client = NULL;
   void *handle = NULL;
   rc = new_batch(o, &l, &client, &handle, conc, err);
   if(rc) {
     kcore_free(l.core);
+    kif_free(l.inflight);
     return rc;
   }
   l.client = client;
@@ -308,6 +367,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
     kna_free(nauth);
     drop_batch(o, &l, client, handle);
     kcore_free(l.core);
+    kif_free(l.inflight);
     return rc;
   }
   struct klease *lease = NULL;
@@ -320,9 +380,15 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   pthread_t sigthr;
   pthread_create(&sigthr, NULL, signal_thread, &set);
   pthread_detach(sigthr);
-  klog(KLOG_INFO, NULL, NULL,
-       "keeping calls alive; control API on port %u (concurrency %u)", port,
-       conc);
+  if(o->concurrency)
+    klog(KLOG_INFO, NULL, NULL,
+         "keeping calls alive; control API on port %u (concurrency %u)", port,
+         conc);
+  else
+    klog(KLOG_INFO, NULL, NULL,
+         "keeping calls alive; control API on port %u (requests in flight "
+         "sized by demand, %u to %u)",
+         port, kif_target(l.inflight), conc);
   NOTIFY("READY=1");
 
   unsigned long tok_seen = 0;
@@ -351,7 +417,8 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
     pthread_mutex_lock(&l.core->lock);
     l.dispatching = !stopping && !reloading;
     if(l.dispatching)
-      dispatch(&l, conc, now);
+      dispatch(&l, kif_target(l.inflight), now);
+    watch_flow(&l, now);
     if(now - last_flush >= flush_ms) {
       struct mgc_err ferr = {0};
       if(kcore_flush_locked(l.core, &ferr))
@@ -401,7 +468,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
       ktr_run(l.tokens, kcore_mono_ms(), prefetch, &l);
     int timeout = 1000;
     if(!stopping && !reloading && wait >= 0 && wait < timeout &&
-       (l.in_flight < conc))
+       (l.in_flight < kif_target(l.inflight)))
       timeout = (int)wait;
     if(timeout > flush_ms)
       timeout = (int)flush_ms;
@@ -420,6 +487,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   klease_stop(lease); /* writes progress, hands the shards over */
   kcore_free(l.core); /* flushes, finishes hooks */
   ktr_free(l.tokens);
+  kif_free(l.inflight);
   klog(KLOG_INFO, NULL, NULL, "stopped");
   return MGCALL_OK;
 }

@@ -17,7 +17,9 @@ struct keeper_opts {
    * keeper/notify_auth.h. */
   const char *notification_app_ids;
   const char *notification_openid_url;
-  unsigned concurrency; /* requests in flight at most; 0 = 64 */
+  unsigned concurrency; /* fixed requests in flight; 0 = sized by demand */
+  /* requests in flight at most (keeper/inflight.h); 0 = KIF_DEFAULT_MAX */
+  unsigned max_concurrency;
   long flush_ms;        /* progress written at least this often; 0 = 500 */
   const char *node_id;  /* fleet member name; NULL = host name + suffix */
   int64_t lease_ttl_ms; /* fleet lease TTL; 0 = 30 s */

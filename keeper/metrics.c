@@ -24,6 +24,7 @@ struct kmetrics {
   uint64_t hooks[2][2]; /* kind, ok */
   uint64_t ended[5];
   int64_t outbox_pending;
+  struct km_flow flow;
 };
 
 struct kmetrics *km_new(void)
@@ -100,6 +101,13 @@ void km_ended(struct kmetrics *m, enum ks_reason reason)
   pthread_mutex_unlock(&m->lock);
 }
 
+void km_flow(struct kmetrics *m, const struct km_flow *flow)
+{
+  pthread_mutex_lock(&m->lock);
+  m->flow = *flow;
+  pthread_mutex_unlock(&m->lock);
+}
+
 uint64_t km_keepalives(struct kmetrics *m, long status)
 {
   pthread_mutex_lock(&m->lock);
@@ -157,6 +165,52 @@ static void put(struct out *o, const char *fmt, ...)
   }
 }
 
+static void render_flow(struct out *o, const struct km_flow *f)
+{
+  put(o,
+      "# HELP mgcall_keeper_needed_keepalives_per_second keepAlives per "
+      "second the schedule needs (live calls / interval, plus retries).\n"
+      "# TYPE mgcall_keeper_needed_keepalives_per_second gauge\n"
+      "mgcall_keeper_needed_keepalives_per_second %.1f\n"
+      "# HELP mgcall_keeper_achieved_keepalives_per_second keepAlives sent "
+      "per second over the last 5 s.\n"
+      "# TYPE mgcall_keeper_achieved_keepalives_per_second gauge\n"
+      "mgcall_keeper_achieved_keepalives_per_second %.1f\n",
+      f->need_per_s, f->achieved_per_s);
+  put(o,
+      "# HELP mgcall_keeper_due_backlog Calls due whose keepAlive is not "
+      "sent yet.\n"
+      "# TYPE mgcall_keeper_due_backlog gauge\n"
+      "mgcall_keeper_due_backlog %zu\n"
+      "# HELP mgcall_keeper_inflight_requests keepAlive requests in "
+      "flight.\n"
+      "# TYPE mgcall_keeper_inflight_requests gauge\n"
+      "mgcall_keeper_inflight_requests %zu\n"
+      "# HELP mgcall_keeper_inflight_target Requests the keeper keeps in "
+      "flight at most now (demand, pushback ceiling, limits).\n"
+      "# TYPE mgcall_keeper_inflight_target gauge\n"
+      "mgcall_keeper_inflight_target %u\n"
+      "# HELP mgcall_keeper_inflight_ceiling The ceiling Graph's pushback "
+      "(429/503) lowers and answers raise again (AIMD).\n"
+      "# TYPE mgcall_keeper_inflight_ceiling gauge\n"
+      "mgcall_keeper_inflight_ceiling %u\n"
+      "# HELP mgcall_keeper_inflight_max --max-concurrency (or the fixed "
+      "--concurrency).\n"
+      "# TYPE mgcall_keeper_inflight_max gauge\n"
+      "mgcall_keeper_inflight_max %u\n",
+      f->backlog, f->in_flight, f->target, f->ceiling, f->max);
+  put(o,
+      "# HELP mgcall_keeper_inflight_decreases_total Times a 429/503 "
+      "lowered the ceiling.\n"
+      "# TYPE mgcall_keeper_inflight_decreases_total counter\n"
+      "mgcall_keeper_inflight_decreases_total %llu\n"
+      "# HELP mgcall_keeper_keepalive_latency_seconds Smoothed time from "
+      "handing a keepAlive to the batch to its answer.\n"
+      "# TYPE mgcall_keeper_keepalive_latency_seconds gauge\n"
+      "mgcall_keeper_keepalive_latency_seconds %.3f\n",
+      (unsigned long long)f->decreases, f->latency_s);
+}
+
 char *km_render(struct kmetrics *m, const size_t states[4], int64_t min_left_ms)
 {
   struct out o = {malloc(8192), 0, 8192, 0};
@@ -202,6 +256,7 @@ char *km_render(struct kmetrics *m, const size_t states[4], int64_t min_left_ms)
   else
     put(&o, "mgcall_keeper_min_time_to_deadline_seconds %.3f\n",
         (double)min_left_ms / 1000.0);
+  render_flow(&o, &m->flow);
   put(&o,
       "# HELP mgcall_keeper_token_refreshes_total Requests sent to the token "
       "endpoint or the managed identity endpoint.\n"

@@ -29,6 +29,16 @@ void km_ended(struct kmetrics *m, enum ks_reason reason);
 /* Hook jobs in the store's outbox not yet delivered nor given up. */
 void km_outbox_pending(struct kmetrics *m, int64_t n);
 
+/* The in-flight controller's view (keeper/inflight.h), set by the main
+ * loop about every 250 ms; rendered as gauges. */
+struct km_flow {
+  size_t in_flight, backlog;
+  unsigned target, ceiling, max;
+  double need_per_s, achieved_per_s, latency_s;
+  uint64_t decreases;
+};
+void km_flow(struct kmetrics *m, const struct km_flow *flow);
+
 /* Read back a counter (tests, the demo). */
 uint64_t km_keepalives(struct kmetrics *m, long status);
 uint64_t km_hook_runs(struct kmetrics *m, enum km_hook_kind kind, int ok);

@@ -469,8 +469,10 @@ struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
   int64_t due = last_success_wall || started_wall > 0
                     ? regular_due(s, c->anchor_mono)
                     : now_mono; /* never kept alive: at once */
-  if(due < now_mono)
-    due = now_mono;
+  if(due < now_mono) { /* overdue: spread, most urgent deadline first */
+    int64_t left = ks_deadline_mono(s, c) - now_mono;
+    due = now_mono + (left > 0 ? left / KS_RESTORE_SPREAD : 0);
+  }
   c->last_chance = ks_deadline_mono(s, c) <= now_mono;
   hash_insert(s, c);
   if(schedule_at(s, c, due)) {
@@ -514,6 +516,16 @@ struct ks_call *ks_next_ready(struct ks_sched *s)
   s->ready_len--;
   s->in_flight++;
   return c;
+}
+
+const struct ks_call *ks_peek_ready(const struct ks_sched *s)
+{
+  return s->ready_head;
+}
+
+size_t ks_ready_count(const struct ks_sched *s)
+{
+  return s->ready_len;
 }
 
 int64_t ks_wait_ms(const struct ks_sched *s, int64_t now_mono)

@@ -88,9 +88,14 @@ struct ks_call *ks_track(struct ks_sched *s, const char *call_id,
 
 /* Put back a call loaded from the store (after a restart): the deadline
  * counts from last_success (else started, else added) and the next
- * keepAlive is due at that + interval, at once if that has passed (a call
- * whose deadline passed gets one last try: success revives it, a failure
- * makes it lost).  Returns the call or NULL (out of memory, duplicate). */
+ * keepAlive is due at that + interval.  When that has passed (the start-up
+ * surge) it is due after 1/KS_RESTORE_SPREAD of the time left before its
+ * deadline: the backlog spreads out, the most urgent deadline first, and
+ * new registrations (due at once) are not stuck behind it.  A call never
+ * kept alive is due at once; a call whose deadline passed gets one last try
+ * at once (success revives it, a failure makes it lost).  Returns the call
+ * or NULL (out of memory, duplicate). */
+#define KS_RESTORE_SPREAD 8
 struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
                            const char *tenant_id, int64_t added_wall,
                            int64_t started_wall, int64_t last_success_wall,
@@ -103,6 +108,10 @@ size_t ks_collect_due(struct ks_sched *s, int64_t now_mono);
 
 /* Take the oldest ready call (marks it in flight) or NULL. */
 struct ks_call *ks_next_ready(struct ks_sched *s);
+/* The call ks_next_ready() would take (not taken), or NULL. */
+const struct ks_call *ks_peek_ready(const struct ks_sched *s);
+/* Calls due and not taken yet (the ready list's length). */
+size_t ks_ready_count(const struct ks_sched *s);
 
 /* Milliseconds until the earliest due call (0 when one is due or ready),
  * -1 when nothing is scheduled. */

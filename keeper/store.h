@@ -113,7 +113,13 @@ struct kstore_ops {
    * (PostgreSQL: FOR UPDATE SKIP LOCKED, so a claimer never waits for another).
    * *claimed (may be NULL) gets the count.  A job whose lease ran out (its
    * runner died or hung) is claimable again: delivery is at least once, hence
-   * event ids. */
+   * event ids.  PostgreSQL, in one statement:
+   *   UPDATE hook_jobs SET claim = $tok, claimed_by = $node,
+   *     claim_until = now() + $lease, attempts = attempts + 1
+   *   WHERE job_id IN (SELECT job_id FROM hook_jobs WHERE state = 'pending'
+   *     AND next_attempt <= now() AND claim_until <= now()
+   *     AND kind & $kinds <> 0 ORDER BY next_attempt LIMIT $max
+   *     FOR UPDATE SKIP LOCKED) RETURNING ... */
   int (*claim_hooks)(struct kstore *st, const char *node, int kinds,
                      int64_t now_ms, int64_t lease_ms, size_t max,
                      kstore_hook_cb cb, void *ud, size_t *claimed,

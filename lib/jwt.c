@@ -31,7 +31,7 @@ static int alg_from_name(const char *name)
                                          MGC_JWT_RS384, MGC_JWT_RS512};
   for(size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
     if(!strcmp(name, mgc__jwt_alg_name(all[i])))
-      return all[i];
+      return (int)all[i];
   return 0;
 }
 

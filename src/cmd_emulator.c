@@ -61,6 +61,7 @@ static void usage(FILE *out)
       "  --fault-scope graph|token|all  where faults apply (graph)\n"
       "  --retry-after SECONDS     Retry-After of injected 429/503 (1)\n"
       "  --latency DUR             delay every response by DUR\n"
+      "  --latency-jitter PCT      vary each delay uniformly by +-PCT% (0)\n"
       "  --throttle N/s            per-application request rate on Graph;\n"
       "                            beyond it 429 + Retry-After\n"
       "  --record FILE             append one JSON line per request (secrets\n"
@@ -101,6 +102,7 @@ enum {
   OPT_FAULT_SCOPE,
   OPT_RETRY_AFTER,
   OPT_LATENCY,
+  OPT_LATENCY_JITTER,
   OPT_THROTTLE,
   OPT_RECORD,
   OPT_STATE,
@@ -130,6 +132,7 @@ static const struct option long_opts[] = {
     {"fault-scope", required_argument, NULL, OPT_FAULT_SCOPE},
     {"retry-after", required_argument, NULL, OPT_RETRY_AFTER},
     {"latency", required_argument, NULL, OPT_LATENCY},
+    {"latency-jitter", required_argument, NULL, OPT_LATENCY_JITTER},
     {"throttle", required_argument, NULL, OPT_THROTTLE},
     {"record", required_argument, NULL, OPT_RECORD},
     {"state", required_argument, NULL, OPT_STATE},
@@ -252,6 +255,10 @@ int cmd_emulator(int argc, char **argv)
       rc = duration_ms("--latency", optarg, 0, &o.faults.latency_ms);
       if(!rc && o.faults.latency_ms > 600000)
         rc = mgc_cli_usage_error("emulator", "--latency: at most 10m");
+      break;
+    case OPT_LATENCY_JITTER:
+      rc = number("--latency-jitter", optarg, 0, 100, &n);
+      o.faults.latency_jitter_pct = (int)n;
       break;
     case OPT_THROTTLE:
       if(emu_parse_throttle(optarg, &o.faults.throttle_per_s))

@@ -55,6 +55,7 @@ enum {
   OPT_DEADLINE,
   OPT_JITTER,
   OPT_CONCURRENCY,
+  OPT_MAX_CONCURRENCY,
   OPT_ON_ENDED,
   OPT_ON_ENDED_URL,
   OPT_API_TOKEN_FILE,
@@ -83,6 +84,7 @@ static const struct option run_options[] = {
     {"deadline", required_argument, NULL, OPT_DEADLINE},
     {"jitter", required_argument, NULL, OPT_JITTER},
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"max-concurrency", required_argument, NULL, OPT_MAX_CONCURRENCY},
     {"on-ended", required_argument, NULL, OPT_ON_ENDED},
     {"on-ended-url", required_argument, NULL, OPT_ON_ENDED_URL},
     {"api-token-file", required_argument, NULL, OPT_API_TOKEN_FILE},
@@ -133,7 +135,12 @@ static void help_run(FILE *out)
       "  --interval DUR         keepAlive interval (default 15m)\n"
       "  --deadline DUR         Graph's inactivity limit (default 45m)\n"
       "  --jitter PCT           spread each interval by +-PCT% (default 10)\n"
-      "  --concurrency N        requests in flight at most (default 64)\n"
+      "  --max-concurrency N    requests in flight at most (default 1000);\n"
+      "                         below it the keeper keeps as many in flight\n"
+      "                         as the schedule needs at the latency it\n"
+      "                         sees (plus headroom, at least 8), and fewer\n"
+      "                         while Graph answers 429/503\n"
+      "  --concurrency N        a fixed number in flight instead (1..10000)\n"
       "  --on-ended CMD         run CMD (no shell; words split on blanks,\n"
       "                         '...' and \"...\" quote, \\ escapes) when a\n"
       "                         call ends, with MGCALL_CALL_ID,\n"
@@ -270,7 +277,7 @@ static int cmd_run(int argc, char **argv)
   o.core.sched.deadline_ms = 45 * 60 * 1000;
   o.core.sched.jitter_pct = 10;
   o.core.hooks.retries = 3;
-  o.concurrency = 64;
+  o.concurrency = 0; /* sized by demand */
   struct run_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));
   char *api_token = NULL, *store_url = NULL;
@@ -353,6 +360,11 @@ static int cmd_run(int argc, char **argv)
         goto out;
       o.concurrency = (unsigned)n;
       break;
+    case OPT_MAX_CONCURRENCY:
+      if((rc = parse_num("--max-concurrency", optarg, 1, 10000, &n)))
+        goto out;
+      o.max_concurrency = (unsigned)n;
+      break;
     case OPT_ON_ENDED:
       o.core.hooks.command = optarg;
       break;
@@ -431,6 +443,11 @@ static int cmd_run(int argc, char **argv)
   if(o.core.sched.interval_ms >= o.core.sched.deadline_ms) {
     rc = mgc_cli_usage_error("keeper run",
                              "--interval must be shorter than --deadline");
+    goto out;
+  }
+  if(o.concurrency && o.max_concurrency && o.concurrency > o.max_concurrency) {
+    rc = mgc_cli_usage_error("keeper run",
+                             "--concurrency is above --max-concurrency");
     goto out;
   }
   klog_setup(logfmt, verbose ? KLOG_DEBUG : KLOG_INFO);

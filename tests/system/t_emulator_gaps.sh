@@ -4,12 +4,12 @@
 # maxKeepAliveGapMs in /_emulator/stats: the longest time a call went
 # without a successful keepAlive, counted from its creation, measured on
 # gaps this test makes on purpose (each figure checked between the gap made
-# and a generous upper bound).
+# and a generous upper bound), also across a restart with --state.
 . "$(dirname "$0")/lib.sh"
 
 printf 'g-secret' >"$T/secret"
 t_emulator_start --client "app-g:@$T/secret" --establish-delay 50ms \
-  --inactivity-timeout 4s || { t_done; exit 1; }
+  --inactivity-timeout 4s --state "$T/state.json" || { t_done; exit 1; }
 TOKEN=$(t_emulator_token tenant-g app-g g-secret) || { t_fail "token"; t_done; exit 1; }
 ka() {
   t_curl -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
@@ -34,6 +34,9 @@ st=$(stat maxKeepAliveGapMs)
 between "$ga" 3900 "$st" "stats: maxKeepAliveGapMs at least a's"
 t_eq "$(ka "$a")" 200 "keepAlive at once"
 t_eq "$(gap_of "$a")" "$ga" "a short gap does not lower it"
+t_eq "$(t_curl -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOKEN" \
+  "$EMU_URL/v1.0/communications/calls/$a")" 204 "a hung up"
+t_eq "$(gap_of "$a")" "$ga" "an ended call keeps its figure"
 
 # a call left alone is ended by the inactivity timeout (4 s): its whole gap
 # counts, from creation, also once it has ended
@@ -49,5 +52,13 @@ between 4000 9000 "$gb" "b's maxGapMs is its whole gap (the timeout)"
 between "$gb" 9000 "$(stat maxKeepAliveGapMs)" "stats: maxKeepAliveGapMs includes the ended call"
 t_eq "$(t_curl "$EMU_URL/_emulator/calls?state=ended" | jq -r \
   --arg b "$b" '.value[] | select(.id == $b) | .maxGapMs')" "$gb" "listed with its maxGapMs"
+t_emulator_stop
+
+# --state keeps each call's figure across a restart
+t_emulator_start --client "app-g:@$T/secret" --inactivity-timeout 4s \
+  --state "$T/state.json" || { t_done; exit 1; }
+t_eq "$(gap_of "$a")" "$ga" "a's maxGapMs (not its last gap) after a restart with --state"
+t_eq "$(gap_of "$b")" "$gb" "b's maxGapMs after a restart with --state"
+between "$gb" 9000 "$(stat maxKeepAliveGapMs)" "stats after the restart"
 t_emulator_stop
 t_done

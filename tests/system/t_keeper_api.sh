@@ -26,7 +26,7 @@ done
 t_grep "$T/out" '--keeper-url' "show --help names --keeper-url"
 t_expect_exit 0 "keeper run --help" -- "$MGCALL" keeper run --help
 for o in --store --listen --interval --deadline --jitter --concurrency \
-  --on-ended --on-ended-url --api-token-file --log-format --tenant-id; do
+  --max-concurrency --on-ended --on-ended-url --api-token-file --log-format --tenant-id; do
   t_grep "$T/out" "$o" "run --help documents $o"
 done
 t_expect_exit 2 "interval >= deadline" -- "$MGCALL" keeper run \
@@ -34,6 +34,10 @@ t_expect_exit 2 "interval >= deadline" -- "$MGCALL" keeper run \
 t_grep "$T/err" 'interval must be shorter' "says why"
 t_expect_exit 2 "bad duration" -- "$MGCALL" keeper run --interval 5x
 t_expect_exit 2 "bad jitter" -- "$MGCALL" keeper run --jitter 80
+t_expect_exit 2 "bad --max-concurrency" -- "$MGCALL" keeper run --max-concurrency 0
+t_expect_exit 2 "--concurrency above --max-concurrency" -- "$MGCALL" keeper run \
+  --concurrency 100 --max-concurrency 10 "${GRAPH[@]}"
+t_grep "$T/err" 'concurrency is above --max-concurrency' "says why"
 t_expect_exit 2 "non-loopback listen needs a token" -- "$MGCALL" keeper run \
   --listen 0.0.0.0:0 --store "sqlite:$T/x.db" "${GRAPH[@]}"
 t_grep "$T/err" 'api-token-file is required' "says --api-token-file"

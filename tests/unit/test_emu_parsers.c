@@ -257,6 +257,42 @@ static void test_tenant_fault(void **state)
   emu_faults_free(f);
 }
 
+/* --latency-jitter: every delay within latency +- pct, and spread over it */
+static void test_latency_jitter(void **state)
+{
+  (void)state;
+  struct emu_faults_config cfg;
+  emu_faults_config_default(&cfg);
+  cfg.latency_ms = 300;
+  cfg.latency_jitter_pct = 20;
+  struct emu_faults *f = emu_faults_new(&cfg);
+  assert_non_null(f);
+  struct emu_fault_decision d;
+  int64_t lo = 1000, hi = 0;
+  for(int i = 0; i < 2000; i++) {
+    emu_faults_decide(f, EMU_SCOPE_GRAPH, "a", 0, &d);
+    if(d.latency_ms < lo)
+      lo = d.latency_ms;
+    if(d.latency_ms > hi)
+      hi = d.latency_ms;
+  }
+  assert_true(lo >= 240 && lo < 250);
+  assert_true(hi <= 360 && hi > 350);
+  char err[128];
+  json_t *o = json_loads("{\"latencyJitter\":0}", 0, NULL);
+  assert_int_equal(emu_faults_from_json(f, o, err, sizeof(err)), 0);
+  json_decref(o);
+  emu_faults_decide(f, EMU_SCOPE_GRAPH, "a", 0, &d);
+  assert_int_equal(d.latency_ms, 300);
+  o = json_loads("{\"latencyJitter\":101}", 0, NULL);
+  assert_int_equal(emu_faults_from_json(f, o, err, sizeof(err)), -1);
+  json_decref(o);
+  o = emu_faults_to_json(f);
+  assert_int_equal(json_integer_value(json_object_get(o, "latencyJitter")), 0);
+  json_decref(o);
+  emu_faults_free(f);
+}
+
 static void test_call_request(void **state)
 {
   (void)state;
@@ -325,6 +361,7 @@ int main(void)
       cmocka_unit_test(test_form),          cmocka_unit_test(test_basic),
       cmocka_unit_test(test_listen),        cmocka_unit_test(test_fault_values),
       cmocka_unit_test(test_faults_decide), cmocka_unit_test(test_tenant_fault),
-      cmocka_unit_test(test_call_request),  cmocka_unit_test(test_state_line)};
+      cmocka_unit_test(test_call_request),  cmocka_unit_test(test_state_line),
+      cmocka_unit_test(test_latency_jitter)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

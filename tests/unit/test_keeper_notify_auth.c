@@ -250,8 +250,10 @@ static void test_form_refused(void **state)
   assert_int_equal(check("Bearer e30.e30.e30.e30", why, sizeof(why)), KNA_DENY);
   /* no kid */
   json_t *hdr = json_pack("{s:s}", "typ", "JWT");
-  char *tok = mgc__jwt_sign(hdr, claims_ok(), key_a, MGC_JWT_RS256, NULL);
+  json_t *claims = claims_ok();
+  char *tok = mgc__jwt_sign(hdr, claims, key_a, MGC_JWT_RS256, NULL);
   json_decref(hdr);
+  json_decref(claims);
   char *auth = malloc(strlen(tok) + 8);
   sprintf(auth, "Bearer %s", tok);
   free(tok);

@@ -10,13 +10,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "keeper/retention.h"
 #include "keeper/store.h"
 
 static char dir[256];
@@ -439,6 +442,71 @@ static void test_sqlite_migration_from_v1(void **state)
   sqlite3_close(db);
 }
 
+/* The retention thread's pass: batches until none is left, on the store
+ * lock; and the thread itself on an injected clock (three days ahead). */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t three_days_later(void)
+{
+  return T0 + 3 * 86400000LL;
+}
+
+static int count_ended(struct kstore *st)
+{
+  /* get() of a sample of ids: 0..1199 were written */
+  struct mgc_err err = {0};
+  int n = 0, left = 0;
+  char id[32];
+  for(int i = 0; i < 1200; i += 7) {
+    snprintf(id, sizeof(id), "e%d", i);
+    if(st->ops->get(st, id, count_rows, &n, &err) == MGCALL_OK)
+      left++;
+  }
+  return left;
+}
+
+static void test_retention_pass_and_thread(void **state)
+{
+  (void)state;
+  char url[512] = "";
+  struct kstore *st = open_store(url, sizeof(url));
+  struct mgc_err err = {0};
+  enum { N = 1200 }; /* more than two batches */
+  static struct kstore_call rows[N];
+  static char ids[N][16];
+  for(int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof(ids[i]), "e%d", i);
+    rows[i] = (struct kstore_call){.call_id = ids[i],
+                                   .state = i % 2 ? "ended" : "lost",
+                                   .added_ms = T0,
+                                   .ended_ms = T0 + i};
+  }
+  assert_int_equal(st->ops->put(st, rows, N, 0, &err), MGCALL_OK);
+  struct kstore_call live = {.call_id = "live", .added_ms = T0};
+  assert_int_equal(st->ops->put(st, &live, 1, 0, &err), MGCALL_OK);
+  /* a cut-off before half of them: only the older half goes */
+  assert_int_equal(kret_pass(st, &lock, T0 + N / 2), N / 2);
+  assert_int_equal(kret_pass(st, &lock, T0 + N / 2), 0);
+  assert_true(count_ended(st) > 0);
+  /* the thread, retention 1 day, its clock 3 days on: the rest goes */
+  struct kretention *r = kret_start(st, &lock, 86400000LL, three_days_later);
+  assert_non_null(r);
+  struct timespec nap = {0, 20 * 1000000L};
+  for(int i = 0; i < 500; i++) { /* at most 10 s */
+    pthread_mutex_lock(&lock);
+    int left = count_ended(st);
+    pthread_mutex_unlock(&lock);
+    if(!left)
+      break;
+    nanosleep(&nap, NULL);
+  }
+  kret_stop(r);
+  assert_int_equal(count_ended(st), 0);
+  int n = 0;
+  assert_int_equal(st->ops->get(st, "live", count_rows, &n, &err), MGCALL_OK);
+  kret_stop(NULL);
+  kstore_close(st);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -448,6 +516,7 @@ int main(void)
       cmocka_unit_test(test_crash_with_a_claimed_job),
       cmocka_unit_test(test_purge_retention),
       cmocka_unit_test(test_sqlite_migration_from_v1),
+      cmocka_unit_test(test_retention_pass_and_thread),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

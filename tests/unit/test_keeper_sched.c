@@ -422,6 +422,56 @@ static void test_restore(void **state)
   ks_sched_free(s);
 }
 
+/* The start-up surge: many restored calls overdue at once are spread over
+ * 1/8 of the time left before their deadlines (most urgent first), and a
+ * registration made meanwhile is due at once, ahead of the backlog. */
+static void test_restart_surge(void **state)
+{
+  (void)state;
+  struct ks_sched *s = mk(20 * SEC, 60 * SEC, 0);
+  int64_t wall = 1700000000000, now = 500000;
+  enum { N = 1000 };
+  /* last successes 21..55.9 s ago: all overdue, deadlines 39..4.1 s away,
+   * restored in an order unrelated to their deadlines */
+  for(int i = 0; i < N; i++) {
+    char id[16];
+    int k = (i * 7919) % N;
+    snprintf(id, sizeof(id), "c%d", k);
+    int64_t age = 21 * SEC + k * 35;
+    assert_non_null(
+        ks_restore(s, id, NULL, wall - MIN, 0, wall - age, 0, NULL, now, wall));
+  }
+  /* the most urgent (4.1 s left) comes after 4.1 / 8 s, the least urgent
+   * (39 s left) after 39 / 8 s: not all at once */
+  const struct ks_call *most = ks_find(s, "c999"), *least = ks_find(s, "c0");
+  assert_int_equal(most->due_mono, now + (60 * SEC - 21 * SEC - 999 * 35) / 8);
+  assert_int_equal(least->due_mono, now + 39 * SEC / 8);
+  assert_int_equal(ks_collect_due(s, now), 0);
+  /* a registration during the surge: at once */
+  int created;
+  struct ks_call *fresh =
+      ks_track(s, "new", NULL, 0, now + 100, wall + 100, &created);
+  assert_int_equal(ks_collect_due(s, now + 100), 1);
+  assert_ptr_equal(ks_next_ready(s), fresh);
+  /* the backlog in deadline order, spread over 0.5 .. 4.9 s */
+  int64_t prev_deadline = 0, t = now + 100;
+  size_t taken = 0;
+  while(taken < N) {
+    t += 10;
+    ks_collect_due(s, t);
+    struct ks_call *c;
+    while((c = ks_next_ready(s))) {
+      int64_t d = ks_deadline_mono(s, c);
+      assert_true(d >= prev_deadline);
+      prev_deadline = d;
+      taken++;
+    }
+    assert_true(t < now + 5 * SEC);
+  }
+  assert_true(t > now + 4800);
+  ks_sched_free(s);
+}
+
 static void test_bad_ids(void **state)
 {
   (void)state;
@@ -525,6 +575,7 @@ int main(void)
       cmocka_unit_test(test_states),
       cmocka_unit_test(test_end_while_ready_or_queued),
       cmocka_unit_test(test_restore),
+      cmocka_unit_test(test_restart_surge),
       cmocka_unit_test(test_bad_ids),
       cmocka_unit_test(test_dirty_list),
       cmocka_unit_test(test_many_calls),
