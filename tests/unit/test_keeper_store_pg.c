@@ -346,6 +346,115 @@ static void test_array_quoting(void **state)
   kstore_close(st);
 }
 
+static int count_jobs(void *ud, const struct kstore_hook *job)
+{
+  struct kstore_hook *last = ud;
+  last->job_id = job->job_id;
+  last->claim = job->claim;
+  last->attempts = job->attempts;
+  last->kind = job->kind;
+  return 0;
+}
+
+/* The outbox and retention in PostgreSQL: a job written with the fenced
+ * end (and one for a call not in the batch), claimed once while its lease
+ * lives, finished only by its claim, purged when old. */
+static void test_outbox_and_purge(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
+  struct kstore_call reg = {.call_id = "o1", .added_ms = 1};
+  assert_int_equal(st->ops->fleet_add(st, &reg, 1, NULL, &err), MGCALL_OK);
+  char q[256];
+  snprintf(q, sizeof(q),
+           "UPDATE mgcall_shards SET owner = 'x', term = term + 1, expires_at "
+           "= now() + interval '1 hour' WHERE shard = %u RETURNING term",
+           kstore_pg_shard("o1", KSTORE_PG_SHARDS));
+  int64_t term = strtoll(sql1(q), NULL, 10);
+  struct kstore_call end = {.call_id = "o1",
+                            .state = "ended",
+                            .reason = "not-found",
+                            .ended_ms = 1000,
+                            .term = term};
+  struct kstore_hook hooks[2] = {
+      {.event_id = "ev-1",
+       .call_id = "o1",
+       .reason = "not-found",
+       .kind = KSTORE_HOOK_COMMAND,
+       .created_ms = 1000},
+      {.event_id = "ev-2",
+       .call_id = "elsewhere",
+       .reason = "removed",
+       .kind = KSTORE_HOOK_COMMAND,
+       .created_ms = 1000},
+  };
+  assert_int_equal(st->ops->put_outbox(st, &end, 1, hooks, 2, 1, &err),
+                   MGCALL_OK);
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_hook_jobs"), "2");
+  assert_string_equal(
+      sql1("SELECT state FROM mgcall_calls WHERE call_id = 'o1'"), "ended");
+  /* again (a retried write): idempotent */
+  assert_int_equal(st->ops->put_outbox(st, &end, 1, hooks, 2, 1, &err),
+                   MGCALL_OK);
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_hook_jobs"), "2");
+  /* an end under a stale term writes neither the end nor its job */
+  struct kstore_call stale = end;
+  stale.call_id = "o2";
+  struct kstore_call reg2 = {.call_id = "o2", .added_ms = 1};
+  assert_int_equal(st->ops->fleet_add(st, &reg2, 1, NULL, &err), MGCALL_OK);
+  struct kstore_hook h3 = hooks[0];
+  h3.event_id = "ev-3";
+  h3.call_id = "o2";
+  stale.term = 999999;
+  assert_int_equal(st->ops->put_outbox(st, &stale, 1, &h3, 1, 1, &err),
+                   MGCALL_OK);
+  assert_string_equal(
+      sql1("SELECT count(*) FROM mgcall_hook_jobs WHERE call_id = 'o2'"), "0");
+
+  struct kstore_hook got = {0};
+  size_t n = 0;
+  assert_int_equal(st->ops->claim_hooks(st, "node-a", KSTORE_HOOK_COMMAND, 0,
+                                        60000, 10, count_jobs, &got, &n, &err),
+                   MGCALL_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(got.attempts, 1);
+  assert_int_equal(st->ops->claim_hooks(st, "node-b", KSTORE_HOOK_COMMAND, 0,
+                                        60000, 10, count_jobs, &got, &n, &err),
+                   MGCALL_OK);
+  assert_int_equal(n, 0); /* held by node-a's live claim */
+  assert_int_equal(st->ops->hook_finish(st, got.job_id, got.claim + 1,
+                                        KSTORE_HOOK_GAVE_UP, 2000, 0, "x",
+                                        &err),
+                   MGCALL_E_NOT_FOUND);
+  int64_t pending = 0;
+  assert_int_equal(st->ops->hook_pending(st, &pending, &err), MGCALL_OK);
+  assert_int_equal(pending, 2);
+  assert_int_equal(st->ops->hook_finish(st, got.job_id, got.claim,
+                                        KSTORE_HOOK_DELIVERED, 2000, 0, NULL,
+                                        &err),
+                   MGCALL_OK);
+  assert_int_equal(st->ops->hook_pending(st, &pending, &err), MGCALL_OK);
+  assert_int_equal(pending, 1);
+
+  /* retention: the ended call (1000) and the delivered job (2000); first
+   * what earlier tests ended before 1000 */
+  size_t purged = 0;
+  assert_int_equal(st->ops->purge(st, 1000, 100, &purged, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_calls WHERE "
+                           "state <> 'active' AND ended_ms < 1000"),
+                      "0");
+  assert_string_equal(
+      sql1("SELECT count(*) FROM mgcall_calls WHERE call_id = 'o1'"), "1");
+  assert_int_equal(st->ops->purge(st, 5000, 100, &purged, &err), MGCALL_OK);
+  assert_int_equal(purged, 2);
+  assert_string_equal(
+      sql1("SELECT count(*) FROM mgcall_calls WHERE call_id = 'o1'"), "0");
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_hook_jobs"), "1");
+  kstore_close(st);
+}
+
 /* The password of a --store URL is masked in place (argv). */
 static void test_mask_password(void **state)
 {
@@ -396,6 +505,7 @@ int main(void)
       cmocka_unit_test(test_held_while_down),
       cmocka_unit_test(test_array_quoting),
       cmocka_unit_test(test_mask_password),
+      cmocka_unit_test(test_outbox_and_purge),
       cmocka_unit_test(test_no_password_in_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
