@@ -11,6 +11,7 @@
 #include "mgc_internal.h"
 #include "graph_json.h"
 #include "record.h"
+#include "route.h"
 #include "utf8.h"
 
 #include <ctype.h>
@@ -374,8 +375,6 @@ static enum MHD_Result token_endpoint(struct hctx *h, const char *tenant)
 static enum MHD_Result imds_endpoint(struct hctx *h)
 {
   struct emu_server *s = h->srv;
-  if(strcmp(h->method, "GET"))
-    return method_not_allowed(h, "GET");
   struct emu_fault_decision d;
   emu_faults_decide(s->faults, EMU_SCOPE_TOKEN, NULL, emu_now_ms(), &d);
   h->latency_ms = d.latency_ms;
@@ -513,40 +512,17 @@ static void event_notify(void *ctx, enum emu_call_event ev,
   emu_notify_event(s->notify, ev, call);
 }
 
-static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
+static enum MHD_Result graph(struct hctx *h, const struct emu_route *rt)
 {
   struct emu_server *s = h->srv;
-  /* rest: "/communications/calls" ["/" id ["/keepAlive"]] */
-  static const char prefix[] = "/communications/calls";
-  if(strncasecmp(rest, prefix, sizeof(prefix) - 1) ||
-     (rest[sizeof(prefix) - 1] && rest[sizeof(prefix) - 1] != '/'))
-    return segment_not_found(h, rest);
-  const char *tail = rest + sizeof(prefix) - 1;
-  char id[64] = "";
-  int keepalive = 0;
-  if(*tail == '/') {
-    const char *idp = tail + 1;
-    const char *slash = strchr(idp, '/');
-    size_t n = slash ? (size_t)(slash - idp) : strlen(idp);
-    char *decoded = n < sizeof(id) ? emu_form_decode(idp, n, 0) : NULL;
-    if(!n || !decoded)
-      return call_not_found(h);
-    snprintf(id, sizeof(id), "%s", decoded);
-    free(decoded);
-    if(slash) {
-      if(strcasecmp(slash, "/keepAlive"))
-        return segment_not_found(h, slash + 1);
-      keepalive = 1;
-    }
-  }
+  const char *api = rt->api, *id = rt->id;
+  if(rt->ep == EMU_EP_NONE)
+    return segment_not_found(h, rt->segment);
+  if(rt->ep == EMU_EP_GRAPH_NO_CALL)
+    return call_not_found(h);
   /* Method check before authentication, like Graph's router. */
-  if(!*id && strcmp(h->method, "POST"))
-    return method_not_allowed(h, "POST");
-  if(*id && !keepalive && strcmp(h->method, "GET") &&
-     strcmp(h->method, "DELETE"))
-    return method_not_allowed(h, "GET, DELETE");
-  if(keepalive && strcmp(h->method, "POST"))
-    return method_not_allowed(h, "POST");
+  if(rt->allow)
+    return method_not_allowed(h, rt->allow);
 
   /* The token is checked from the headers, before the body is read. */
   struct emu_principal *who = &h->req->who;
@@ -576,7 +552,7 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
 
   struct emu_call_info info;
   enum emu_call_result rc;
-  if(!*id) { /* create */
+  if(rt->ep == EMU_EP_GRAPH_CALLS) { /* create */
     char err[512];
     struct emu_call_request cr;
     if(emu_call_request_parse(h->req->body ? h->req->body : "", h->req->len,
@@ -602,7 +578,7 @@ static enum MHD_Result graph(struct hctx *h, const char *api, const char *rest)
     }
     return finish(h, r, 201);
   }
-  if(keepalive) {
+  if(rt->ep == EMU_EP_GRAPH_KEEPALIVE) {
     if(h->req->has_body)
       return odata_error(h, 400, "BadRequest", NULL,
                          "Do not supply a request body for this method.");
@@ -819,14 +795,14 @@ static enum MHD_Result bulk_create(struct hctx *h)
   return r;
 }
 
-static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
+static enum MHD_Result emulator_api(struct hctx *h, const struct emu_route *rt)
 {
   struct emu_server *s = h->srv;
-  if(!strcmp(rest, "/calls")) {
+  if(rt->allow)
+    return method_not_allowed(h, rt->allow);
+  if(rt->ep == EMU_EP_EMU_CALLS) {
     if(!strcmp(h->method, "POST"))
       return bulk_create(h);
-    if(strcmp(h->method, "GET"))
-      return method_not_allowed(h, "GET, POST");
     struct list_stream *ls = calloc(1, sizeof(*ls));
     if(!ls)
       return MHD_NO;
@@ -854,8 +830,8 @@ static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
                             "application/json; charset=utf-8");
     return finish(h, r, 200);
   }
-  if(!strncmp(rest, "/calls/", 7)) {
-    const char *id = rest + 7;
+  if(rt->ep == EMU_EP_EMU_CALL) {
+    const char *id = rt->raw_id;
     struct emu_call_info info;
     if(!strcmp(h->method, "GET")) {
       if(emu_calls_get(s->calls, id, &info) != EMU_CALLS_OK)
@@ -864,24 +840,17 @@ static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
       emu_calls_info_release(&info);
       return reply_json(h, 200, body);
     }
-    if(!strcmp(h->method, "DELETE")) {
-      if(emu_calls_end(s->calls, id, NULL, EMU_END_EMULATOR, NULL) !=
-         EMU_CALLS_OK)
-        return call_not_found(h);
-      return reply_empty(h, 204);
-    }
-    return method_not_allowed(h, "GET, DELETE");
+    /* DELETE */
+    if(emu_calls_end(s->calls, id, NULL, EMU_END_EMULATOR, NULL) !=
+       EMU_CALLS_OK)
+      return call_not_found(h);
+    return reply_empty(h, 204);
   }
-  if(!strcmp(rest, "/stats")) {
-    if(strcmp(h->method, "GET"))
-      return method_not_allowed(h, "GET");
+  if(rt->ep == EMU_EP_EMU_STATS)
     return reply_json(h, 200, stats_json(s));
-  }
-  if(!strcmp(rest, "/faults")) {
+  if(rt->ep == EMU_EP_EMU_FAULTS) {
     if(!strcmp(h->method, "GET"))
       return reply_json(h, 200, emu_faults_to_json(s->faults));
-    if(strcmp(h->method, "PUT"))
-      return method_not_allowed(h, "GET, PUT");
     json_error_t jerr;
     json_t *obj = json_loadb(h->req->body ? h->req->body : "", h->req->len,
                              JSON_REJECT_DUPLICATES, &jerr);
@@ -894,12 +863,8 @@ static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
       return odata_error(h, 400, "BadRequest", NULL, "%s", err);
     return reply_json(h, 200, emu_faults_to_json(s->faults));
   }
-  if(!strcmp(rest, "/health")) {
-    if(strcmp(h->method, "GET"))
-      return method_not_allowed(h, "GET");
-    return reply_json(h, 200, json_pack("{s:s}", "status", "ok"));
-  }
-  return segment_not_found(h, rest);
+  /* EMU_EP_EMU_HEALTH */
+  return reply_json(h, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 /* ---- routing
@@ -907,51 +872,42 @@ static enum MHD_Result emulator_api(struct hctx *h, const char *rest)
 
 static enum MHD_Result route(struct hctx *h)
 {
-  const char *p = h->path;
-  if(!strncmp(p, "/v1.0/", 6) || !strcmp(p, "/v1.0"))
-    return graph(h, "v1.0", p + 5);
-  if(!strncmp(p, "/beta/", 6) || !strcmp(p, "/beta"))
-    return graph(h, "beta", p + 5);
+  struct emu_route rt;
+  emu_route_match(h->method, h->path, &rt);
+  if(rt.api)
+    return graph(h, &rt);
   if(h->early) { /* the other endpoints decide with the body */
     h->wait_body = 1;
     return MHD_YES;
   }
-  if(!strncmp(p, "/_emulator/", 11))
-    return emulator_api(h, p + 10);
-  if(!strcmp(p, "/metadata/identity/oauth2/token"))
-    return imds_endpoint(h);
-  if(!strcmp(p, "/common/discovery/instance") && !strcmp(h->method, "GET"))
+  switch(rt.ep) {
+  case EMU_EP_EMU_CALLS:
+  case EMU_EP_EMU_CALL:
+  case EMU_EP_EMU_STATS:
+  case EMU_EP_EMU_FAULTS:
+  case EMU_EP_EMU_HEALTH:
+    return emulator_api(h, &rt);
+  case EMU_EP_IMDS:
+    return rt.allow ? method_not_allowed(h, rt.allow) : imds_endpoint(h);
+  case EMU_EP_INSTANCE:
     return instance_discovery(h);
-  if(!strcmp(p, "/v1/.well-known/OpenIdConfiguration") ||
-     !strcmp(p, "/v1/keys")) { /* the notification key (notify_sign.h) */
-    if(strcmp(h->method, "GET"))
-      return method_not_allowed(h, "GET");
-    return reply_json(h, 200,
-                      p[4] == 'k' ? emu_nsign_jwks(h->srv->nsign)
-                                  : emu_nsign_openid_config(h->base));
+  case EMU_EP_NOTIFY_OPENID: /* the notification key (notify_sign.h) */
+    return rt.allow ? method_not_allowed(h, rt.allow)
+                    : reply_json(h, 200, emu_nsign_openid_config(h->base));
+  case EMU_EP_NOTIFY_KEYS:
+    return rt.allow ? method_not_allowed(h, rt.allow)
+                    : reply_json(h, 200, emu_nsign_jwks(h->srv->nsign));
+  case EMU_EP_TOKEN:
+    return token_endpoint(h, rt.tenant);
+  case EMU_EP_OPENID:
+    return rt.allow ? method_not_allowed(h, rt.allow)
+                    : openid_config(h, rt.tenant);
+  case EMU_EP_JWKS:
+    return rt.allow ? method_not_allowed(h, rt.allow)
+                    : reply_json(h, 200, emu_identity_jwks(h->srv->identity));
+  default:
+    return segment_not_found(h, rt.segment ? rt.segment : h->path);
   }
-  /* /{tenant}/... identity paths */
-  const char *slash = strchr(p + 1, '/');
-  if(*p == '/' && slash && slash - p - 1 > 0 && slash - p - 1 < 128) {
-    char tenant[128];
-    char *t = emu_form_decode(p + 1, (size_t)(slash - p - 1), 0);
-    snprintf(tenant, sizeof(tenant), "%s", t ? t : "");
-    free(t);
-    if(!strcmp(slash, "/oauth2/v2.0/token"))
-      return token_endpoint(h, tenant);
-    if(!strcmp(slash, "/v2.0/.well-known/openid-configuration")) {
-      if(strcmp(h->method, "GET"))
-        return method_not_allowed(h, "GET");
-      return openid_config(h, tenant);
-    }
-    if(!strcmp(slash, "/discovery/v2.0/keys") ||
-       !strcmp(slash, "/discovery/keys")) {
-      if(strcmp(h->method, "GET"))
-        return method_not_allowed(h, "GET");
-      return reply_json(h, 200, emu_identity_jwks(h->srv->identity));
-    }
-  }
-  return segment_not_found(h, p);
 }
 
 static void make_base(struct hctx *h)
