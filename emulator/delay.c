@@ -3,6 +3,7 @@
 #include "delay.h"
 
 #include "calls.h"
+#include "mgcx.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,44 +19,24 @@ struct emu_delay {
   pthread_cond_t wake;
   pthread_t thread;
   int started, stopping;
-  struct waiter *v; /* min-heap on due */
-  size_t len, cap;
+  struct mgcx_heap heap; /* of struct waiter, on due */
 };
 
-static void push(struct emu_delay *d, struct waiter w)
+static int earlier(const void *a, const void *b)
 {
-  size_t i = d->len++;
-  d->v[i] = w;
-  while(i) {
-    size_t p = (i - 1) / 2;
-    if(d->v[p].due <= d->v[i].due)
-      break;
-    struct waiter t = d->v[i];
-    d->v[i] = d->v[p];
-    d->v[p] = t;
-    i = p;
-  }
+  return ((const struct waiter *)a)->due < ((const struct waiter *)b)->due;
+}
+
+static struct waiter *top(struct emu_delay *d)
+{
+  return mgcx_heap_top(&d->heap);
 }
 
 static struct waiter pop(struct emu_delay *d)
 {
-  struct waiter top = d->v[0];
-  d->v[0] = d->v[--d->len];
-  size_t i = 0;
-  for(;;) {
-    size_t c = 2 * i + 1;
-    if(c >= d->len)
-      break;
-    if(c + 1 < d->len && d->v[c + 1].due < d->v[c].due)
-      c++;
-    if(d->v[i].due <= d->v[c].due)
-      break;
-    struct waiter t = d->v[i];
-    d->v[i] = d->v[c];
-    d->v[c] = t;
-    i = c;
-  }
-  return top;
+  struct waiter w = {0, NULL};
+  mgcx_heap_pop(&d->heap, &w);
+  return w;
 }
 
 struct emu_delay *emu_delay_new(void)
@@ -63,6 +44,7 @@ struct emu_delay *emu_delay_new(void)
   struct emu_delay *d = calloc(1, sizeof(*d));
   if(!d)
     return NULL;
+  mgcx_heap_init(&d->heap, sizeof(struct waiter), earlier, NULL, NULL);
   pthread_mutex_init(&d->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -78,14 +60,14 @@ static void *delay_main(void *arg)
   pthread_mutex_lock(&d->lock);
   while(!d->stopping) {
     int64_t now = emu_now_ms();
-    if(d->len && d->v[0].due <= now) {
+    if(top(d) && top(d)->due <= now) {
       struct waiter w = pop(d);
       pthread_mutex_unlock(&d->lock);
       MHD_resume_connection(w.conn);
       pthread_mutex_lock(&d->lock);
       continue;
     }
-    int64_t until = d->len ? d->v[0].due : now + 60000;
+    int64_t until = top(d) ? top(d)->due : now + 60000;
     struct timespec ts = {(time_t)(until / 1000),
                           (long)(until % 1000) * 1000000L};
     pthread_cond_timedwait(&d->wake, &d->lock, &ts);
@@ -111,19 +93,12 @@ void emu_delay_add(struct emu_delay *d, struct MHD_Connection *conn,
     MHD_resume_connection(conn);
     return;
   }
-  if(d->len == d->cap) {
-    size_t cap = d->cap ? d->cap * 2 : 64;
-    struct waiter *v = realloc(d->v, cap * sizeof(*v));
-    if(!v) {
-      pthread_mutex_unlock(&d->lock);
-      MHD_resume_connection(conn); /* no memory: answer without delay */
-      return;
-    }
-    d->v = v;
-    d->cap = cap;
-  }
   struct waiter w = {due_ms, conn};
-  push(d, w);
+  if(mgcx_heap_push(&d->heap, &w)) {
+    pthread_mutex_unlock(&d->lock);
+    MHD_resume_connection(conn); /* no memory: answer without delay */
+    return;
+  }
   pthread_cond_signal(&d->wake);
   pthread_mutex_unlock(&d->lock);
 }
@@ -140,7 +115,7 @@ void emu_delay_stop(struct emu_delay *d)
     pthread_join(d->thread, NULL);
   d->started = 0;
   pthread_mutex_lock(&d->lock);
-  while(d->len) {
+  while(top(d)) {
     struct waiter w = pop(d);
     MHD_resume_connection(w.conn);
   }
@@ -152,7 +127,7 @@ void emu_delay_free(struct emu_delay *d)
   if(!d)
     return;
   emu_delay_stop(d);
-  free(d->v);
+  mgcx_heap_release(&d->heap);
   pthread_cond_destroy(&d->wake);
   pthread_mutex_destroy(&d->lock);
   free(d);

@@ -4,6 +4,7 @@
 #include "faults.h"
 
 #include "duration.h"
+#include "mgcx.h"
 
 #include <errno.h>
 #include <math.h>
@@ -453,17 +454,14 @@ int emu_parse_statuses(const char *s, int *out, size_t max, size_t *n)
   *n = 0;
   const char *p = s;
   for(;;) {
-    char *end;
-    errno = 0;
-    long v = strtol(p, &end, 10);
-    if(end == p || errno || v < 400 || v > 599 || *n == max)
+    size_t len = strcspn(p, ",");
+    long v;
+    if(*n == max || mgcx_parse_longn(p, len, 400, 599, &v))
       return -1;
     out[(*n)++] = (int)v;
-    if(*end == '\0')
+    if(p[len] == '\0')
       return 0;
-    if(*end != ',')
-      return -1;
-    p = end + 1;
+    p += len + 1;
   }
 }
 

@@ -2,6 +2,8 @@
 /* graph_json.c - Graph JSON bodies in and out. */
 #include "graph_json.h"
 
+#include "mgcx.h"
+
 #include "utf8.h"
 
 #include <stdio.h>
@@ -27,15 +29,10 @@ void emu_format_time(int64_t ms, char *buf, size_t len, int with_ms)
       buf[0] = '\0';
     return;
   }
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char base[32];
-  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-  if(with_ms)
-    snprintf(buf, len, "%s.%03dZ", base, (int)(ms % 1000));
-  else
-    snprintf(buf, len, "%s", base);
+  mgcx_rfc3339_format(ms, with_ms, buf, len);
+  size_t n = strlen(buf);
+  if(!with_ms && n && buf[n - 1] == 'Z')
+    buf[n - 1] = '\0'; /* Graph's innerError date has no zone */
 }
 
 int emu_call_request_parse(const char *body, size_t len,

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* timer_heap.h - a binary min-heap of (due, seq, item) timers (libuv style).
+/* timer_heap.h - a binary min-heap of (due, seq, item) timers (libuv style),
+ * on the one heap of lib/mgcx.h.
  * Each item (a uint32 index chosen by the caller) is in the heap at most
  * once; the caller keeps the position the heap reports through the
  * move callback so an item's timer can be changed or removed in O(log n).
  * Not thread-safe: the owner locks. */
 #ifndef EMU_TIMER_HEAP_H
 #define EMU_TIMER_HEAP_H
+
+#include "mgcx.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +25,8 @@ struct emu_timer {
 typedef void (*emu_heap_move_fn)(void *ctx, uint32_t item, uint32_t pos);
 
 struct emu_timer_heap {
-  struct emu_timer *v;
-  uint32_t len, cap, seq;
+  struct mgcx_heap h; /* of struct emu_timer */
+  uint32_t seq;
   emu_heap_move_fn move;
   void *ctx;
 };

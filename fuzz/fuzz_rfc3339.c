@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_rfc3339.c - kt_parse_rfc3339() on arbitrary bytes; what it accepts,
+/* fuzz_rfc3339.c - mgcx_rfc3339_parse() on arbitrary bytes; what it accepts,
  * formatted and parsed again, gives the same instant. */
-#include "keeper/timefmt.h"
+#include "mgcx.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,10 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data, size);
   s[size] = '\0';
   int64_t ms, back;
-  if(!kt_parse_rfc3339(s, &ms)) {
+  if(!mgcx_rfc3339_parse(s, &ms)) {
     char buf[64];
-    kt_format_rfc3339(ms, buf, sizeof(buf));
-    if(kt_parse_rfc3339(buf, &back) || back != ms)
+    mgcx_rfc3339_format(ms, 1, buf, sizeof(buf));
+    if(mgcx_rfc3339_parse(buf, &back) || back != ms)
       abort();
   }
   free(s);

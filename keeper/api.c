@@ -7,7 +7,7 @@
 #include "log.h"
 #include "notify.h"
 #include "notify_auth.h"
-#include "timefmt.h"
+#include "mgcx.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -139,7 +139,7 @@ static int parse_reg(json_t *o, struct kcore_reg *reg, char *why, size_t n)
   if(started && !json_is_null(started)) {
     int64_t ms;
     if(!json_is_string(started) ||
-       kt_parse_rfc3339(json_string_value(started), &ms)) {
+       mgcx_rfc3339_parse(json_string_value(started), &ms)) {
       snprintf(why, n,
                "\"startedAt\" must be an RFC 3339 time such as "
                "2026-01-31T12:00:00Z");

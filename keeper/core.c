@@ -3,7 +3,7 @@
 #include "core.h"
 
 #include "log.h"
-#include "timefmt.h"
+#include "mgcx.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -384,10 +384,10 @@ int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
 static void put_time(json_t *o, const char *key, int64_t ms)
 {
   char buf[40];
-  json_object_set_new(o, key,
-                      ms > 0
-                          ? json_string(kt_format_rfc3339(ms, buf, sizeof(buf)))
-                          : json_null());
+  json_object_set_new(
+      o, key,
+      ms > 0 ? json_string(mgcx_rfc3339_format(ms, 1, buf, sizeof(buf)))
+             : json_null());
 }
 
 static json_t *call_json(struct kcore *k, const struct ks_call *c,

@@ -2,6 +2,8 @@
 /* log.c - text or JSON log lines, one write each. */
 #include "log.h"
 
+#include "mgcx.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,12 +34,9 @@ void klog(enum klog_level lvl, const char *call_id, const char *request_id,
   va_end(ap);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char when[96];
-  snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-           tm.tm_sec, ts.tv_nsec / 1000000);
+  char when[32];
+  mgcx_rfc3339_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, 1, when,
+                      sizeof(when));
   pthread_mutex_lock(&lock);
   if(format == KLOG_JSON) {
     json_t *o = json_pack("{s:s, s:s, s:s}", "ts", when, "level", names[lvl],

@@ -53,7 +53,7 @@ static size_t head_cb(char *ptr, size_t size, size_t nmemb, void *ud)
   size_t n = size * nmemb;
   if(n >= 5 && !memcmp(ptr, "HTTP/", 5))
     a->head.len = 0; /* a new response (after 100 Continue ...) */
-  if(mgc__buf_add(&a->head, ptr, n))
+  if(mgcx_buf_add(&a->head, ptr, n))
     return 0;
   return n;
 }
@@ -72,8 +72,8 @@ int mgc__attempt_start(const struct mgc_request_opts *c, struct mgc_attempt *a,
                        int retry, struct mgc_err *err)
 {
   memset(a, 0, sizeof(*a));
-  mgc__buf_init(&a->body, MGC_HTTP_MAX_BODY);
-  mgc__buf_init(&a->head, 64 * 1024);
+  mgcx_buf_init(&a->body, MGC_HTTP_MAX_BODY);
+  mgcx_buf_init(&a->head, 64 * 1024);
   a->easy = curl_easy_init();
   if(!a->easy)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
@@ -136,8 +136,8 @@ void mgc__attempt_release(struct mgc_attempt *a)
   if(a->easy)
     curl_easy_cleanup(a->easy);
   curl_slist_free_all(a->hdrs);
-  mgc__buf_release(&a->body);
-  mgc__buf_release(&a->head);
+  mgcx_buf_release(&a->body);
+  mgcx_buf_release(&a->head);
   memset(a, 0, sizeof(*a));
 }
 
@@ -206,7 +206,7 @@ int mgc__status_code(long status)
 }
 
 /* A short, printable excerpt of a non-OData body for the error message. */
-static void body_excerpt(const struct mgc_buf *b, char *dst, size_t dstlen)
+static void body_excerpt(const struct mgcx_buf *b, char *dst, size_t dstlen)
 {
   size_t w = 0;
   for(size_t i = 0; i < b->len && w + 1 < dstlen && i < 200; i++) {

@@ -30,8 +30,8 @@ char *mgc__attempt_url(const char *graph, const char *api_version,
 struct mgc_attempt {
   CURL *easy;
   struct curl_slist *hdrs;
-  struct mgc_buf body;
-  struct mgc_buf head; /* header lines of the last response */
+  struct mgcx_buf body;
+  struct mgcx_buf head; /* header lines of the last response */
   char errbuf[CURL_ERROR_SIZE];
 };
 

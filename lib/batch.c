@@ -18,6 +18,7 @@
 #include "auth/token_cache.h"
 #include "clock.h"
 #include "jwt.h"
+#include "mgcx.h"
 #include "uuid.h"
 
 #include <jansson.h>
@@ -92,9 +93,8 @@ struct mgcall_batch {
   mgcall_done_cb cb;
   void *userdata;
   struct item *ready_head, *ready_tail;
-  struct item *all;    /* every item not completed */
-  struct timer **heap; /* items waiting to retry, fetches waiting to retry */
-  size_t nheap, heap_cap;
+  struct item *all;      /* every item not completed */
+  struct mgcx_heap heap; /* struct timer *: items and fetches waiting */
   size_t in_flight;
   size_t pending;
   uint64_t seq;
@@ -117,54 +117,32 @@ static void wipe_free(char *s)
   }
 }
 
-/* ---- timer heap ---- */
+/* ---- timer heap (mgcx_heap of struct timer pointers) ---- */
 
-static int before(const struct timer *a, const struct timer *b)
+static int before(const void *a, const void *b)
 {
-  return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->seq < b->seq);
+  const struct timer *x = *(struct timer *const *)a;
+  const struct timer *y = *(struct timer *const *)b;
+  return x->due_ms < y->due_ms || (x->due_ms == y->due_ms && x->seq < y->seq);
 }
 
 static int heap_push(struct mgcall_batch *b, struct timer *t)
 {
-  if(b->nheap == b->heap_cap) {
-    size_t cap = b->heap_cap ? b->heap_cap * 2 : 64;
-    struct timer **h = realloc(b->heap, cap * sizeof(*h));
-    if(!h)
-      return -1;
-    b->heap = h;
-    b->heap_cap = cap;
-  }
   t->seq = b->seq++;
-  size_t i = b->nheap++;
-  b->heap[i] = t;
-  while(i && before(b->heap[i], b->heap[(i - 1) / 2])) {
-    struct timer *x = b->heap[i];
-    b->heap[i] = b->heap[(i - 1) / 2];
-    b->heap[(i - 1) / 2] = x;
-    i = (i - 1) / 2;
-  }
-  return 0;
+  return mgcx_heap_push(&b->heap, &t);
+}
+
+static struct timer *heap_top(const struct mgcall_batch *b)
+{
+  struct timer **t = mgcx_heap_top(&b->heap);
+  return t ? *t : NULL;
 }
 
 static struct timer *heap_pop(struct mgcall_batch *b)
 {
-  struct timer *top = b->heap[0];
-  b->heap[0] = b->heap[--b->nheap];
-  size_t i = 0;
-  for(;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    if(l < b->nheap && before(b->heap[l], b->heap[m]))
-      m = l;
-    if(r < b->nheap && before(b->heap[r], b->heap[m]))
-      m = r;
-    if(m == i)
-      break;
-    struct timer *x = b->heap[i];
-    b->heap[i] = b->heap[m];
-    b->heap[m] = x;
-    i = m;
-  }
-  return top;
+  struct timer *t = NULL;
+  mgcx_heap_pop(&b->heap, &t);
+  return t;
 }
 
 /* ---- items ---- */
@@ -239,6 +217,7 @@ int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
   b->max_parallel = max_parallel;
   b->cb = cb;
   b->userdata = userdata;
+  mgcx_heap_init(&b->heap, sizeof(struct timer *), before, NULL, NULL);
   atomic_init(&b->woken, 0);
   b->multi = curl_multi_init();
   if(!b->multi) {
@@ -673,7 +652,7 @@ static size_t step(struct mgcall_batch *b)
   size_t fetches_done = 0;
   for(;;) {
     uint64_t now = now_ms();
-    while(b->nheap && b->heap[0]->due_ms <= now)
+    while(heap_top(b) && heap_top(b)->due_ms <= now)
       timer_fired(b, heap_pop(b));
     while(b->in_flight < b->max_parallel && b->ready_head)
       start(b, ready_pop(b));
@@ -723,8 +702,8 @@ int mgcall_batch_run(mgcall_batch *b, int timeout_ms)
     long wait = (long)(deadline - now);
     if(b->ready_head && b->in_flight < b->max_parallel)
       wait = 0;
-    if(b->nheap) {
-      uint64_t due = b->heap[0]->due_ms;
+    if(heap_top(b)) {
+      uint64_t due = heap_top(b)->due_ms;
       long tw = due > now ? (long)(due - now) : 0;
       if(tw < wait)
         wait = tw;
@@ -774,7 +753,7 @@ void mgcall_batch_free(mgcall_batch *b)
       curl_multi_remove_handle(b->multi, mgc__tokens_req_easy(f->req));
     fetch_free(f);
   }
-  free(b->heap);
+  mgcx_heap_release(&b->heap);
   curl_multi_cleanup(b->multi);
   free(b);
 }

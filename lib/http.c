@@ -17,39 +17,10 @@ const char *mgc__http_user_agent(void)
   return "mgcall/" MGCALL_VERSION_STRING;
 }
 
-void mgc__buf_init(struct mgc_buf *b, size_t max)
-{
-  b->data = NULL;
-  b->len = 0;
-  b->max = max;
-}
-
-void mgc__buf_release(struct mgc_buf *b)
-{
-  free(b->data);
-  b->data = NULL;
-  b->len = 0;
-}
-
-int mgc__buf_add(struct mgc_buf *b, const void *p, size_t n)
-{
-  if(n > b->max || b->len > b->max - n)
-    return -1;
-  char *d = realloc(b->data, b->len + n + 1);
-  if(!d)
-    return -1;
-  if(n)
-    memcpy(d + b->len, p, n);
-  b->data = d;
-  b->len += n;
-  b->data[b->len] = '\0';
-  return 0;
-}
-
 size_t mgc__buf_curl_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
   size_t n = size * nmemb;
-  return mgc__buf_add(ud, ptr, n) ? 0 : n;
+  return mgcx_buf_add(ud, ptr, n) ? 0 : n;
 }
 
 /* Emit text (already redacted) line by line with prefix. */

@@ -7,6 +7,7 @@
 #define MGCALL_HTTP_H
 
 #include "mgc_internal.h"
+#include "mgcx.h"
 
 #include <curl/curl.h>
 
@@ -30,18 +31,7 @@ struct mgc_http_opts {
 int mgc__http_setup(CURL *h, const struct mgc_http_opts *o,
                     struct mgc_err *err);
 
-/* A growable buffer with a cap (curl dynbuf); data is NUL-terminated. */
-struct mgc_buf {
-  char *data;
-  size_t len;
-  size_t max;
-};
-
-void mgc__buf_init(struct mgc_buf *b, size_t max);
-void mgc__buf_release(struct mgc_buf *b);
-/* Append n bytes; -1 when over the cap or out of memory (b unchanged). */
-int mgc__buf_add(struct mgc_buf *b, const void *p, size_t n);
-/* CURLOPT_WRITEFUNCTION for a struct mgc_buf (CURLOPT_WRITEDATA). */
+/* CURLOPT_WRITEFUNCTION for a struct mgcx_buf (CURLOPT_WRITEDATA). */
 size_t mgc__buf_curl_write(char *ptr, size_t size, size_t nmemb, void *ud);
 
 /* Free the shared trust stores (mgcall_global_cleanup()). */

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cloud.h"
 #include "duration.h"
+#include "mgcx.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -175,15 +176,8 @@ static int url_ok(const char *s)
 /* Seconds: "30", or a duration ("30s", "2m", "1500ms" rounds up). */
 static int seconds_of(const char *s, long *out)
 {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if(*s >= '0' && *s <= '9' && *end == '\0' && !errno) {
-    if(v <= 0 || v > 86400)
-      return -1;
-    *out = v;
-    return 0;
-  }
+  if(*s >= '0' && *s <= '9' && strspn(s, "0123456789") == strlen(s))
+    return mgcx_parse_long(s, 1, 86400, out);
   uint64_t ms;
   if(mgc__duration_parse(s, &ms) || ms == 0 || ms > 86400ULL * 1000)
     return -1;

@@ -2,9 +2,11 @@
 /* cmd_emulator.c - 'mgcall emulator': command-line front end of emulator/. */
 #include "cli.h"
 #include "duration.h"
+#include "mgcx.h"
 #include "emulator.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,13 +163,12 @@ static int duration_ms(const char *opt, const char *arg, int64_t min_ms,
 static int number(const char *opt, const char *arg, unsigned long min,
                   unsigned long max, unsigned long *out)
 {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(arg, &end, 10);
-  if(!*arg || *end || errno || v < min || v > max || *arg == '-')
+  long v;
+  if(max > (unsigned long)LONG_MAX || *arg == '-' ||
+     mgcx_parse_long(arg, (long)min, (long)max, &v))
     return mgc_cli_usage_error(
         "emulator", "%s: expected a number from %lu to %lu", opt, min, max);
-  *out = v;
+  *out = (unsigned long)v;
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "header.h"
 #include "input.h"
+#include "mgcx.h"
 #include "retry.h"
 
 #include <errno.h>
@@ -121,12 +122,16 @@ static void help(FILE *out)
         out);
 }
 
+/* Where an item is: read, not yet handed to the batch; in the batch; done
+ * (result kept until reported); declined at the --confirm prompt. */
+enum item_state { ITEM_UNSENT = 0, ITEM_SENT, ITEM_DONE, ITEM_DECLINED };
+
 /* One input item, in input order. */
 struct item {
-  char *call_id;      /* NULL for a malformed input line */
-  char *tenant_id;    /* the input object's TenantId, or NULL */
-  char *bad;          /* malformed line: the message */
-  int state;          /* 0 not sent, 1 sent, 2 done, 3 declined */
+  char *call_id;   /* NULL for a malformed input line */
+  char *tenant_id; /* the input object's TenantId, or NULL */
+  char *bad;       /* malformed line: the message */
+  enum item_state state;
   mgcall_result *res; /* when done, until reported (malloc'd) */
   int oom;            /* done, but no memory to keep the result */
 };
@@ -347,12 +352,13 @@ static void flush_ready(struct run *r)
 {
   while(r->next_print < r->n) {
     struct item *it = &r->items[r->next_print];
-    if(it->state == 2) {
+    if(it->state == ITEM_DONE) {
       report(r, it);
       free(it->res);
       it->res = NULL;
     }
-    else if(!(it->state == 0 && r->stopping) && it->state != 3)
+    else if(!(it->state == ITEM_UNSENT && r->stopping) &&
+            it->state != ITEM_DECLINED)
       break;
     r->next_print++;
   }
@@ -372,15 +378,16 @@ static void on_done(void *ud, const char *call_id, void *item,
     *it->res = *res;
   else
     it->oom = 1;
-  it->state = 2;
+  it->state = ITEM_DONE;
   r->done++;
   if(res->code != MGCALL_OK) {
     r->failed++;
     if(r->stop_on_error)
       r->stopping = 1;
-    /* No usable credentials: every other call would fail the same way
-     * (and ask the token endpoint again). */
-    if(res->code == MGCALL_E_AUTH)
+    /* No usable credentials for the credential's own tenant: every other
+     * call would fail the same way (and ask the token endpoint again).  A
+     * refusal for an item's TenantId fails the items of that tenant only. */
+    if(res->code == MGCALL_E_AUTH && !it->tenant_id)
       r->stopping = r->auth_failed = 1;
   }
   if(r->feeding)
@@ -396,19 +403,19 @@ static void feed(struct run *r, unsigned parallel)
   while(!r->stopping && r->next_add < r->n &&
         mgcall_batch_pending(r->batch) < 2 * (size_t)parallel) {
     struct item *it = &r->items[r->next_add++];
-    if(it->state == 3)
+    if(it->state == ITEM_DECLINED)
       continue;
     if(it->bad) {
-      it->state = 2;
+      it->state = ITEM_DONE;
       r->done++;
       r->failed++;
       if(r->stop_on_error)
         r->stopping = 1;
       continue;
     }
-    it->state = 1;
+    it->state = ITEM_SENT;
     if(mgcall_batch_add(r->batch, it->call_id, it->tenant_id, it)) {
-      it->state = 2;
+      it->state = ITEM_DONE;
       it->oom = 1;
       r->done++;
       r->failed++;
@@ -490,368 +497,395 @@ static void verbose_line(void *ud, const char *line)
   free(p);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
+/* The command line, and what is made from it. */
+struct opts {
+  struct mgc_auth_opts ao;
+  struct option *table;
+  const char **headers; /* -H values (borrowed from argv) */
+  size_t nheaders;
+  int what_if, confirm, debug, verbose;
+  int from_args; /* ids came from the command line (else stdin) */
+  int help_shown;
+  const char *progress, *api_version;
+  long parallel, retries;
+  uint64_t retry_max_ms;
+  mgcall_credential *cred;
+  mgcall_client *client;
+  FILE *tty; /* --confirm */
+};
+
+/* Free what the steps made. */
+static void release(struct opts *o, struct run *r)
 {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if(errno || end == s || *end || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
+  if(o->tty)
+    fclose(o->tty);
+  if(r->headers_file)
+    fclose(r->headers_file);
+  mgcall_batch_free(r->batch);
+  mgcall_client_free(o->client);
+  mgcall_credential_free(o->cred);
+  for(size_t i = 0; i < r->n; i++) {
+    free(r->items[i].call_id);
+    free(r->items[i].tenant_id);
+    free(r->items[i].bad);
+    free(r->items[i].res);
+  }
+  free(r->items);
+  free(o->headers);
+  free(o->table);
+  mgc_auth_opts_release(&o->ao);
 }
 
-int cmd_keep_alive(int argc, char **argv)
+/* Step 1: options and ids given on the command line. */
+static int parse_options(struct opts *o, struct run *r, int argc, char **argv)
 {
-  struct mgc_auth_opts ao;
-  mgc_auth_opts_init(&ao);
-  ao.cmd = CMD;
-  struct run r;
-  memset(&r, 0, sizeof(r));
-  const char **headers = calloc((size_t)argc + 1, sizeof(char *));
-  struct option *table = mgc_auth_opts_merge(own_options);
-  int rc = MGCALL_OK, what_if = 0, confirm = 0, debug = 0, verbose = 0;
-  int from_args = 0;
-  size_t nheaders = 0;
-  const char *progress = "auto", *api_version = "v1.0";
-  long parallel = 16, retries = MGC_RETRY_DEFAULT;
-  uint64_t retry_max_ms = 0;
-  mgcall_credential *cred = NULL;
-  mgcall_client *client = NULL;
-  FILE *tty = NULL;
-  if(!headers || !table) {
-    mgc_cli_error("out of memory");
-    rc = MGCALL_E_INTERNAL;
-    goto out;
-  }
+  int rc = MGCALL_OK;
   optind = 1;
   opterr = 0;
   int opt;
-  while((opt = getopt_long(argc, argv, "-:H:vh", table, NULL)) != -1) {
-    int a = mgc_auth_opts_handle(&ao, opt, optarg);
+  while((opt = getopt_long(argc, argv, "-:H:vh", o->table, NULL)) != -1) {
+    int a = mgc_auth_opts_handle(&o->ao, opt, optarg);
     if(a < 0) {
-      rc = MGCALL_E_USAGE;
-      goto out;
+      return MGCALL_E_USAGE;
     }
     if(a > 0)
       continue;
     switch(opt) {
     case 1: /* a positional CALL_ID, in command-line order */
     case OPT_CALL_ID: {
-      from_args = 1;
+      o->from_args = 1;
       if(!*optarg) {
-        rc = mgc_cli_usage_error(CMD, "empty call id");
-        goto out;
+        return mgc_cli_usage_error(CMD, "empty call id");
       }
       char *id = strdup(optarg);
-      if(!id || add_item(&r, id, NULL, NULL)) {
+      if(!id || add_item(r, id, NULL, NULL)) {
         free(id);
-        rc = MGCALL_E_INTERNAL;
-        goto out;
+        return MGCALL_E_INTERNAL;
       }
       break;
     }
     case OPT_INPUT_OBJECT: {
-      from_args = 1;
+      o->from_args = 1;
       char *id = NULL, *tenant = NULL, why[512];
       if(mgc__input_parse_object(optarg, strlen(optarg), &id, &tenant, why,
                                  sizeof(why)) != MGC_INPUT_ID) {
-        rc = mgc_cli_usage_error(CMD, "--input-object: %s", why);
-        goto out;
+        return mgc_cli_usage_error(CMD, "--input-object: %s", why);
       }
-      if(add_item(&r, id, tenant, NULL)) {
+      if(add_item(r, id, tenant, NULL)) {
         free(id);
         free(tenant);
-        rc = MGCALL_E_INTERNAL;
-        goto out;
+        return MGCALL_E_INTERNAL;
       }
       break;
     }
     case 'H': {
       char why[256];
       if(mgc__header_check(optarg, why, sizeof(why))) {
-        rc = mgc_cli_usage_error(CMD, "bad header: %s", why);
-        goto out;
+        return mgc_cli_usage_error(CMD, "bad header: %s", why);
       }
-      headers[nheaders++] = optarg;
+      o->headers[o->nheaders++] = optarg;
       break;
     }
     case OPT_PASS_THRU:
-      r.pass_thru = 1;
+      r->pass_thru = 1;
       break;
     case OPT_RESPONSE_HEADERS:
-      r.headers_path = optarg;
+      r->headers_path = optarg;
       break;
     case OPT_WHAT_IF:
-      what_if = 1;
+      o->what_if = 1;
       break;
     case OPT_CONFIRM:
-      confirm = 1;
+      o->confirm = 1;
       break;
     case OPT_PROGRESS:
       if(strcmp(optarg, "auto") && strcmp(optarg, "always") &&
          strcmp(optarg, "never")) {
-        rc = mgc_cli_usage_error(CMD, "--progress: want auto, always or never");
-        goto out;
+        return mgc_cli_usage_error(CMD,
+                                   "--progress: want auto, always or never");
       }
-      progress = optarg;
+      o->progress = optarg;
       break;
     case OPT_ON_ERROR:
       if(!strcmp(optarg, "stop"))
-        r.stop_on_error = 1;
+        r->stop_on_error = 1;
       else if(!strcmp(optarg, "continue"))
-        r.stop_on_error = 0;
+        r->stop_on_error = 0;
       else {
-        rc = mgc_cli_usage_error(CMD, "--on-error: want continue or stop");
-        goto out;
+        return mgc_cli_usage_error(CMD, "--on-error: want continue or stop");
       }
       break;
     case OPT_DEBUG:
-      debug = 1;
+      o->debug = 1;
       break;
     case 'v':
-      verbose = 1;
+      o->verbose = 1;
       break;
     case OPT_API_VERSION:
       if(strcmp(optarg, "v1.0") && strcmp(optarg, "beta")) {
-        rc = mgc_cli_usage_error(CMD, "--api-version: want v1.0 or beta");
-        goto out;
+        return mgc_cli_usage_error(CMD, "--api-version: want v1.0 or beta");
       }
-      api_version = optarg;
+      o->api_version = optarg;
       break;
     case OPT_OUTPUT:
       if(!strcmp(optarg, "json"))
-        r.json = 1;
+        r->json = 1;
       else if(!strcmp(optarg, "text"))
-        r.json = 0;
+        r->json = 0;
       else {
-        rc = mgc_cli_usage_error(CMD, "--output: want text or json");
-        goto out;
+        return mgc_cli_usage_error(CMD, "--output: want text or json");
       }
       break;
     case OPT_PARALLEL:
-      if(parse_long(optarg, 1, MAX_PARALLEL, &parallel)) {
-        rc = mgc_cli_usage_error(CMD, "--parallel: want 1..%d", MAX_PARALLEL);
-        goto out;
+      if(mgcx_parse_long(optarg, 1, MAX_PARALLEL, &o->parallel)) {
+        return mgc_cli_usage_error(CMD, "--parallel: want 1..%d", MAX_PARALLEL);
       }
       break;
     case OPT_RETRIES:
-      if(parse_long(optarg, 0, MGC_RETRY_MAX, &retries)) {
-        rc = mgc_cli_usage_error(CMD, "--retries: want 0..%d", MGC_RETRY_MAX);
-        goto out;
+      if(mgcx_parse_long(optarg, 0, MGC_RETRY_MAX, &o->retries)) {
+        return mgc_cli_usage_error(CMD, "--retries: want 0..%d", MGC_RETRY_MAX);
       }
       break;
     case OPT_RETRY_MAX_TIME: {
       long s;
-      if(!parse_long(optarg, 0, 366L * 86400, &s))
-        retry_max_ms = (uint64_t)s * 1000;
-      else if(mgc__duration_parse(optarg, &retry_max_ms)) {
-        rc = mgc_cli_usage_error(CMD, "--retry-max-time: want seconds or a "
-                                      "duration such as 90s or 2m");
-        goto out;
+      if(!mgcx_parse_long(optarg, 0, 366L * 86400, &s))
+        o->retry_max_ms = (uint64_t)s * 1000;
+      else if(mgc__duration_parse(optarg, &o->retry_max_ms)) {
+        return mgc_cli_usage_error(CMD, "--retry-max-time: want seconds or a "
+                                        "duration such as 90s or 2m");
       }
       break;
     }
     case 'h':
     case OPT_HELP:
       help(stdout);
-      goto out;
+      o->help_shown = 1;
+      return MGCALL_OK;
     case ':':
-      rc = mgc_cli_usage_error(CMD, "option '%s' needs a value",
-                               argv[optind - 1]);
-      goto out;
+      return mgc_cli_usage_error(CMD, "option '%s' needs a value",
+                                 argv[optind - 1]);
     default:
-      rc = mgc_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
-      goto out;
+      return mgc_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
     }
   }
   /* Ids after "--" (so an id may start with '-'). */
   for(int i = optind; i < argc; i++) {
-    from_args = 1;
+    o->from_args = 1;
     if(!*argv[i]) {
-      rc = mgc_cli_usage_error(CMD, "empty call id");
-      goto out;
+      return mgc_cli_usage_error(CMD, "empty call id");
     }
     char *id = strdup(argv[i]);
-    if(!id || add_item(&r, id, NULL, NULL)) {
+    if(!id || add_item(r, id, NULL, NULL)) {
       free(id);
-      rc = MGCALL_E_INTERNAL;
-      goto out;
+      return MGCALL_E_INTERNAL;
     }
   }
-  if(!from_args) {
+  return rc;
+}
+
+/* Step 2: ids from stdin when none was given; the terminal for --confirm. */
+static int collect_input(struct opts *o, struct run *r)
+{
+  int rc = MGCALL_OK;
+  if(!o->from_args) {
     if(isatty(STDIN_FILENO)) {
-      rc = mgc_cli_usage_error(CMD, "no call id given (and stdin is a "
-                                    "terminal)");
-      goto out;
+      return mgc_cli_usage_error(CMD, "no call id given (and stdin is a "
+                                      "terminal)");
     }
-    if(read_stdin(&r)) {
+    if(read_stdin(r)) {
       mgc_cli_error("reading stdin: %s", strerror(errno));
-      rc = MGCALL_E_INTERNAL;
-      goto out;
+      return MGCALL_E_INTERNAL;
     }
   }
-  if(confirm) {
-    tty = fopen("/dev/tty", "r+");
-    if(!tty) {
-      rc = mgc_cli_usage_error(CMD, "--confirm needs a terminal");
-      goto out;
+  if(o->confirm) {
+    o->tty = fopen("/dev/tty", "r+");
+    if(!o->tty) {
+      return mgc_cli_usage_error(CMD, "--confirm needs a terminal");
     }
   }
 
+  return rc;
+}
+
+/* Step 3: the credential and the client. */
+static int make_client(struct opts *o, struct run *r)
+{
+  int rc;
   mgcall_config cfg;
   mgcall_config_init(&cfg);
   char msg[1024];
-  rc =
-      mgc_auth_opts_finish(&ao, &cfg, what_if ? NULL : &cred, msg, sizeof(msg));
+  rc = mgc_auth_opts_finish(&o->ao, &cfg, o->what_if ? NULL : &o->cred, msg,
+                            sizeof(msg));
   if(rc) {
     mgc_cli_error("%s", msg);
-    goto out;
+    return rc;
   }
-  cfg.api_version = api_version;
-  cfg.retries = (int)retries;
-  cfg.retry_max_time_s = (long)((retry_max_ms + 999) / 1000);
-  cfg.headers = headers;
-  cfg.credential = cred;
-  cfg.log_userdata = &r;
-  if(debug)
+  cfg.api_version = o->api_version;
+  cfg.retries = (int)o->retries;
+  cfg.retry_max_time_s = (long)((o->retry_max_ms + 999) / 1000);
+  cfg.headers = o->headers;
+  cfg.credential = o->cred;
+  cfg.log_userdata = r;
+  if(o->debug)
     cfg.debug_cb = log_line;
-  if(verbose)
+  if(o->verbose)
     cfg.verbose_cb = verbose_line;
-  rc = mgcall_client_new(&cfg, &client, msg, sizeof(msg));
+  rc = mgcall_client_new(&cfg, &o->client, msg, sizeof(msg));
   if(rc) {
     mgc_cli_error("%s", msg);
-    goto out;
+    return rc;
   }
 
-  if(what_if) {
-    for(size_t i = 0; i < r.n; i++) {
-      struct item *it = &r.items[i];
-      if(it->bad) {
-        error_line(it);
-        if(!r.exit_code)
-          r.exit_code = MGCALL_E_USAGE;
-        continue;
-      }
-      char *url = mgcall_keep_alive_url(client, it->call_id);
-      if(url)
-        printf("What if: POST %s\n", url);
-      free(url);
+  return rc;
+}
+
+/* Step 4 (--what-if): print what would be sent. */
+static int what_if(struct opts *o, struct run *r)
+{
+  for(size_t i = 0; i < r->n; i++) {
+    struct item *it = &r->items[i];
+    if(it->bad) {
+      error_line(it);
+      if(!r->exit_code)
+        r->exit_code = MGCALL_E_USAGE;
+      continue;
     }
-    rc = r.exit_code;
-    goto out;
+    char *url = mgcall_keep_alive_url(o->client, it->call_id);
+    if(url)
+      printf("What if: POST %s\n", url);
+    free(url);
   }
+  return r->exit_code;
+}
 
-  if(r.headers_path) {
+/* Step 5: the --response-headers file. */
+static int open_headers(struct run *r)
+{
+  if(r->headers_path) {
     int fd =
-        open(r.headers_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    r.headers_file = fd >= 0 ? fdopen(fd, "a") : NULL;
-    if(!r.headers_file) {
-      mgc_cli_error("--response-headers: %s: %s", r.headers_path,
+        open(r->headers_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    r->headers_file = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if(!r->headers_file) {
+      mgc_cli_error("--response-headers: %s: %s", r->headers_path,
                     strerror(errno));
       if(fd >= 0)
         close(fd);
-      rc = MGCALL_E_USAGE;
-      goto out;
+      return MGCALL_E_USAGE;
     }
   }
-  r.progress = r.n > 1 && !confirm &&
-               (!strcmp(progress, "always") ||
-                (!strcmp(progress, "auto") && isatty(STDERR_FILENO)));
+  return MGCALL_OK;
+}
 
-  rc = mgcall_batch_new(client, confirm ? 1u : (unsigned)parallel, on_done, &r,
-                        &r.batch);
+/* Step 6: send every item through one batch, report in input order. */
+static int send_all(struct opts *o, struct run *r)
+{
+  int rc;
+  r->progress = r->n > 1 && !o->confirm &&
+                (!strcmp(o->progress, "always") ||
+                 (!strcmp(o->progress, "auto") && isatty(STDERR_FILENO)));
+
+  rc = mgcall_batch_new(o->client, o->confirm ? 1u : (unsigned)o->parallel,
+                        on_done, r, &r->batch);
   if(rc) {
-    mgc_cli_error("%s", mgcall_client_errmsg(client));
-    goto out;
+    mgc_cli_error("%s", mgcall_client_errmsg(o->client));
+    return rc;
   }
   int all = 0;
-  r.parallel = (unsigned)parallel;
-  while(r.next_print < r.n) {
-    if(confirm && !all && !r.stopping && r.next_add < r.n &&
-       !mgcall_batch_pending(r.batch)) {
+  r->parallel = (unsigned)o->parallel;
+  while(r->next_print < r->n) {
+    if(o->confirm && !all && !r->stopping && r->next_add < r->n &&
+       !mgcall_batch_pending(r->batch)) {
       /* Ask for the next item, then send it alone. */
-      struct item *it = &r.items[r.next_add];
+      struct item *it = &r->items[r->next_add];
       if(!it->bad) {
-        int a = ask(tty, it->call_id);
+        int a = ask(o->tty, it->call_id);
         if(a == 'n' || a == 'q') {
-          it->state = 3;
-          r.next_add++;
+          it->state = ITEM_DECLINED;
+          r->next_add++;
           if(a == 'q')
-            for(size_t i = r.next_add; i < r.n; i++)
-              r.items[i].state = 3;
-          flush_ready(&r);
+            for(size_t i = r->next_add; i < r->n; i++)
+              r->items[i].state = ITEM_DECLINED;
+          flush_ready(r);
           continue;
         }
         if(a == 'a')
           all = 1;
       }
       struct item *next = it;
-      r.next_add++;
+      r->next_add++;
       if(next->bad) {
-        next->state = 2;
-        r.done++;
-        if(r.stop_on_error)
-          r.stopping = 1;
-        flush_ready(&r);
+        next->state = ITEM_DONE;
+        r->done++;
+        if(r->stop_on_error)
+          r->stopping = 1;
+        flush_ready(r);
         continue;
       }
-      next->state = 1;
-      if(mgcall_batch_add(r.batch, next->call_id, next->tenant_id, next)) {
-        rc = MGCALL_E_INTERNAL;
-        goto out;
+      next->state = ITEM_SENT;
+      if(mgcall_batch_add(r->batch, next->call_id, next->tenant_id, next)) {
+        return MGCALL_E_INTERNAL;
       }
     }
-    else if(!confirm || all) {
-      r.feeding = 1;
-      feed(&r, (unsigned)parallel);
+    else if(!o->confirm || all) {
+      r->feeding = 1;
+      feed(r, (unsigned)o->parallel);
     }
-    if(r.next_print >= r.n)
+    if(r->next_print >= r->n)
       break;
-    if(!mgcall_batch_pending(r.batch)) {
-      if(r.stopping || r.next_add >= r.n) {
+    if(!mgcall_batch_pending(r->batch)) {
+      if(r->stopping || r->next_add >= r->n) {
         /* Nothing in flight and nothing more to send. */
-        r.stopping = 1;
-        flush_ready(&r);
+        r->stopping = 1;
+        flush_ready(r);
         break;
       }
       continue;
     }
-    int brc = mgcall_batch_run(r.batch, 1000);
+    int brc = mgcall_batch_run(r->batch, 1000);
     if(brc) {
-      mgc_cli_error("internal error: %s", mgcall_client_errmsg(client));
-      rc = MGCALL_E_INTERNAL;
-      goto out;
+      mgc_cli_error("internal error: %s", mgcall_client_errmsg(o->client));
+      return MGCALL_E_INTERNAL;
     }
   }
-  draw_bar(&r, 1);
-  if(r.auth_failed) {
+  draw_bar(r, 1);
+  if(r->auth_failed) {
     size_t unsent = 0;
-    for(size_t i = 0; i < r.n; i++)
-      unsent += r.items[i].state == 0;
+    for(size_t i = 0; i < r->n; i++)
+      unsent += r->items[i].state == ITEM_UNSENT;
     if(unsent)
       mgc_cli_error("%zu more call%s not sent: no usable credentials", unsent,
                     unsent == 1 ? "" : "s");
   }
-  rc = r.exit_code;
+  return r->exit_code;
+}
 
-out:
-  if(tty)
-    fclose(tty);
-  if(r.headers_file)
-    fclose(r.headers_file);
-  mgcall_batch_free(r.batch);
-  mgcall_client_free(client);
-  mgcall_credential_free(cred);
-  for(size_t i = 0; i < r.n; i++) {
-    free(r.items[i].call_id);
-    free(r.items[i].tenant_id);
-    free(r.items[i].bad);
-    free(r.items[i].res);
+int cmd_keep_alive(int argc, char **argv)
+{
+  struct opts o;
+  memset(&o, 0, sizeof(o));
+  mgc_auth_opts_init(&o.ao);
+  o.ao.cmd = CMD;
+  o.progress = "auto";
+  o.api_version = "v1.0";
+  o.parallel = 16;
+  o.retries = MGC_RETRY_DEFAULT;
+  struct run r;
+  memset(&r, 0, sizeof(r));
+  o.headers = calloc((size_t)argc + 1, sizeof(char *));
+  o.table = mgc_auth_opts_merge(own_options);
+  int rc;
+  if(!o.headers || !o.table) {
+    mgc_cli_error("out of memory");
+    rc = MGCALL_E_INTERNAL;
   }
-  free(r.items);
-  free(headers);
-  free(table);
-  mgc_auth_opts_release(&ao);
+  else if((rc = parse_options(&o, &r, argc, argv)) || o.help_shown)
+    ;
+  else if((rc = collect_input(&o, &r)) || (rc = make_client(&o, &r)))
+    ;
+  else if(o.what_if)
+    rc = what_if(&o, &r);
+  else if(!(rc = open_headers(&r)))
+    rc = send_all(&o, &r);
+  release(&o, &r);
   return rc;
 }

@@ -4,11 +4,11 @@
 #include "auth_opts.h"
 #include "cli.h"
 #include "duration.h"
+#include "mgcx.h"
 #include "keeper/keeper.h"
 #include "keeper/lease.h"
 #include "keeper/pg.h"
 #include "keeper/log.h"
-#include "keeper/timefmt.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -259,13 +259,9 @@ static int parse_dur(const char *opt, const char *v, int64_t *ms)
 static int parse_num(const char *opt, const char *v, long lo, long hi,
                      long *out)
 {
-  char *end;
-  errno = 0;
-  long n = strtol(v, &end, 10);
-  if(!*v || *end || errno || n < lo || n > hi)
+  if(mgcx_parse_long(v, lo, hi, out))
     return mgc_cli_usage_error("keeper run", "%s '%s': want %ld..%ld", opt, v,
                                lo, hi);
-  *out = n;
   return 0;
 }
 
@@ -674,7 +670,7 @@ static void help_client(const char *sub, FILE *out)
 static const char *rel(json_t *v, int64_t now, char *buf, size_t n)
 {
   int64_t ms;
-  if(!json_is_string(v) || kt_parse_rfc3339(json_string_value(v), &ms))
+  if(!json_is_string(v) || mgcx_rfc3339_parse(json_string_value(v), &ms))
     return "-";
   int64_t d = ms - now;
   int64_t a = d < 0 ? -d : d;
@@ -946,7 +942,7 @@ static int cmd_client(const char *sub, int argc, char **argv)
   }
   else if(!strcmp(sub, "add")) {
     int64_t ms;
-    if(started && kt_parse_rfc3339(started, &ms)) {
+    if(started && mgcx_rfc3339_parse(started, &ms)) {
       rc = mgc_cli_usage_error(usage_name,
                                "--started-at '%s': want RFC 3339 such as "
                                "2026-01-31T12:00:00Z",

@@ -7,6 +7,7 @@
 #include "auth_opts.h"
 #include "cli.h"
 #include "jwt.h"
+#include "mgcx.h"
 
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -70,9 +71,8 @@ static const char *cred_type(const mgcall_credential *cred)
 
 static void iso_time(time_t t, char *buf, size_t n)
 {
-  struct tm tm;
-  if(t > 0 && gmtime_r(&t, &tm))
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if(t > 0)
+    mgcx_rfc3339_format((int64_t)t * 1000, 0, buf, n);
   else
     snprintf(buf, n, "unknown");
 }

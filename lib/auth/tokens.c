@@ -421,8 +421,8 @@ struct mgc_token_req {
   CURL *easy;
   struct curl_slist *hdrs;
   char *url;
-  struct mgc_buf form; /* POST body (secrets: wiped) */
-  struct mgc_buf body; /* the answer */
+  struct mgcx_buf form; /* POST body (secrets: wiped) */
+  struct mgcx_buf body; /* the answer */
   char *key_tenant;
   const char *what; /* "token endpoint" ... */
 };
@@ -434,14 +434,14 @@ static int retry_status(long status)
 
 /* Append "&name=escaped(value)" (or without '&' when first) to a capped
  * form buffer. */
-static int form_add(struct mgc_buf *form, const char *name, const char *value)
+static int form_add(struct mgcx_buf *form, const char *name, const char *value)
 {
   char *esc = curl_easy_escape(NULL, value, 0);
   if(!esc)
     return -1;
-  int bad = (form->len && mgc__buf_add(form, "&", 1)) ||
-            mgc__buf_add(form, name, strlen(name)) ||
-            mgc__buf_add(form, "=", 1) || mgc__buf_add(form, esc, strlen(esc));
+  int bad = (form->len && mgcx_buf_add(form, "&", 1)) ||
+            mgcx_buf_add(form, name, strlen(name)) ||
+            mgcx_buf_add(form, "=", 1) || mgcx_buf_add(form, esc, strlen(esc));
   OPENSSL_cleanse(esc, strlen(esc));
   curl_free(esc);
   return bad ? -1 : 0;
@@ -539,10 +539,10 @@ void mgc__tokens_req_free(struct mgc_token_req *r)
   curl_slist_free_all(r->hdrs); /* the App Service header is a secret */
   if(r->form.data)
     OPENSSL_cleanse(r->form.data, r->form.len);
-  mgc__buf_release(&r->form);
+  mgcx_buf_release(&r->form);
   if(r->body.data)
     OPENSSL_cleanse(r->body.data, r->body.len);
-  mgc__buf_release(&r->body);
+  mgcx_buf_release(&r->body);
   free(r->url);
   free(r->key_tenant);
   free(r);
@@ -560,8 +560,8 @@ int mgc__tokens_req_new(struct mgc_tokens *t, const char *tenant,
   struct mgc_token_req *r = calloc(1, sizeof(*r));
   if(!r)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
-  mgc__buf_init(&r->form, 256 * 1024);
-  mgc__buf_init(&r->body, MGC_HTTP_MAX_BODY);
+  mgcx_buf_init(&r->form, 256 * 1024);
+  mgcx_buf_init(&r->body, MGC_HTTP_MAX_BODY);
   r->key_tenant = strdup(kt);
   r->easy = curl_easy_init();
   int rc = !r->key_tenant || !r->easy

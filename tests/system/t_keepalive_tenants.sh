@@ -65,4 +65,23 @@ t_eq "$(cat "$T/a-status" | tr -s ' ')" ' 8 {"status":200}' \
 last_a=$(grep -F -f "$T/ids" "$T/run2.jsonl" | grep '/keepAlive"' | ms | sort -n | tail -1)
 t_ok '[ -n "$last_a" ] && [ $((last_a - t_b)) -lt 2000 ]' \
   "tenant-a's keepAlives went out within 2 s of tenant-b's token request, not after its 6 s ($((last_a - t_b)) ms)"
+
+# tenant-b's credentials refused (401 from its token endpoint): only
+# tenant-b's ids fail; tenant-a's are still sent (a refusal for the
+# credential's own tenant would stop the run).
+t_curl -f -o /dev/null -X PUT -H 'Content-Type: application/json' \
+  -d '{"tenantFault":{"tenant":"tenant-b","status":401}}' \
+  "$EMU_URL/_emulator/faults" || t_fail "cannot set the tenant fault"
+{
+  printf '{"CallId":"%s","TenantId":"tenant-b"}\n' "$b1"
+  for i in 1 2 3 4 5; do t_emulator_call "$tok_a"; done
+} >"$T/in3"
+mark=$(wc -l <"$T/record.jsonl")
+# --parallel 1: the ids are handed to the batch one by one, most of them
+# after tenant-b's refusal
+t_expect_exit 3 "tenant-b refused: exit 3 (its id comes first)" -- \
+  sh -c "'$MGCALL' keep-alive --parallel 1 ${AUTH[*]} <'$T/in3' 2>'$T/err3'"
+t_ok '[ "$(tail -n +"$((mark + 1))" "$T/record.jsonl" | grep -c "/keepAlive\"")" -eq 5 ]' \
+  "tenant-a's five ids were still sent"
+t_nogrep "$T/err3" "not sent" "no id left unsent"
 t_done

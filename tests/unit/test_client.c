@@ -81,14 +81,14 @@ static enum MHD_Result token_endpoint(struct MHD_Connection *c, const char *url)
 /* ---- libcurl's curl_multi_poll(), failing on demand ----
  * This definition takes the place of libcurl's for the statically linked
  * library; the real one is found with dlsym(RTLD_NEXT). */
-static int fail_polls; /* the next this many polls of 500 ms or more fail */
+static int fail_polls; /* the next this many waiting polls fail */
 
 CURLMcode curl_multi_poll(CURLM *m, struct curl_waitfd extra_fds[],
                           unsigned int extra_nfds, int timeout_ms, int *ret)
 {
   typedef CURLMcode (*poll_fn)(CURLM *, struct curl_waitfd *, unsigned int, int,
                                int *);
-  if(fail_polls > 0 && timeout_ms >= 500) {
+  if(fail_polls > 0 && timeout_ms > 0) {
     fail_polls--;
     return CURLM_OUT_OF_MEMORY;
   }
@@ -402,7 +402,7 @@ static void test_blocking_after_failed_run(void **state)
   mgcall_client *c = make_client(1, NULL);
   mgcall_result res;
   /* later is answered after 400 ms, 429 with Retry-After 1; the batch's
-   * first long wait fails while it is in flight.  Today's code kept the item:
+   * first wait fails while it is in flight.  Today's code kept the item:
    * it answers during the next call (gone, queued behind it) and retries
    * about 1.4 s after the start, during the call after (ok-2), whose result
    * it then overwrote. */
@@ -817,11 +817,11 @@ static void test_batch_token_does_not_block(void **state)
   tok_delay_ms = 0;
   assert_int_equal(mgcall_batch_pending(b), 0);
   assert_int_equal(s.n, 6);
-  /* the fast tenant's items came first, well before the slow token */
-  for(int i = 0; i < 3; i++) {
+  /* the fast tenant's items came first, although added last: nothing
+   * waited for the slow tenant's token (a blocking token request for the
+   * first item would have held them all for 1.5 s, slow ones first) */
+  for(int i = 0; i < 3; i++)
     assert_string_equal(s.ids[i], "ok-fast");
-    assert_true(s.at[i] - t0 < 1000);
-  }
   for(int i = 3; i < 6; i++) {
     assert_string_equal(s.ids[i], "ok-slow");
     assert_int_equal(s.codes[i], MGCALL_OK);
@@ -867,9 +867,8 @@ static void test_batch_token_failure(void **state)
   while(s.n < 3 && rounds++ < 20)
     assert_int_equal(mgcall_batch_run(b, 1000), MGCALL_OK);
   assert_int_equal(s.n, 3);
-  assert_string_equal(s.ids[0], "ok-g");
+  assert_string_equal(s.ids[0], "ok-g"); /* added last, done first */
   assert_int_equal(s.codes[0], MGCALL_OK);
-  assert_true(s.at[0] - t0 < 1000);
   assert_int_equal(s.codes[1], MGCALL_E_THROTTLED);
   assert_int_equal(s.codes[2], MGCALL_E_THROTTLED);
   assert_true(s.at[1] - t0 >= 2500); /* 1 s + 2 s of timers */

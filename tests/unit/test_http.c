@@ -14,23 +14,23 @@
 static void test_buf_cap(void **state)
 {
   (void)state;
-  struct mgc_buf b;
-  mgc__buf_init(&b, 10);
-  assert_int_equal(mgc__buf_add(&b, "hello", 5), 0);
-  assert_int_equal(mgc__buf_add(&b, "world", 5), 0);
+  struct mgcx_buf b;
+  mgcx_buf_init(&b, 10);
+  assert_int_equal(mgcx_buf_add(&b, "hello", 5), 0);
+  assert_int_equal(mgcx_buf_add(&b, "world", 5), 0);
   assert_string_equal(b.data, "helloworld");
-  assert_int_equal(mgc__buf_add(&b, "!", 1), -1); /* over the cap */
+  assert_int_equal(mgcx_buf_add(&b, "!", 1), -1); /* over the cap */
   assert_int_equal(b.len, 10);
   assert_string_equal(b.data, "helloworld");
   /* The curl callback reports a short write when over the cap. */
   char more[4] = "abc";
   assert_int_equal(mgc__buf_curl_write(more, 1, 3, &b), 0);
-  mgc__buf_release(&b);
+  mgcx_buf_release(&b);
   assert_null(b.data);
-  mgc__buf_init(&b, 100);
+  mgcx_buf_init(&b, 100);
   assert_int_equal(mgc__buf_curl_write(more, 1, 3, &b), 3);
   assert_string_equal(b.data, "abc");
-  mgc__buf_release(&b);
+  mgcx_buf_release(&b);
 }
 
 static void test_curl_codes(void **state)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* timefmt.c - RFC 3339 <-> epoch ms. */
-#include "timefmt.h"
+/* mgcx_time.c - RFC 3339 timestamps <-> epoch milliseconds. */
+#include "mgcx.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +37,7 @@ static int days_in_month(int y, int m)
   return dm[m - 1];
 }
 
-int kt_parse_rfc3339(const char *s, int64_t *ms)
+int mgcx_rfc3339_parse(const char *s, int64_t *ms)
 {
   int y, mo, d, h, mi, sec;
   if(!s || strlen(s) < 20)
@@ -95,16 +95,21 @@ int kt_parse_rfc3339(const char *s, int64_t *ms)
   return 0;
 }
 
-char *kt_format_rfc3339(int64_t ms, char *buf, size_t len)
+char *mgcx_rfc3339_format(int64_t ms, int millis, char *buf, size_t len)
 {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
   if(ms < 0 || !gmtime_r(&t, &tm)) {
-    snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-    return buf;
+    ms = 0;
+    t = 0;
+    gmtime_r(&t, &tm);
   }
-  snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-           (int)(ms % 1000));
+  if(millis)
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(ms % 1000));
+  else
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }

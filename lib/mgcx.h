@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* mgcx.h - the small helpers the library, the tool, the keeper and the
+ * emulator share, each written once (as curl has curlx_): a binary
+ * min-heap, a capped growable buffer, a bounded integer parser and RFC 3339
+ * timestamps.  Prefix mgcx_; not installed; no I/O; unit-tested in
+ * tests/unit/test_mgcx.c (and the timestamp parser fuzzed,
+ * fuzz/fuzz_rfc3339.c). */
+#ifndef MGCALL_MGCX_H
+#define MGCALL_MGCX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- binary min-heap (mgcx_heap.c) ------------------------------------
+ * Elements of elem_size bytes stored by value (a pointer, or a small struct
+ * such as {due, seq, index}), ordered by before(a, b) (1 when a comes
+ * first; break ties, e.g. on a sequence number, for FIFO order).  moved
+ * (may be NULL) is told every element's new position, MGCX_HEAP_NONE when
+ * it leaves, so an owner can update or remove an element in O(log n). */
+#define MGCX_HEAP_NONE SIZE_MAX
+
+struct mgcx_heap {
+  unsigned char *v;
+  size_t len, cap, elem_size;
+  int (*before)(const void *a, const void *b);
+  void (*moved)(void *ctx, const void *elem, size_t pos);
+  void *ctx;
+};
+
+void mgcx_heap_init(struct mgcx_heap *h, size_t elem_size,
+                    int (*before)(const void *a, const void *b),
+                    void (*moved)(void *ctx, const void *elem, size_t pos),
+                    void *ctx);
+void mgcx_heap_release(struct mgcx_heap *h);
+/* Add a copy of *elem.  0, or -1 when out of memory (h unchanged). */
+int mgcx_heap_push(struct mgcx_heap *h, const void *elem);
+/* The first element (borrowed, valid until the next change), or NULL. */
+void *mgcx_heap_top(const struct mgcx_heap *h);
+/* Remove the element at pos (mgcx_heap_pop: the first), copying it to out
+ * (may be NULL).  0, or -1 when there is no such element. */
+int mgcx_heap_remove(struct mgcx_heap *h, size_t pos, void *out);
+int mgcx_heap_pop(struct mgcx_heap *h, void *out);
+/* The element at pos changed its key: restore the order. */
+void mgcx_heap_update(struct mgcx_heap *h, size_t pos);
+
+/* ---- capped growable buffer (mgcx_buf.c) ------------------------------
+ * NUL-terminated, grows by doubling, never past max bytes (curl dynbuf). */
+struct mgcx_buf {
+  char *data;
+  size_t len, cap, max;
+};
+
+#define MGCX_BUF_TOO_BIG (-1) /* the data would pass max */
+#define MGCX_BUF_NOMEM (-2)
+
+void mgcx_buf_init(struct mgcx_buf *b, size_t max);
+/* Free the data (not wiped: callers holding secrets wipe data first). */
+void mgcx_buf_release(struct mgcx_buf *b);
+/* Append n bytes: 0, MGCX_BUF_TOO_BIG or MGCX_BUF_NOMEM (b unchanged). */
+int mgcx_buf_add(struct mgcx_buf *b, const void *p, size_t n);
+
+/* ---- bounded integers (mgcx_int.c) ------------------------------------
+ * A whole decimal integer from lo to hi: optional '-' (never '+'), digits,
+ * nothing else (no blanks, no trailing text, no overflow).  0 and *out, or
+ * -1 (*out unchanged). */
+int mgcx_parse_long(const char *s, long lo, long hi, long *out);
+/* The same for the first len bytes of s (not NUL-terminated). */
+int mgcx_parse_longn(const char *s, size_t len, long lo, long hi, long *out);
+
+/* ---- RFC 3339 timestamps (mgcx_time.c) --------------------------------*/
+
+/* Parse "2026-11-27T13:00:00Z", with an optional fraction (".5",
+ * ".123456") and "Z" or "+hh:mm"/"-hh:mm" ('t'/'z' and a space for 'T' are
+ * accepted too).  Years 1970..9999.  Returns 0 and sets *ms, or -1. */
+int mgcx_rfc3339_parse(const char *s, int64_t *ms);
+
+/* Format epoch milliseconds ms (UTC) into buf: "2026-11-27T13:00:00.000Z"
+ * with millis (buf >= 25 bytes), "2026-11-27T13:00:00Z" without (>= 21).
+ * A negative ms formats the epoch.  Returns buf. */
+char *mgcx_rfc3339_format(int64_t ms, int millis, char *buf, size_t len);
+
+#endif

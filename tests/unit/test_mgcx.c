@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* test_mgcx.c - the shared helpers of lib/mgcx.h, tested once: the heap
+ * (order, FIFO ties, positions reported, removal and update from the
+ * middle, against a sorted model with random keys), the capped buffer, the
+ * bounded integer parser and RFC 3339 timestamps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mgcx.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ev {
+  int64_t due;
+  uint32_t seq;
+  uint32_t id;
+};
+
+static size_t pos_of[1000]; /* id -> position, MGCX_HEAP_NONE when out */
+
+static int ev_before(const void *a, const void *b)
+{
+  const struct ev *x = a, *y = b;
+  return x->due < y->due || (x->due == y->due && x->seq < y->seq);
+}
+
+static void ev_moved(void *ctx, const void *elem, size_t pos)
+{
+  (void)ctx;
+  pos_of[((const struct ev *)elem)->id] = pos;
+}
+
+static void check_positions(const struct mgcx_heap *h)
+{
+  for(size_t i = 0; i < h->len; i++) {
+    const struct ev *e = (const struct ev *)(h->v + i * h->elem_size);
+    assert_int_equal(pos_of[e->id], i);
+    if(i)
+      assert_false(ev_before(e, h->v + (i - 1) / 2 * h->elem_size));
+  }
+}
+
+static void test_heap(void **state)
+{
+  (void)state;
+  struct mgcx_heap h;
+  mgcx_heap_init(&h, sizeof(struct ev), ev_before, ev_moved, NULL);
+  assert_null(mgcx_heap_top(&h));
+  assert_int_equal(mgcx_heap_pop(&h, NULL), -1);
+  unsigned seed = 12345;
+  printf("seed %u\n", seed);
+  srand(seed);
+  int64_t due_of[1000];
+  for(uint32_t i = 0; i < 1000; i++) {
+    struct ev e = {rand() % 50, i, i}; /* many ties */
+    due_of[i] = e.due;
+    assert_int_equal(mgcx_heap_push(&h, &e), 0);
+  }
+  check_positions(&h);
+  /* remove 100 from the middle, move 100 others */
+  for(uint32_t i = 0; i < 1000; i += 10) {
+    struct ev out;
+    assert_int_equal(mgcx_heap_remove(&h, pos_of[i], &out), 0);
+    assert_int_equal(out.id, i);
+    assert_int_equal(pos_of[i], MGCX_HEAP_NONE);
+    due_of[i] = -1;
+  }
+  for(uint32_t i = 5; i < 1000; i += 10) {
+    struct ev *e = (struct ev *)(h.v + pos_of[i] * h.elem_size);
+    e->due = due_of[i] = (i % 20) ? 60 : -5; /* later, or first */
+    mgcx_heap_update(&h, pos_of[i]);
+  }
+  check_positions(&h);
+  assert_int_equal(h.len, 900);
+  /* pops come in (due, seq) order */
+  struct ev prev = {INT64_MIN, 0, 0};
+  size_t n = 0;
+  struct ev e;
+  while(mgcx_heap_pop(&h, &e) == 0) {
+    assert_int_equal(e.due, due_of[e.id]);
+    assert_true(prev.due < e.due || (prev.due == e.due && prev.seq < e.seq));
+    prev = e;
+    n++;
+  }
+  assert_int_equal(n, 900);
+  mgcx_heap_release(&h);
+}
+
+static void test_buf(void **state)
+{
+  (void)state;
+  struct mgcx_buf b;
+  mgcx_buf_init(&b, 10);
+  assert_int_equal(mgcx_buf_add(&b, "hello", 5), 0);
+  assert_int_equal(mgcx_buf_add(&b, "", 0), 0);
+  assert_int_equal(mgcx_buf_add(&b, "world", 5), 0);
+  assert_string_equal(b.data, "helloworld");
+  assert_int_equal(mgcx_buf_add(&b, "!", 1), MGCX_BUF_TOO_BIG);
+  assert_int_equal(b.len, 10); /* unchanged */
+  assert_int_equal(mgcx_buf_add(&b, "x", SIZE_MAX), MGCX_BUF_TOO_BIG);
+  assert_true(b.cap <= 11);
+  mgcx_buf_release(&b);
+  assert_null(b.data);
+  mgcx_buf_init(&b, 1 << 20);
+  for(int i = 0; i < 1000; i++)
+    assert_int_equal(mgcx_buf_add(&b, "0123456789", 10), 0);
+  assert_int_equal(b.len, 10000);
+  assert_int_equal(b.data[10000], '\0');
+  mgcx_buf_release(&b);
+}
+
+static void test_parse_long(void **state)
+{
+  (void)state;
+  long v = 7;
+  assert_int_equal(mgcx_parse_long("0", 0, 10, &v), 0);
+  assert_int_equal(v, 0);
+  assert_int_equal(mgcx_parse_long("-3", -5, 5, &v), 0);
+  assert_int_equal(v, -3);
+  char s[32];
+  snprintf(s, sizeof(s), "%ld", LONG_MAX);
+  assert_int_equal(mgcx_parse_long(s, 0, LONG_MAX, &v), 0);
+  assert_true(v == LONG_MAX);
+  snprintf(s, sizeof(s), "%ld", LONG_MIN);
+  assert_int_equal(mgcx_parse_long(s, LONG_MIN, 0, &v), 0);
+  assert_true(v == LONG_MIN);
+  v = 7;
+  const char *bad[] = {"",    "-",
+                       "+1",  " 1",
+                       "1 ",  "1x",
+                       "0x1", "11",
+                       "-6",  "99999999999999999999",
+                       "1.0", "--1",
+                       "1-",  "9223372036854775808"};
+  for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_int_equal(mgcx_parse_long(bad[i], -5, 10, &v), -1);
+  assert_int_equal(mgcx_parse_long(NULL, 0, 1, &v), -1);
+  assert_int_equal(v, 7); /* untouched on failure */
+  assert_int_equal(mgcx_parse_longn("123abc", 3, 0, 1000, &v), 0);
+  assert_int_equal(v, 123);
+}
+
+static void test_rfc3339(void **state)
+{
+  (void)state;
+  char buf[32];
+  assert_string_equal(mgcx_rfc3339_format(1764249600123, 1, buf, sizeof(buf)),
+                      "2025-11-27T13:20:00.123Z");
+  assert_string_equal(mgcx_rfc3339_format(1764249600123, 0, buf, sizeof(buf)),
+                      "2025-11-27T13:20:00Z");
+  assert_string_equal(mgcx_rfc3339_format(-1, 1, buf, sizeof(buf)),
+                      "1970-01-01T00:00:00.000Z");
+  int64_t ms;
+  assert_int_equal(mgcx_rfc3339_parse("2025-11-27T13:20:00.123Z", &ms), 0);
+  assert_true(ms == 1764249600123);
+  assert_int_equal(mgcx_rfc3339_parse("2025-11-27T14:20:00.1234+01:00", &ms),
+                   0);
+  assert_true(ms == 1764249600123);
+  assert_int_equal(mgcx_rfc3339_parse("2025-11-27 13:20:00z", &ms), 0);
+  assert_true(ms == 1764249600000);
+  const char *bad[] = {"2025-11-27T13:20:00",  "2025-02-30T00:00:00Z",
+                       "1969-12-31T23:59:59Z", "2025-11-27T13:20:00.Z",
+                       "2025-11-27T24:00:00Z", "2025-11-27T13:20:00+1:00"};
+  for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_int_equal(mgcx_rfc3339_parse(bad[i], &ms), -1);
+  /* round trip */
+  for(int64_t t = 0; t < 4102444800000; t += 86399123) {
+    assert_int_equal(
+        mgcx_rfc3339_parse(mgcx_rfc3339_format(t, 1, buf, sizeof(buf)), &ms),
+        0);
+    assert_true(ms == t);
+  }
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_heap),
+      cmocka_unit_test(test_buf),
+      cmocka_unit_test(test_parse_long),
+      cmocka_unit_test(test_rfc3339),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
