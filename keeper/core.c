@@ -113,9 +113,8 @@ void kcore_free(struct kcore *k)
   free(k);
 }
 
-/* The store row of c at now. */
-static void row_of(const struct kcore *k, const struct ks_call *c,
-                   int64_t now_mono, int64_t now_wall, struct kstore_call *r)
+void kcore_row_locked(const struct kcore *k, const struct ks_call *c,
+                      int64_t now_mono, int64_t now_wall, struct kstore_call *r)
 {
   memset(r, 0, sizeof(*r));
   r->call_id = c->call_id;
@@ -155,7 +154,7 @@ static struct kstore_call *dirty_rows(struct kcore *k, size_t *n,
   int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
   size_t i = 0;
   for(struct ks_call *c = d; c; c = c->next_dirty)
-    row_of(k, c, now_mono, now_wall, &rows[i++]);
+    kcore_row_locked(k, c, now_mono, now_wall, &rows[i++]);
   *taken = d;
   return rows;
 }
@@ -287,7 +286,7 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
     if(is_new) {
       if(!old)
         fresh[nfresh++] = i; /* revived calls stay on failure */
-      row_of(k, c, now_mono, now_wall, &rows[nrows++]);
+      kcore_row_locked(k, c, now_mono, now_wall, &rows[nrows++]);
     }
   }
   struct kwjob *job = NULL;
@@ -411,7 +410,17 @@ static json_t *call_json(struct kcore *k, const struct ks_call *c,
 static int row_json(void *ud, const struct kstore_call *r)
 {
   json_t **out = ud;
+  struct kstore_call shown = *r;
+  shown.next_due_ms = 0; /* the stored value is not kept current */
+  *out = kcore_row_json(&shown, 0);
+  return 1;
+}
+
+json_t *kcore_row_json(const struct kstore_call *r, int64_t deadline_ms)
+{
   json_t *o = json_object();
+  if(!o)
+    return NULL;
   json_object_set_new(o, "callId", json_string(r->call_id));
   json_object_set_new(o, "tenantId",
                       r->tenant_id ? json_string(r->tenant_id) : json_null());
@@ -421,14 +430,13 @@ static int row_json(void *ud, const struct kstore_call *r)
   put_time(o, "added", r->added_ms);
   put_time(o, "startedAt", r->started_ms);
   put_time(o, "lastSuccess", r->last_success_ms);
-  put_time(o, "nextDue", 0);
-  put_time(o, "deadline", 0);
+  put_time(o, "nextDue", r->next_due_ms);
+  put_time(o, "deadline", deadline_ms);
   put_time(o, "ended", r->ended_ms);
   json_object_set_new(o, "consecutiveFailures", json_integer(r->failures));
   json_object_set_new(o, "lastError",
                       r->last_error ? json_string(r->last_error) : json_null());
-  *out = o;
-  return 1;
+  return o;
 }
 
 json_t *kcore_call_json(struct kcore *k, const char *call_id)
@@ -447,31 +455,6 @@ json_t *kcore_call_json(struct kcore *k, const char *call_id)
     pthread_mutex_unlock(&k->store_lock);
   }
   return o;
-}
-
-struct list_ctx {
-  struct kcore *k;
-  json_t *arr;
-  int64_t now_mono, now_wall;
-};
-
-static void list_one(void *ud, struct ks_call *c)
-{
-  struct list_ctx *l = ud;
-  json_t *o = call_json(l->k, c, l->now_mono, l->now_wall);
-  if(o)
-    json_array_append_new(l->arr, o);
-}
-
-json_t *kcore_list_json(struct kcore *k)
-{
-  struct list_ctx l = {k, json_array(), kcore_mono_ms(), kcore_wall_ms()};
-  if(!l.arr)
-    return NULL;
-  pthread_mutex_lock(&k->lock);
-  ks_foreach(k->sched, list_one, &l);
-  pthread_mutex_unlock(&k->lock);
-  return json_pack("{s:o}", "calls", l.arr);
 }
 
 char *kcore_metrics_text(struct kcore *k)

@@ -84,8 +84,14 @@ int kcore_end_many(struct kcore *k, const char *const *call_ids, size_t n,
 /* JSON of one call (from memory, else the store) or NULL when unknown;
  * caller decrefs. */
 json_t *kcore_call_json(struct kcore *k, const char *call_id);
-/* {"calls": [...]} of every call in memory; caller decrefs. */
-json_t *kcore_list_json(struct kcore *k);
+/* With the lock held: c's store row at now (its strings point into c:
+ * copy them before unlocking). */
+void kcore_row_locked(const struct kcore *k, const struct ks_call *c,
+                      int64_t now_mono, int64_t now_wall,
+                      struct kstore_call *row);
+/* The API's JSON of one call from a row: next_due_ms as given, deadline_ms
+ * (0 = null); caller decrefs; NULL on out of memory.  No lock needed. */
+json_t *kcore_row_json(const struct kstore_call *row, int64_t deadline_ms);
 /* Prometheus text; caller frees. */
 char *kcore_metrics_text(struct kcore *k);
 

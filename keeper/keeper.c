@@ -339,7 +339,8 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
                         "cannot start the notification key thread");
   }
   if(!rc)
-    rc = kapi_start(o->listen, o->api_token, nauth, l.core, &api, &port, err);
+    rc = kapi_start(o->listen, o->api_token, nauth, o->allowed_hosts, l.core,
+                    &api, &port, err);
   if(rc) {
     kna_free(nauth);
     drop_batch(o, &l, client, handle);

@@ -36,6 +36,11 @@ struct kstore_call {
 /* Called per row; return non-zero to stop. */
 typedef int (*kstore_row_cb)(void *ud, const struct kstore_call *row);
 
+/* State sets for list_page. */
+#define KSTORE_STATE_ACTIVE 1u
+#define KSTORE_STATE_AT_RISK 2u
+#define KSTORE_STATE_ENDED 4u
+#define KSTORE_STATE_LOST 8u
 /* The hook outbox: one job per (call end, hook kind), written in the same
  * transaction as the end, claimed by one runner at a time, run until it is
  * delivered or its attempts are spent.  Kinds (a bit mask in claims): */
@@ -87,6 +92,16 @@ struct kstore_ops {
   /* Every row in state active or at-risk (on start). */
   int (*load_active)(struct kstore *st, kstore_row_cb cb, void *ud,
                      struct mgc_err *err);
+  /* One page of rows (GET /calls, SPEC 4a), in ascending call_id order
+   * (byte-wise, as strcmp): the rows whose call_id is greater than after
+   * (NULL or "" = from the first) and whose state is in states (a set of
+   * KSTORE_STATE_* bits; 0 = any state), at most limit of them (limit >=
+   * 1), cb once per row.  *more is 1 when at least one such row follows
+   * the last one given, else 0.  MGCALL_OK or MGCALL_E_INTERNAL.  The next
+   * page starts after the last call_id given. */
+  int (*list_page)(struct kstore *st, unsigned states, const char *after,
+                   size_t limit, kstore_row_cb cb, void *ud, int *more,
+                   struct mgc_err *err);
 
   /* ---- the hook outbox (see struct kstore_hook) ----
    * Times: now_ms is the caller's wall clock (ms since the epoch); a store

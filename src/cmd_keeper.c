@@ -4,6 +4,7 @@
 #include "auth_opts.h"
 #include "cli.h"
 #include "duration.h"
+#include "escape.h"
 #include "mgcx.h"
 #include "keeper/keeper.h"
 #include "keeper/log.h"
@@ -13,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,7 @@ enum {
   OPT_STOP_TIMEOUT,
   OPT_RETENTION,
   OPT_VERBOSE,
+  OPT_ALLOWED_HOST,
   OPT_HELP,
   /* clients */
   OPT_KEEPER_URL,
@@ -92,6 +95,7 @@ static const struct option run_options[] = {
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
     {"retention", required_argument, NULL, OPT_RETENTION},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"allowed-host", required_argument, NULL, OPT_ALLOWED_HOST},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -110,7 +114,12 @@ static void help_run(FILE *out)
       "  --listen ADDR:PORT     control API (default 127.0.0.1:8787; port 0\n"
       "                         picks one and logs it)\n"
       "  --api-token-file F     bearer token the control API requires (needed\n"
-      "                         when --listen is not loopback)\n"
+      "                         when --listen is not loopback; 16 characters\n"
+      "                         at least, no control characters)\n"
+      "  --allowed-host NAME    a host name clients may use in Host/Origin\n"
+      "                         besides the listen address (and localhost on\n"
+      "                         loopback); repeatable.  Others get 403\n"
+      "                         (DNS rebinding, browser requests)\n"
       "  --notification-app-id ID[,ID...]  POST /notifications requires\n"
       "                         Graph's signed bearer JWT for one of these\n"
       "                         app ids (or the --api-token-file token)\n"
@@ -218,15 +227,30 @@ static int read_secret(const char *path, char **out, const char *what)
   size_t n = fread(buf, 1, sizeof(buf) - 1, f);
   fclose(f);
   buf[n] = '\0';
-  buf[strcspn(buf, "\r\n")] = '\0';
-  if(!buf[0] || n >= sizeof(buf) - 1) {
-    mgc_cli_error("%s '%s': %s", what, path,
-                  buf[0] ? "longer than 4096 bytes" : "empty");
+  size_t line = 0; /* the first line, without its end */
+  while(line < n && buf[line] != '\n' && buf[line] != '\r')
+    line++;
+  buf[line] = '\0';
+  const char *bad = NULL;
+  if(n >= sizeof(buf) - 1)
+    bad = "longer than 4096 bytes";
+  else if(!line)
+    bad = "empty";
+  else if(memchr(buf, '\0', line))
+    bad = "contains a NUL byte";
+  else
+    for(size_t i = 0; i < line && !bad; i++)
+      if((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+        bad = "contains a control character";
+  if(!bad && line < 16)
+    bad = "shorter than 16 characters";
+  if(bad) {
     OPENSSL_cleanse(buf, sizeof(buf));
+    mgc_cli_error("%s '%s': %s", what, path, bad);
     return MGCALL_E_USAGE;
   }
   *out = strdup(buf);
-  OPENSSL_cleanse(buf, sizeof(buf)); /* a memset here could be dropped */
+  OPENSSL_cleanse(buf, sizeof(buf));
   return *out ? MGCALL_OK : MGCALL_E_INTERNAL;
 }
 
@@ -263,13 +287,16 @@ static int cmd_run(int argc, char **argv)
   struct run_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));
   char *api_token = NULL;
+  const char **allowed = calloc((size_t)argc + 1, sizeof(*allowed));
+  size_t nallowed = 0;
   int verbose = 0;
   enum klog_format logfmt = KLOG_TEXT;
   struct option *table = mgc_auth_opts_merge(run_options);
   ctx.seen = calloc((size_t)argc + 1, sizeof(*ctx.seen));
-  if(!table || !ctx.seen) {
+  if(!table || !ctx.seen || !allowed) {
     free(table);
     free(ctx.seen);
+    free(allowed);
     mgc_cli_error("out of memory");
     return MGCALL_E_INTERNAL;
   }
@@ -377,6 +404,16 @@ static int cmd_run(int argc, char **argv)
     case OPT_VERBOSE:
       verbose = 1;
       break;
+    case OPT_ALLOWED_HOST:
+      if(!*optarg || strpbrk(optarg, ":/[]@ \t")) {
+        rc = mgc_cli_usage_error("keeper run",
+                                 "--allowed-host '%s': want a host name "
+                                 "without a port",
+                                 optarg);
+        goto out;
+      }
+      allowed[nallowed++] = optarg;
+      break;
     case 'h':
     case OPT_HELP:
       help_run(stdout);
@@ -408,6 +445,7 @@ static int cmd_run(int argc, char **argv)
   }
   klog_setup(logfmt, verbose ? KLOG_DEBUG : KLOG_INFO);
   o.api_token = api_token;
+  o.allowed_hosts = allowed;
   o.core.hooks.cacert = probe.cacert; /* --cacert also for --on-ended-url */
   o.make_client = make_client;
   o.free_client = free_client;
@@ -425,6 +463,7 @@ out:
     free(api_token);
   }
   free(ctx.seen);
+  free(allowed);
   free(table);
   return rc;
 }
@@ -614,9 +653,11 @@ static void help_client(const char *sub, FILE *out)
           out);
   else if(!strcmp(sub, "list"))
     fputs("usage: mgcall keeper list [--json]\n\n"
-          "Show every tracked call: state, last success, next keepAlive,\n"
-          "time left before the deadline, consecutive failures.\n\n"
-          "  --json                 the API's JSON ({\"calls\": [...]})\n",
+          "Show every call the keeper knows (live, ended and lost, page\n"
+          "after page of GET /calls): state, last success, next keepAlive,\n"
+          "time left before the deadline, consecutive failures.  Control\n"
+          "characters in ids, tenants and errors are shown escaped.\n\n"
+          "  --json                 {\"calls\": [...]}: every page's calls\n",
           out);
   else
     fputs("usage: mgcall keeper show ID [--json]\n\n"
@@ -683,19 +724,23 @@ static void print_table(json_t *calls)
          "STATE", "LAST OK", "NEXT", "DEADLINE", "FAIL", "REASON/ERROR");
   for(size_t i = 0; i < n; i++) {
     char a[48], b[48], c[48];
+    char id[4 * 256 + 1], tenant[4 * 256 + 1], state[64], why[1024];
     json_t *o = v[i];
     const char *reason = str(o, "reason", NULL);
     const char *error = str(o, "lastError", NULL);
-    printf("%-38s %-12s %-8s %-11s %-11s %-11s %-4lld %s\n",
-           str(o, "callId", "?"), str(o, "tenantId", "-"), str(o, "state", "?"),
+    /* every string from the keeper is escaped: nothing reaches the
+     * terminal as a control sequence */
+    mgc__escape_text(str(o, "callId", "?"), id, sizeof(id));
+    mgc__escape_text(str(o, "tenantId", "-"), tenant, sizeof(tenant));
+    mgc__escape_text(str(o, "state", "?"), state, sizeof(state));
+    mgc__escape_text(reason ? reason : error ? error : "", why, sizeof(why));
+    printf("%-38s %-12s %-8s %-11s %-11s %-11s %-4lld %s\n", id, tenant, state,
            rel(json_object_get(o, "lastSuccess"), now, a, sizeof(a)),
            rel(json_object_get(o, "nextDue"), now, b, sizeof(b)),
            rel(json_object_get(o, "deadline"), now, c, sizeof(c)),
            (long long)json_integer_value(
                json_object_get(o, "consecutiveFailures")),
-           reason  ? reason
-           : error ? error
-                   : "");
+           why);
   }
   free(v);
 }
@@ -716,8 +761,10 @@ static void print_one(json_t *o)
                                      "lastError"};
   for(size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     json_t *v = json_object_get(o, keys[i]);
+    char text[4 * 1024 + 1];
     if(json_is_string(v))
-      printf("%-20s %s\n", keys[i], json_string_value(v));
+      printf("%-20s %s\n", keys[i],
+             mgc__escape_text(json_string_value(v), text, sizeof(text)));
     else if(json_is_integer(v))
       printf("%-20s %lld\n", keys[i], (long long)json_integer_value(v));
     else
@@ -783,6 +830,81 @@ static int add_stdin(const struct client *cl)
   json_decref(chunk);
   if(!rc)
     fprintf(stderr, "added %zu, already tracked %zu\n", created, existing);
+  return rc;
+}
+
+/* GET /calls page after page (SPEC 4a), then the table or one JSON
+ * {"calls": [...]} of them all. */
+static int list_all(const struct client *cl, int as_json)
+{
+  json_t *all = json_array();
+  char *after = NULL; /* percent-encoded cursor */
+  int rc = all ? MGCALL_OK : MGCALL_E_INTERNAL;
+  for(size_t pages = 0; !rc; pages++) {
+    char path[64 + 3 * 256 + 16];
+    snprintf(path, sizeof(path), "/calls?limit=10000%s%s",
+             after ? "&after=" : "", after ? after : "");
+    curl_free(after);
+    after = NULL;
+    struct body b = {0};
+    long st = request(cl, "GET", path, NULL, &b);
+    /* 503 busy: the keeper sheds page building under load; retry a few
+     * times, 0.2 s, 0.4 s ... 3.2 s apart */
+    for(unsigned try = 0; st == 503 && try < 5; try++) {
+      free(b.buf);
+      memset(&b, 0, sizeof(b));
+      struct timespec pause = {0, (long)(200000000L << try)};
+      while(pause.tv_nsec >= 1000000000L) {
+        pause.tv_sec++;
+        pause.tv_nsec -= 1000000000L;
+      }
+      nanosleep(&pause, NULL);
+      st = request(cl, "GET", path, NULL, &b);
+    }
+    json_t *o = st == 200 ? json_loads(b.buf ? b.buf : "", 0, NULL) : NULL;
+    json_t *calls = json_object_get(o, "calls");
+    json_t *next = json_object_get(o, "next");
+    if(st != 200)
+      rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper list", st, &b);
+    else if(!json_is_array(calls) ||
+            (next && !json_is_null(next) && !json_is_string(next))) {
+      mgc_cli_error("keeper list: the keeper's answer is not a page of "
+                    "calls");
+      rc = MGCALL_E_HTTP;
+    }
+    else if(json_array_extend(all, calls))
+      rc = MGCALL_E_INTERNAL;
+    else if(json_is_string(next)) {
+      const char *cursor = json_string_value(next);
+      CURL *c = strlen(cursor) <= 256 ? curl_easy_init() : NULL;
+      after = c ? curl_easy_escape(c, cursor, 0) : NULL;
+      curl_easy_cleanup(c);
+      if(!after || pages > 100000) { /* every page moves on: bounded */
+        mgc_cli_error("keeper list: a bad cursor from the keeper");
+        rc = MGCALL_E_HTTP;
+      }
+    }
+    json_decref(o);
+    free(b.buf);
+    if(!after)
+      break;
+  }
+  curl_free(after);
+  if(!rc) {
+    if(as_json) {
+      json_t *o = json_pack("{s:O}", "calls", all);
+      char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+      if(text)
+        printf("%s\n", text);
+      else
+        rc = MGCALL_E_INTERNAL;
+      free(text);
+      json_decref(o);
+    }
+    else
+      print_table(all);
+  }
+  json_decref(all);
   return rc;
 }
 
@@ -910,8 +1032,10 @@ static int cmd_client(const char *sub, int argc, char **argv)
     if(st != 204)
       rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper remove", st, &b);
   }
+  else if(!id)
+    rc = list_all(&cl, as_json);
   else {
-    char *path = id ? call_path(id) : strdup("/calls");
+    char *path = call_path(id);
     st = path ? request(&cl, "GET", path, NULL, &b) : -1;
     free(path);
     if(st != 200)
@@ -924,10 +1048,8 @@ static int cmd_client(const char *sub, int argc, char **argv)
         mgc_cli_error("%s: the keeper's answer is not JSON", usage_name);
         rc = MGCALL_E_HTTP;
       }
-      else if(id)
-        print_one(o);
       else
-        print_table(json_object_get(o, "calls"));
+        print_one(o);
       json_decref(o);
     }
   }
