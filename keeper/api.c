@@ -35,11 +35,14 @@ struct kapi {
   struct MHD_Daemon *daemon;
   struct kcore *core;
   char *token;
-  struct kaw *work;  /* POST /notifications runs there (apiwork.h) */
+  struct kaw *work; /* POST /notifications runs there (apiwork.h) */
   struct kguard *guard;
   atomic_uint pages; /* GET /calls pages being built */
   struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
 };
+
+/* docs/openapi/keeper.yaml, built in (keeper/embed.cmake). */
+extern const unsigned char kapi_openapi_yaml[];
 
 /* Per request: made by uri_seen() when the request line arrives. */
 struct upload {
@@ -603,6 +606,12 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
     if(!is_post)
       return send_error(con, 405, "methodNotAllowed", "use POST");
     return post_notifications(api, con, up, tenant);
+  }
+  if(!strcmp(url, "/openapi.yaml")) {
+    if(strcmp(method, "GET"))
+      return send_error(con, 405, "methodNotAllowed", "use GET");
+    return send_text(con, 200, "application/yaml",
+                     (const char *)kapi_openapi_yaml);
   }
   if(!strcmp(url, "/metrics")) {
     if(strcmp(method, "GET"))
