@@ -35,7 +35,7 @@ struct kapi {
   struct MHD_Daemon *daemon;
   struct kcore *core;
   char *token;
-  struct kaw *work;  /* POST /notifications runs there (apiwork.h) */
+  struct kaw *work; /* POST /notifications runs there (apiwork.h) */
   struct kguard *guard;
   atomic_uint pages; /* GET /calls pages being built */
   struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
@@ -603,6 +603,11 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
     if(!is_post)
       return send_error(con, 405, "methodNotAllowed", "use POST");
     return post_notifications(api, con, up, tenant);
+  }
+  if(!strcmp(url, "/fleet")) {
+    if(strcmp(method, "GET"))
+      return send_error(con, 405, "methodNotAllowed", "use GET");
+    return send_json(con, 200, kcore_fleet_json(api->core));
   }
   if(!strcmp(url, "/metrics")) {
     if(strcmp(method, "GET"))
