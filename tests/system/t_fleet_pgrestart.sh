@@ -51,13 +51,21 @@ else
 fi
 "$PGTMP" ctl "$PG_DIR" start >/dev/null || t_fail "pg_ctl start"
 # once the keepers are back on it, cut every connection of theirs again
+if [ "${FLEET_VIA:-}" = pgbouncer ]; then
+  # PgBouncer's server connections: they carry no keeper's application_name
+  conns="datname = 'mgcall' AND backend_type = 'client backend'
+      AND pid <> pg_backend_pid()"
+  want=1
+else
+  conns="application_name LIKE 'mgcall-keeper%'"
+  want=6 # two per keeper
+fi
 reconnected() {
-  [ "$(pg_sql "SELECT count(*) FROM pg_stat_activity
-      WHERE application_name LIKE 'mgcall-keeper%'")" -ge 6 ]
+  [ "$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE $conns")" -ge $want ]
 }
 k_until 10 reconnected || t_fail "the keepers did not reconnect"
 killed=$(pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-  WHERE application_name LIKE 'mgcall-keeper%'")
+  WHERE $conns")
 echo "database down for $(($(date +%s%3N) - down_at)) ms; $killed keeper connections terminated after the start"
 back=$(date +%s%3N)
 T_COUNT=$((T_COUNT + 1))
