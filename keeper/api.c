@@ -607,6 +607,11 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
       return send_error(con, 405, "methodNotAllowed", "use POST");
     return post_notifications(api, con, up, tenant);
   }
+  if(!strcmp(url, "/fleet")) {
+    if(strcmp(method, "GET"))
+      return send_error(con, 405, "methodNotAllowed", "use GET");
+    return send_json(con, 200, kcore_fleet_json(api->core));
+  }
   if(!strcmp(url, "/openapi.yaml")) {
     if(strcmp(method, "GET"))
       return send_error(con, 405, "methodNotAllowed", "use GET");

@@ -128,6 +128,8 @@ void kcore_row_locked(const struct kcore *k, const struct ks_call *c,
   r->next_due_ms = ks_next_due_wall(c, now_mono, now_wall);
   r->ended_ms = c->ended_wall;
   r->failures = c->failures;
+  if(k->fleet)
+    r->term = k->fleet->term_of(k->fleet->ud, c->call_id);
 }
 
 static void redirty(struct kcore *k, struct ks_call *d);
@@ -251,9 +253,34 @@ void kcore_end_locked(struct kcore *k, struct ks_call *c, enum ks_reason reason)
   sweep_terminal(k);
 }
 
+/* Fleet mode: registrations go to the store, durable, and the owner of
+ * each call's shard (maybe this keeper) picks them up from there. */
+static int fleet_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
+                     int *created, struct mgc_err *err)
+{
+  struct kstore_call *rows = calloc(n ? n : 1, sizeof(*rows));
+  if(!rows)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  int64_t now_wall = kcore_wall_ms();
+  for(size_t i = 0; i < n; i++) {
+    rows[i].call_id = regs[i].call_id;
+    rows[i].tenant_id = regs[i].tenant_id;
+    rows[i].state = "active";
+    rows[i].added_ms = now_wall;
+    rows[i].started_ms = regs[i].started_ms;
+  }
+  pthread_mutex_lock(&k->store_lock);
+  int rc = k->store->ops->fleet_add(k->store, rows, n, created, err);
+  pthread_mutex_unlock(&k->store_lock);
+  free(rows);
+  return rc;
+}
+
 int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
               int *created, struct mgc_err *err)
 {
+  if(k->store->ops->fleet_add)
+    return fleet_add(k, regs, n, created, err);
   int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
   struct kstore_call *rows = calloc(n ? n : 1, sizeof(*rows));
   size_t *fresh = calloc(n ? n : 1, sizeof(*fresh)); /* indices into regs */
@@ -322,6 +349,13 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
 int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
               int *was_live, struct mgc_err *err)
 {
+  if(k->store->ops->fleet_end) { /* the owner acts on it (lease.c) */
+    pthread_mutex_lock(&k->store_lock);
+    int rc = k->store->ops->fleet_end(k->store, call_id, ks_reason_name(reason),
+                                      kcore_wall_ms(), was_live, err);
+    pthread_mutex_unlock(&k->store_lock);
+    return rc;
+  }
   pthread_mutex_lock(&k->lock);
   struct ks_call *c = ks_find(k->sched, call_id);
   if(!c) {
@@ -457,6 +491,25 @@ json_t *kcore_call_json(struct kcore *k, const char *call_id)
   return o;
 }
 
+json_t *kcore_fleet_json(struct kcore *k)
+{
+  size_t states[4];
+  char node_id[sizeof(k->node_id)], api_url[sizeof(k->api_url)];
+  pthread_mutex_lock(&k->lock);
+  const struct kcore_fleet *fleet = k->fleet;
+  ks_count_states(k->sched, kcore_mono_ms(), states);
+  memcpy(node_id, k->node_id, sizeof(node_id));
+  memcpy(api_url, k->api_url, sizeof(api_url));
+  pthread_mutex_unlock(&k->lock);
+  if(fleet)
+    return fleet->members_json(fleet->ud);
+  return json_pack("{s:[{s:s,s:s?,s:i,s:i,s:I,s:b}],s:i}", "members", "nodeId",
+                   node_id, "apiUrl", api_url[0] ? api_url : NULL,
+                   "heartbeatAgeMs", 0, "shards", 1, "calls",
+                   (json_int_t)(states[KS_ACTIVE] + states[KS_AT_RISK]), "self",
+                   1, "shards", 1);
+}
+
 char *kcore_metrics_text(struct kcore *k)
 {
   size_t states[4];
@@ -464,6 +517,19 @@ char *kcore_metrics_text(struct kcore *k)
   pthread_mutex_lock(&k->lock);
   ks_count_states(k->sched, now, states);
   int64_t left = ks_min_time_left(k->sched, now);
+  const struct kcore_fleet *fleet = k->fleet;
   pthread_mutex_unlock(&k->lock);
-  return km_render(k->metrics, states, left);
+  char *text = km_render(k->metrics, states, left);
+  if(text && fleet) {
+    char *more = fleet->metrics_text(fleet->ud);
+    char *both = more ? malloc(strlen(text) + strlen(more) + 1) : NULL;
+    if(both) {
+      strcpy(both, text);
+      strcat(both, more);
+    }
+    free(more);
+    free(text);
+    text = both;
+  }
+  return text;
 }

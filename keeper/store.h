@@ -31,6 +31,8 @@ struct kstore_call {
   int64_t next_due_ms;
   int64_t ended_ms;
   int failures;
+  int64_t term; /* fleet: lease term of the call's shard the row was made
+                   under (a write is fenced by it); 0 = none */
 };
 
 /* Called per row; return non-zero to stop. */
@@ -158,6 +160,21 @@ struct kstore_ops {
   int (*purge)(struct kstore *st, int64_t cutoff_ms, size_t limit,
                size_t *purged, struct mgc_err *err);
   void (*close)(struct kstore *st);
+
+  /* ---- fleet mode (NULL in a store one keeper uses alone) ----
+   * A registration or removal sent to any node is written here, durable,
+   * for the owner of the call's shard to act on (see store_pg.h). */
+  /* Register n calls (call_id, tenant_id, added_ms, started_ms used): new
+   * rows, or ended/lost ones revived.  created[i] (may be NULL) is 1 for a
+   * new or revived call, 0 for one already active.  MGCALL_OK or
+   * MGCALL_E_INTERNAL (nothing written). */
+  int (*fleet_add)(struct kstore *st, const struct kstore_call *rows, size_t n,
+                   int *created, struct mgc_err *err);
+  /* End an active call (reason "removed", "terminated").  *was_live is 0
+   * when it had already ended.  MGCALL_OK, MGCALL_E_NOT_FOUND or
+   * MGCALL_E_INTERNAL. */
+  int (*fleet_end)(struct kstore *st, const char *call_id, const char *reason,
+                   int64_t ended_ms, int *was_live, struct mgc_err *err);
 };
 
 struct kstore {
@@ -165,7 +182,9 @@ struct kstore {
 };
 
 /* Open the store named by url: "sqlite:PATH" (PATH created with its parent
- * directory, mode 0700), or NULL/"" for the default
+ * directory, mode 0700), "postgresql://..." or "postgres://..." (fleet mode,
+ * store_pg.h; also a libpq key=value string starting with "host=" or
+ * "dbname="), or NULL/"" for the default
  * sqlite:$XDG_STATE_HOME/mgcall/keeper.db ($HOME/.local/state when unset).
  * Checks it can be written and brings the schema up to date.  Errors:
  * MGCALL_E_USAGE (bad URL, unsupported scheme), MGCALL_E_INTERNAL (cannot

@@ -7,6 +7,8 @@
 #include "escape.h"
 #include "mgcx.h"
 #include "keeper/keeper.h"
+#include "keeper/lease.h"
+#include "keeper/pg.h"
 #include "keeper/log.h"
 
 #include <curl/curl.h>
@@ -34,7 +36,9 @@ static void help_main(FILE *out)
         "       mgcall keeper add    -          (ids from stdin, one a line)\n"
         "       mgcall keeper remove ID\n"
         "       mgcall keeper list   [--json]\n"
-        "       mgcall keeper show   ID [--json]\n\n"
+        "       mgcall keeper show   ID [--json]\n"
+        "       mgcall keeper fleet  [--json]   (the keepers sharing the "
+        "store)\n\n"
         "Keep many Microsoft Graph calls alive on schedule: `run` is the\n"
         "daemon; the other commands talk to its control API at --keeper-url\n"
         "(default " DEFAULT_KEEPER_URL ", env MGCALL_KEEPER_URL).\n"
@@ -67,6 +71,8 @@ enum {
   OPT_RETENTION,
   OPT_VERBOSE,
   OPT_ALLOWED_HOST,
+  OPT_NODE_ID,
+  OPT_LEASE_TTL,
   OPT_HELP,
   /* clients */
   OPT_KEEPER_URL,
@@ -96,6 +102,8 @@ static const struct option run_options[] = {
     {"retention", required_argument, NULL, OPT_RETENTION},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"allowed-host", required_argument, NULL, OPT_ALLOWED_HOST},
+    {"node-id", required_argument, NULL, OPT_NODE_ID},
+    {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -110,7 +118,15 @@ static void help_run(FILE *out)
       "--deadline.  Calls Graph answers 404 for end (cleanup hooks run).\n"
       "Registrations are durable in --store before they are acknowledged.\n\n"
       "  --store URL            sqlite:PATH (default\n"
-      "                         sqlite:$XDG_STATE_HOME/mgcall/keeper.db)\n"
+      "                         sqlite:$XDG_STATE_HOME/mgcall/keeper.db), or\n"
+      "                         postgresql://[user@]host[:port]/db[?...]:\n"
+      "                         fleet mode, keepers share the calls (PG*\n"
+      "                         variables and ~/.pgpass apply: keep the\n"
+      "                         password out of the URL)\n"
+      "  --node-id NAME         fleet member name (default: host name and a\n"
+      "                         random suffix)\n"
+      "  --lease-ttl DUR        fleet shard lease (default 30s, at least\n"
+      "                         250ms)\n"
       "  --listen ADDR:PORT     control API (default 127.0.0.1:8787; port 0\n"
       "                         picks one and logs it)\n"
       "  --api-token-file F     bearer token the control API requires (needed\n"
@@ -286,7 +302,7 @@ static int cmd_run(int argc, char **argv)
   o.concurrency = 0; /* sized by demand */
   struct run_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));
-  char *api_token = NULL;
+  char *api_token = NULL, *store_url = NULL;
   const char **allowed = calloc((size_t)argc + 1, sizeof(*allowed));
   size_t nallowed = 0;
   int verbose = 0;
@@ -319,8 +335,34 @@ static int cmd_run(int argc, char **argv)
       continue;
     }
     switch(opt) {
-    case OPT_STORE:
-      o.core.store_url = optarg;
+    case OPT_STORE: /* a copy; a password in argv is masked (ps) */
+      free(store_url);
+      if(!(store_url = strdup(optarg))) {
+        rc = MGCALL_E_INTERNAL;
+        goto out;
+      }
+      if(kpg_mask_password(optarg))
+        fprintf(stderr, "mgcall: warning: --store carries a password: use "
+                        "~/.pgpass or PGPASSWORD instead (it was visible in "
+                        "the process list until now)\n");
+      o.core.store_url = store_url;
+      break;
+    case OPT_NODE_ID:
+      if(!*optarg || strlen(optarg) > 100) {
+        mgc_cli_error("--node-id: want 1 to 100 characters");
+        rc = MGCALL_E_USAGE;
+        goto out;
+      }
+      o.node_id = optarg;
+      break;
+    case OPT_LEASE_TTL:
+      if((rc = parse_dur("--lease-ttl", optarg, &o.lease_ttl_ms)))
+        goto out;
+      if(o.lease_ttl_ms < KLEASE_MIN_TTL_MS) {
+        mgc_cli_error("--lease-ttl: at least 250ms");
+        rc = MGCALL_E_USAGE;
+        goto out;
+      }
       break;
     case OPT_LISTEN:
       o.listen = optarg;
@@ -465,6 +507,10 @@ out:
   free(ctx.seen);
   free(allowed);
   free(table);
+  if(store_url) {
+    memset(store_url, 0, strlen(store_url));
+    free(store_url);
+  }
   return rc;
 }
 
@@ -651,6 +697,14 @@ static void help_client(const char *sub, FILE *out)
           "Stop keeping a call alive (state ended, reason removed; the\n"
           "cleanup hooks run).  Exit 4 when the call is not tracked.\n\n",
           out);
+  else if(!strcmp(sub, "fleet"))
+    fputs("usage: mgcall keeper fleet [--json]\n\n"
+          "Show the keepers sharing the store (fleet mode, --store\n"
+          "postgresql://...): node id, control API, heartbeat age, shards\n"
+          "and calls held.  With a SQLite store, the one keeper.\n\n"
+          "  --json                 the API's JSON ({\"members\": [...],\n"
+          "                         \"shards\": N})\n",
+          out);
   else if(!strcmp(sub, "list"))
     fputs("usage: mgcall keeper list [--json]\n\n"
           "Show every call the keeper knows (live, ended and lost, page\n"
@@ -743,6 +797,24 @@ static void print_table(json_t *calls)
            why);
   }
   free(v);
+}
+
+static void print_fleet(json_t *o)
+{
+  json_t *members = json_object_get(o, "members");
+  printf("%-24s %-28s %-10s %-7s %s\n", "NODE", "API", "HEARTBEAT", "SHARDS",
+         "CALLS");
+  for(size_t i = 0; i < json_array_size(members); i++) {
+    json_t *m = json_array_get(members, i);
+    printf("%-24s %-28s %-10lld %-7lld %lld%s\n", str(m, "nodeId", "?"),
+           str(m, "apiUrl", "-"),
+           (long long)json_integer_value(json_object_get(m, "heartbeatAgeMs")),
+           (long long)json_integer_value(json_object_get(m, "shards")),
+           (long long)json_integer_value(json_object_get(m, "calls")),
+           json_is_true(json_object_get(m, "self")) ? " (this node)" : "");
+  }
+  printf("%lld shards\n",
+         (long long)json_integer_value(json_object_get(o, "shards")));
 }
 
 static void print_one(json_t *o)
@@ -942,7 +1014,7 @@ static int cmd_client(const char *sub, int argc, char **argv)
         started = optarg;
       break;
     case OPT_JSON:
-      if(strcmp(sub, "list") && strcmp(sub, "show")) {
+      if(strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "fleet")) {
         rc = mgc_cli_usage_error(usage_name, "unknown option '--json'");
         goto out;
       }
@@ -962,7 +1034,7 @@ static int cmd_client(const char *sub, int argc, char **argv)
       goto out;
     }
   }
-  int want_id = strcmp(sub, "list") != 0;
+  int want_id = strcmp(sub, "list") && strcmp(sub, "fleet");
   const char *id = NULL;
   if(want_id) {
     if(optind >= argc) {
@@ -1032,10 +1104,10 @@ static int cmd_client(const char *sub, int argc, char **argv)
     if(st != 204)
       rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper remove", st, &b);
   }
-  else if(!id)
+  else if(!id && strcmp(sub, "fleet"))
     rc = list_all(&cl, as_json);
   else {
-    char *path = call_path(id);
+    char *path = id ? call_path(id) : strdup("/fleet");
     st = path ? request(&cl, "GET", path, NULL, &b) : -1;
     free(path);
     if(st != 200)
@@ -1048,6 +1120,8 @@ static int cmd_client(const char *sub, int argc, char **argv)
         mgc_cli_error("%s: the keeper's answer is not JSON", usage_name);
         rc = MGCALL_E_HTTP;
       }
+      else if(!id)
+        print_fleet(o);
       else
         print_one(o);
       json_decref(o);
@@ -1078,7 +1152,7 @@ int cmd_keeper(int argc, char **argv)
   if(!strcmp(sub, "run"))
     return cmd_run(argc - 1, argv + 1);
   if(!strcmp(sub, "add") || !strcmp(sub, "remove") || !strcmp(sub, "list") ||
-     !strcmp(sub, "show"))
+     !strcmp(sub, "show") || !strcmp(sub, "fleet"))
     return cmd_client(sub, argc - 1, argv + 1);
   return mgc_cli_usage_error("keeper", "'%s' is not a keeper command", sub);
 }

@@ -131,6 +131,9 @@ x list-next GET "/calls?limit=2&after=$(jq -rn --arg c "$cursor" '$c|@uri')" "${
 t_eq "$S" 200 "GET /calls?after=CURSOR"
 x metrics GET /metrics "${AUTH[@]}"
 t_eq "$S" 200 "GET /metrics"
+x fleet GET /fleet "${AUTH[@]}"
+t_eq "$S $(jq -c '[.shards, (.members | length), .members[0].self]' "$B")" '200 [1,1,true]' \
+  "GET /fleet with SQLite: this keeper alone"
 x openapi GET /openapi.yaml "${AUTH[@]}"
 t_eq "$S" 200 "GET /openapi.yaml"
 t_ok 'cmp -s "$B" "$DOC"' "GET /openapi.yaml answers docs/openapi/keeper.yaml as built"
@@ -190,7 +193,7 @@ t_eq "$S" 405 "HEAD /healthz with a JSON body: 405"
 x health-post POST /healthz "${JSON[@]}" -d '{}'
 t_eq "$S" 405 "POST /healthz: 405"
 for op in "PUT /calls" "PATCH /calls/${ID[0]}" "GET /notifications" "POST /metrics" \
-  "DELETE /openapi.yaml" "HEAD /calls"; do
+  "DELETE /openapi.yaml" "HEAD /calls" "POST /fleet"; do
   x "method $op" "${op%% *}" "${op#* }" "${AUTH[@]}"
   t_eq "$S" 405 "$op: 405"
 done
@@ -251,7 +254,6 @@ postNotifications 500 out of memory while answering
 getMetrics 500 out of memory while answering
 getFleet 500 out of memory while answering
 getFleet 503 an answer over 4 KiB needs a fleet of dozens of members
-getFleet 200 GET /fleet comes with fleet mode (not on this branch's main yet)
 getOpenApi 500 out of memory while answering
 x-other-methods 500 out of memory while answering
 x-unknown-paths 500 out of memory while answering
