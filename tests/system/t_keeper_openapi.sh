@@ -3,7 +3,8 @@
 # t_keeper_openapi.sh - every answer of a running keeper (against the
 # emulator, with --api-token-file) conforms to docs/openapi/keeper.yaml:
 # the happy paths of every operation and every error path the API has
-# (400, 401, 403, 404, 405, 413, 415, 503).  curl records each exchange
+# (400, 401, 403, 404, 405, 413, 415, 503, and libmicrohttpd's own 400, 414,
+# 431).  curl records each exchange
 # (status, headers, body); tests/system/js/openapi_check.mjs validates the
 # document (OpenAPI 3.1, @apidevtools/swagger-parser) and each answer
 # against it (Ajv, JSON Schema 2020-12, additionalProperties false), then
@@ -55,26 +56,34 @@ x() {
   printf '%s\t%s\t%s\t%s\n' "$name" "$method" "$path" "$d" >>"$CASES"
 }
 
-# raw NAME METHOD PATH CONTENT-LENGTH [CONTENT-TYPE]: a request whose
-# headers announce a body that never comes (answered from the headers
-# alone: 413, 415, 503; HEAD with a body).
-raw() {
-  local name=$1 method=$2 path=$3 len=$4 type=${5:-application/json}
+# rawbytes NAME METHOD PATH REQUEST: the bytes REQUEST sent as they are, the
+# answer read until the keeper closes; recorded as METHOD PATH.
+rawbytes() {
   N=$((N + 1))
   local d="$T/case.$N"
   mkdir -p "$d"
   exec 7<>"/dev/tcp/127.0.0.1/$PORT"
-  printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %s\r\nConnection: close\r\n\r\n' \
-    "$method" "$path" "$PORT" "$TOKEN" "$type" "$len" >&7
+  # the keeper may answer and close before it has read everything (413,
+  # 414, 431): a write error then, never a SIGPIPE that ends the test
+  (trap '' PIPE && printf '%s' "$4" >&7) 2>/dev/null
   timeout 10 cat <&7 >"$d/raw"
   exec 7>&-
-  # split the answer: status line + headers, blank line, body
   awk 'BEGIN { RS = "\r\n\r\n"; ORS = "" } NR == 1 { print > "'"$d/headers"'"; next }
        { if (NR > 2) print "\r\n\r\n" > "'"$d/body"'"; print > "'"$d/body"'" }' "$d/raw"
   touch "$d/headers" "$d/body"
   S=$(sed -n '1s/^HTTP\/1\.[01] \([0-9]*\).*/\1/p' "$d/headers")
   echo "${S:-0}" >"$d/status"
-  printf '%s\t%s\t%s\t%s\n' "$name" "$method" "$path" "$d" >>"$CASES"
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$d" >>"$CASES"
+}
+
+# raw NAME METHOD PATH CONTENT-LENGTH [CONTENT-TYPE]: a request whose
+# headers announce a body that never comes (answered from the headers
+# alone: 413, 415, 503; HEAD with a body).
+raw() {
+  local req # (the x keeps $(...) from eating the final CRLF)
+  req=$(printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %s\r\nConnection: close\r\n\r\nx' \
+    "$2" "$3" "$PORT" "$TOKEN" "${5:-application/json}" "$4")
+  rawbytes "$1" "$2" "$3" "${req%x}"
 }
 
 # --- happy paths --------------------------------------------------------------
@@ -131,6 +140,8 @@ x list-next GET "/calls?limit=2&after=$(jq -rn --arg c "$cursor" '$c|@uri')" "${
 t_eq "$S" 200 "GET /calls?after=CURSOR"
 x metrics GET /metrics "${AUTH[@]}"
 t_eq "$S" 200 "GET /metrics"
+x status-page GET / "${AUTH[@]}"
+t_eq "$S" 200 "GET / (the status page)"
 x fleet GET /fleet "${AUTH[@]}"
 t_eq "$S $(jq -c '[.shards, (.members | length), .members[0].self]' "$B")" '200 [1,1,true]' \
   "GET /fleet with SQLite: this keeper alone"
@@ -162,7 +173,7 @@ x unknown-path GET /nothing-here "${AUTH[@]}"
 t_eq "$S" 404 "unknown path: 404"
 
 # --- every operation: 401, 403 (Host, Origin), 415, 405 ------------------------
-OPS=("GET /calls" "POST /calls" "GET /calls/${ID[0]}" "DELETE /calls/nobody"
+OPS=("GET /" "GET /calls" "POST /calls" "GET /calls/${ID[0]}" "DELETE /calls/nobody"
   "POST /notifications" "GET /metrics" "GET /openapi.yaml" "GET /fleet"
   "PUT /calls" "PATCH /metrics" "GET /nothing-here")
 for op in "${OPS[@]}"; do
@@ -193,10 +204,20 @@ t_eq "$S" 405 "HEAD /healthz with a JSON body: 405"
 x health-post POST /healthz "${JSON[@]}" -d '{}'
 t_eq "$S" 405 "POST /healthz: 405"
 for op in "PUT /calls" "PATCH /calls/${ID[0]}" "GET /notifications" "POST /metrics" \
-  "DELETE /openapi.yaml" "HEAD /calls" "POST /fleet"; do
+  "DELETE /openapi.yaml" "HEAD /calls" "POST /fleet" "POST /" "DELETE /"; do
   x "method $op" "${op%% *}" "${op#* }" "${AUTH[@]}"
   t_eq "$S" 405 "$op: 405"
 done
+
+# --- answered by libmicrohttpd itself -------------------------------------------
+CRLF=$'\r\n'
+rawbytes malformed GET /healthz "GET /healthz HTTP/1.1${CRLF}Host: 127.0.0.1${CRLF}No colon here${CRLF}Connection: close${CRLF}${CRLF}"
+t_eq "$S" 400 "a malformed header line: 400 (libmicrohttpd)"
+long=$(head -c 70000 /dev/zero | tr '\0' a)
+rawbytes uri-too-long GET "/$long" "GET /$long HTTP/1.1${CRLF}Host: 127.0.0.1${CRLF}Connection: close${CRLF}${CRLF}"
+t_eq "$S" 414 "a 70 KB request line: 414 (libmicrohttpd)"
+rawbytes headers-too-large GET /healthz "GET /healthz HTTP/1.1${CRLF}Host: 127.0.0.1${CRLF}X-Big: $long${CRLF}Connection: close${CRLF}${CRLF}"
+t_eq "$S" 431 "70 KB of headers: 431 (libmicrohttpd)"
 
 # --- 413 ---------------------------------------------------------------------
 raw too-long-calls POST /calls $((16 * 1024 * 1024 + 1))
@@ -234,6 +255,8 @@ x busy-page GET "/calls?limit=10000" "${AUTH[@]}"
 t_eq "$S" 503 "a page of 10,000 while the budget is full: 503"
 x busy-metrics GET /metrics "${AUTH[@]}"
 t_eq "$S" 503 "GET /metrics (over 4 KiB) while the budget is full: 503"
+x busy-status GET / "${AUTH[@]}"
+t_eq "$S" 503 "GET / (over 4 KiB) while the budget is full: 503"
 x busy-openapi GET /openapi.yaml "${AUTH[@]}"
 t_eq "$S" 503 "GET /openapi.yaml while the budget is full: 503"
 exec 4>&- 5>&- 6>&- 8>&-
@@ -255,6 +278,7 @@ getMetrics 500 out of memory while answering
 getFleet 500 out of memory while answering
 getFleet 503 an answer over 4 KiB needs a fleet of dozens of members
 getOpenApi 500 out of memory while answering
+getStatusPage 500 out of memory while gathering or answering
 x-other-methods 500 out of memory while answering
 x-unknown-paths 500 out of memory while answering
 EOF

@@ -9,7 +9,8 @@
 // exchange a line: NAME METHOD PATH DIR (tab-separated; PATH as sent, with
 // its query; DIR holds `status`, `headers` and `body`).  Each response must
 // be documented for its operation (a method the path does not list:
-// x-other-methods; a path not listed: x-unknown-paths): its status, its
+// x-other-methods; a path not listed: x-unknown-paths; libmicrohttpd's own
+// answers to any request: x-transport-errors, status only): its status, its
 // Content-Type, its required headers, and its body must validate against
 // the schema (Ajv, JSON Schema 2020-12: the schemas forbid fields they do
 // not name).  Then every documented (operation, status) must have been
@@ -110,6 +111,9 @@ function problems(method, rawPath, status, headers, body) {
   const out = [];
   if (!responses) return { key, out: [`nothing documented for ${key}`] };
   const r = responses[String(status)];
+  // libmicrohttpd's own answers (no Content-Type, an HTML body of its own)
+  if (!r && api['x-transport-errors']?.[String(status)])
+    return { key: 'x-transport-errors', out: [] };
   if (!r) {
     out.push(`status ${status} is not documented for ${key} (documented: ${Object.keys(responses).join(' ')})`);
     return { key, out };
@@ -226,7 +230,7 @@ for (const t of Object.keys(api.paths))
     const op = api.paths[t][m];
     if (op) for (const s of Object.keys(op.responses)) documented.add(`${op.operationId} ${s}`);
   }
-for (const k of ['x-other-methods', 'x-unknown-paths'])
+for (const k of ['x-other-methods', 'x-unknown-paths', 'x-transport-errors'])
   for (const s of Object.keys(api[k])) documented.add(`${k} ${s}`);
 const unprovoked = new Map();
 for (const line of fs.readFileSync(unprovokedPath, 'utf8').split('\n')) {
