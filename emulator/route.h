@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* route.h - which endpoint a request names, from its method and its path as
  * sent (percent-escapes kept; each segment decoded where it is a value).
- * No socket, no I/O: server.c dispatches on the result and
+ * No socket, no I/O: router.c dispatches on the result and
  * fuzz/fuzz_emu_route.c feeds it arbitrary bytes. */
 #ifndef EMU_ROUTE_H
 #define EMU_ROUTE_H

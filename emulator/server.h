@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* server.h - the emulator's HTTP front end (libmicrohttpd) and the state it
- * shares with the endpoint modules.  Internal to emulator/. */
+/* server.h - the emulator's server: the state its transports (http1.c,
+ * h2.c) and the router (router.c) share with the endpoint modules.
+ * Internal to emulator/. */
 #ifndef EMU_SERVER_H
 #define EMU_SERVER_H
 
@@ -10,6 +11,9 @@
 #include "faults.h"
 #include "identity.h"
 #include "notify.h"
+#include "router.h"
+
+#include <jansson.h>
 
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -34,6 +38,11 @@ struct emu_server {
 
   _Atomic uint64_t by_status[600];
   _Atomic uint64_t requests, tokens_issued, keepalives_404;
+  /* per protocol (enum emu_proto): requests answered, connections opened */
+  _Atomic uint64_t requests_by_proto[2], connections_by_proto[2];
+  _Atomic uint64_t next_conn_id;
+  /* --max-requests-per-connection (0: no limit) */
+  _Atomic uint64_t max_requests_per_conn;
   atomic_int inflight;       /* requests begun and not completed */
   _Atomic size_t body_bytes; /* request body memory held (EMU_BODY_BUDGET) */
 };
@@ -44,6 +53,10 @@ int emu_server_start(struct emu_server *s, const struct emu_options *o,
                      int listen_fd, char *err, size_t errlen);
 /* Stop accepting, finish in-flight requests, free the server's buffers. */
 void emu_server_stop(struct emu_server *s);
+
+/* "protocols" of /_emulator/stats: connections and requests per protocol
+ * (new reference). */
+json_t *emu_server_protocol_stats(struct emu_server *s);
 
 /* The call store's event hook: sends commsNotifications.  ctx is the
  * emu_server. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_emu_route.c - the emulator's request routing (emu_route_match) on
  * arbitrary bytes: the input is "METHOD\nPATH" (a NUL ends either).  Checks
- * what server.c relies on: an endpoint from the enum, a segment to quote
+ * what router.c relies on: an endpoint from the enum, a segment to quote
  * (inside the path) exactly when no endpoint matched, NUL-terminated ids and
  * tenants, Graph endpoints only under /v1.0 and /beta. */
 #include "route.h"
