@@ -706,6 +706,68 @@ void ks_forget(struct ks_sched *s, struct ks_call *c)
   call_free(c);
 }
 
+size_t ks_forget_if(struct ks_sched *s,
+                    int (*pick)(void *ud, const struct ks_call *c), void *ud)
+{
+  size_t n = 0;
+  for(size_t b = 0; b < s->nbuckets; b++)
+    for(struct ks_call *c = s->buckets[b]; c; c = c->hnext)
+      n += !c->in_batch && pick(ud, c);
+  if(!n)
+    return 0;
+  struct ks_call **v = malloc(n * sizeof(*v));
+  if(!v) { /* one at a time, then */
+    size_t done = 0;
+    for(size_t b = 0; b < s->nbuckets; b++)
+      for(struct ks_call *c = s->buckets[b], *next; c; c = next) {
+        next = c->hnext;
+        if(!c->in_batch && pick(ud, c)) {
+          ks_forget(s, c);
+          done++;
+        }
+      }
+    return done;
+  }
+  size_t k = 0;
+  for(size_t b = 0; b < s->nbuckets; b++)
+    for(struct ks_call *c = s->buckets[b]; c; c = c->hnext)
+      if(!c->in_batch && pick(ud, c) && k < n)
+        v[k++] = c;
+  /* the two lists, rebuilt once without the picked calls */
+  struct ks_call **p = &s->ready_head;
+  s->ready_tail = NULL;
+  while(*p) {
+    struct ks_call *c = *p;
+    if(!c->in_batch && pick(ud, c)) {
+      *p = c->next_ready;
+      c->next_ready = NULL;
+      c->ready = 0;
+      s->ready_len--;
+    }
+    else {
+      s->ready_tail = c;
+      p = &c->next_ready;
+    }
+  }
+  for(p = &s->dirty; *p;) {
+    struct ks_call *c = *p;
+    if(!c->in_batch && pick(ud, c)) {
+      *p = c->next_dirty;
+      c->dirty = 0;
+    }
+    else
+      p = &c->next_dirty;
+  }
+  for(size_t i = 0; i < k; i++) {
+    heap_remove(s, v[i]);
+    landed(s, v[i]);
+    hash_remove(s, v[i]);
+    call_free(v[i]);
+  }
+  free(v);
+  return k;
+}
+
 size_t ks_count(const struct ks_sched *s)
 {
   return s->count;
