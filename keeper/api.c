@@ -690,6 +690,9 @@ static void conn_event(void *cls, struct MHD_Connection *con,
     kguard_conn_closed(api->guard, socket_context);
 }
 
+/* libmicrohttpd's messages: its own printf formats */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
   struct kapi *api = cls;

@@ -141,6 +141,14 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/notifications" \
 t_eq "$(jq .ended "$T/body")" 0 "a repeated deletion ends nothing"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/notifications" "${JSON[@]}" -d 'x')
 t_eq "$code" 400 "bad notification -> 400"
+# the subscription handshake: the token comes back as inert text/plain,
+# never sniffed as HTML by a browser (issue 14 item 10)
+code=$(curl -s -D "$T/vh" -o "$T/vbody" -w '%{http_code}' -X POST \
+  "$K_URL/notifications?validationToken=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+t_eq "$code" 200 "validationToken -> 200"
+t_eq "$(cat "$T/vbody")" '<script>alert(1)</script>' "the token echoed as sent"
+t_grep "$T/vh" '^Content-Type: text/plain' "validationToken echo is text/plain"
+t_grep "$T/vh" '^X-Content-Type-Options: nosniff' "validationToken echo has nosniff"
 
 # --- removal and the hook --------------------------------------------------------
 t_expect_exit 0 "remove" -- "$MGCALL" keeper remove call-1
