@@ -318,7 +318,12 @@ static void h2_arm_timer(struct conn *c)
 static void h2_serve(struct conn *c)
 {
   uint8_t buf[16384];
-  for(int round = 0; round < 64; round++) {
+  int more = 0; /* stopped with work left (fairness): come back soon */
+  for(int round = 0;; round++) {
+    if(round == 64) {
+      more = 1;
+      break;
+    }
     int moved = 0;
     ssize_t n = c_read(c, buf, sizeof(buf));
     if(n > 0) {
@@ -367,8 +372,11 @@ static void h2_serve(struct conn *c)
     return;
   }
   h2_arm_timer(c);
+  /* EPOLLOUT also when the loop stopped early with work left: a writable
+   * socket brings us back at once (when nghttp2 has nothing it can send,
+   * flow control waits for the client's WINDOW_UPDATE: EPOLLIN) */
   watch(c, c->fd, &c->hmain,
-        EPOLLIN | (c->out.len || c->tls_want_write ? EPOLLOUT : 0),
+        EPOLLIN | (c->out.len || c->tls_want_write || more ? EPOLLOUT : 0),
         EPOLL_CTL_MOD);
 }
 
@@ -401,7 +409,12 @@ static void give_h1(struct conn *c)
 /* TLS: the plain bytes go through a socket pair. */
 static void pump_serve(struct conn *c)
 {
-  for(int round = 0; round < 64; round++) {
+  int more = 0; /* stopped with work left (fairness): come back soon */
+  for(int round = 0;; round++) {
+    if(round == 64) {
+      more = 1;
+      break;
+    }
     int moved = 0;
     if(!c->tls_eof && bq_room(&c->out)) {
       uint8_t buf[16384];
@@ -467,9 +480,14 @@ static void pump_serve(struct conn *c)
     if(!moved)
       break;
   }
+  /* TLS may hold decrypted bytes the socket does not signal (SSL_pending):
+   * when the loop stopped early, a writable socket brings us back */
   watch(c, c->fd, &c->hmain,
         (bq_room(&c->out) ? EPOLLIN : 0) |
-            (c->tls_want_write || (c->down.len && c->write_len) ? EPOLLOUT : 0),
+            (c->tls_want_write || (c->down.len && c->write_len) || more ||
+                     (c->ssl && SSL_pending(c->ssl) && bq_room(&c->out))
+                 ? EPOLLOUT
+                 : 0),
         EPOLL_CTL_MOD);
   watch(c, c->pfd, &c->hplain,
         (bq_room(&c->down) ? EPOLLIN : 0) | (c->out.len ? EPOLLOUT : 0),
