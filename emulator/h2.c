@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* A request's header block: at most this many bytes (names + values) and
  * fields; beyond, the stream is reset (REFUSED_STREAM is not used: the
@@ -32,9 +33,10 @@ struct stream {
   char *method, *target, *authority;
   struct emu_header *hdrs; /* owned names and values */
   size_t nhdrs, hbytes;
-  int begun;    /* emu_router_headers() called */
-  int answered; /* an answer is decided (maybe held back) */
-  int held;     /* answered, waiting for its latency */
+  int begun;     /* emu_router_headers() called */
+  int too_large; /* the header block passed H2_MAX_HEADER_BYTES: 431 */
+  int answered;  /* an answer is decided (maybe held back) */
+  int held;      /* answered, waiting for its latency */
   struct emu_response resp;
   size_t off; /* of resp.body sent */
   int64_t due;
@@ -159,7 +161,7 @@ static void submit(struct emu_h2 *h, struct stream *st)
   }
   char status[8];
   snprintf(status, sizeof(status), "%d", r->status);
-  nghttp2_nv nva[EMU_RESPONSE_MAX_HEADERS + 1];
+  nghttp2_nv nva[EMU_RESPONSE_MAX_HEADERS + 3];
   char lower[EMU_RESPONSE_MAX_HEADERS][64];
   size_t n = 0;
   nva[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7,
@@ -174,6 +176,18 @@ static void submit(struct emu_h2 *h, struct stream *st)
     nva[n++] =
         (nghttp2_nv){(uint8_t *)lower[i], (uint8_t *)r->headers[i].value, len,
                      strlen(r->headers[i].value), NGHTTP2_NV_FLAG_NONE};
+  }
+  char date[40], length[24];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  nva[n++] = (nghttp2_nv){(uint8_t *)"date", (uint8_t *)date, 4, strlen(date),
+                          NGHTTP2_NV_FLAG_NONE};
+  if(!r->reader.read) { /* as libmicrohttpd: the length when it is known */
+    snprintf(length, sizeof(length), "%zu", r->len);
+    nva[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)length, 14,
+                            strlen(length), NGHTTP2_NV_FLAG_NONE};
   }
   nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
   int empty = !r->reader.read && !r->len;
@@ -252,7 +266,9 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
     return 0;
   st->hbytes += namelen + valuelen;
   if(st->hbytes > H2_MAX_HEADER_BYTES || st->nhdrs == H2_MAX_HEADERS)
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
+    st->too_large = 1; /* answered 431, as libmicrohttpd does */
+  if(st->too_large)
+    return 0;
   char **pseudo = NULL;
   if(namelen == 7 && !memcmp(name, ":method", 7))
     pseudo = &st->method;
@@ -290,9 +306,30 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   return 0;
 }
 
+/* 431 for a header block too large (the router never sees it). */
+static void too_large(struct emu_h2 *h, struct stream *st)
+{
+  static const char body[] = "Request header fields too large.";
+  st->answered = 1;
+  st->resp.status = 431;
+  st->resp.body = strdup(body);
+  st->resp.len = st->resp.body ? strlen(body) : 0;
+  if(st->resp.body) {
+    st->resp.headers[0].name = strdup("content-type");
+    st->resp.headers[0].value = strdup("text/plain");
+    st->resp.nheaders = st->resp.headers[0].name && st->resp.headers[0].value;
+  }
+  submit(h, st);
+}
+
 /* The header block is in: the router's first look. */
 static int begin(struct emu_h2 *h, struct stream *st)
 {
+  if(st->too_large) {
+    st->begun = 1;
+    too_large(h, st);
+    return 0;
+  }
   if(!st->method || !st->target)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* nghttp2 checks too */
   if(st->authority) {                             /* the router reads Host */
