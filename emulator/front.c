@@ -613,7 +613,7 @@ static void accept_all(struct loop *l)
       l->conns->prev = c;
     l->conns = c;
     atomic_fetch_add(&f->nconns, 1);
-    if(!f->ctx && f->s->no_http2) { /* no h2c: no need to look */
+    if(!f->ctx && atomic_load(&f->s->no_http2)) { /* no h2c: no look */
       give_h1(c);
       continue;
     }
@@ -729,7 +729,7 @@ static int select_alpn(SSL *ssl, const unsigned char **out,
   struct emu_front *f = arg;
   static const unsigned char ours[] = "\x02h2\x08http/1.1";
   /* our order first: h2 when the client offers it (--no-http2: skip it) */
-  const unsigned char *offer = f->s->no_http2 ? ours + 3 : ours;
+  const unsigned char *offer = atomic_load(&f->s->no_http2) ? ours + 3 : ours;
   unsigned olen = (unsigned)(sizeof(ours) - 1 - (size_t)(offer - ours));
   unsigned char *sel;
   if(SSL_select_next_proto(&sel, outlen, offer, olen, in, inlen) !=

@@ -78,7 +78,7 @@ int emu_server_start(struct emu_server *s, const struct emu_options *o,
       return -2;
     s->tls = 1;
   }
-  s->no_http2 = o->no_http2;
+  atomic_store(&s->no_http2, o->no_http2);
   atomic_store(&s->max_concurrent_streams, o->max_concurrent_streams);
   atomic_store(&s->max_requests_per_conn, o->max_requests_per_conn);
   /* libmicrohttpd without a socket or TLS of its own: front.c hands it
@@ -157,6 +157,16 @@ int emu_server_limits_take(struct emu_server *s, json_t *obj,
     lim->requests = (uint64_t)n;
     json_object_del(obj, "maxRequestsPerConnection");
   }
+  v = json_object_get(obj, "http2");
+  if(v) {
+    if(!json_is_boolean(v)) {
+      snprintf(err, errlen, "http2: true or false");
+      return -1;
+    }
+    lim->has_http2 = 1;
+    lim->http2 = json_is_true(v);
+    json_object_del(obj, "http2");
+  }
   return 0;
 }
 
@@ -167,12 +177,15 @@ void emu_server_limits_apply(struct emu_server *s,
     atomic_store(&s->max_concurrent_streams, lim->streams);
   if(lim->has_requests)
     atomic_store(&s->max_requests_per_conn, lim->requests);
+  if(lim->has_http2)
+    atomic_store(&s->no_http2, !lim->http2);
 }
 
 json_t *emu_server_limits_json(struct emu_server *s)
 {
-  return json_pack("{s:I,s:I}", "maxConcurrentStreams",
+  return json_pack("{s:I,s:I,s:b}", "maxConcurrentStreams",
                    (json_int_t)atomic_load(&s->max_concurrent_streams),
                    "maxRequestsPerConnection",
-                   (json_int_t)atomic_load(&s->max_requests_per_conn));
+                   (json_int_t)atomic_load(&s->max_requests_per_conn), "http2",
+                   !atomic_load(&s->no_http2));
 }

@@ -24,7 +24,7 @@ struct emu_server {
   struct MHD_Daemon *daemon; /* HTTP/1.1 (http1.c) */
   struct emu_front *front;   /* the listener, HTTP/2 (front.c, h2.c) */
   int tls;
-  int no_http2; /* --no-http2 */
+  atomic_int no_http2; /* --no-http2, or PUT {"http2": false} */
   int family;
   char base_url[320]; /* as printed: http://127.0.0.1:PORT */
   char *tls_cert_pem, *tls_key_pem;
@@ -68,10 +68,12 @@ void emu_server_stop(struct emu_server *s);
 json_t *emu_server_protocol_stats(struct emu_server *s);
 
 /* The connection limits in PUT/GET /_emulator/faults:
- * "maxConcurrentStreams" (1..1000000, for new HTTP/2 connections) and
- * "maxRequestsPerConnection" (0: none). */
+ * "maxConcurrentStreams" (1..1000000, for new HTTP/2 connections),
+ * "maxRequestsPerConnection" (0: none) and "http2" (false: new
+ * connections get HTTP/1.1 only, as --no-http2). */
 struct emu_conn_limits {
-  int has_streams, has_requests;
+  int has_streams, has_requests, has_http2;
+  int http2;
   uint32_t streams;
   uint64_t requests;
 };

@@ -108,6 +108,10 @@ t_eq "$(stats .protocols.h2.goaways)" 2 "stats: 2 graceful GOAWAYs (after the 5t
 t_curl --http1.1 -v "${args[@]}" 2>"$T/v" >/dev/null
 t_eq "$(grep -ci '^< connection: close' "$T/v")" 2 "HTTP/1.1: Connection: close on the 5th and 10th answers"
 t_eq "$(grep -c '^\* Connected to' "$T/v")" 3 "HTTP/1.1: 3 connections for 12 requests"
+t_eq "$(faults '{"http2":false}')" 200 "PUT http2 false"
+t_eq "$(version --http2 "$EMU_URL/_emulator/health")" 1.1 "http2 false: new connections get HTTP/1.1"
+t_eq "$(faults '{"http2":true}')" 200 "PUT http2 true"
+t_eq "$(version --http2 "$EMU_URL/_emulator/health")" 2 "http2 true: h2 again"
 t_emulator_stop
 t_eq "$EMU_STATUS" 0 "TLS emulator: clean exit"
 
