@@ -205,6 +205,9 @@ events { worker_connections 1024; }
 http {
   access_log off;
   http2_max_concurrent_streams 100;
+  # (1.22 ends an HTTP/2 connection after 1000 requests by default; h2load
+  # does not reconnect)
+  keepalive_requests 1000000000;
   server {
     listen 127.0.0.1:$port ssl http2;
     ssl_certificate $T/pki/server.pem;
