@@ -117,7 +117,7 @@ register_calls() {
     "$T/ids" >"$T/regs.jsonl"
   split -l 10000 "$T/regs.jsonl" "$T/regs."
   for f in "$T"/regs.[a-z][a-z]; do
-    jq -s -c . "$f" | curl -sf -X POST "$KURL/calls" --data-binary @- >/dev/null
+    jq -s -c . "$f" | curl -sf -X POST "$KURL/calls" -H "Content-Type: application/json" --data-binary @- >/dev/null
   done
   rm -f "$T"/regs.[a-z][a-z]
   reg_s=$(( ($(now_ms) - t0) ))

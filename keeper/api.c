@@ -5,10 +5,16 @@
 #include "listen.h"
 
 #include "apiwork.h"
+#include "api_guard.h"
+#include "ids.h"
 #include "log.h"
 #include "notify.h"
 #include "notify_auth.h"
-#include "mgcx.h"
+#include "page.h"
+#include "regs.h"
+
+#include <malloc.h>
+#include <stdatomic.h>
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -29,32 +35,53 @@ struct kapi {
   struct MHD_Daemon *daemon;
   struct kcore *core;
   char *token;
-  struct kaw *work;  /* POST /notifications runs there (apiwork.h) */
+  struct kaw *work; /* POST /notifications runs there (apiwork.h) */
+  struct kguard *guard;
+  atomic_uint pages; /* GET /calls pages being built */
   struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
 };
 
-/* Per-request upload buffer. */
+/* Per request: made by uri_seen() when the request line arrives. */
 struct upload {
+  char *raw_uri; /* as sent, before percent-decoding */
   char *buf;
   size_t len, cap, limit;
-  int too_large;
+  size_t reserved; /* bytes of the guard's budget this request holds */
+  struct kguard *guard;
+  int started;  /* the handler saw the headers */
+  int fixed;    /* a Content-Length was given (and reserved whole) */
+  int answered; /* answered from the headers: ignore the rest */
+  int refused;  /* 413 or 503 found while the body came */
+  int waited;   /* resumed after waiting for notification keys */
   /* the answer of a job done off this thread (post_notifications) */
   json_t *reply;
   unsigned reply_status;
-  int waited; /* resumed after waiting for notification keys */
 };
+
+/* The budget a response of n bytes takes (given back when the request
+ * ends), so clients that do not read their answers are bounded too. */
+static int reserve_response(struct MHD_Connection *con, size_t n);
 
 /* ---- responses ---- */
 
 static mhd_result send_text(struct MHD_Connection *con, unsigned status,
                             const char *type, const char *body)
 {
+  size_t n = strlen(body);
+  if(n > 4096 && reserve_response(con, n)) {
+    status = 503;
+    type = "application/json";
+    body = "{\"error\":{\"code\":\"busy\",\"message\":\"too many large "
+           "answers in flight: retry later\"}}\n";
+    n = strlen(body);
+  }
   struct MHD_Response *r = MHD_create_response_from_buffer(
-      strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+      n, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
   if(!r)
     return MHD_NO;
   MHD_add_response_header(r, "Content-Type", type);
   MHD_add_response_header(r, "Cache-Control", "no-store");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
   if(status == 401)
     MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"mgcall\"");
   mhd_result rc = MHD_queue_response(con, status, r);
@@ -105,100 +132,32 @@ static mhd_result send_empty(struct MHD_Connection *con, unsigned status)
 
 /* ---- handlers ---- */
 
-static int valid_id(const char *s)
-{
-  size_t n = s ? strlen(s) : 0;
-  if(!n || n > KS_ID_MAX)
-    return 0;
-  for(size_t i = 0; i < n; i++)
-    if((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-      return 0;
-  return 1;
-}
-
-/* Fill reg from one {"callId", "tenantId"?, "startedAt"?} object. */
-static int parse_reg(json_t *o, struct kcore_reg *reg, char *why, size_t n)
-{
-  if(!json_is_object(o)) {
-    snprintf(why, n, "each registration must be a JSON object");
-    return -1;
-  }
-  json_t *id = json_object_get(o, "callId");
-  json_t *tenant = json_object_get(o, "tenantId");
-  json_t *started = json_object_get(o, "startedAt");
-  if(!json_is_string(id) || !valid_id(json_string_value(id))) {
-    snprintf(why, n,
-             "\"callId\" must be a non-empty string of at most %d "
-             "printable characters",
-             KS_ID_MAX);
-    return -1;
-  }
-  if(tenant && !json_is_null(tenant) &&
-     (!json_is_string(tenant) || !valid_id(json_string_value(tenant)))) {
-    snprintf(why, n, "\"tenantId\" must be a non-empty string");
-    return -1;
-  }
-  reg->call_id = json_string_value(id);
-  reg->tenant_id = json_is_string(tenant) ? json_string_value(tenant) : NULL;
-  reg->started_ms = 0;
-  if(started && !json_is_null(started)) {
-    int64_t ms;
-    if(!json_is_string(started) ||
-       mgcx_rfc3339_parse(json_string_value(started), &ms)) {
-      snprintf(why, n,
-               "\"startedAt\" must be an RFC 3339 time such as "
-               "2026-01-31T12:00:00Z");
-      return -1;
-    }
-    reg->started_ms = ms ? ms : 1;
-  }
-  return 0;
-}
-
 static mhd_result post_calls(struct kapi *api, struct MHD_Connection *con,
                              const struct upload *up)
 {
-  json_error_t jerr;
-  json_t *root = json_loadb(up->buf ? up->buf : "", up->len,
-                            JSON_REJECT_DUPLICATES, &jerr);
-  if(!root) {
-    char msg[300];
-    snprintf(msg, sizeof(msg), "body is not JSON: %s (line %d)", jerr.text,
-             jerr.line);
-    return send_error(con, 400, "badRequest", msg);
-  }
-  int bulk = json_is_array(root);
-  size_t n = bulk ? json_array_size(root) : 1;
-  if(bulk && (n == 0 || n > KAPI_MAX_BULK)) {
-    json_decref(root);
-    return send_error(con, n ? 413 : 400, "badRequest",
-                      n ? "too many registrations in one request"
-                        : "empty array");
-  }
-  struct kcore_reg *regs = calloc(n, sizeof(*regs));
+  struct kregs regs;
+  char why[300];
+  int st = kregs_parse(up->buf ? up->buf : "", up->len, KAPI_MAX_BULK, &regs,
+                       why, sizeof(why));
+  if(st)
+    return send_error(con, (unsigned)st,
+                      st == 413   ? "payloadTooLarge"
+                      : st == 503 ? "internal"
+                                  : "badRequest",
+                      why);
+  size_t n = regs.n;
   int *created = calloc(n, sizeof(*created));
-  if(!regs || !created) {
-    free(regs);
-    free(created);
-    json_decref(root);
-    return send_error(con, 500, "internal", "out of memory");
+  if(!created) {
+    kregs_release(&regs);
+    return send_error(con, 503, "internal", "out of memory");
   }
-  char why[200];
-  for(size_t i = 0; i < n; i++)
-    if(parse_reg(bulk ? json_array_get(root, i) : root, &regs[i], why,
-                 sizeof(why))) {
-      free(regs);
-      free(created);
-      json_decref(root);
-      return send_error(con, 400, "badRequest", why);
-    }
   struct mgc_err err = {0};
-  int rc = kcore_add(api->core, regs, n, created, &err);
+  int rc = kcore_add(api->core, regs.v, n, created, &err);
   mhd_result res;
   if(rc)
     res = send_error(con, 503, "storeUnavailable", err.msg);
-  else if(!bulk) {
-    json_t *o = kcore_call_json(api->core, regs[0].call_id);
+  else if(!regs.bulk) {
+    json_t *o = kcore_call_json(api->core, regs.v[0].call_id);
     res = send_json(con, created[0] ? 201 : 200, o);
   }
   else {
@@ -209,9 +168,8 @@ static mhd_result post_calls(struct kapi *api, struct MHD_Connection *con,
                     json_pack("{s:I, s:I}", "created", (json_int_t)made,
                               "existing", (json_int_t)(n - made)));
   }
-  free(regs);
   free(created);
-  json_decref(root);
+  kregs_release(&regs);
   return res;
 }
 
@@ -277,6 +235,39 @@ static void notif_run(void *arg)
   free(j);
 }
 
+static mhd_result get_calls(struct kapi *api, struct MHD_Connection *con)
+{
+  const char *after = NULL;
+  size_t after_len = 0;
+  if(MHD_lookup_connection_value_n(con, MHD_GET_ARGUMENT_KIND, "after", 5,
+                                   &after, &after_len) != MHD_YES)
+    after = NULL;
+  struct kpage_query q;
+  char why[200];
+  if(kpage_parse(
+         MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "state"),
+         MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "limit"),
+         after, after_len, &q, why, sizeof(why)))
+    return send_error(con, 400, "badRequest", why);
+  /* shed before building when the answers in flight already fill the
+   * budget (a call is a few hundred bytes of JSON) */
+  if(kguard_in_use(api->guard) + q.limit * 256 > KGUARD_BODY_BUDGET)
+    return send_error(con, 503, "busy",
+                      "too many large answers in flight: retry later");
+  /* one thread always stays free of page building (for /healthz) */
+  if(atomic_fetch_add(&api->pages, 1) >= KAPI_THREADS - 1) {
+    atomic_fetch_sub(&api->pages, 1);
+    return send_error(con, 503, "busy",
+                      "too many pages being built: retry later");
+  }
+  struct mgc_err err = {0};
+  json_t *page = kpage_calls(api->core, &q, &err);
+  atomic_fetch_sub(&api->pages, 1);
+  if(!page)
+    return send_error(con, 503, "storeUnavailable", err.msg);
+  return send_json(con, 200, page);
+}
+
 static mhd_result post_notifications(struct kapi *api,
                                      struct MHD_Connection *con,
                                      struct upload *up, const char *tenant)
@@ -290,10 +281,13 @@ static mhd_result post_notifications(struct kapi *api,
   char why[128];
   size_t n = 0;
   pthread_mutex_lock(&ev_lock);
-  if(kn_parse(up->buf ? up->buf : "", up->len, ev, KN_MAX_EVENTS, &n, why,
-              sizeof(why))) {
+  int parsed = kn_parse(up->buf ? up->buf : "", up->len, ev, KN_MAX_EVENTS, &n,
+                        why, sizeof(why));
+  if(parsed) {
     pthread_mutex_unlock(&ev_lock);
-    return send_error(con, 400, "badRequest", why);
+    return send_error(con, parsed == KN_TOO_MANY ? 413 : 400,
+                      parsed == KN_TOO_MANY ? "payloadTooLarge" : "badRequest",
+                      why);
   }
   struct notif_job *j = calloc(1, sizeof(*j));
   struct kn_event *copy = malloc((n ? n : 1) * sizeof(*copy));
@@ -319,22 +313,6 @@ static mhd_result post_notifications(struct kapi *api,
                           "too many notifications waiting for the store");
   }
   return MHD_YES; /* answered when resumed (handle: up->reply) */
-}
-
-/* "/calls/<id>" -> the decoded id, or NULL. */
-static char *id_of(const char *url)
-{
-  if(strncmp(url, "/calls/", 7) || !url[7])
-    return NULL;
-  char *id = strdup(url + 7);
-  if(!id)
-    return NULL;
-  /* MHD already percent-decoded the path */
-  if(!valid_id(id)) { /* "/" is allowed: ids are opaque */
-    free(id);
-    return NULL;
-  }
-  return id;
 }
 
 static int authorized(struct kapi *api, struct MHD_Connection *con)
@@ -395,45 +373,174 @@ static int notification_auth(struct kapi *api, struct MHD_Connection *con,
   return 0;
 }
 
-static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
-                         const char *method, const char *version,
-                         const char *upload_data, size_t *upload_data_size,
-                         void **con_cls)
+static struct upload *upload_of(void **con_cls)
 {
-  (void)version;
-  struct kapi *api = cls;
+  if(!*con_cls) /* no uri_seen() (out of memory there) */
+    *con_cls = calloc(1, sizeof(struct upload));
+  return *con_cls;
+}
+
+/* The request being answered on this thread (libmicrohttpd's one). */
+static _Thread_local struct upload *answering;
+
+static int reserve_response(struct MHD_Connection *con, size_t n)
+{
+  (void)con;
+  struct upload *up = answering;
+  if(!up || !up->guard)
+    return 0;
+  if(kguard_reserve(up->guard, n))
+    return -1;
+  up->reserved += n;
+  return 0;
+}
+
+/* Host, Origin, token: 0, or 1 with the answer queued in *res. */
+static int refuse_caller(struct kapi *api, struct MHD_Connection *con,
+                         int jwt_checked_later, mhd_result *res)
+{
+  const char *why = NULL;
+  unsigned status = 403;
+  if(!kguard_host_ok(api->guard,
+                     MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host")))
+    why = "Host does not name this keeper (see --allowed-host)";
+  else if(!kguard_origin_ok(api->guard, MHD_lookup_connection_value(
+                                            con, MHD_HEADER_KIND, "Origin")))
+    why = "requests from web pages of another origin are refused";
+  else if(!jwt_checked_later && !authorized(api, con)) {
+    *res = send_error(con, 401, "unauthorized",
+                      "a valid 'Authorization: Bearer <token>' is required");
+    return 1;
+  }
+  if(!why)
+    return 0;
+  *res = send_error(con, status, "forbidden", why);
+  return 1;
+}
+
+/* Content-Type, size and the memory budget of a body: 0, or 1 with the
+ * answer queued in *res. */
+static int refuse_body(struct kapi *api, struct MHD_Connection *con,
+                       const char *method, struct upload *up, mhd_result *res)
+{
+  const char *cl =
+      MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+  const char *te =
+      MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Transfer-Encoding");
+  unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
+  if(!length && !te)
+    return 0; /* no body */
+  if(!kguard_is_json(
+         MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type")))
+    *res = send_error(con, 415, "unsupportedMediaType",
+                      "a request body must be 'Content-Type: "
+                      "application/json'");
+  else if(strcmp(method, "POST"))
+    *res = send_error(con, 405, "methodNotAllowed", "only POST takes a body");
+  else if(length > up->limit)
+    *res = send_error(con, 413, "payloadTooLarge", "request body too large");
+  /* a known length is reserved whole; a chunked body as it grows */
+  else if(length && kguard_reserve(api->guard, (size_t)length + 1))
+    *res = send_error(con, 503, "busy",
+                      "too many request bodies in flight: retry later");
+  else {
+    up->reserved = length ? (size_t)length + 1 : 0;
+    up->fixed = length > 0;
+    return 0;
+  }
+  return 1;
+}
+
+/* Decide from the headers alone, before any byte of the body is read:
+ * Host/Origin (403), token (401), Content-Type (415), size (413) and the
+ * memory budget (503).  0 = go on; 1 = refused, the answer in *res. */
+static int refuse_early(struct kapi *api, struct MHD_Connection *con,
+                        const char *url, const char *method, struct upload *up,
+                        mhd_result *res)
+{
+  /* /healthz tells nothing: any Host, no token (a liveness probe) */
+  /* with --notification-app-id a notification carries Graph's JWT
+   * instead of the token: checked by notification_auth() once its body
+   * (at most 256 KiB, within the budget) is here */
+  int jwt =
+      api->nauth && !strcmp(url, "/notifications") && !strcmp(method, "POST");
+  if(strcmp(url, "/healthz") && refuse_caller(api, con, jwt, res))
+    return 1;
+  return refuse_body(api, con, method, up, res);
+}
+
+/* Append a piece of the body, within the request's limit and the budget. */
+static void take_body(struct kapi *api, struct upload *up, const char *data,
+                      size_t n)
+{
+  if(up->refused)
+    return;
+  if(up->len + n > up->limit) {
+    up->refused = 413;
+    return;
+  }
+  if(up->len + n + 1 > up->cap) {
+    /* a Content-Length is allocated once, whole; a chunked body doubles */
+    size_t cap = up->reserved && !up->cap ? up->reserved
+                 : up->cap                ? up->cap * 2
+                                          : 4096;
+    while(cap < up->len + n + 1)
+      cap *= 2;
+    if(cap > up->limit + 1)
+      cap = up->limit + 1;
+    if(up->fixed && cap > up->reserved)
+      cap = up->reserved; /* Content-Length: exactly that */
+    if(cap < up->len + n + 1) {
+      up->refused = 413; /* more than its Content-Length */
+      return;
+    }
+    if(!up->fixed && cap > up->reserved) { /* chunked: grow the budget */
+      if(kguard_reserve(api->guard, cap - up->reserved)) {
+        up->refused = 503;
+        return;
+      }
+      up->reserved = cap;
+    }
+    char *b = realloc(up->buf, cap);
+    if(!b) {
+      up->refused = 503;
+      return;
+    }
+    up->buf = b;
+    up->cap = cap;
+  }
+  memcpy(up->buf + up->len, data, n);
+  up->len += n;
+  up->buf[up->len] = '\0';
+}
+
+static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
+                           const char *url, const char *method,
+                           const char *upload_data, size_t *upload_data_size,
+                           struct upload *up)
+{
   int is_post = !strcmp(method, "POST");
-  if(!*con_cls) {
-    struct upload *up = calloc(1, sizeof(*up));
-    if(!up)
-      return MHD_NO;
+  if(!up->started) { /* the headers are here, no body byte read yet */
+    up->started = 1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if(ci)
+      kguard_conn_headers_done(api->guard, ci->socket_context);
     up->limit = !strcmp(url, "/calls") ? KAPI_MAX_CALLS_BODY : KN_MAX_BODY;
-    *con_cls = up;
+    mhd_result res;
+    if(refuse_early(api, con, url, method, up, &res)) {
+      up->answered = 1;
+      return res;
+    }
     return MHD_YES;
   }
-  struct upload *up = *con_cls;
-  if(*upload_data_size) {
-    size_t n = *upload_data_size;
+  if(up->answered) { /* libmicrohttpd closes the connection, body unread */
     *upload_data_size = 0;
-    if(up->too_large || up->len + n > up->limit) {
-      up->too_large = 1;
-      return MHD_YES;
-    }
-    if(up->len + n + 1 > up->cap) {
-      size_t cap = up->cap ? up->cap : 4096;
-      while(cap < up->len + n + 1)
-        cap *= 2;
-      char *b = realloc(up->buf, cap);
-      if(!b) {
-        up->too_large = 1;
-        return MHD_YES;
-      }
-      up->buf = b;
-      up->cap = cap;
-    }
-    memcpy(up->buf + up->len, upload_data, n);
-    up->len += n;
-    up->buf[up->len] = '\0';
+    return MHD_YES;
+  }
+  if(*upload_data_size) {
+    take_body(api, up, upload_data, *upload_data_size);
+    *upload_data_size = 0;
     return MHD_YES;
   }
   /* the whole request is here */
@@ -450,26 +557,27 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
   const char *tenant = NULL;
   char tid[KS_ID_MAX + 1];
   mhd_result res;
-  if(!strcmp(url, "/notifications") && is_post && api->nauth) {
-    if(!notification_auth(api, con, up, tid, &tenant, &res))
-      return res;
-  }
-  else if(!authorized(api, con))
-    return send_error(con, 401, "unauthorized",
-                      "a valid 'Authorization: Bearer <token>' is required");
-  if(up->too_large)
+  if(!strcmp(url, "/notifications") && is_post && api->nauth &&
+     !notification_auth(api, con, up, tid, &tenant, &res))
+    return res;
+  if(up->refused == 413)
     return send_error(con, 413, "payloadTooLarge", "request body too large");
+  if(up->refused)
+    return send_error(con, 503, "busy",
+                      "too many request bodies in flight: retry later");
   if(!strcmp(url, "/calls")) {
     if(is_post)
       return post_calls(api, con, up);
     if(!strcmp(method, "GET"))
-      return send_json(con, 200, kcore_list_json(api->core));
+      return get_calls(api, con);
     return send_error(con, 405, "methodNotAllowed", "use GET or POST");
   }
   if(!strncmp(url, "/calls/", 7)) {
-    char *id = id_of(url);
+    char *id = kguard_path_id(up->raw_uri);
     if(!id)
-      return send_error(con, 400, "badRequest", "bad call id in the path");
+      return send_error(con, 400, "badRequest",
+                        "bad call id in the path (empty, a NUL, a control "
+                        "character, a bad %-escape or too long)");
     mhd_result rc;
     if(!strcmp(method, "GET")) {
       json_t *o = kcore_call_json(api->core, id);
@@ -496,6 +604,11 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
       return send_error(con, 405, "methodNotAllowed", "use POST");
     return post_notifications(api, con, up, tenant);
   }
+  if(!strcmp(url, "/fleet")) {
+    if(strcmp(method, "GET"))
+      return send_error(con, 405, "methodNotAllowed", "use GET");
+    return send_json(con, 200, kcore_fleet_json(api->core));
+  }
   if(!strcmp(url, "/metrics")) {
     if(strcmp(method, "GET"))
       return send_error(con, 405, "methodNotAllowed", "use GET");
@@ -510,33 +623,95 @@ static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
   return send_error(con, 404, "notFound", "no such endpoint");
 }
 
-static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
+static mhd_result handle(void *cls, struct MHD_Connection *con, const char *url,
+                         const char *method, const char *version,
+                         const char *upload_data, size_t *upload_data_size,
+                         void **con_cls)
+{
+  (void)version;
+  struct kapi *api = cls;
+  struct upload *up = upload_of(con_cls);
+  if(!up)
+    return MHD_NO;
+  up->guard = api->guard;
+  answering = up;
+  mhd_result res =
+      dispatch(api, con, url, method, upload_data, upload_data_size, up);
+  answering = NULL;
+  return res;
+}
+
+/* The request line arrived: its per-request state, with the URI as sent. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *con)
 {
   (void)cls;
   (void)con;
+  struct upload *up = calloc(1, sizeof(*up));
+  if(up && uri)
+    up->raw_uri = strdup(uri);
+  return up;
+}
+
+static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+  struct kapi *api = cls;
   (void)toe;
   struct upload *up = *con_cls;
   if(up) {
     json_decref(up->reply);
+    if(up->reserved)
+      kguard_release(api->guard, up->reserved);
+    if(up->cap > 1024 * 1024 || up->reserved > 1024 * 1024)
+      malloc_trim(0); /* give a large body's memory back */
     free(up->buf);
+    free(up->raw_uri);
     free(up);
   }
   *con_cls = NULL;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  if(ci)
+    kguard_conn_request_done(api->guard, ci->socket_context);
 }
 
+static void conn_event(void *cls, struct MHD_Connection *con,
+                       void **socket_context,
+                       enum MHD_ConnectionNotificationCode toe)
+{
+  struct kapi *api = cls;
+  if(toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if(ci)
+      kguard_conn_open(api->guard, ci->connect_fd, socket_context);
+  }
+  else
+    kguard_conn_closed(api->guard, socket_context);
+}
+
+/* libmicrohttpd's messages: its own printf formats */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-  (void)cls;
+  struct kapi *api = cls;
+  uint64_t dropped = 0;
+  /* attackers cause these (refused connections, timeouts): rate-limited */
+  if(api->guard && !kguard_log_allowed(api->guard, &dropped))
+    return;
   char msg[512];
   vsnprintf(msg, sizeof(msg), fmt, ap);
   msg[strcspn(msg, "\n")] = '\0';
+  if(dropped)
+    klog(KLOG_WARN, NULL, NULL, "control API: %llu similar warnings suppressed",
+         (unsigned long long)dropped);
   klog(KLOG_WARN, NULL, NULL, "control API: %s", msg);
 }
 
 int kapi_start(const char *listen, const char *token, struct kna *nauth,
-               struct kcore *core, struct kapi **out, unsigned *port,
-               struct mgc_err *err)
+               const char *const *allowed_hosts, struct kcore *core,
+               struct kapi **out, unsigned *port, struct mgc_err *err)
 {
   *out = NULL;
   struct sockaddr_storage ss;
@@ -561,11 +736,15 @@ int kapi_start(const char *listen, const char *token, struct kna *nauth,
   }
   api->core = core;
   api->nauth = nauth;
+  api->guard = kguard_new((struct sockaddr *)&ss, sslen, allowed_hosts);
   api->work = kaw_new();
-  if(!api->work) {
+  if(!api->work || !api->guard || kguard_start(api->guard)) {
+    kaw_free(api->work);
+    kguard_free(api->guard);
     free(api->token);
     free(api);
-    return mgc__err_set(err, MGCALL_E_INTERNAL, "cannot start a thread");
+    return mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "control API: out of memory or threads");
   }
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
                    MHD_ALLOW_SUSPEND_RESUME; /* POST /notifications */
@@ -576,12 +755,17 @@ int kapi_start(const char *listen, const char *token, struct kna *nauth,
     flags |= MHD_USE_IPv6;
   api->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, handle, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-      NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+      api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+      completed, api, MHD_OPTION_NOTIFY_CONNECTION, conn_event, api,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)KAPI_THREADS,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)KGUARD_MAX_CONNECTIONS,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)KGUARD_PER_ADDRESS,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
   if(!api->daemon) {
     kaw_free(api->work);
+    kguard_free(api->guard);
     free(api->token);
     free(api);
     return mgc__err_set(err, MGCALL_E_INTERNAL,
@@ -602,6 +786,7 @@ void kapi_stop(struct kapi *api)
   kna_close(api->nauth); /* resume requests waiting for keys first */
   kaw_free(api->work);   /* jobs finish and resume their connections */
   MHD_stop_daemon(api->daemon);
+  kguard_free(api->guard);
   if(api->token) {
     volatile char *p = api->token;
     while(*p)

@@ -12,6 +12,9 @@
 #define KAPI_MAX_CALLS_BODY (16u * 1024 * 1024)
 #define KAPI_MAX_BULK 200000
 #define KAPI_MAX_TOKEN 4096
+/* Threads answering requests: a slow answer (a large page of GET /calls)
+ * does not hold up /healthz on another. */
+#define KAPI_THREADS 4
 
 struct kapi;
 
@@ -23,11 +26,13 @@ struct kna;
  * token every request but /healthz must carry, or NULL (allowed only on
  * loopback: MGCALL_E_USAGE otherwise).  nauth (borrowed, may be NULL):
  * POST /notifications also takes Graph's signed bearer JWT it verifies
- * (keeper/notify_auth.h), and nothing anonymous.  core is borrowed.  On
- * success *port is the bound port (useful with port 0). */
+ * (keeper/notify_auth.h), and nothing anonymous.  allowed_hosts: host
+ * names a Host or Origin header may carry besides the listen address
+ * (--allowed-host; NULL-terminated, may be NULL; copied).  core is
+ * borrowed.  On success *port is the bound port (useful with port 0). */
 int kapi_start(const char *listen, const char *token, struct kna *nauth,
-               struct kcore *core, struct kapi **out, unsigned *port,
-               struct mgc_err *err);
+               const char *const *allowed_hosts, struct kcore *core,
+               struct kapi **out, unsigned *port, struct mgc_err *err);
 
 /* Stop accepting and answering (requests waiting for notification keys
  * are released first); NULL is a no-op. */

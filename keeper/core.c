@@ -113,9 +113,8 @@ void kcore_free(struct kcore *k)
   free(k);
 }
 
-/* The store row of c at now. */
-static void row_of(const struct kcore *k, const struct ks_call *c,
-                   int64_t now_mono, int64_t now_wall, struct kstore_call *r)
+void kcore_row_locked(const struct kcore *k, const struct ks_call *c,
+                      int64_t now_mono, int64_t now_wall, struct kstore_call *r)
 {
   memset(r, 0, sizeof(*r));
   r->call_id = c->call_id;
@@ -129,6 +128,8 @@ static void row_of(const struct kcore *k, const struct ks_call *c,
   r->next_due_ms = ks_next_due_wall(c, now_mono, now_wall);
   r->ended_ms = c->ended_wall;
   r->failures = c->failures;
+  if(k->fleet)
+    r->term = k->fleet->term_of(k->fleet->ud, c->call_id);
 }
 
 static void redirty(struct kcore *k, struct ks_call *d);
@@ -155,7 +156,7 @@ static struct kstore_call *dirty_rows(struct kcore *k, size_t *n,
   int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
   size_t i = 0;
   for(struct ks_call *c = d; c; c = c->next_dirty)
-    row_of(k, c, now_mono, now_wall, &rows[i++]);
+    kcore_row_locked(k, c, now_mono, now_wall, &rows[i++]);
   *taken = d;
   return rows;
 }
@@ -252,9 +253,34 @@ void kcore_end_locked(struct kcore *k, struct ks_call *c, enum ks_reason reason)
   sweep_terminal(k);
 }
 
+/* Fleet mode: registrations go to the store, durable, and the owner of
+ * each call's shard (maybe this keeper) picks them up from there. */
+static int fleet_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
+                     int *created, struct mgc_err *err)
+{
+  struct kstore_call *rows = calloc(n ? n : 1, sizeof(*rows));
+  if(!rows)
+    return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
+  int64_t now_wall = kcore_wall_ms();
+  for(size_t i = 0; i < n; i++) {
+    rows[i].call_id = regs[i].call_id;
+    rows[i].tenant_id = regs[i].tenant_id;
+    rows[i].state = "active";
+    rows[i].added_ms = now_wall;
+    rows[i].started_ms = regs[i].started_ms;
+  }
+  pthread_mutex_lock(&k->store_lock);
+  int rc = k->store->ops->fleet_add(k->store, rows, n, created, err);
+  pthread_mutex_unlock(&k->store_lock);
+  free(rows);
+  return rc;
+}
+
 int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
               int *created, struct mgc_err *err)
 {
+  if(k->store->ops->fleet_add)
+    return fleet_add(k, regs, n, created, err);
   int64_t now_mono = kcore_mono_ms(), now_wall = kcore_wall_ms();
   struct kstore_call *rows = calloc(n ? n : 1, sizeof(*rows));
   size_t *fresh = calloc(n ? n : 1, sizeof(*fresh)); /* indices into regs */
@@ -287,7 +313,7 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
     if(is_new) {
       if(!old)
         fresh[nfresh++] = i; /* revived calls stay on failure */
-      row_of(k, c, now_mono, now_wall, &rows[nrows++]);
+      kcore_row_locked(k, c, now_mono, now_wall, &rows[nrows++]);
     }
   }
   struct kwjob *job = NULL;
@@ -323,6 +349,13 @@ int kcore_add(struct kcore *k, const struct kcore_reg *regs, size_t n,
 int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
               int *was_live, struct mgc_err *err)
 {
+  if(k->store->ops->fleet_end) { /* the owner acts on it (lease.c) */
+    pthread_mutex_lock(&k->store_lock);
+    int rc = k->store->ops->fleet_end(k->store, call_id, ks_reason_name(reason),
+                                      kcore_wall_ms(), was_live, err);
+    pthread_mutex_unlock(&k->store_lock);
+    return rc;
+  }
   pthread_mutex_lock(&k->lock);
   struct ks_call *c = ks_find(k->sched, call_id);
   if(!c) {
@@ -411,7 +444,17 @@ static json_t *call_json(struct kcore *k, const struct ks_call *c,
 static int row_json(void *ud, const struct kstore_call *r)
 {
   json_t **out = ud;
+  struct kstore_call shown = *r;
+  shown.next_due_ms = 0; /* the stored value is not kept current */
+  *out = kcore_row_json(&shown, 0);
+  return 1;
+}
+
+json_t *kcore_row_json(const struct kstore_call *r, int64_t deadline_ms)
+{
   json_t *o = json_object();
+  if(!o)
+    return NULL;
   json_object_set_new(o, "callId", json_string(r->call_id));
   json_object_set_new(o, "tenantId",
                       r->tenant_id ? json_string(r->tenant_id) : json_null());
@@ -421,14 +464,13 @@ static int row_json(void *ud, const struct kstore_call *r)
   put_time(o, "added", r->added_ms);
   put_time(o, "startedAt", r->started_ms);
   put_time(o, "lastSuccess", r->last_success_ms);
-  put_time(o, "nextDue", 0);
-  put_time(o, "deadline", 0);
+  put_time(o, "nextDue", r->next_due_ms);
+  put_time(o, "deadline", deadline_ms);
   put_time(o, "ended", r->ended_ms);
   json_object_set_new(o, "consecutiveFailures", json_integer(r->failures));
   json_object_set_new(o, "lastError",
                       r->last_error ? json_string(r->last_error) : json_null());
-  *out = o;
-  return 1;
+  return o;
 }
 
 json_t *kcore_call_json(struct kcore *k, const char *call_id)
@@ -449,29 +491,23 @@ json_t *kcore_call_json(struct kcore *k, const char *call_id)
   return o;
 }
 
-struct list_ctx {
-  struct kcore *k;
-  json_t *arr;
-  int64_t now_mono, now_wall;
-};
-
-static void list_one(void *ud, struct ks_call *c)
+json_t *kcore_fleet_json(struct kcore *k)
 {
-  struct list_ctx *l = ud;
-  json_t *o = call_json(l->k, c, l->now_mono, l->now_wall);
-  if(o)
-    json_array_append_new(l->arr, o);
-}
-
-json_t *kcore_list_json(struct kcore *k)
-{
-  struct list_ctx l = {k, json_array(), kcore_mono_ms(), kcore_wall_ms()};
-  if(!l.arr)
-    return NULL;
+  size_t states[4];
+  char node_id[sizeof(k->node_id)], api_url[sizeof(k->api_url)];
   pthread_mutex_lock(&k->lock);
-  ks_foreach(k->sched, list_one, &l);
+  const struct kcore_fleet *fleet = k->fleet;
+  ks_count_states(k->sched, kcore_mono_ms(), states);
+  memcpy(node_id, k->node_id, sizeof(node_id));
+  memcpy(api_url, k->api_url, sizeof(api_url));
   pthread_mutex_unlock(&k->lock);
-  return json_pack("{s:o}", "calls", l.arr);
+  if(fleet)
+    return fleet->members_json(fleet->ud);
+  return json_pack("{s:[{s:s,s:s?,s:i,s:i,s:I,s:b}],s:i}", "members", "nodeId",
+                   node_id, "apiUrl", api_url[0] ? api_url : NULL,
+                   "heartbeatAgeMs", 0, "shards", 1, "calls",
+                   (json_int_t)(states[KS_ACTIVE] + states[KS_AT_RISK]), "self",
+                   1, "shards", 1);
 }
 
 char *kcore_metrics_text(struct kcore *k)
@@ -481,6 +517,19 @@ char *kcore_metrics_text(struct kcore *k)
   pthread_mutex_lock(&k->lock);
   ks_count_states(k->sched, now, states);
   int64_t left = ks_min_time_left(k->sched, now);
+  const struct kcore_fleet *fleet = k->fleet;
   pthread_mutex_unlock(&k->lock);
-  return km_render(k->metrics, states, left);
+  char *text = km_render(k->metrics, states, left);
+  if(text && fleet) {
+    char *more = fleet->metrics_text(fleet->ud);
+    char *both = more ? malloc(strlen(text) + strlen(more) + 1) : NULL;
+    if(both) {
+      strcpy(both, text);
+      strcat(both, more);
+    }
+    free(more);
+    free(text);
+    text = both;
+  }
+  return text;
 }

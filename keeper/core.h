@@ -23,6 +23,17 @@ struct kcore_config {
   int64_t retention_ms; /* --retention: purge older ends; 0 = 7 days */
 };
 
+/* Fleet mode: lease.c fills this in (NULL with a store one keeper uses
+ * alone). */
+struct kcore_fleet {
+  /* The lease term of the shard of call_id while held, else 0 (core lock
+   * held): stamped on every row written, which fences the write. */
+  int64_t (*term_of)(void *ud, const char *call_id);
+  json_t *(*members_json)(void *ud); /* GET /fleet; caller decrefs */
+  char *(*metrics_text)(void *ud);   /* appended to GET /metrics; freed */
+  void *ud;
+};
+
 struct kcore {
   pthread_mutex_t lock;
   struct ks_sched *sched;
@@ -36,6 +47,10 @@ struct kcore {
   void *wake_ud;
   size_t terminal; /* ended/lost calls held in memory */
   size_t loaded;   /* calls restored from the store on open */
+  /* under lock: */
+  const struct kcore_fleet *fleet; /* fleet mode (lease.c), else NULL */
+  char node_id[128];               /* this keeper's name (GET /fleet) */
+  char api_url[128];               /* its control API, "" = unknown */
 };
 
 /* Keep at most this many ended/lost calls in memory (GET /calls shows
@@ -84,8 +99,17 @@ int kcore_end_many(struct kcore *k, const char *const *call_ids, size_t n,
 /* JSON of one call (from memory, else the store) or NULL when unknown;
  * caller decrefs. */
 json_t *kcore_call_json(struct kcore *k, const char *call_id);
-/* {"calls": [...]} of every call in memory; caller decrefs. */
-json_t *kcore_list_json(struct kcore *k);
+/* With the lock held: c's store row at now (its strings point into c:
+ * copy them before unlocking). */
+void kcore_row_locked(const struct kcore *k, const struct ks_call *c,
+                      int64_t now_mono, int64_t now_wall,
+                      struct kstore_call *row);
+/* The API's JSON of one call from a row: next_due_ms as given, deadline_ms
+ * (0 = null); caller decrefs; NULL on out of memory.  No lock needed. */
+json_t *kcore_row_json(const struct kstore_call *row, int64_t deadline_ms);
+/* GET /fleet: {"members": [...], "shards": N}; with a store one keeper
+ * uses alone, this keeper as the one member.  Caller decrefs. */
+json_t *kcore_fleet_json(struct kcore *k);
 /* Prometheus text; caller frees. */
 char *kcore_metrics_text(struct kcore *k);
 

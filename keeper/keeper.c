@@ -4,6 +4,7 @@
 
 #include "api.h"
 #include "inflight.h"
+#include "lease.h"
 #include "notify_auth.h"
 #include "tokenrefresh.h"
 #include "log.h"
@@ -14,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef MGCALL_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -286,6 +288,36 @@ static void drop_batch(const struct keeper_opts *o, struct loop *l,
   o->free_client(o->ud, client, handle);
 }
 
+/* Name this keeper; in fleet mode join the fleet (lease.c). */
+static int fleet_join(const struct keeper_opts *o, struct kcore *k,
+                      unsigned port, struct klease **lease, struct mgc_err *err)
+{
+  pthread_mutex_lock(&k->lock); /* the control API may read them */
+  if(o->node_id)
+    snprintf(k->node_id, sizeof(k->node_id), "%s", o->node_id);
+  else {
+    char host[64] = "keeper";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(k->node_id, sizeof(k->node_id), "%s-%06llx", host,
+             (unsigned long long)((uint64_t)kcore_wall_ms() * 2654435761u ^
+                                  (uint64_t)getpid() << 20) &
+                 0xffffffu);
+  }
+  const char *listen = o->listen ? o->listen : "127.0.0.1:8787";
+  const char *colon = strrchr(listen, ':');
+  int hostlen = colon ? (int)(colon - listen) : (int)strlen(listen);
+  snprintf(k->api_url, sizeof(k->api_url), "http://%.*s:%u", hostlen, listen,
+           port);
+  pthread_mutex_unlock(&k->lock);
+  if(!k->store->ops->fleet_add)
+    return MGCALL_OK;
+  struct klease_config lc = {
+      o->core.store_url, k->node_id,
+      o->lease_ttl_ms ? o->lease_ttl_ms : KLEASE_DEFAULT_TTL_MS, k->api_url};
+  return klease_start(&lc, k, lease, err);
+}
+
 int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
 {
   int64_t flush_ms = o->flush_ms > 0 ? o->flush_ms : 500;
@@ -339,13 +371,21 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
                         "cannot start the notification key thread");
   }
   if(!rc)
-    rc = kapi_start(o->listen, o->api_token, nauth, l.core, &api, &port, err);
+    rc = kapi_start(o->listen, o->api_token, nauth, o->allowed_hosts, l.core,
+                    &api, &port, err);
   if(rc) {
     kna_free(nauth);
     drop_batch(o, &l, client, handle);
     kcore_free(l.core);
     kif_free(l.inflight);
     return rc;
+  }
+  struct klease *lease = NULL;
+  if(fleet_join(o, l.core, port, &lease, err)) {
+    kapi_stop(api);
+    drop_batch(o, &l, client, handle);
+    kcore_free(l.core);
+    return MGCALL_E_INTERNAL;
   }
   pthread_t sigthr;
   int perr = pthread_create(&sigthr, NULL, signal_thread, &set);
@@ -463,6 +503,7 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
     kapi_stop(api);
   kna_free(nauth);
   drop_batch(o, &l, client, handle);
+  klease_stop(lease); /* writes progress, hands the shards over */
   kcore_free(l.core); /* flushes, finishes hooks */
   ktr_free(l.tokens);
   kif_free(l.inflight);

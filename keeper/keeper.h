@@ -21,6 +21,10 @@ struct keeper_opts {
   /* requests in flight at most (keeper/inflight.h); 0 = KIF_DEFAULT_MAX */
   unsigned max_concurrency;
   long flush_ms; /* progress written at least this often; 0 = 500 */
+  /* --allowed-host names (NULL-terminated, may be NULL) */
+  const char *const *allowed_hosts;
+  const char *node_id;  /* fleet member name; NULL = host name + suffix */
+  int64_t lease_ttl_ms; /* fleet lease TTL; 0 = 30 s */
   /* Make a Graph client (retries 0: the keeper schedules retries itself).
    * Called at start and on SIGHUP (credentials reloaded); *handle is given
    * back to free_client().  Returns an mgcall_code; errbuf gets why. */

@@ -2,6 +2,8 @@
 /* notify.c - commsNotifications parser (no I/O). */
 #include "notify.h"
 
+#include "ids.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,11 +35,8 @@ static const char *call_of(const char *url, size_t *idlen)
     return NULL;
   const char *id = p + sizeof(key) - 1;
   size_t n = strcspn(id, "/?#");
-  if(!n || n > KS_ID_MAX || id[n] != '\0')
+  if(!n || id[n] != '\0')
     return NULL;
-  for(size_t i = 0; i < n; i++)
-    if((unsigned char)id[i] < 0x21 || id[i] == 0x7f)
-      return NULL;
   *idlen = n;
   return id;
 }
@@ -48,14 +47,8 @@ static const char *str_of(json_t *obj, const char *key)
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static void copy_tenant(char *dst, const char *t)
-{
-  dst[0] = '\0';
-  if(t && strlen(t) <= KS_ID_MAX && !strpbrk(t, "\r\n"))
-    snprintf(dst, KS_ID_MAX + 1, "%s", t);
-}
-
-static int one(json_t *item, struct kn_event *ev)
+/* 1: an event; 0: not about a call; -1: a bad id or tenant (err set). */
+static int one(json_t *item, struct kn_event *ev, char *err, size_t errlen)
 {
   if(!json_is_object(item))
     return 0;
@@ -78,10 +71,27 @@ static int one(json_t *item, struct kn_event *ev)
     ev->action = KN_TRACK;
   else
     return 0;
+  if(idlen > KS_ID_MAX) {
+    set_err(err, errlen, "a call id in resourceUrl is too long");
+    return -1;
+  }
   memcpy(ev->call_id, id, idlen);
   ev->call_id[idlen] = '\0';
+  if(!mgc__call_id_ok(ev->call_id)) {
+    set_err(err, errlen, "a call id in resourceUrl has control characters");
+    return -1;
+  }
   const char *tenant = json_is_object(data) ? str_of(data, "tenantId") : NULL;
-  copy_tenant(ev->tenant_id, tenant ? tenant : str_of(item, "tenantId"));
+  if(!tenant)
+    tenant = str_of(item, "tenantId");
+  ev->tenant_id[0] = '\0';
+  if(tenant && !mgc__tenant_id_ok(tenant)) {
+    set_err(err, errlen,
+            "a tenantId is not a tenant id (1 to 256 of A-Z a-z 0-9 - . _)");
+    return -1;
+  }
+  if(tenant)
+    snprintf(ev->tenant_id, sizeof(ev->tenant_id), "%s", tenant);
   return 1;
 }
 
@@ -110,19 +120,48 @@ int kn_parse(const char *body, size_t len, struct kn_event *events, size_t max,
     set_err(err, errlen, "\"value\" is not an array");
     return -1;
   }
-  if(value) {
+  size_t cap = max < KN_MAX_EVENTS ? max : KN_MAX_EVENTS;
+  int rc = 0;
+  if(value && json_array_size(value) > KN_MAX_EVENTS) {
+    snprintf(err, errlen, "more than %d notifications in one body",
+             KN_MAX_EVENTS);
+    rc = KN_TOO_MANY;
+  }
+  else if(value) {
     size_t i;
     json_t *item;
     json_array_foreach(value, i, item)
     {
-      if(*n >= max || *n >= KN_MAX_EVENTS)
+      struct kn_event scratch;
+      int r = one(item, *n < cap ? &events[*n] : &scratch, err, errlen);
+      if(r < 0) {
+        rc = -1;
         break;
-      if(one(item, &events[*n]))
+      }
+      if(r && *n == cap) {
+        snprintf(err, errlen, "more than %zu call notifications in one body",
+                 cap);
+        rc = KN_TOO_MANY;
+        break;
+      }
+      if(r)
         (*n)++;
     }
   }
-  else if(max && one(root, &events[0]))
-    *n = 1;
+  else {
+    struct kn_event scratch;
+    int r = one(root, max ? &events[0] : &scratch, err, errlen);
+    if(r < 0)
+      rc = -1;
+    else if(r && !max) {
+      set_err(err, errlen, "more than 0 call notifications in one body");
+      rc = KN_TOO_MANY;
+    }
+    else
+      *n = (size_t)r;
+  }
   json_decref(root);
-  return 0;
+  if(rc)
+    *n = 0;
+  return rc;
 }

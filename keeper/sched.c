@@ -3,6 +3,8 @@
  * on (due, seq), a FIFO ready list (libuv timers, chrony). */
 #include "sched.h"
 
+#include "mgcx.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +16,9 @@ struct ks_sched {
   struct ks_call **buckets;
   size_t nbuckets; /* power of two */
   size_t count;
-  /* min-heap of scheduled calls */
-  struct ks_call **heap;
-  size_t heap_len, heap_cap;
+  /* min-heap of scheduled calls (struct ks_call *, by due time then seq;
+   * each call's heap_idx follows its position) */
+  struct mgcx_heap heap;
   /* ready FIFO */
   struct ks_call *ready_head, *ready_tail;
   size_t ready_len;
@@ -69,6 +71,9 @@ static int64_t jitter(struct ks_sched *s, int64_t v, unsigned pct)
   return (int64_t)r - span;
 }
 
+static int before(const void *a, const void *b);
+static void moved(void *ctx, const void *elem, size_t pos);
+
 struct ks_sched *ks_sched_new(const struct ks_config *cfg, uint64_t seed)
 {
   if(!cfg || cfg->interval_ms <= 0 || cfg->deadline_ms <= cfg->interval_ms ||
@@ -78,6 +83,7 @@ struct ks_sched *ks_sched_new(const struct ks_config *cfg, uint64_t seed)
   if(!s)
     return NULL;
   s->cfg = *cfg;
+  mgcx_heap_init(&s->heap, sizeof(struct ks_call *), before, moved, NULL);
   s->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
   s->nbuckets = 1024;
   s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
@@ -111,7 +117,7 @@ void ks_sched_free(struct ks_sched *s)
     }
   }
   free(s->buckets);
-  free(s->heap);
+  mgcx_heap_release(&s->heap);
   free(s);
 }
 
@@ -179,52 +185,33 @@ static void hash_remove(struct ks_sched *s, struct ks_call *c)
     }
 }
 
-/* ---- heap ---- */
+/* ---- heap (mgcx_heap of struct ks_call *) ---- */
 
-static int less(const struct ks_call *a, const struct ks_call *b)
+static struct ks_call *call_at(const void *elem)
 {
-  if(a->due_mono != b->due_mono)
-    return a->due_mono < b->due_mono;
-  return a->seq < b->seq;
+  struct ks_call *c;
+  memcpy(&c, elem, sizeof(c));
+  return c;
 }
 
-static void heap_set(struct ks_sched *s, size_t i, struct ks_call *c)
+static int before(const void *a, const void *b)
 {
-  s->heap[i] = c;
-  c->heap_idx = i;
+  const struct ks_call *x = call_at(a), *y = call_at(b);
+  if(x->due_mono != y->due_mono)
+    return x->due_mono < y->due_mono;
+  return x->seq < y->seq;
 }
 
-static void sift_up(struct ks_sched *s, size_t i)
+static void moved(void *ctx, const void *elem, size_t pos)
 {
-  struct ks_call *c = s->heap[i];
-  while(i > 0) {
-    size_t p = (i - 1) / 2;
-    if(!less(c, s->heap[p]))
-      break;
-    heap_set(s, i, s->heap[p]);
-    i = p;
-  }
-  heap_set(s, i, c);
+  (void)ctx;
+  call_at(elem)->heap_idx = pos == MGCX_HEAP_NONE ? KS_NOT_QUEUED : pos;
 }
 
-static void sift_down(struct ks_sched *s, size_t i)
+static struct ks_call *heap_first(const struct ks_sched *s)
 {
-  struct ks_call *c = s->heap[i];
-  for(;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    const struct ks_call *best = c;
-    if(l < s->heap_len && less(s->heap[l], best)) {
-      m = l;
-      best = s->heap[l];
-    }
-    if(r < s->heap_len && less(s->heap[r], best))
-      m = r;
-    if(m == i)
-      break;
-    heap_set(s, i, s->heap[m]);
-    i = m;
-  }
-  heap_set(s, i, c);
+  const void *top = mgcx_heap_top(&s->heap);
+  return top ? call_at(top) : NULL;
 }
 
 /* Room in the heap for n calls.  The heap holds every call at most once,
@@ -234,41 +221,22 @@ static void sift_down(struct ks_sched *s, size_t i)
  * silently dropped from the schedule. */
 static int heap_reserve(struct ks_sched *s, size_t n)
 {
-  if(n <= s->heap_cap)
-    return 0;
-  size_t cap = s->heap_cap ? s->heap_cap : 256;
-  while(cap < n)
-    cap *= 2;
-  struct ks_call **h = realloc(s->heap, cap * sizeof(*h));
-  if(!h)
-    return -1;
-  s->heap = h;
-  s->heap_cap = cap;
-  return 0;
+  return mgcx_heap_reserve(&s->heap, n < 256 ? 256 : n);
 }
 
 /* Reserved by heap_reserve: cannot fail. */
 static void heap_push(struct ks_sched *s, struct ks_call *c)
 {
   c->seq = s->next_seq++;
-  heap_set(s, s->heap_len++, c);
-  sift_up(s, c->heap_idx);
+  if(mgcx_heap_push(&s->heap, &c))
+    abort(); /* room was reserved: a broken invariant, never a lost call */
 }
 
 static void heap_remove(struct ks_sched *s, struct ks_call *c)
 {
-  size_t i = c->heap_idx;
-  if(i == KS_NOT_QUEUED)
+  if(c->heap_idx == KS_NOT_QUEUED)
     return;
-  c->heap_idx = KS_NOT_QUEUED;
-  s->heap_len--;
-  if(i == s->heap_len)
-    return;
-  heap_set(s, i, s->heap[s->heap_len]);
-  if(i > 0 && less(s->heap[i], s->heap[(i - 1) / 2]))
-    sift_up(s, i);
-  else
-    sift_down(s, i);
+  mgcx_heap_remove(&s->heap, c->heap_idx, NULL); /* moved() clears it */
 }
 
 static void ready_remove(struct ks_sched *s, struct ks_call *c)
@@ -493,8 +461,8 @@ struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
 size_t ks_collect_due(struct ks_sched *s, int64_t now_mono)
 {
   size_t n = 0;
-  while(s->heap_len && s->heap[0]->due_mono <= now_mono) {
-    struct ks_call *c = s->heap[0];
+  struct ks_call *c;
+  while((c = heap_first(s)) && c->due_mono <= now_mono) {
     heap_remove(s, c);
     c->ready = 1;
     c->next_ready = NULL;
@@ -539,9 +507,10 @@ int64_t ks_wait_ms(const struct ks_sched *s, int64_t now_mono)
 {
   if(s->ready_len)
     return 0;
-  if(!s->heap_len)
+  const struct ks_call *first = heap_first(s);
+  if(!first)
     return -1;
-  int64_t d = s->heap[0]->due_mono - now_mono;
+  int64_t d = first->due_mono - now_mono;
   return d > 0 ? d : 0;
 }
 
@@ -706,6 +675,68 @@ void ks_forget(struct ks_sched *s, struct ks_call *c)
   call_free(c);
 }
 
+size_t ks_forget_if(struct ks_sched *s,
+                    int (*pick)(void *ud, const struct ks_call *c), void *ud)
+{
+  size_t n = 0;
+  for(size_t b = 0; b < s->nbuckets; b++)
+    for(struct ks_call *c = s->buckets[b]; c; c = c->hnext)
+      n += !c->in_batch && pick(ud, c);
+  if(!n)
+    return 0;
+  struct ks_call **v = malloc(n * sizeof(*v));
+  if(!v) { /* one at a time, then */
+    size_t done = 0;
+    for(size_t b = 0; b < s->nbuckets; b++)
+      for(struct ks_call *c = s->buckets[b], *next; c; c = next) {
+        next = c->hnext;
+        if(!c->in_batch && pick(ud, c)) {
+          ks_forget(s, c);
+          done++;
+        }
+      }
+    return done;
+  }
+  size_t k = 0;
+  for(size_t b = 0; b < s->nbuckets; b++)
+    for(struct ks_call *c = s->buckets[b]; c; c = c->hnext)
+      if(!c->in_batch && pick(ud, c) && k < n)
+        v[k++] = c;
+  /* the two lists, rebuilt once without the picked calls */
+  struct ks_call **p = &s->ready_head;
+  s->ready_tail = NULL;
+  while(*p) {
+    struct ks_call *c = *p;
+    if(!c->in_batch && pick(ud, c)) {
+      *p = c->next_ready;
+      c->next_ready = NULL;
+      c->ready = 0;
+      s->ready_len--;
+    }
+    else {
+      s->ready_tail = c;
+      p = &c->next_ready;
+    }
+  }
+  for(p = &s->dirty; *p;) {
+    struct ks_call *c = *p;
+    if(!c->in_batch && pick(ud, c)) {
+      *p = c->next_dirty;
+      c->dirty = 0;
+    }
+    else
+      p = &c->next_dirty;
+  }
+  for(size_t i = 0; i < k; i++) {
+    heap_remove(s, v[i]);
+    landed(s, v[i]);
+    hash_remove(s, v[i]);
+    call_free(v[i]);
+  }
+  free(v);
+  return k;
+}
+
 size_t ks_count(const struct ks_sched *s)
 {
   return s->count;
@@ -713,7 +744,7 @@ size_t ks_count(const struct ks_sched *s)
 
 size_t ks_scheduled(const struct ks_sched *s)
 {
-  return s->heap_len + s->ready_len + s->in_flight;
+  return s->heap.len + s->ready_len + s->in_flight;
 }
 
 int64_t ks_next_due_wall(const struct ks_call *c, int64_t now_mono,

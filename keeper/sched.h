@@ -184,6 +184,13 @@ struct ks_call *ks_take_dirty(struct ks_sched *s);
 /* Drop a call from memory completely (not in the heap or ready list). */
 void ks_forget(struct ks_sched *s, struct ks_call *c);
 
+/* Drop every call pick(ud, c) chooses (never one in_batch: a request is
+ * out for it), in one pass over the ready and dirty lists (ks_forget() of
+ * many calls would walk them once per call).  pick must give the same
+ * answer for a call every time it is asked.  Returns how many. */
+size_t ks_forget_if(struct ks_sched *s,
+                    int (*pick)(void *ud, const struct ks_call *c), void *ud);
+
 size_t ks_count(const struct ks_sched *s);
 size_t ks_scheduled(const struct ks_sched *s); /* in heap + ready + flight */
 

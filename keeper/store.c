@@ -2,6 +2,8 @@
 /* store.c - pick the store backend from its URL. */
 #include "store.h"
 
+#include "store_pg.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +37,13 @@ int kstore_open(const char *url, struct kstore **out, struct mgc_err *err)
       return mgc__err_set(err, MGCALL_E_USAGE, "store '%s': no path", url);
     return kstore_sqlite_open(path, out, err);
   }
-  if(!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11))
-    return mgc__err_set(err, MGCALL_E_USAGE,
-                        "store: postgresql (fleet mode) is not built into "
-                        "this mgcall yet");
+  if(!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11) ||
+     !strncmp(url, "host=", 5) || !strncmp(url, "dbname=", 7))
+    return kstore_pg_open(url, out, err);
+  /* the URL may hold a password: never repeat it */
   return mgc__err_set(err, MGCALL_E_USAGE,
-                      "store '%s': unknown kind (want sqlite:PATH)", url);
+                      "store: unknown kind (want sqlite:PATH or "
+                      "postgresql://...)");
 }
 
 void kstore_close(struct kstore *st)

@@ -31,11 +31,18 @@ struct kstore_call {
   int64_t next_due_ms;
   int64_t ended_ms;
   int failures;
+  int64_t term; /* fleet: lease term of the call's shard the row was made
+                   under (a write is fenced by it); 0 = none */
 };
 
 /* Called per row; return non-zero to stop. */
 typedef int (*kstore_row_cb)(void *ud, const struct kstore_call *row);
 
+/* State sets for list_page. */
+#define KSTORE_STATE_ACTIVE 1u
+#define KSTORE_STATE_AT_RISK 2u
+#define KSTORE_STATE_ENDED 4u
+#define KSTORE_STATE_LOST 8u
 /* The hook outbox: one job per (call end, hook kind), written in the same
  * transaction as the end, claimed by one runner at a time, run until it is
  * delivered or its attempts are spent.  Kinds (a bit mask in claims): */
@@ -87,6 +94,16 @@ struct kstore_ops {
   /* Every row in state active or at-risk (on start). */
   int (*load_active)(struct kstore *st, kstore_row_cb cb, void *ud,
                      struct mgc_err *err);
+  /* One page of rows (GET /calls, SPEC 4a), in ascending call_id order
+   * (byte-wise, as strcmp): the rows whose call_id is greater than after
+   * (NULL or "" = from the first) and whose state is in states (a set of
+   * KSTORE_STATE_* bits; 0 = any state), at most limit of them (limit >=
+   * 1), cb once per row.  *more is 1 when at least one such row follows
+   * the last one given, else 0.  MGCALL_OK or MGCALL_E_INTERNAL.  The next
+   * page starts after the last call_id given. */
+  int (*list_page)(struct kstore *st, unsigned states, const char *after,
+                   size_t limit, kstore_row_cb cb, void *ud, int *more,
+                   struct mgc_err *err);
 
   /* ---- the hook outbox (see struct kstore_hook) ----
    * Times: now_ms is the caller's wall clock (ms since the epoch); a store
@@ -143,6 +160,21 @@ struct kstore_ops {
   int (*purge)(struct kstore *st, int64_t cutoff_ms, size_t limit,
                size_t *purged, struct mgc_err *err);
   void (*close)(struct kstore *st);
+
+  /* ---- fleet mode (NULL in a store one keeper uses alone) ----
+   * A registration or removal sent to any node is written here, durable,
+   * for the owner of the call's shard to act on (see store_pg.h). */
+  /* Register n calls (call_id, tenant_id, added_ms, started_ms used): new
+   * rows, or ended/lost ones revived.  created[i] (may be NULL) is 1 for a
+   * new or revived call, 0 for one already active.  MGCALL_OK or
+   * MGCALL_E_INTERNAL (nothing written). */
+  int (*fleet_add)(struct kstore *st, const struct kstore_call *rows, size_t n,
+                   int *created, struct mgc_err *err);
+  /* End an active call (reason "removed", "terminated").  *was_live is 0
+   * when it had already ended.  MGCALL_OK, MGCALL_E_NOT_FOUND or
+   * MGCALL_E_INTERNAL. */
+  int (*fleet_end)(struct kstore *st, const char *call_id, const char *reason,
+                   int64_t ended_ms, int *was_live, struct mgc_err *err);
 };
 
 struct kstore {
@@ -150,7 +182,9 @@ struct kstore {
 };
 
 /* Open the store named by url: "sqlite:PATH" (PATH created with its parent
- * directory, mode 0700), or NULL/"" for the default
+ * directory, mode 0700), "postgresql://..." or "postgres://..." (fleet mode,
+ * store_pg.h; also a libpq key=value string starting with "host=" or
+ * "dbname="), or NULL/"" for the default
  * sqlite:$XDG_STATE_HOME/mgcall/keeper.db ($HOME/.local/state when unset).
  * Checks it can be written and brings the schema up to date.  Errors:
  * MGCALL_E_USAGE (bad URL, unsupported scheme), MGCALL_E_INTERNAL (cannot

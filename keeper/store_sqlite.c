@@ -15,7 +15,7 @@ struct sqlite_store {
   struct kstore base;
   sqlite3 *db;
   char *path;
-  sqlite3_stmt *put, *get, *load;
+  sqlite3_stmt *put, *get, *load, *page;
 };
 
 static const char *const migrations[] = {
@@ -76,6 +76,13 @@ static const char SQL_PUT[] =
 static const char SQL_GET[] = "SELECT " COLS " FROM calls WHERE call_id = ?1";
 static const char SQL_LOAD[] = "SELECT " COLS " FROM calls"
                                " WHERE state IN ('active','at-risk')";
+
+/* ?2: a set of KSTORE_STATE_* bits, 0 = any; ?3: limit */
+static const char SQL_PAGE[] =
+    "SELECT " COLS " FROM calls WHERE call_id > ?1 AND (?2 = 0 OR"
+    " (?2 & CASE state WHEN 'active' THEN 1 WHEN 'at-risk' THEN 2"
+    " WHEN 'ended' THEN 4 WHEN 'lost' THEN 8 ELSE 0 END) != 0)"
+    " ORDER BY call_id LIMIT ?3";
 
 static int db_err(struct sqlite_store *s, struct mgc_err *err, const char *what)
 {
@@ -231,6 +238,48 @@ static int sq_load(struct kstore *base, kstore_row_cb cb, void *ud,
   struct sqlite_store *s = (struct sqlite_store *)base;
   size_t n;
   return each_row(s, s->load, cb, ud, &n, err);
+}
+
+/* Stops after limit rows; notes that one more exists. */
+struct page_ctx {
+  kstore_row_cb cb;
+  void *ud;
+  size_t limit, given;
+  int more, stopped;
+};
+
+static int page_row(void *ud, const struct kstore_call *r)
+{
+  struct page_ctx *p = ud;
+  if(p->given == p->limit) {
+    p->more = 1;
+    return 1;
+  }
+  p->given++;
+  if(p->cb(p->ud, r)) {
+    p->stopped = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static int sq_page(struct kstore *base, unsigned states, const char *after,
+                   size_t limit, kstore_row_cb cb, void *ud, int *more,
+                   struct mgc_err *err)
+{
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  struct page_ctx p = {cb, ud, limit ? limit : 1, 0, 0, 0};
+  size_t n;
+  sqlite3_bind_text(s->page, 1, after ? after : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int(s->page, 2, (int)(states & 15u));
+  /* one more than asked: tells whether a next page exists */
+  sqlite3_bind_int64(
+      s->page, 3,
+      (sqlite3_int64)(p.limit < INT32_MAX ? p.limit + 1 : INT32_MAX));
+  int rc = each_row(s, s->page, page_row, &p, &n, err);
+  if(more)
+    *more = p.more;
+  return rc;
 }
 
 /* ---- the hook outbox ---- */
@@ -493,6 +542,7 @@ static int sq_purge(struct kstore *base, int64_t cutoff_ms, size_t limit,
 static void sq_close(struct kstore *base)
 {
   struct sqlite_store *s = (struct sqlite_store *)base;
+  sqlite3_finalize(s->page);
   sqlite3_finalize(s->put);
   sqlite3_finalize(s->get);
   sqlite3_finalize(s->load);
@@ -506,6 +556,7 @@ static const struct kstore_ops sqlite_ops = {
     .put = sq_put,
     .get = sq_get,
     .load_active = sq_load,
+    .list_page = sq_page,
     .put_outbox = sq_put_outbox,
     .claim_hooks = sq_claim_hooks,
     .hook_finish = sq_hook_finish,
@@ -627,7 +678,8 @@ int kstore_sqlite_open(const char *path, struct kstore **out,
   }
   if(sqlite3_prepare_v2(s->db, SQL_PUT, -1, &s->put, NULL) != SQLITE_OK ||
      sqlite3_prepare_v2(s->db, SQL_GET, -1, &s->get, NULL) != SQLITE_OK ||
-     sqlite3_prepare_v2(s->db, SQL_LOAD, -1, &s->load, NULL) != SQLITE_OK) {
+     sqlite3_prepare_v2(s->db, SQL_LOAD, -1, &s->load, NULL) != SQLITE_OK ||
+     sqlite3_prepare_v2(s->db, SQL_PAGE, -1, &s->page, NULL) != SQLITE_OK) {
     db_err(s, err, "prepare");
     sq_close(&s->base);
     return MGCALL_E_INTERNAL;

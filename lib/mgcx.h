@@ -32,6 +32,10 @@ void mgcx_heap_init(struct mgcx_heap *h, size_t elem_size,
                     void (*moved)(void *ctx, const void *elem, size_t pos),
                     void *ctx);
 void mgcx_heap_release(struct mgcx_heap *h);
+/* Room for n elements in all: 0, or -1 when out of memory (h unchanged).
+ * While len < n after it, mgcx_heap_push allocates nothing and cannot
+ * fail (an owner that must never drop an element reserves first). */
+int mgcx_heap_reserve(struct mgcx_heap *h, size_t n);
 /* Add a copy of *elem.  0, or -1 when out of memory (h unchanged). */
 int mgcx_heap_push(struct mgcx_heap *h, const void *elem);
 /* The first element (borrowed, valid until the next change), or NULL. */

@@ -60,18 +60,30 @@ static void sift_down(struct mgcx_heap *h, size_t i, const void *elem)
   place(h, i, elem);
 }
 
+int mgcx_heap_reserve(struct mgcx_heap *h, size_t n)
+{
+  if(n <= h->cap)
+    return 0;
+  size_t cap = h->cap ? h->cap : 64;
+  while(cap < n) {
+    if(cap > SIZE_MAX / 2)
+      return -1;
+    cap *= 2;
+  }
+  if(cap > SIZE_MAX / h->elem_size)
+    return -1;
+  unsigned char *v = realloc(h->v, cap * h->elem_size);
+  if(!v)
+    return -1;
+  h->v = v;
+  h->cap = cap;
+  return 0;
+}
+
 int mgcx_heap_push(struct mgcx_heap *h, const void *elem)
 {
-  if(h->len == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 64;
-    if(cap > SIZE_MAX / h->elem_size)
-      return -1;
-    unsigned char *v = realloc(h->v, cap * h->elem_size);
-    if(!v)
-      return -1;
-    h->v = v;
-    h->cap = cap;
-  }
+  if(h->len == h->cap && mgcx_heap_reserve(h, h->len + 1))
+    return -1;
   h->len++;
   sift_up(h, h->len - 1, elem);
   return 0;

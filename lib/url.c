@@ -35,3 +35,42 @@ char *mgc__url_segment(const char *s, size_t len)
   out[w] = '\0';
   return out;
 }
+
+static int hexval(char c)
+{
+  if(c >= '0' && c <= '9')
+    return c - '0';
+  if(c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if(c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+char *mgc__url_decode(const char *s, size_t len)
+{
+  char *out = malloc(len + 1);
+  if(!out)
+    return NULL;
+  size_t o = 0;
+  for(size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if(c == '%') {
+      int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
+      int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+      if(hi < 0 || lo < 0) {
+        free(out);
+        return NULL;
+      }
+      c = (char)(hi << 4 | lo);
+      i += 2;
+    }
+    if(c == '\0') {
+      free(out);
+      return NULL;
+    }
+    out[o++] = c;
+  }
+  out[o] = '\0';
+  return out;
+}

@@ -14,4 +14,9 @@
  * s contains a NUL, or out of memory. */
 char *mgc__url_segment(const char *s, size_t len);
 
+/* Percent-decode len bytes of s (%XX, either case; '+' stays '+') into a
+ * malloc'd NUL-terminated string (caller frees).  NULL for a bad escape, a
+ * NUL byte (raw or %00: it would cut the string short) or out of memory. */
+char *mgc__url_decode(const char *s, size_t len);
+
 #endif

@@ -4,8 +4,11 @@
 #include "auth_opts.h"
 #include "cli.h"
 #include "duration.h"
+#include "escape.h"
 #include "mgcx.h"
 #include "keeper/keeper.h"
+#include "keeper/lease.h"
+#include "keeper/pg.h"
 #include "keeper/log.h"
 
 #include <curl/curl.h>
@@ -13,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +36,9 @@ static void help_main(FILE *out)
         "       mgcall keeper add    -          (ids from stdin, one a line)\n"
         "       mgcall keeper remove ID\n"
         "       mgcall keeper list   [--json]\n"
-        "       mgcall keeper show   ID [--json]\n\n"
+        "       mgcall keeper show   ID [--json]\n"
+        "       mgcall keeper fleet  [--json]   (the keepers sharing the "
+        "store)\n\n"
         "Keep many Microsoft Graph calls alive on schedule: `run` is the\n"
         "daemon; the other commands talk to its control API at --keeper-url\n"
         "(default " DEFAULT_KEEPER_URL ", env MGCALL_KEEPER_URL).\n"
@@ -64,6 +70,9 @@ enum {
   OPT_STOP_TIMEOUT,
   OPT_RETENTION,
   OPT_VERBOSE,
+  OPT_ALLOWED_HOST,
+  OPT_NODE_ID,
+  OPT_LEASE_TTL,
   OPT_HELP,
   /* clients */
   OPT_KEEPER_URL,
@@ -92,6 +101,9 @@ static const struct option run_options[] = {
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
     {"retention", required_argument, NULL, OPT_RETENTION},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"allowed-host", required_argument, NULL, OPT_ALLOWED_HOST},
+    {"node-id", required_argument, NULL, OPT_NODE_ID},
+    {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -106,11 +118,24 @@ static void help_run(FILE *out)
       "--deadline.  Calls Graph answers 404 for end (cleanup hooks run).\n"
       "Registrations are durable in --store before they are acknowledged.\n\n"
       "  --store URL            sqlite:PATH (default\n"
-      "                         sqlite:$XDG_STATE_HOME/mgcall/keeper.db)\n"
+      "                         sqlite:$XDG_STATE_HOME/mgcall/keeper.db), or\n"
+      "                         postgresql://[user@]host[:port]/db[?...]:\n"
+      "                         fleet mode, keepers share the calls (PG*\n"
+      "                         variables and ~/.pgpass apply: keep the\n"
+      "                         password out of the URL)\n"
+      "  --node-id NAME         fleet member name (default: host name and a\n"
+      "                         random suffix)\n"
+      "  --lease-ttl DUR        fleet shard lease (default 30s, at least\n"
+      "                         250ms)\n"
       "  --listen ADDR:PORT     control API (default 127.0.0.1:8787; port 0\n"
       "                         picks one and logs it)\n"
       "  --api-token-file F     bearer token the control API requires (needed\n"
-      "                         when --listen is not loopback)\n"
+      "                         when --listen is not loopback; 16 characters\n"
+      "                         at least, no control characters)\n"
+      "  --allowed-host NAME    a host name clients may use in Host/Origin\n"
+      "                         besides the listen address (and localhost on\n"
+      "                         loopback); repeatable.  Others get 403\n"
+      "                         (DNS rebinding, browser requests)\n"
       "  --notification-app-id ID[,ID...]  POST /notifications requires\n"
       "                         Graph's signed bearer JWT for one of these\n"
       "                         app ids (or the --api-token-file token)\n"
@@ -218,15 +243,30 @@ static int read_secret(const char *path, char **out, const char *what)
   size_t n = fread(buf, 1, sizeof(buf) - 1, f);
   fclose(f);
   buf[n] = '\0';
-  buf[strcspn(buf, "\r\n")] = '\0';
-  if(!buf[0] || n >= sizeof(buf) - 1) {
-    mgc_cli_error("%s '%s': %s", what, path,
-                  buf[0] ? "longer than 4096 bytes" : "empty");
+  size_t line = 0; /* the first line, without its end */
+  while(line < n && buf[line] != '\n' && buf[line] != '\r')
+    line++;
+  buf[line] = '\0';
+  const char *bad = NULL;
+  if(n >= sizeof(buf) - 1)
+    bad = "longer than 4096 bytes";
+  else if(!line)
+    bad = "empty";
+  else if(memchr(buf, '\0', line))
+    bad = "contains a NUL byte";
+  else
+    for(size_t i = 0; i < line && !bad; i++)
+      if((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+        bad = "contains a control character";
+  if(!bad && line < 16)
+    bad = "shorter than 16 characters";
+  if(bad) {
     OPENSSL_cleanse(buf, sizeof(buf));
+    mgc_cli_error("%s '%s': %s", what, path, bad);
     return MGCALL_E_USAGE;
   }
   *out = strdup(buf);
-  OPENSSL_cleanse(buf, sizeof(buf)); /* a memset here could be dropped */
+  OPENSSL_cleanse(buf, sizeof(buf));
   return *out ? MGCALL_OK : MGCALL_E_INTERNAL;
 }
 
@@ -262,14 +302,17 @@ static int cmd_run(int argc, char **argv)
   o.concurrency = 0; /* sized by demand */
   struct run_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));
-  char *api_token = NULL;
+  char *api_token = NULL, *store_url = NULL;
+  const char **allowed = calloc((size_t)argc + 1, sizeof(*allowed));
+  size_t nallowed = 0;
   int verbose = 0;
   enum klog_format logfmt = KLOG_TEXT;
   struct option *table = mgc_auth_opts_merge(run_options);
   ctx.seen = calloc((size_t)argc + 1, sizeof(*ctx.seen));
-  if(!table || !ctx.seen) {
+  if(!table || !ctx.seen || !allowed) {
     free(table);
     free(ctx.seen);
+    free(allowed);
     mgc_cli_error("out of memory");
     return MGCALL_E_INTERNAL;
   }
@@ -292,8 +335,34 @@ static int cmd_run(int argc, char **argv)
       continue;
     }
     switch(opt) {
-    case OPT_STORE:
-      o.core.store_url = optarg;
+    case OPT_STORE: /* a copy; a password in argv is masked (ps) */
+      free(store_url);
+      if(!(store_url = strdup(optarg))) {
+        rc = MGCALL_E_INTERNAL;
+        goto out;
+      }
+      if(kpg_mask_password(optarg))
+        fprintf(stderr, "mgcall: warning: --store carries a password: use "
+                        "~/.pgpass or PGPASSWORD instead (it was visible in "
+                        "the process list until now)\n");
+      o.core.store_url = store_url;
+      break;
+    case OPT_NODE_ID:
+      if(!*optarg || strlen(optarg) > 100) {
+        mgc_cli_error("--node-id: want 1 to 100 characters");
+        rc = MGCALL_E_USAGE;
+        goto out;
+      }
+      o.node_id = optarg;
+      break;
+    case OPT_LEASE_TTL:
+      if((rc = parse_dur("--lease-ttl", optarg, &o.lease_ttl_ms)))
+        goto out;
+      if(o.lease_ttl_ms < KLEASE_MIN_TTL_MS) {
+        mgc_cli_error("--lease-ttl: at least 250ms");
+        rc = MGCALL_E_USAGE;
+        goto out;
+      }
       break;
     case OPT_LISTEN:
       o.listen = optarg;
@@ -377,6 +446,16 @@ static int cmd_run(int argc, char **argv)
     case OPT_VERBOSE:
       verbose = 1;
       break;
+    case OPT_ALLOWED_HOST:
+      if(!*optarg || strpbrk(optarg, ":/[]@ \t")) {
+        rc = mgc_cli_usage_error("keeper run",
+                                 "--allowed-host '%s': want a host name "
+                                 "without a port",
+                                 optarg);
+        goto out;
+      }
+      allowed[nallowed++] = optarg;
+      break;
     case 'h':
     case OPT_HELP:
       help_run(stdout);
@@ -408,6 +487,7 @@ static int cmd_run(int argc, char **argv)
   }
   klog_setup(logfmt, verbose ? KLOG_DEBUG : KLOG_INFO);
   o.api_token = api_token;
+  o.allowed_hosts = allowed;
   o.core.hooks.cacert = probe.cacert; /* --cacert also for --on-ended-url */
   o.make_client = make_client;
   o.free_client = free_client;
@@ -425,7 +505,12 @@ out:
     free(api_token);
   }
   free(ctx.seen);
+  free(allowed);
   free(table);
+  if(store_url) {
+    memset(store_url, 0, strlen(store_url));
+    free(store_url);
+  }
   return rc;
 }
 
@@ -612,11 +697,21 @@ static void help_client(const char *sub, FILE *out)
           "Stop keeping a call alive (state ended, reason removed; the\n"
           "cleanup hooks run).  Exit 4 when the call is not tracked.\n\n",
           out);
+  else if(!strcmp(sub, "fleet"))
+    fputs("usage: mgcall keeper fleet [--json]\n\n"
+          "Show the keepers sharing the store (fleet mode, --store\n"
+          "postgresql://...): node id, control API, heartbeat age, shards\n"
+          "and calls held.  With a SQLite store, the one keeper.\n\n"
+          "  --json                 the API's JSON ({\"members\": [...],\n"
+          "                         \"shards\": N})\n",
+          out);
   else if(!strcmp(sub, "list"))
     fputs("usage: mgcall keeper list [--json]\n\n"
-          "Show every tracked call: state, last success, next keepAlive,\n"
-          "time left before the deadline, consecutive failures.\n\n"
-          "  --json                 the API's JSON ({\"calls\": [...]})\n",
+          "Show every call the keeper knows (live, ended and lost, page\n"
+          "after page of GET /calls): state, last success, next keepAlive,\n"
+          "time left before the deadline, consecutive failures.  Control\n"
+          "characters in ids, tenants and errors are shown escaped.\n\n"
+          "  --json                 {\"calls\": [...]}: every page's calls\n",
           out);
   else
     fputs("usage: mgcall keeper show ID [--json]\n\n"
@@ -683,21 +778,43 @@ static void print_table(json_t *calls)
          "STATE", "LAST OK", "NEXT", "DEADLINE", "FAIL", "REASON/ERROR");
   for(size_t i = 0; i < n; i++) {
     char a[48], b[48], c[48];
+    char id[4 * 256 + 1], tenant[4 * 256 + 1], state[64], why[1024];
     json_t *o = v[i];
     const char *reason = str(o, "reason", NULL);
     const char *error = str(o, "lastError", NULL);
-    printf("%-38s %-12s %-8s %-11s %-11s %-11s %-4lld %s\n",
-           str(o, "callId", "?"), str(o, "tenantId", "-"), str(o, "state", "?"),
+    /* every string from the keeper is escaped: nothing reaches the
+     * terminal as a control sequence */
+    mgc__escape_text(str(o, "callId", "?"), id, sizeof(id));
+    mgc__escape_text(str(o, "tenantId", "-"), tenant, sizeof(tenant));
+    mgc__escape_text(str(o, "state", "?"), state, sizeof(state));
+    mgc__escape_text(reason ? reason : error ? error : "", why, sizeof(why));
+    printf("%-38s %-12s %-8s %-11s %-11s %-11s %-4lld %s\n", id, tenant, state,
            rel(json_object_get(o, "lastSuccess"), now, a, sizeof(a)),
            rel(json_object_get(o, "nextDue"), now, b, sizeof(b)),
            rel(json_object_get(o, "deadline"), now, c, sizeof(c)),
            (long long)json_integer_value(
                json_object_get(o, "consecutiveFailures")),
-           reason  ? reason
-           : error ? error
-                   : "");
+           why);
   }
   free(v);
+}
+
+static void print_fleet(json_t *o)
+{
+  json_t *members = json_object_get(o, "members");
+  printf("%-24s %-28s %-10s %-7s %s\n", "NODE", "API", "HEARTBEAT", "SHARDS",
+         "CALLS");
+  for(size_t i = 0; i < json_array_size(members); i++) {
+    json_t *m = json_array_get(members, i);
+    printf("%-24s %-28s %-10lld %-7lld %lld%s\n", str(m, "nodeId", "?"),
+           str(m, "apiUrl", "-"),
+           (long long)json_integer_value(json_object_get(m, "heartbeatAgeMs")),
+           (long long)json_integer_value(json_object_get(m, "shards")),
+           (long long)json_integer_value(json_object_get(m, "calls")),
+           json_is_true(json_object_get(m, "self")) ? " (this node)" : "");
+  }
+  printf("%lld shards\n",
+         (long long)json_integer_value(json_object_get(o, "shards")));
 }
 
 static void print_one(json_t *o)
@@ -716,8 +833,10 @@ static void print_one(json_t *o)
                                      "lastError"};
   for(size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     json_t *v = json_object_get(o, keys[i]);
+    char text[4 * 1024 + 1];
     if(json_is_string(v))
-      printf("%-20s %s\n", keys[i], json_string_value(v));
+      printf("%-20s %s\n", keys[i],
+             mgc__escape_text(json_string_value(v), text, sizeof(text)));
     else if(json_is_integer(v))
       printf("%-20s %lld\n", keys[i], (long long)json_integer_value(v));
     else
@@ -786,6 +905,81 @@ static int add_stdin(const struct client *cl)
   return rc;
 }
 
+/* GET /calls page after page (SPEC 4a), then the table or one JSON
+ * {"calls": [...]} of them all. */
+static int list_all(const struct client *cl, int as_json)
+{
+  json_t *all = json_array();
+  char *after = NULL; /* percent-encoded cursor */
+  int rc = all ? MGCALL_OK : MGCALL_E_INTERNAL;
+  for(size_t pages = 0; !rc; pages++) {
+    char path[64 + 3 * 256 + 16];
+    snprintf(path, sizeof(path), "/calls?limit=10000%s%s",
+             after ? "&after=" : "", after ? after : "");
+    curl_free(after);
+    after = NULL;
+    struct body b = {0};
+    long st = request(cl, "GET", path, NULL, &b);
+    /* 503 busy: the keeper sheds page building under load; retry a few
+     * times, 0.2 s, 0.4 s ... 3.2 s apart */
+    for(unsigned try = 0; st == 503 && try < 5; try++) {
+      free(b.buf);
+      memset(&b, 0, sizeof(b));
+      struct timespec pause = {0, (long)(200000000L << try)};
+      while(pause.tv_nsec >= 1000000000L) {
+        pause.tv_sec++;
+        pause.tv_nsec -= 1000000000L;
+      }
+      nanosleep(&pause, NULL);
+      st = request(cl, "GET", path, NULL, &b);
+    }
+    json_t *o = st == 200 ? json_loads(b.buf ? b.buf : "", 0, NULL) : NULL;
+    json_t *calls = json_object_get(o, "calls");
+    json_t *next = json_object_get(o, "next");
+    if(st != 200)
+      rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper list", st, &b);
+    else if(!json_is_array(calls) ||
+            (next && !json_is_null(next) && !json_is_string(next))) {
+      mgc_cli_error("keeper list: the keeper's answer is not a page of "
+                    "calls");
+      rc = MGCALL_E_HTTP;
+    }
+    else if(json_array_extend(all, calls))
+      rc = MGCALL_E_INTERNAL;
+    else if(json_is_string(next)) {
+      const char *cursor = json_string_value(next);
+      CURL *c = strlen(cursor) <= 256 ? curl_easy_init() : NULL;
+      after = c ? curl_easy_escape(c, cursor, 0) : NULL;
+      curl_easy_cleanup(c);
+      if(!after || pages > 100000) { /* every page moves on: bounded */
+        mgc_cli_error("keeper list: a bad cursor from the keeper");
+        rc = MGCALL_E_HTTP;
+      }
+    }
+    json_decref(o);
+    free(b.buf);
+    if(!after)
+      break;
+  }
+  curl_free(after);
+  if(!rc) {
+    if(as_json) {
+      json_t *o = json_pack("{s:O}", "calls", all);
+      char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+      if(text)
+        printf("%s\n", text);
+      else
+        rc = MGCALL_E_INTERNAL;
+      free(text);
+      json_decref(o);
+    }
+    else
+      print_table(all);
+  }
+  json_decref(all);
+  return rc;
+}
+
 static int cmd_client(const char *sub, int argc, char **argv)
 {
   struct client cl = {getenv("MGCALL_KEEPER_URL"), NULL};
@@ -820,7 +1014,7 @@ static int cmd_client(const char *sub, int argc, char **argv)
         started = optarg;
       break;
     case OPT_JSON:
-      if(strcmp(sub, "list") && strcmp(sub, "show")) {
+      if(strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "fleet")) {
         rc = mgc_cli_usage_error(usage_name, "unknown option '--json'");
         goto out;
       }
@@ -840,7 +1034,7 @@ static int cmd_client(const char *sub, int argc, char **argv)
       goto out;
     }
   }
-  int want_id = strcmp(sub, "list") != 0;
+  int want_id = strcmp(sub, "list") && strcmp(sub, "fleet");
   const char *id = NULL;
   if(want_id) {
     if(optind >= argc) {
@@ -910,8 +1104,10 @@ static int cmd_client(const char *sub, int argc, char **argv)
     if(st != 204)
       rc = st < 0 ? MGCALL_E_NETWORK : api_error("keeper remove", st, &b);
   }
+  else if(!id && strcmp(sub, "fleet"))
+    rc = list_all(&cl, as_json);
   else {
-    char *path = id ? call_path(id) : strdup("/calls");
+    char *path = id ? call_path(id) : strdup("/fleet");
     st = path ? request(&cl, "GET", path, NULL, &b) : -1;
     free(path);
     if(st != 200)
@@ -924,10 +1120,10 @@ static int cmd_client(const char *sub, int argc, char **argv)
         mgc_cli_error("%s: the keeper's answer is not JSON", usage_name);
         rc = MGCALL_E_HTTP;
       }
-      else if(id)
-        print_one(o);
+      else if(!id)
+        print_fleet(o);
       else
-        print_table(json_object_get(o, "calls"));
+        print_one(o);
       json_decref(o);
     }
   }
@@ -956,7 +1152,7 @@ int cmd_keeper(int argc, char **argv)
   if(!strcmp(sub, "run"))
     return cmd_run(argc - 1, argv + 1);
   if(!strcmp(sub, "add") || !strcmp(sub, "remove") || !strcmp(sub, "list") ||
-     !strcmp(sub, "show"))
+     !strcmp(sub, "show") || !strcmp(sub, "fleet"))
     return cmd_client(sub, argc - 1, argv + 1);
   return mgc_cli_usage_error("keeper", "'%s' is not a keeper command", sub);
 }

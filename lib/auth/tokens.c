@@ -13,6 +13,7 @@
 #include "cloud.h"
 #include "credential.h"
 #include "http.h"
+#include "ids.h"
 #include "jwt.h"
 #include "token_cache.h"
 #include "token_response.h"
@@ -223,20 +224,6 @@ static void writer_warnings(struct mgc_tokens *t)
     warn(t, w);
 }
 
-/* Tenant ids go into a URL path: GUIDs and domain names only. */
-static int tenant_ok(const char *s)
-{
-  if(!s || !*s || strlen(s) > 256)
-    return 0;
-  for(const char *p = s; *p; p++) {
-    unsigned char c = (unsigned char)*p;
-    if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
-      return 0;
-  }
-  return strcmp(s, ".") && strcmp(s, "..");
-}
-
 static struct entry *find_entry(struct mgc_tokens *t, const char *tenant)
 {
   for(size_t i = 0; i < t->nentries; i++)
@@ -300,7 +287,7 @@ static const char *key_tenant_of(const struct mgc_tokens *t, const char *tenant)
   if(c->kind == MGC_CRED_MANAGED_IDENTITY || c->kind == MGC_CRED_ACCESS_TOKEN)
     return "";
   const char *k = tenant && *tenant ? tenant : c->tenant_id;
-  return tenant_ok(k) ? k : NULL;
+  return mgc__tenant_id_ok(k) ? k : NULL;
 }
 
 int mgc__tokens_fixed(const struct mgc_tokens *t)

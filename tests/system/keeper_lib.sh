@@ -127,9 +127,10 @@ k_hangup() {
     -H "Authorization: Bearer $EMU_TOKEN" "$EMU_URL/v1.0/communications/calls/$1"
 }
 
-# k_live_count: calls the keeper holds as active or at-risk.
+# k_live_count: calls the keeper holds as active or at-risk (every page of
+# GET /calls, through keeper list).
 k_live_count() {
-  curl -sS --noproxy '*' "$K_URL/calls" |
+  "$MGCALL" keeper list --json --keeper-url "$K_URL" |
     jq '[.calls[] | select(.state == "active" or .state == "at-risk")] | length'
 }
 

@@ -42,7 +42,7 @@ t_eq "$(wc -l <"$LOG")" 1 "emulator: libcurl initialised once"
 
 # ---- no request without its Authorization ------------------------------------------
 t_sink_start || { t_done; exit 1; }
-printf 'api-token-1\n' >"$T/api-token"
+printf 'api-token-0123456789\n' >"$T/api-token"
 chmod 600 "$T/api-token"
 LD_PRELOAD="$PRELOAD" MGCALL_TEST_FAIL_SLIST="Authorization:" MGCALL_KEEPER_URL="$SINK_URL" \
   "$MGCALL" keeper list --api-token-file "$T/api-token" >"$T/out" 2>"$T/err" </dev/null

@@ -47,6 +47,26 @@ t_expect_exit 0 "--confirm asks again after a bad answer" -- \
 t_eq "$(grep -o 'Keep call [^ ]* alive' "$T/out" | wc -l | tr -d ' ')" 2 "asked twice"
 t_eq "$(sent "${IDS[0]}")" 2 "then sent"
 
+# A malformed stdin line counts as a failed call under --confirm too (issue 8
+# item 9: this path once forgot to count it): with --on-error stop
+# nothing after it is asked or sent, and the exit status is 2.
+before=$(wc -l <"$REC")
+printf '{"CallId": 5}\n%s\n' "${IDS[1]}" >"$T/ids.jsonl"
+printf 'y\ny\n' >"$T/answers"
+t_expect_exit 2 "--confirm --on-error stop with a bad first line" -- \
+  sh -c "script -qec '$KA --on-error stop <$T/ids.jsonl' /dev/null <'$T/answers'"
+t_grep "$T/out" 'stdin line 1' "the bad line is reported"
+t_eq "$(grep -o 'Keep call [^ ]* alive' "$T/out" | wc -l | tr -d ' ')" 0 \
+  "nothing asked after the failure"
+t_eq "$(grep -c keepAlive <(tail -n +$((before + 1)) "$REC"))" 0 \
+  "nothing sent after the failure"
+# the same input without stop: the failure is counted, the good id still sent
+before=$(wc -l <"$REC")
+t_expect_exit 2 "--confirm with a bad first line, then y" -- \
+  sh -c "script -qec '$KA <$T/ids.jsonl' /dev/null <'$T/answers'"
+t_eq "$(grep -c keepAlive <(tail -n +$((before + 1)) "$REC"))" 1 \
+  "the good call after the bad line is sent"
+
 # No terminal at all (a new session without a controlling tty): usage error.
 before=$(wc -l <"$REC")
 t_expect_exit 2 "--confirm without a terminal" -- setsid -w $KA "${IDS[0]}"

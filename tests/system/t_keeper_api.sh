@@ -15,6 +15,7 @@ echo "\$MGCALL_CALL_ID \$MGCALL_TENANT_ID \$MGCALL_REASON" >>"$T/hook.log"
 HOOK
 chmod +x "$T/hook"
 GRAPH=(--access-token-file "$T/graph-token" --graph-url http://127.0.0.1:9)
+JSON=(-H 'Content-Type: application/json')
 SLOW=(--interval 1h --deadline 3h)
 
 # --- help and usage -------------------------------------------------------
@@ -65,10 +66,10 @@ t_grep "$T/err" 'added call-1' "add reports it"
 t_expect_exit 0 "add again" -- "$MGCALL" keeper add call-1
 t_grep "$T/err" 'already tracked' "second add: already tracked"
 started=$(date -u -d '-1 min' +%Y-%m-%dT%H:%M:%SZ)
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" \
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" "${JSON[@]}" \
   -d "{\"callId\":\"call-2\",\"startedAt\":\"$started\"}")
 t_eq "$code" 201 "POST /calls -> 201"
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" \
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" "${JSON[@]}" \
   -d '{"callId":"call-2"}')
 t_eq "$code" 200 "POST /calls again -> 200"
 t_eq "$(jq -r .callId "$T/body")" call-2 "answer is the call"
@@ -93,17 +94,17 @@ t_expect_exit 0 "show it" -- "$MGCALL" keeper show --json 'a/b c'
 t_eq "$(jq -r .callId "$T/out")" 'a/b c' "id round-trips"
 
 # --- bad input ---------------------------------------------------------------
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" -d '{nope')
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" "${JSON[@]}" -d '{nope')
 t_eq "$code" 400 "malformed JSON -> 400"
 t_grep "$T/body" '"code":"badRequest"' "JSON error body"
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" -d '{"id":"x"}')
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" "${JSON[@]}" -d '{"id":"x"}')
 t_eq "$code" 400 "no callId -> 400"
 t_grep "$T/body" 'callId' "error names callId"
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" \
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" "${JSON[@]}" \
   -d '{"callId":"x","startedAt":"yesterday"}')
 t_eq "$code" 400 "bad startedAt -> 400"
 head -c $((17 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$T/huge"
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" \
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/calls" "${JSON[@]}" \
   --data-binary "@$T/huge")
 t_eq "$code" 413 "huge body -> 413"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$K_URL/nope")
@@ -125,21 +126,29 @@ cat >"$T/del.json" <<'J'
  "resourceData":{"@odata.type":"#microsoft.graph.call","state":"terminated"}}]}
 J
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/notifications" \
-  --data-binary "@$T/est.json")
+  "${JSON[@]}" --data-binary "@$T/est.json")
 t_eq "$code" 202 "established notification accepted"
 t_eq "$(jq .tracked "$T/body")" 1 "established -> tracked"
 t_eq "$(k_state notif-1)" active "notif-1 active"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/notifications" \
-  --data-binary "@$T/del.json")
+  "${JSON[@]}" --data-binary "@$T/del.json")
 t_eq "$(jq .ended "$T/body")" 1 "deleted -> ended"
 t_eq "$(k_state notif-1)" ended "notif-1 ended"
 t_eq "$(curl -s "$K_URL/calls/notif-1" | jq -r .reason)" terminated \
   "reason terminated"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/notifications" \
-  --data-binary "@$T/del.json")
+  "${JSON[@]}" --data-binary "@$T/del.json")
 t_eq "$(jq .ended "$T/body")" 0 "a repeated deletion ends nothing"
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/notifications" -d 'x')
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$K_URL/notifications" "${JSON[@]}" -d 'x')
 t_eq "$code" 400 "bad notification -> 400"
+# the subscription handshake: the token comes back as inert text/plain,
+# never sniffed as HTML by a browser (issue 14 item 10)
+code=$(curl -s -D "$T/vh" -o "$T/vbody" -w '%{http_code}' -X POST \
+  "$K_URL/notifications?validationToken=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+t_eq "$code" 200 "validationToken -> 200"
+t_eq "$(cat "$T/vbody")" '<script>alert(1)</script>' "the token echoed as sent"
+t_grep "$T/vh" '^Content-Type: text/plain' "validationToken echo is text/plain"
+t_grep "$T/vh" '^X-Content-Type-Options: nosniff' "validationToken echo has nosniff"
 
 # --- removal and the hook --------------------------------------------------------
 t_expect_exit 0 "remove" -- "$MGCALL" keeper remove call-1

@@ -13,7 +13,7 @@
 t_js_install || { t_done; exit 1; }
 
 k_emulator || { t_done; exit 1; }
-printf 'api-%s' "$RANDOM$RANDOM$RANDOM" >"$T/api-token"
+printf 'api-token-of-the-bot-%s' "$RANDOM$RANDOM$RANDOM" >"$T/api-token"
 chmod 600 "$T/api-token"
 cat >"$T/hook" <<HOOK
 #!/bin/sh
@@ -48,11 +48,11 @@ t_eq "$(jq -r '[.verified, .forwarded] | map(tostring) | join(" ")' "$OUT" | sor
 
 # what the keeper itself accepts on /notifications
 body='{"value":[{"changeType":"deleted","resourceUrl":"/communications/calls/x"}]}'
-t_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$K_URL/notifications" -d "$body")" \
+t_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' "$K_URL/notifications" -d "$body")" \
   403 "anonymous notification: 403"
-t_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer wrong' "$K_URL/notifications" -d "$body")" \
+t_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer wrong' "$K_URL/notifications" -d "$body")" \
   403 "wrong API token (not a JWT either): 403"
-t_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${AUTH[@]}" "$K_URL/notifications" -d "$body")" \
+t_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' "${AUTH[@]}" "$K_URL/notifications" -d "$body")" \
   202 "the API token: 202"
 t_eq "$(curl -s -o /dev/null -w '%{http_code}' "$K_URL/calls")" 401 "other endpoints still need the API token"
 if [ "$T_FAILS" -gt 0 ]; then

@@ -18,7 +18,8 @@ H=$(printf '{"alg":"RS256","kid":"k1"}' | base64 -w0 | tr '+/' '-_' | tr -d =)
 TOKEN="$H.e30.c2lnbmF0dXJl"
 post() {
   curl -sS --noproxy '*' -m "${1:-20}" -o /dev/null -w '%{http_code}' -X POST \
-    "$K_URL/notifications" -H "Authorization: Bearer $TOKEN" -d '{}'
+    "$K_URL/notifications" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d '{}'
 }
 
 # ---- unreachable: a port nothing listens on (the sink's, once stopped)

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keeper/notify.h"
@@ -67,11 +69,76 @@ static void test_single_object_and_limits(void **state)
                      "\"/communications/calls/z\"}";
   assert_int_equal(parse(body, ev, 1), 1);
   assert_string_equal(ev[0].call_id, "z");
-  /* max bounds the output */
+  /* more than max is refused whole, never cut quietly */
   const char *two = "{\"value\":[{\"changeType\":\"deleted\",\"resourceUrl\":"
                     "\"/communications/calls/1\"},{\"changeType\":\"deleted\","
                     "\"resourceUrl\":\"/communications/calls/2\"}]}";
-  assert_int_equal(parse(two, ev, 1), 1);
+  size_t n = 9;
+  char err[128] = "";
+  assert_int_equal(kn_parse(two, strlen(two), ev, 1, &n, err, sizeof(err)),
+                   KN_TOO_MANY);
+  assert_int_equal(n, 0);
+  assert_true(err[0] != '\0');
+}
+
+/* 1,001 notifications (the first 1,000 about other resources): 413, not
+ * the last one dropped. */
+static void test_too_many_notifications(void **state)
+{
+  (void)state;
+  static struct kn_event ev[KN_MAX_EVENTS];
+  size_t cap = 16 + (KN_MAX_EVENTS + 1) * 80, len = 0;
+  char *body = malloc(cap);
+  assert_non_null(body);
+  len += (size_t)snprintf(body + len, cap - len, "{\"value\":[");
+  for(int i = 0; i <= KN_MAX_EVENTS; i++)
+    len += (size_t)snprintf(body + len, cap - len,
+                            "%s{\"changeType\":\"deleted\",\"resourceUrl\":"
+                            "\"/communications/calls/c%d\"}",
+                            i ? "," : "", i);
+  len += (size_t)snprintf(body + len, cap - len, "]}");
+  size_t n = 9;
+  char err[128] = "";
+  assert_int_equal(kn_parse(body, len, ev, KN_MAX_EVENTS, &n, err, sizeof(err)),
+                   KN_TOO_MANY);
+  assert_int_equal(n, 0);
+  free(body);
+}
+
+/* A tenant the library would refuse, an over-long one, a call id with an
+ * escape or a bidi override: 400, not tracked under the default tenant. */
+static void test_bad_ids_refused(void **state)
+{
+  (void)state;
+  struct kn_event ev[2];
+  char longt[400];
+  memset(longt, 'a', 300);
+  longt[300] = '\0';
+  char body[1024];
+  const char *tenants[] = {"../../evil?x=#", longt, "t\\u001b]0;x\\u0007"};
+  for(size_t i = 0; i < 3; i++) {
+    snprintf(
+        body, sizeof(body),
+        "{\"resourceUrl\":\"/communications/calls/x\","
+        "\"resourceData\":{\"state\":\"established\",\"tenantId\":\"%s\"}}",
+        tenants[i]);
+    size_t n = 9;
+    char err[128] = "";
+    assert_int_equal(kn_parse(body, strlen(body), ev, 2, &n, err, sizeof(err)),
+                     -1);
+    assert_int_equal(n, 0);
+  }
+  const char *ids[] = {"a\\u202Eb", "a\\u0085b"};
+  for(size_t i = 0; i < 2; i++) {
+    snprintf(body, sizeof(body),
+             "{\"resourceUrl\":\"/communications/calls/%s\","
+             "\"resourceData\":{\"state\":\"established\"}}",
+             ids[i]);
+    size_t n = 9;
+    char err[128] = "";
+    assert_int_equal(kn_parse(body, strlen(body), ev, 2, &n, err, sizeof(err)),
+                     -1);
+  }
 }
 
 static void test_bad_bodies(void **state)
@@ -97,6 +164,8 @@ int main(void)
       cmocka_unit_test(test_established_terminating_and_others),
       cmocka_unit_test(test_single_object_and_limits),
       cmocka_unit_test(test_bad_bodies),
+      cmocka_unit_test(test_too_many_notifications),
+      cmocka_unit_test(test_bad_ids_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keeper/sched.h"
@@ -518,6 +519,47 @@ static void test_many_calls(void **state)
   ks_sched_free(s);
 }
 
+static int even_id(void *ud, const struct ks_call *c)
+{
+  (void)ud;
+  return atoi(c->call_id + 1) % 2 == 0;
+}
+
+/* ks_forget_if: many calls out at once, the ready and dirty lists and the
+ * heap stay consistent, a call with a request out stays. */
+static void test_forget_if(void **state)
+{
+  (void)state;
+  struct ks_sched *s = mk(1000, 3000, 0);
+  char id[16];
+  for(int i = 0; i < 1000; i++) {
+    snprintf(id, sizeof(id), "c%d", i);
+    int created;
+    assert_non_null(ks_track(s, id, NULL, 0, 0, 0, &created));
+  }
+  assert_int_equal(ks_collect_due(s, 0), 1000);
+  struct ks_call *out = ks_next_ready(s); /* c0: in flight, in a batch */
+  assert_string_equal(out->call_id, "c0");
+  out->in_batch = 1;
+  for(int i = 0; i < 1000; i += 3) {
+    snprintf(id, sizeof(id), "c%d", i);
+    ks_mark_dirty(s, ks_find(s, id));
+  }
+  assert_int_equal(ks_forget_if(s, even_id, NULL), 499); /* not c0 */
+  assert_int_equal(ks_count(s), 501);
+  assert_non_null(ks_find(s, "c0"));
+  assert_null(ks_find(s, "c2"));
+  size_t n = 0;
+  for(struct ks_call *c; (c = ks_next_ready(s)) != NULL; n++)
+    assert_int_equal(atoi(c->call_id + 1) % 2, 1);
+  assert_int_equal(n, 500);
+  n = 0;
+  for(struct ks_call *c = ks_take_dirty(s); c; c = c->next_dirty, n++)
+    assert_true(atoi(c->call_id + 1) % 2 == 1 || c == out);
+  assert_int_equal(n, 167 + 1); /* odd multiples of 3 below 1000, and c0 */
+  ks_sched_free(s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -538,6 +580,7 @@ int main(void)
       cmocka_unit_test(test_dirty_list),
       cmocka_unit_test(test_many_calls),
       cmocka_unit_test(test_retry_after),
+      cmocka_unit_test(test_forget_if),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,83 @@ static void test_many_rows_one_transaction(void **state)
   kstore_close(st);
 }
 
+/* list_page: call-id order, the state filter, limit, "more", and a walk
+ * over every page that sees each row exactly once. */
+static void test_list_page(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_sqlite_open(path_of("page.db"), &st, &err),
+                   MGCALL_OK);
+  enum { N = 25 };
+  static const char *const states[] = {"active", "at-risk", "ended", "lost"};
+  struct kstore_call rows[N];
+  char ids[N][16];
+  for(int i = 0; i < N; i++) { /* written in reverse: order is the store's */
+    snprintf(ids[i], sizeof(ids[i]), "id%02d", N - 1 - i);
+    rows[i] = (struct kstore_call){
+        .call_id = ids[i], .state = states[(N - 1 - i) % 4], .added_ms = 1};
+  }
+  assert_int_equal(st->ops->put(st, rows, N, 1, &err), MGCALL_OK);
+  struct rows rs = {0};
+  int more = -1;
+  assert_int_equal(
+      st->ops->list_page(st, 0, NULL, 10, collect, &rs, &more, &err),
+      MGCALL_OK);
+  assert_int_equal(rs.n, 10);
+  assert_int_equal(more, 1);
+  assert_string_equal(rs.ids[0], "id00");
+  assert_string_equal(rs.ids[9], "id09");
+  /* walk every page of 7 */
+  char after[16] = "";
+  int seen = 0, pages = 0;
+  do {
+    memset(&rs, 0, sizeof(rs));
+    assert_int_equal(
+        st->ops->list_page(st, 0, after, 7, collect, &rs, &more, &err),
+        MGCALL_OK);
+    for(int i = 0; i < rs.n; i++) {
+      char want[16];
+      snprintf(want, sizeof(want), "id%02d", seen + i);
+      assert_string_equal(rs.ids[i], want);
+    }
+    seen += rs.n;
+    if(rs.n)
+      snprintf(after, sizeof(after), "%s", rs.ids[rs.n - 1]);
+    pages++;
+  } while(more && pages < 10);
+  assert_int_equal(seen, N);
+  assert_int_equal(pages, 4);
+  /* one state, and two */
+  memset(&rs, 0, sizeof(rs));
+  assert_int_equal(st->ops->list_page(st, KSTORE_STATE_LOST, "", 100, collect,
+                                      &rs, &more, &err),
+                   MGCALL_OK);
+  assert_int_equal(rs.n, 6); /* id03, id07, ... id23 */
+  assert_int_equal(more, 0);
+  assert_string_equal(rs.ids[0], "id03");
+  assert_string_equal(rs.state, "lost");
+  memset(&rs, 0, sizeof(rs));
+  assert_int_equal(st->ops->list_page(st,
+                                      KSTORE_STATE_ACTIVE | KSTORE_STATE_ENDED,
+                                      "id10", 3, collect, &rs, &more, &err),
+                   MGCALL_OK);
+  assert_int_equal(rs.n, 3);
+  assert_string_equal(rs.ids[0], "id12");
+  assert_string_equal(rs.ids[1], "id14");
+  assert_string_equal(rs.ids[2], "id16");
+  assert_int_equal(more, 1);
+  /* past the end */
+  memset(&rs, 0, sizeof(rs));
+  assert_int_equal(
+      st->ops->list_page(st, 0, "zzz", 5, collect, &rs, &more, &err),
+      MGCALL_OK);
+  assert_int_equal(rs.n, 0);
+  assert_int_equal(more, 0);
+  kstore_close(st);
+}
+
 static void test_corrupt_file(void **state)
 {
   (void)state;
@@ -223,7 +300,12 @@ static void test_unusable_paths(void **state)
   assert_int_equal(kstore_open("mysql://x", &st, &err), MGCALL_E_USAGE);
   assert_non_null(strstr(err.msg, "unknown kind"));
   assert_int_equal(kstore_open("sqlite:", &st, &err), MGCALL_E_USAGE);
-  assert_int_equal(kstore_open("postgresql://db/k", &st, &err), MGCALL_E_USAGE);
+  /* postgresql:// is the fleet store (test_keeper_store_pg.c): a server
+   * that is not there is a clear error */
+  assert_int_equal(
+      kstore_open("postgresql:///k?host=/nonexistent-dir", &st, &err),
+      MGCALL_E_INTERNAL);
+  assert_non_null(strstr(err.msg, "cannot connect"));
 }
 
 static void test_newer_schema_refused(void **state)
@@ -263,6 +345,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_put_get_load_reopen),
       cmocka_unit_test(test_many_rows_one_transaction),
+      cmocka_unit_test(test_list_page),
       cmocka_unit_test(test_corrupt_file),
       cmocka_unit_test(test_read_only_file),
       cmocka_unit_test(test_unusable_paths),

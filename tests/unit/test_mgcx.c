@@ -92,6 +92,37 @@ static void test_heap(void **state)
   mgcx_heap_release(&h);
 }
 
+/* reserve: room for n, then n pushes never move the storage (the
+ * keeper's schedule relies on it: putting a call back cannot fail). */
+static void test_heap_reserve(void **state)
+{
+  (void)state;
+  struct mgcx_heap h;
+  mgcx_heap_init(&h, sizeof(struct ev), ev_before, ev_moved, NULL);
+  assert_int_equal(mgcx_heap_reserve(&h, 1000), 0);
+  assert_true(h.cap >= 1000);
+  unsigned char *v = h.v;
+  size_t cap = h.cap;
+  for(uint32_t i = 0; i < 1000; i++) {
+    struct ev e = {(int64_t)(i * 7919 % 1000), i, i};
+    assert_int_equal(mgcx_heap_push(&h, &e), 0);
+  }
+  assert_ptr_equal(h.v, v);
+  assert_int_equal(h.cap, cap);
+  assert_int_equal(mgcx_heap_reserve(&h, 10), 0); /* never shrinks */
+  assert_int_equal(h.cap, cap);
+  check_positions(&h);
+  assert_int_equal(mgcx_heap_reserve(&h, SIZE_MAX), -1); /* h unchanged */
+  assert_int_equal(h.len, 1000);
+  int64_t last = -1;
+  struct ev e;
+  while(!mgcx_heap_pop(&h, &e)) {
+    assert_true(e.due >= last);
+    last = e.due;
+  }
+  mgcx_heap_release(&h);
+}
+
 static void test_buf(void **state)
 {
   (void)state;
@@ -182,6 +213,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_heap),
+      cmocka_unit_test(test_heap_reserve),
       cmocka_unit_test(test_buf),
       cmocka_unit_test(test_parse_long),
       cmocka_unit_test(test_rfc3339),

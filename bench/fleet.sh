@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench/fleet.sh - fleet mode on one machine (loopback only, stops by
+# itself): FLEET_BENCH_CALLS calls (300000) kept by three keepers on one
+# throwaway PostgreSQL (tests/helpers/pgtmp) with --interval 60s against
+# the emulator's --inactivity-timeout 180s for FLEET_BENCH_SECONDS (300):
+#   keepAlive lateness p50/p99 (the keepers' histograms after a warm-up),
+#   the emulator's maxKeepAliveGapMs (when it reports it), PostgreSQL
+#   statements (transactions; each keeper statement is one) and WAL bytes
+#   per keepAlive, the HOT-update ratio of mgcall_calls, RSS per keeper;
+# then kill -9 of the keeper holding most calls: time until its shards are
+# all taken and no call is overdue (default --lease-ttl 30s), calls lost,
+# keepAlives in the minute after the kill against the minute before (the
+# excess is the duplicates the takeover caused);
+# then the same calls kept by ONE keeper on SQLite for the same time (the
+# peer measured in the same run).
+# Environment: MGCALL (the binary), FLEET_BENCH_CALLS, FLEET_BENCH_SECONDS.
+set -euo pipefail
+: "${MGCALL:?MGCALL must name the mgcall binary}"
+ncalls=${FLEET_BENCH_CALLS:-300000}
+secs=${FLEET_BENCH_SECONDS:-300}
+here=$(cd "$(dirname "$0")" && pwd)
+PGTMP="$here/../tests/helpers/pgtmp"
+for tool in curl jq awk; do
+  command -v "$tool" >/dev/null || { echo "bench/fleet.sh: $tool is missing" >&2; exit 1; }
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/mgcall-bench.XXXXXX")
+PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/mgcall-bench-pg.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$PGTMP" stop "$PGDIR" 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+now_ms() { date +%s%3N; }
+sql() { "$PGTMP" psql "$PGDIR" -c "$1"; }
+declare -A KPID KURL
+start_keeper() { # NAME ARGS...
+  local name=$1 port=
+  shift
+  "$MGCALL" keeper run --listen 127.0.0.1:0 "$@" 2>>"$T/$name.err" >/dev/null </dev/null &
+  KPID[$name]=$!
+  pids+=("${KPID[$name]}")
+  for _ in $(seq 600); do
+    port=$(grep -o 'control API on port [0-9]*' "$T/$name.err" | tail -1 | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$T/$name.err" >&2; exit 1; }
+  KURL[$name]="http://127.0.0.1:$port"
+}
+hist() { # metrics file -> "le count" lines
+  sed -n 's/^mgcall_keeper_lateness_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p' "$1"
+}
+quantile() {
+  awk -v q="$1" '{ le[NR] = $1; c[NR] = $2 } END {
+    total = c[NR]; if (total == 0) { print "n/a"; exit }
+    for (i = 1; i <= NR; i++) if (c[i] >= q * total) { print "<= " le[i] " s"; exit } }'
+}
+kas() { awk '/^mgcall_keeper_keepalives_total/ { n += $2 } END { print n + 0 }' "$@"; }
+register() { # URL [existing]: $ncalls new emulator calls (or those of $T/ids),
+  # each chunk of 10,000 registered at once
+  local t0 left=$ncalls n off=0
+  t0=$(now_ms)
+  [ "${2:-}" = existing ] || : >"$T/ids"
+  while [ "$left" -gt 0 ]; do
+    n=$((left < 10000 ? left : 10000))
+    if [ "${2:-}" = existing ]; then
+      sed -n "$((off + 1)),$((off + n))p" "$T/ids" >"$T/chunk"
+    else
+      curl -sf -X POST "$EMU/_emulator/calls" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
+        jq -r '.ids[]' >"$T/chunk"
+      cat "$T/chunk" >>"$T/ids"
+    fi
+    off=$((off + n))
+    # started over the last minute: the first keepAlives spread over the
+    # next one (the steady state of a keeper that has run for a while)
+    awk -v now="$(now_ms)" '
+      function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) {
+        s = int(ms / 1000); z = int(s / 86400) + 719468
+        era = int(z / 146097); doe = z - era * 146097
+        yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+        doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100)); mp = int((5 * doy + 2) / 153)
+        d = doy - int((153 * mp + 2) / 5) + 1; m = mp < 10 ? mp + 3 : mp - 9
+        y = yoe + era * 400 + (m <= 2)
+        return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+                       int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, ms % 1000)
+      }
+      BEGIN { srand(7) }
+      { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
+      "$T/chunk" | jq -s -c . | curl -sf -X POST "$1/calls" --data-binary @- >/dev/null
+    left=$((left - n))
+  done
+  echo "registered $ncalls calls in $(($(now_ms) - t0)) ms (bulk POST /calls of 10,000)"
+}
+
+"$MGCALL" emulator --listen 127.0.0.1:0 --inactivity-timeout 180s --client bench:bench-secret \
+  --threads 2 >"$T/emu.out" 2>"$T/emu.err" </dev/null &
+pids+=($!)
+EMU=
+for _ in $(seq 100); do
+  EMU=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
+  [ -n "$EMU" ] && break
+  sleep 0.1
+done
+printf 'bench-secret' >"$T/secret"
+chmod 600 "$T/secret"
+AUTH=(--tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret"
+  --authority-url "$EMU" --graph-url "$EMU" --no-token-cache)
+
+echo "-- fleet: $ncalls calls, 3 keepers on PostgreSQL, --interval 60s vs --inactivity-timeout 180s, ${secs}s"
+URL=$("$PGTMP" start "$PGDIR")
+for n in k1 k2 k3; do
+  start_keeper "$n" --store "$URL" --node-id "$n" --interval 60s --deadline 180s \
+    --concurrency 256 "${AUTH[@]}"
+done
+for _ in $(seq 200); do
+  [ "$(sql "SELECT count(DISTINCT owner) FROM mgcall_shards WHERE expires_at > now()")" = 3 ] && break
+  sleep 0.2
+done
+register "${KURL[k1]}"
+warm=$((secs / 5 < 30 ? secs / 5 : 30))
+sleep "$warm"
+for n in k1 k2 k3; do curl -s "${KURL[$n]}/metrics" >"$T/$n.m0"; done
+pgstat() { # statements (transactions), WAL bytes, updates, HOT updates
+  sql "SELECT d.xact_commit + d.xact_rollback, pg_current_wal_lsn() - '0/0',
+    t.n_tup_upd, t.n_tup_hot_upd FROM pg_stat_database d, pg_stat_user_tables t
+    WHERE d.datname = 'mgcall' AND t.relname = 'mgcall_calls'" | tr '|' ' '
+}
+sleep 1 # the statistics collector's last report
+read -r x0 w0 u0 h0 <<<"$(pgstat)"
+sleep $((secs - warm))
+for n in k1 k2 k3; do curl -s "${KURL[$n]}/metrics" >"$T/$n.m1"; done
+read -r x1 w1 u1 h1 <<<"$(pgstat)"
+k=$(( $(kas "$T"/k?.m1) - $(kas "$T"/k?.m0) ))
+for n in k1 k2 k3; do
+  paste <(hist "$T/$n.m1") <(hist "$T/$n.m0") | awk '{ print $1, $2 - $4 }' >"$T/$n.h"
+done
+paste "$T/k1.h" "$T/k2.h" "$T/k3.h" | awk '{ print $1, $2 + $4 + $6 }' >"$T/hwin"
+stats=$(curl -s "$EMU/_emulator/stats")
+echo "fleet: keepAlives in the measured $((secs - warm)) s: $k; ended by timeout: $(jq .endedByTimeout <<<"$stats")"
+echo "fleet: lateness p50 $(quantile 0.5 <"$T/hwin"), p99 $(quantile 0.99 <"$T/hwin"), p99.9 $(quantile 0.999 <"$T/hwin")"
+echo "fleet: maxKeepAliveGapMs $(jq -r '.maxKeepAliveGapMs // "n/a (this emulator does not report it)"' <<<"$stats")"
+awk -v x=$((x1 - x0)) -v w=$((w1 - w0)) -v k="$k" 'BEGIN {
+  printf "fleet: PostgreSQL %.4f statements and %.0f WAL bytes per keepAlive (%d statements, %d WAL bytes)\n",
+    k ? x / k : 0, k ? w / k : 0, x, w }'
+awk -v u=$((u1 - u0)) -v h=$((h1 - h0)) 'BEGIN {
+  printf "fleet: HOT updates of mgcall_calls in the window: %d of %d (%.1f%%)\n", h, u, u ? 100 * h / u : 0 }'
+echo "fleet: since the start (registration claims included): $(sql "SELECT n_tup_hot_upd || ' of ' || n_tup_upd FROM pg_stat_user_tables WHERE relname = 'mgcall_calls'")"
+for n in k1 k2 k3; do
+  echo "fleet: $n RSS $(( $(rss_kib "${KPID[$n]}") / 1024 )) MiB, $(sql "SELECT count(*) FROM mgcall_shards WHERE owner = '$n'") shards"
+done
+
+victim=$(sql "SELECT s.owner FROM mgcall_calls c JOIN mgcall_shards s USING (shard)
+  WHERE c.state = 'active' GROUP BY s.owner ORDER BY count(*) DESC LIMIT 1")
+held=$(sql "SELECT count(*) FROM mgcall_calls c JOIN mgcall_shards s USING (shard)
+  WHERE s.owner = '$victim' AND c.state = 'active'")
+sql "SELECT shard FROM mgcall_shards WHERE owner = '$victim'" | paste -sd, - >"$T/vshards"
+ka_before0=$(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")")
+sleep 60
+ka_before=$(( $(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") - ka_before0 ))
+t0=$(now_ms)
+{
+  kill -KILL "${KPID[$victim]}"
+  wait "${KPID[$victim]}"
+} 2>/dev/null || true
+adopted_ms= caught_ms= ka_kill=$(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") ka_after=
+for _ in $(seq 1200); do
+  now=$(now_ms)
+  if [ -z "$ka_after" ] && [ $((now - t0)) -ge 60000 ]; then
+    ka_after=$(( $(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") - ka_kill ))
+  fi
+  if [ -z "$adopted_ms" ] && [ "$(sql "SELECT count(*) FROM mgcall_shards WHERE shard IN ($(cat "$T/vshards"))
+      AND owner <> '$victim' AND expires_at > now()")" = "$(tr ',' '\n' <"$T/vshards" | wc -l)" ]; then
+    adopted_ms=$((now - t0))
+  fi
+  if [ -n "$adopted_ms" ] && [ -z "$caught_ms" ] && [ "$(sql "SELECT count(*) FROM mgcall_calls WHERE state = 'active'
+      AND shard IN ($(cat "$T/vshards")) AND last_success_ms < $now - 67000")" = 0 ]; then
+    caught_ms=$((now - t0))
+  fi
+  [ -n "$caught_ms" ] && [ -n "$ka_after" ] && break
+  sleep 0.25
+done
+stats=$(curl -s "$EMU/_emulator/stats")
+echo "fleet: kill -9 of $victim ($held calls): shards all taken after ${adopted_ms:-never} ms, no call overdue after ${caught_ms:-never} ms (lease TTL 30 s)"
+echo "fleet: calls lost (ended by timeout): $(jq .endedByTimeout <<<"$stats"); keepAlives in the minute before the kill $ka_before, in the minute after $ka_after (excess: duplicates)"
+echo "fleet: maxKeepAliveGapMs after the kill $(jq -r '.maxKeepAliveGapMs // "n/a"' <<<"$stats")"
+for n in k1 k2 k3; do
+  [ "$n" = "$victim" ] || kill -TERM "${KPID[$n]}"
+done
+for n in k1 k2 k3; do wait "${KPID[$n]}" 2>/dev/null || true; done
+
+echo "-- peer: the same $ncalls calls, one keeper on SQLite, ${secs}s"
+start_keeper sq --store "sqlite:$T/k.db" --interval 60s --deadline 180s --concurrency 256 "${AUTH[@]}"
+before=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
+register "${KURL[sq]}" existing
+sleep "$warm"
+curl -s "${KURL[sq]}/metrics" >"$T/sq.m0"
+sleep $((secs - warm))
+curl -s "${KURL[sq]}/metrics" >"$T/sq.m1"
+paste <(hist "$T/sq.m1") <(hist "$T/sq.m0") | awk '{ print $1, $2 - $4 }' >"$T/sq.h"
+stats=$(curl -s "$EMU/_emulator/stats")
+echo "sqlite: keepAlives in the measured $((secs - warm)) s: $(( $(kas "$T/sq.m1") - $(kas "$T/sq.m0") )); ended by timeout during its run: $(( $(jq .endedByTimeout <<<"$stats") - before ))"
+echo "sqlite: lateness p50 $(quantile 0.5 <"$T/sq.h"), p99 $(quantile 0.99 <"$T/sq.h"), p99.9 $(quantile 0.999 <"$T/sq.h")"
+echo "sqlite: RSS $(( $(rss_kib "${KPID[sq]}") / 1024 )) MiB"
