@@ -202,6 +202,16 @@ static void watch(struct conn *c, int fd, struct handle *h, uint32_t ev, int op)
   epoll_ctl(c->loop->ep, op, fd, &e);
 }
 
+/* Stop watching *fd, close it, -1 it (nothing when it is -1 already). */
+static void drop_fd(struct loop *l, int *fd)
+{
+  if(*fd < 0)
+    return;
+  epoll_ctl(l->ep, EPOLL_CTL_DEL, *fd, NULL);
+  close(*fd);
+  *fd = -1;
+}
+
 static void conn_close(struct conn *c, int abrupt)
 {
   if(c->dead)
@@ -219,16 +229,8 @@ static void conn_close(struct conn *c, int abrupt)
     close(c->fd);
     c->fd = -1;
   }
-  if(c->pfd >= 0) {
-    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->pfd, NULL);
-    close(c->pfd);
-    c->pfd = -1;
-  }
-  if(c->tfd >= 0) {
-    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->tfd, NULL);
-    close(c->tfd);
-    c->tfd = -1;
-  }
+  drop_fd(l, &c->pfd);
+  drop_fd(l, &c->tfd);
   if(c->prev)
     c->prev->next = c->next;
   else
@@ -251,16 +253,8 @@ static void conn_linger(struct conn *c)
     return;
   }
   struct loop *l = c->loop;
-  if(c->pfd >= 0) {
-    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->pfd, NULL);
-    close(c->pfd);
-    c->pfd = -1;
-  }
-  if(c->tfd >= 0) {
-    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->tfd, NULL);
-    close(c->tfd);
-    c->tfd = -1;
-  }
+  drop_fd(l, &c->pfd);
+  drop_fd(l, &c->tfd);
   c->state = ST_LINGER;
   c->deadline = emu_now_ms() + FRONT_LINGER_MS;
   watch(c, c->fd, &c->hmain, EPOLLIN, EPOLL_CTL_MOD);
