@@ -7,12 +7,13 @@
 #   make demo    the keeper on the emulator, end to end, with short timings
 #   make fuzz    build the libFuzzer harnesses (clang) and run each briefly
 #   make bench   benchmarks in bench/ (see bench/RESULTS.md)
+#   make deb     Debian packages, unsigned, into build-deb/ (docs/packaging.md)
 BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 CI_FLAGS := $(if $(CI),-DMGCALL_WERROR=ON,)
 
-.PHONY: all bootstrap build check asan tsan valgrind demo fuzz bench clean format
+.PHONY: all bootstrap build check asan tsan valgrind demo fuzz bench deb clean format
 
 all: build
 
@@ -55,8 +56,11 @@ bench: build
 	@scripts/bootstrap --bench
 	@bench/run $(BUILD)
 
+deb: bootstrap
+	scripts/deb build-deb
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-valgrind build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-valgrind build-fuzz build-deb

@@ -90,7 +90,7 @@ unset MGCALL_ACCESS_TOKEN
 # --- --help, man page and completion agree ---
 t_expect_exit 0 "keep-alive --help" -- "${KA[@]}" --help
 grep -oE -- '--[a-z][a-z0-9-]+' "$T/out" | sort -u >"$T/help_opts"
-man_opts=$(sed -n '/^\.SH KEEP-ALIVE/,/^\.SH TOKEN/p' "$MGCALL_SOURCE_DIR/docs/mgcall.1" |
+man_opts=$(sed -n '/^\.SH OPTIONS/,/^\.SH EXIT STATUS/p' "$MGCALL_SOURCE_DIR/docs/mgcall-keep-alive.1" |
   grep -oE -- '\\-\\-[a-z][a-z0-9\\-]+' | sed 's/\\//g' | sort -u)
 comp=$(cat "$MGCALL_SOURCE_DIR/dist/mgcall.bash-completion")
 for o in call-id input-object header pass-thru response-headers what-if confirm \
