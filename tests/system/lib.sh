@@ -35,6 +35,11 @@ T_COUNT=0
 # by T_SCALE (MGCALL_TEST_TIME_SCALE, set by tests/CMakeLists.txt: 3 under
 # TSan, 2 under ASan, else 1).
 T_SCALE=${MGCALL_TEST_TIME_SCALE:-1}
+# Memory bounds (peak RSS) multiply by T_MEM: TSan keeps shadow memory for
+# every byte the program touches (measured: 2.5 to 4 times the plain
+# build's peak), ASan red zones and quarantine (MGCALL_TEST_MEM_SCALE: 4
+# under TSan, 2 under ASan, else 1).
+T_MEM=${MGCALL_TEST_MEM_SCALE:-1}
 # Fault injection is seeded: every emulator of the test gets --seed T_SEED,
 # printed when it starts; MGCALL_TEST_SEED=N repeats a run's faults.
 T_SEED=${MGCALL_TEST_SEED:-$((RANDOM * 32768 + RANDOM))}
