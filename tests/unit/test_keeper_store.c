@@ -179,7 +179,7 @@ static void test_list_page(void **state)
   assert_string_equal(rs.ids[0], "id00");
   assert_string_equal(rs.ids[9], "id09");
   /* walk every page of 7 */
-  char after[16] = "";
+  char after[64] = ""; /* as long as rows.ids[]: no truncation */
   int seen = 0, pages = 0;
   do {
     memset(&rs, 0, sizeof(rs));
