@@ -8,7 +8,7 @@
 # program builds against libmgcall-dev with pkg-config (shared and static),
 # and dpkg --purge removes every file.  Not as root, the install part is
 # reported as skipped (exit 77, ctest shows "Skipped"), never passed.
-# It builds the packages itself (about 45 s on the 2-core machine) and
+# It builds the packages itself (45 to 70 s on the 2-core machine) and
 # changes the machine's package database: ctest runs it alone.
 # mgcall-test: serial
 . "$(dirname "$0")/lib.sh"
