@@ -69,7 +69,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # One install test at a time on this machine, and never over an mgcall
 # someone installed: the test purges what it installs.
-exec 8>/var/lock/mgcall-t_deb.lock
+exec 8>"${TMPDIR:-/tmp}/mgcall-t_deb.lock"
 t_expect_exit 0 "lock (another package test runs?)" -- flock -w 600 8
 for p in "${PKGS[@]}"; do
   s=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
