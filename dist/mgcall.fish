@@ -146,4 +146,7 @@ complete -c mgcall -n $emu -l unsigned-callbacks -d 'callbacks without Authoriza
 complete -c mgcall -n $emu -l notification-reorder -d 'established before establishing'
 complete -c mgcall -n $emu -l threads -x -d 'HTTP worker threads'
 complete -c mgcall -n $emu -l max-calls -x -d 'calls held at most'
+complete -c mgcall -n $emu -l max-concurrent-streams -x -d 'HTTP/2 streams a connection may open'
+complete -c mgcall -n $emu -l max-requests-per-connection -x -d 'then GOAWAY or Connection: close'
+complete -c mgcall -n $emu -l no-http2 -d 'HTTP/1.1 only'
 complete -c mgcall -n $emu -l help -d 'show help'

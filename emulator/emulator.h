@@ -31,11 +31,14 @@ struct emu_options {
   const char *record; /* --record FILE */
   const char *state;  /* --state FILE */
   const char *callback_cacert;
-  const char *notification_key; /* --notification-key PEM, or NULL */
-  int unsigned_callbacks;       /* --unsigned-callbacks */
-  int notification_reorder;     /* --notification-reorder */
-  unsigned threads;             /* 0: default */
-  uint32_t max_calls;           /* 0: default */
+  const char *notification_key;    /* --notification-key PEM, or NULL */
+  int unsigned_callbacks;          /* --unsigned-callbacks */
+  int notification_reorder;        /* --notification-reorder */
+  unsigned threads;                /* 0: default */
+  uint32_t max_concurrent_streams; /* HTTP/2 SETTINGS (default 100) */
+  uint64_t max_requests_per_conn;  /* then GOAWAY / Connection: close; 0 */
+  int no_http2;       /* --no-http2: HTTP/1.1 only (no h2 by ALPN, no h2c) */
+  uint32_t max_calls; /* 0: default */
 };
 
 void emu_options_default(struct emu_options *o);

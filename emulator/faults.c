@@ -46,6 +46,56 @@ void emu_faults_config_default(struct emu_faults_config *cfg)
   cfg->retry_after_s = 1;
   cfg->slow_ms = 2000;
   cfg->scope = EMU_SCOPE_GRAPH;
+  cfg->goaway_error = EMU_H2_NO_ERROR;
+  cfg->rst_error = EMU_H2_REFUSED_STREAM;
+}
+
+/* The fault kinds that are not statuses, by name. */
+static const char *const kind_names[] = {NULL, "reset", "slow", "goaway",
+                                         "rst_stream"};
+#define NKINDS (sizeof(kind_names) / sizeof(kind_names[0]))
+
+/* EMU_FAULT_* of a name, or 0. */
+static int kind_of(const char *name, size_t len)
+{
+  for(size_t k = 1; name && k < NKINDS; k++)
+    if(strlen(kind_names[k]) == len && !strncmp(name, kind_names[k], len))
+      return (int)k;
+  return 0;
+}
+
+/* A status or kind as JSON (new reference). */
+static json_t *fault_json(int status)
+{
+  if(status > 0 && (size_t)status < NKINDS)
+    return json_string(kind_names[status]);
+  return json_integer(status);
+}
+
+static const struct {
+  const char *name;
+  uint32_t code;
+} h2_errors[] = {{"NO_ERROR", EMU_H2_NO_ERROR},
+                 {"INTERNAL_ERROR", EMU_H2_INTERNAL_ERROR},
+                 {"REFUSED_STREAM", EMU_H2_REFUSED_STREAM},
+                 {"CANCEL", EMU_H2_CANCEL}};
+
+int emu_parse_h2_error(const char *s, uint32_t *code)
+{
+  for(size_t i = 0; s && i < sizeof(h2_errors) / sizeof(h2_errors[0]); i++)
+    if(!strcmp(s, h2_errors[i].name)) {
+      *code = h2_errors[i].code;
+      return 0;
+    }
+  return -1;
+}
+
+static const char *h2_error_name(uint32_t code)
+{
+  for(size_t i = 0; i < sizeof(h2_errors) / sizeof(h2_errors[0]); i++)
+    if(h2_errors[i].code == code)
+      return h2_errors[i].name;
+  return "NO_ERROR";
 }
 
 /* Lock held (or not yet shared). */
@@ -189,10 +239,13 @@ void emu_faults_decide(struct emu_faults *f, enum emu_fault_scope scope,
     status =
         f->cfg.statuses[(size_t)(next_uniform(f) * (double)f->cfg.nstatuses) %
                         f->cfg.nstatuses];
-  if(status == EMU_FAULT_RESET || status == EMU_FAULT_SLOW) {
+  if(status > 0 && (size_t)status < NKINDS) {
     out->reset = status == EMU_FAULT_RESET;
     if(status == EMU_FAULT_SLOW)
       out->latency_ms += f->cfg.slow_ms;
+    out->goaway = status == EMU_FAULT_GOAWAY;
+    out->rst_stream = status == EMU_FAULT_RST_STREAM;
+    out->h2_error = out->goaway ? f->cfg.goaway_error : f->cfg.rst_error;
     f->injected++;
   }
   else if(status) {
@@ -236,16 +289,12 @@ json_t *emu_faults_to_json(struct emu_faults *f)
   pthread_mutex_lock(&f->lock);
   json_t *statuses = json_array();
   for(size_t i = 0; i < f->cfg.nstatuses; i++)
-    json_array_append_new(statuses, f->cfg.statuses[i] == EMU_FAULT_RESET
-                                        ? json_string("reset")
-                                    : f->cfg.statuses[i] == EMU_FAULT_SLOW
-                                        ? json_string("slow")
-                                        : json_integer(f->cfg.statuses[i]));
+    json_array_append_new(statuses, fault_json(f->cfg.statuses[i]));
   json_t *seq = json_array();
   for(size_t i = 0; i < f->seq_len; i++)
     json_array_append_new(
         seq,
-        json_integer(f->sequence[(f->seq_head + i) % EMU_FAULT_MAX_SEQUENCE]));
+        fault_json(f->sequence[(f->seq_head + i) % EMU_FAULT_MAX_SEQUENCE]));
   char lat[32];
   mgc__duration_format((uint64_t)f->cfg.latency_ms, lat, sizeof(lat));
   const char *scope = f->cfg.scope == EMU_SCOPE_ALL     ? "all"
@@ -260,8 +309,13 @@ json_t *emu_faults_to_json(struct emu_faults *f)
       "throttle", f->cfg.throttle_per_s, "retryAfter", f->cfg.retry_after_s,
       "scope", scope, "sequence", seq, "injected", (json_int_t)f->injected,
       "throttled", (json_int_t)f->throttled, "seed", seed);
-  if(o)
+  if(o) {
     json_object_set_new(o, "tenantFault", tenant_fault_json(&f->cfg));
+    json_object_set_new(o, "goawayError",
+                        json_string(h2_error_name(f->cfg.goaway_error)));
+    json_object_set_new(o, "rstStreamError",
+                        json_string(h2_error_name(f->cfg.rst_error)));
+  }
   pthread_mutex_unlock(&f->lock);
   return o;
 }
@@ -355,15 +409,15 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
       cfg.nstatuses = 0;
       json_array_foreach(v, i, s)
       {
-        const char *kind = json_string_value(s);
-        if(kind && (!strcmp(kind, "reset") || !strcmp(kind, "slow"))) {
-          cfg.statuses[cfg.nstatuses++] =
-              !strcmp(kind, "reset") ? EMU_FAULT_RESET : EMU_FAULT_SLOW;
+        int kind = kind_of(json_string_value(s), json_string_length(s));
+        if(kind) {
+          cfg.statuses[cfg.nstatuses++] = kind;
           continue;
         }
         if(!json_is_integer(s) || !status_ok(json_integer_value(s))) {
           snprintf(err, errlen,
-                   "statuses: each from 400 to 599, \"reset\" or \"slow\"");
+                   "statuses: each from 400 to 599, \"reset\", \"slow\", "
+                   "\"goaway\" or \"rst_stream\"");
           goto out;
         }
         cfg.statuses[cfg.nstatuses++] = (int)json_integer_value(s);
@@ -429,8 +483,15 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
       }
       json_array_foreach(v, i, s)
       {
+        int kind = kind_of(json_string_value(s), json_string_length(s));
+        if(kind) {
+          seq[nseq++] = kind;
+          continue;
+        }
         if(!json_is_integer(s) || !status_ok(json_integer_value(s))) {
-          snprintf(err, errlen, "sequence: each from 400 to 599");
+          snprintf(err, errlen,
+                   "sequence: each from 400 to 599, \"reset\", \"slow\", "
+                   "\"goaway\" or \"rst_stream\"");
           goto out;
         }
         seq[nseq++] = (int)json_integer_value(s);
@@ -461,6 +522,20 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
         goto out;
       }
       have_seed = 1;
+    }
+    else if(!strcmp(key, "goawayError") || !strcmp(key, "rstStreamError")) {
+      uint32_t code;
+      if(emu_parse_h2_error(json_string_value(v), &code)) {
+        snprintf(err, errlen,
+                 "%s: \"NO_ERROR\", \"REFUSED_STREAM\", \"INTERNAL_ERROR\" "
+                 "or \"CANCEL\"",
+                 key);
+        goto out;
+      }
+      if(!strcmp(key, "goawayError"))
+        cfg.goaway_error = code;
+      else
+        cfg.rst_error = code;
     }
     else if(!strcmp(key, "tenantFault")) {
       if(tenant_fault_parse(v, &cfg, err, errlen))
@@ -544,9 +619,10 @@ int emu_parse_statuses(const char *s, int *out, size_t max, size_t *n)
   for(;;) {
     size_t len = strcspn(p, ",");
     long v;
-    if(*n == max || mgcx_parse_longn(p, len, 400, 599, &v))
+    int kind = kind_of(p, len);
+    if(*n == max || (!kind && mgcx_parse_longn(p, len, 400, 599, &v)))
       return -1;
-    out[(*n)++] = (int)v;
+    out[(*n)++] = kind ? kind : (int)v;
     if(p[len] == '\0')
       return 0;
     p += len + 1;

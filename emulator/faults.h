@@ -17,6 +17,16 @@
  * normal but comes slow_ms late. */
 #define EMU_FAULT_RESET 1
 #define EMU_FAULT_SLOW 2
+/* HTTP/2 (HTTP/1.1: as "reset"): "goaway", a GOAWAY below the streams in
+ * flight, then the connection closes; "rst_stream", RST_STREAM of the
+ * request's stream. */
+#define EMU_FAULT_GOAWAY 3
+#define EMU_FAULT_RST_STREAM 4
+/* HTTP/2 error codes (RFC 9113 section 7) the faults send. */
+#define EMU_H2_NO_ERROR 0x0
+#define EMU_H2_INTERNAL_ERROR 0x2
+#define EMU_H2_REFUSED_STREAM 0x7
+#define EMU_H2_CANCEL 0x8
 #define EMU_FAULT_MAX_SEQUENCE 256
 
 /* Which endpoints faults apply to. */
@@ -48,6 +58,10 @@ struct emu_faults_config {
   char tenant[EMU_FAULT_TENANT_MAX];
   int64_t tenant_latency_ms;
   int tenant_status;
+  /* the error codes of "goaway" (default NO_ERROR) and "rst_stream"
+   * (default REFUSED_STREAM: the request is not processed; any other:
+   * processed, then reset, so its outcome is unknown to the client) */
+  uint32_t goaway_error, rst_error;
 };
 
 /* Defaults: rate 0, statuses 503, no latency, no throttling, Retry-After 1,
@@ -64,6 +78,9 @@ struct emu_fault_decision {
   int retry_after; /* seconds for Retry-After, 0: none */
   int throttled;   /* status comes from the throttle */
   int reset;       /* close the connection without an answer */
+  int goaway;      /* EMU_FAULT_GOAWAY with h2_error */
+  int rst_stream;  /* EMU_FAULT_RST_STREAM with h2_error */
+  uint32_t h2_error;
   int64_t latency_ms;
 };
 
@@ -82,7 +99,8 @@ void emu_faults_tenant(struct emu_faults *f, const char *tenant,
 json_t *emu_faults_to_json(struct emu_faults *f);
 
 /* Apply a JSON object of settings (any subset of rate, statuses, latency,
- * throttle, retryAfter, scope, sequence, seed: restart the generator,
+ * throttle, retryAfter, scope, sequence, goawayError, rstStreamError,
+ * seed: restart the generator,
  * slowLatency, tokenOutage: the token endpoint answers 503 for that long
  * from now, whatever the scope and rate).  Returns
  * 0, or -1 with a message in err and nothing changed. */
@@ -101,10 +119,14 @@ uint64_t emu_faults_throttled(struct emu_faults *f);
 
 /* "0.05", "5%" -> 0.05.  0 or -1. */
 int emu_parse_rate(const char *s, double *rate);
-/* "429,503" -> statuses (each 400..599).  0 or -1. */
+/* "429,503,goaway" -> statuses (each 400..599, or a kind: reset, slow,
+ * goaway, rst_stream).  0 or -1. */
 int emu_parse_statuses(const char *s, int *out, size_t max, size_t *n);
 /* "100/s", "6000/m", "100" (per second) -> per-second rate > 0.  0 or -1. */
 int emu_parse_throttle(const char *s, double *per_s);
+/* "NO_ERROR", "REFUSED_STREAM", "INTERNAL_ERROR", "CANCEL" -> the code;
+ * 0 or -1. */
+int emu_parse_h2_error(const char *s, uint32_t *code);
 /* "dd" like "graph", "token", "all". 0 or -1. */
 int emu_parse_scope(const char *s, enum emu_fault_scope *scope);
 

@@ -114,6 +114,16 @@ static int fail(struct hctx *h)
   return 0;
 }
 
+/* Fault "goaway", or "rst_stream" with REFUSED_STREAM: the request is not
+ * processed and not answered (HTTP/1.1: the connection closes). */
+static int refuse(struct hctx *h, const struct emu_fault_decision *d)
+{
+  fail(h);
+  h->out->action = d->goaway ? EMU_ACT_GOAWAY : EMU_ACT_RST_STREAM;
+  h->out->h2_error = d->h2_error;
+  return 0;
+}
+
 /* ---- recording ----------------------------------------------------------- */
 
 static void add_kv(json_t *obj, const char *key, const char *value, int lower)
@@ -510,10 +520,12 @@ static void event_notify(void *ctx, enum emu_call_event ev,
   emu_notify_event(s->notify, ev, call);
 }
 
+static int graph_serve(struct hctx *h, const struct emu_route *rt,
+                       struct emu_principal *who);
+
 static int graph(struct hctx *h, const struct emu_route *rt)
 {
   struct emu_server *s = h->srv;
-  const char *api = rt->api, *id = rt->id;
   if(rt->ep == EMU_EP_NONE)
     return segment_not_found(h, rt->segment);
   if(rt->ep == EMU_EP_GRAPH_NO_CALL)
@@ -547,8 +559,25 @@ static int graph(struct hctx *h, const struct emu_route *rt)
   h->latency_ms = d.latency_ms;
   if(d.reset) /* fault "reset": the connection closes without an answer */
     return fail(h);
+  if(d.goaway || (d.rst_stream && d.h2_error == EMU_H2_REFUSED_STREAM))
+    return refuse(h, &d); /* not processed */
   if(d.status)
     return fault_reply(h, &d, 0);
+  if(d.rst_stream) { /* processed, then reset: the outcome is unknown */
+    graph_serve(h, rt, who);
+    h->out->action = EMU_ACT_RST_STREAM;
+    h->out->h2_error = d.h2_error;
+    return 0;
+  }
+  return graph_serve(h, rt, who);
+}
+
+/* A Graph request past its checks and faults. */
+static int graph_serve(struct hctx *h, const struct emu_route *rt,
+                       struct emu_principal *who)
+{
+  struct emu_server *s = h->srv;
+  const char *api = rt->api, *id = rt->id;
 
   struct emu_call_info info;
   enum emu_call_result rc;
@@ -755,6 +784,17 @@ static json_t *stats_json(struct emu_server *s)
   return o;
 }
 
+/* GET /_emulator/faults: the faults and the connection limits. */
+static json_t *faults_json(struct emu_server *s)
+{
+  json_t *o = emu_faults_to_json(s->faults);
+  json_t *lim = emu_server_limits_json(s);
+  if(o && lim)
+    json_object_update(o, lim);
+  json_decref(lim);
+  return o;
+}
+
 /* POST /_emulator/calls {"count":N,"tenantId","appId","callbackUri"}:
  * create N calls at once without a token (benchmarks, demos).  Answers 201
  * {"created":N,"ids":[...]}. */
@@ -850,18 +890,22 @@ static int emulator_api(struct hctx *h, const struct emu_route *rt)
     return reply_json(h, 200, stats_json(s));
   if(rt->ep == EMU_EP_EMU_FAULTS) {
     if(!strcmp(h->method, "GET"))
-      return reply_json(h, 200, emu_faults_to_json(s->faults));
+      return reply_json(h, 200, faults_json(s));
     json_error_t jerr;
     json_t *obj = json_loadb(h->x->body ? h->x->body : "", h->x->len,
                              JSON_REJECT_DUPLICATES, &jerr);
     char err[256];
     if(!obj)
       return odata_error(h, 400, "BadRequest", NULL, "bad JSON: %s", jerr.text);
-    int rc = emu_faults_from_json(s->faults, obj, err, sizeof(err));
+    struct emu_conn_limits lim;
+    int rc = emu_server_limits_take(s, obj, &lim, err, sizeof(err));
+    if(!rc)
+      rc = emu_faults_from_json(s->faults, obj, err, sizeof(err));
     json_decref(obj);
     if(rc)
       return odata_error(h, 400, "BadRequest", NULL, "%s", err);
-    return reply_json(h, 200, emu_faults_to_json(s->faults));
+    emu_server_limits_apply(s, &lim);
+    return reply_json(h, 200, faults_json(s));
   }
   /* EMU_EP_EMU_HEALTH */
   return reply_json(h, 200, json_pack("{s:s}", "status", "ok"));

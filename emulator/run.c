@@ -30,6 +30,7 @@ void emu_options_default(struct emu_options *o)
   o->establish_ms = 500;
   o->retention_ms = 10LL * 60 * 1000;
   o->token_lifetime_s = 3600;
+  o->max_concurrent_streams = 100;
   emu_faults_config_default(&o->faults);
 }
 
@@ -172,7 +173,7 @@ int emu_run(const struct emu_options *o)
       rc = MGCALL_E_USAGE;
     goto out;
   }
-  fd = -1; /* the daemon owns it */
+  fd = -1; /* the listener owns it */
   printf("mgcall emulator: listening on %s\n", s->base_url);
   fflush(stdout);
   /* every run can be repeated: the seed of its faults (--seed N) */

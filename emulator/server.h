@@ -21,8 +21,10 @@
 struct emu_record;
 
 struct emu_server {
-  struct MHD_Daemon *daemon;
+  struct MHD_Daemon *daemon; /* HTTP/1.1 (http1.c) */
+  struct emu_front *front;   /* the listener, HTTP/2 (front.c, h2.c) */
   int tls;
+  atomic_int no_http2; /* --no-http2, or PUT {"http2": false} */
   int family;
   char base_url[320]; /* as printed: http://127.0.0.1:PORT */
   char *tls_cert_pem, *tls_key_pem;
@@ -43,6 +45,13 @@ struct emu_server {
   _Atomic uint64_t next_conn_id;
   /* --max-requests-per-connection (0: no limit) */
   _Atomic uint64_t max_requests_per_conn;
+  /* --max-concurrent-streams: SETTINGS of new HTTP/2 connections */
+  _Atomic uint32_t max_concurrent_streams;
+  /* HTTP/2: streams begun, the most open at once on one connection,
+   * graceful GOAWAYs (--max-requests-per-connection), injected GOAWAYs,
+   * RST_STREAMs and connection resets */
+  _Atomic uint64_t h2_streams, h2_max_concurrent, h2_goaways;
+  _Atomic uint64_t h2_goaway_faults, h2_rst_faults, h2_resets;
   atomic_int inflight;       /* requests begun and not completed */
   _Atomic size_t body_bytes; /* request body memory held (EMU_BODY_BUDGET) */
 };
@@ -57,6 +66,26 @@ void emu_server_stop(struct emu_server *s);
 /* "protocols" of /_emulator/stats: connections and requests per protocol
  * (new reference). */
 json_t *emu_server_protocol_stats(struct emu_server *s);
+
+/* The connection limits in PUT/GET /_emulator/faults:
+ * "maxConcurrentStreams" (1..1000000, for new HTTP/2 connections),
+ * "maxRequestsPerConnection" (0: none) and "http2" (false: new
+ * connections get HTTP/1.1 only, as --no-http2). */
+struct emu_conn_limits {
+  int has_streams, has_requests, has_http2;
+  int http2;
+  uint32_t streams;
+  uint64_t requests;
+};
+/* Take (check and remove) the limits from obj into lim, unapplied.  0, or
+ * -1 with err set. */
+int emu_server_limits_take(struct emu_server *s, json_t *obj,
+                           struct emu_conn_limits *lim, char *err,
+                           size_t errlen);
+void emu_server_limits_apply(struct emu_server *s,
+                             const struct emu_conn_limits *lim);
+/* The current limits as JSON (new reference). */
+json_t *emu_server_limits_json(struct emu_server *s);
 
 /* The call store's event hook: sends commsNotifications.  ctx is the
  * emu_server. */

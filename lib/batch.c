@@ -50,6 +50,10 @@ struct timer {
 
 enum item_state { IT_READY, IT_FLIGHT, IT_TIMER, IT_TOKEN };
 
+/* Resends of a stream libcurl failed with CURLE_HTTP2 before any answer
+ * (finished()): libcurl's own limit for refused streams. */
+#define H2_RESENDS 5
+
 struct item {
   struct timer tm;
   struct item *next;                /* ready queue or a fetch's waiters */
@@ -63,6 +67,7 @@ struct item {
   char crid[MGC_UUID_LEN + 1];
   int retries_done;
   int refreshed;
+  int h2_resent; /* resent after failed HTTP/2 sessions (H2_RESENDS) */
   uint64_t first_send_ms;
   struct mgc_attempt attempt;
   mgcall_result res;
@@ -607,6 +612,23 @@ static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
   verbose(b, it);
   if(it->res.status == 401 && !it->refreshed) {
     refresh_after_401(b, it);
+    return;
+  }
+  /* libcurl retries by itself, on a new connection, the streams an
+   * HTTP/2 server refused (RST_STREAM REFUSED_STREAM, ids above a GOAWAY's
+   * last-stream-id), except one: 7.88 fails the first stream of a
+   * connection that a GOAWAY closed with CURLE_HTTP2 (the session's error,
+   * not the stream's; no byte of an answer came).  That one is sent again
+   * at once, not counted as a retry, up to H2_RESENDS times as libcurl
+   * does for the others: a server that keeps failing goes the retry
+   * policy's way. */
+  if(rc == CURLE_HTTP2 && !it->res.status && it->h2_resent < H2_RESENDS) {
+    it->h2_resent++;
+    it->state = IT_READY; /* first in line */
+    it->next = b->ready_head;
+    b->ready_head = it;
+    if(!b->ready_tail)
+      b->ready_tail = it;
     return;
   }
   int retryable = rc == CURLE_OK ? mgc__retry_status(it->res.status)

@@ -102,6 +102,20 @@ char *mgc__redact(const char *text, size_t len)
       line_start = 0;
       continue;
     }
+    /* libcurl's HTTP/2 trace: "h2h3 [authorization: Bearer ...]" (7.88),
+     * "[HTTP/2] [1] [authorization: ...]" (8.x): to the ']' or the end
+     * of the line */
+    if(*p == '[' && (n = header_at(p + 1, left - 1))) {
+      size_t end = n + 1;
+      while(end < left && p[end] != ']' && p[end] != '\r' && p[end] != '\n')
+        end++;
+      if(put(&o, p, n + 1) ||
+         put(&o, " " MGC_REDACTED, strlen(MGC_REDACTED) + 1))
+        goto nomem;
+      i += end; /* the ']' is copied by the next step */
+      line_start = 0;
+      continue;
+    }
     int field_start = i == 0 || text[i - 1] == '&' || text[i - 1] == '?' ||
                       isspace((unsigned char)text[i - 1]);
     if(field_start && (n = form_at(p, left))) {

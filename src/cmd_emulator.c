@@ -25,9 +25,14 @@ static void usage(FILE *out)
       "                       [--record FILE] [--state FILE]\n"
       "                       [--notification-key PEM] "
       "[--unsigned-callbacks]\n"
+      "                       [--max-concurrent-streams N]\n"
+      "                       [--max-requests-per-connection N] "
+      "[--no-http2]\n"
       "\n"
       "A local Microsoft Graph calls + identity service with the real call\n"
-      "lifecycle: calls end after --inactivity-timeout without keepAlive.\n"
+      "lifecycle, over HTTP/1.1 and HTTP/2 (h2 by ALPN with TLS, h2c with\n"
+      "prior knowledge without).  Calls end after --inactivity-timeout\n"
+      "without keepAlive.\n"
       "Prints 'mgcall emulator: listening on URL' when ready; stops on\n"
       "SIGINT/SIGTERM.\n"
       "\n"
@@ -59,7 +64,8 @@ static void usage(FILE *out)
       "  --fault-rate P            answer a fraction P (0.1 or 10%) of Graph\n"
       "                            requests with a fault status\n"
       "  --fault-status LIST       statuses to inject (503); 429/503 carry\n"
-      "                            Retry-After\n"
+      "                            Retry-After; also reset, slow, goaway,\n"
+      "                            rst_stream\n"
       "  --fault-scope graph|token|all  where faults apply (graph)\n"
       "  --retry-after SECONDS     Retry-After of injected 429/503 (1)\n"
       "  --latency DUR             delay every response by DUR\n"
@@ -83,6 +89,12 @@ static void usage(FILE *out)
       "  --threads N               HTTP worker threads (8)\n"
       "  --max-calls N             live + retained calls held at most "
       "(4194304)\n"
+      "  --max-concurrent-streams N  HTTP/2 streams a connection may have "
+      "open\n"
+      "                            (SETTINGS_MAX_CONCURRENT_STREAMS, 100)\n"
+      "  --max-requests-per-connection N  after N requests: a graceful GOAWAY\n"
+      "                            (HTTP/2) or Connection: close (HTTP/1.1)\n"
+      "  --no-http2                HTTP/1.1 only, as an older server\n"
       "  --help                    show this help\n"
       "\n"
       "See docs/mgcall-emulator.md for the endpoints.\n",
@@ -116,6 +128,9 @@ enum {
   OPT_NOTIFICATION_REORDER,
   OPT_THREADS,
   OPT_MAX_CALLS,
+  OPT_MAX_STREAMS,
+  OPT_MAX_REQUESTS,
+  OPT_NO_HTTP2,
   OPT_SEED,
   OPT_HELP
 };
@@ -147,6 +162,9 @@ static const struct option long_opts[] = {
     {"notification-reorder", no_argument, NULL, OPT_NOTIFICATION_REORDER},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
+    {"max-concurrent-streams", required_argument, NULL, OPT_MAX_STREAMS},
+    {"max-requests-per-connection", required_argument, NULL, OPT_MAX_REQUESTS},
+    {"no-http2", no_argument, NULL, OPT_NO_HTTP2},
     {"seed", required_argument, NULL, OPT_SEED},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
@@ -307,6 +325,18 @@ int cmd_emulator(int argc, char **argv)
     case OPT_MAX_CALLS:
       rc = number("--max-calls", optarg, 1, 64UL * 1024 * 1024, &n);
       o.max_calls = (uint32_t)n;
+      break;
+    case OPT_MAX_STREAMS:
+      rc = number("--max-concurrent-streams", optarg, 1, 1000000, &n);
+      o.max_concurrent_streams = (uint32_t)n;
+      break;
+    case OPT_MAX_REQUESTS:
+      rc = number("--max-requests-per-connection", optarg, 1,
+                  1000UL * 1000 * 1000, &n);
+      o.max_requests_per_conn = n;
+      break;
+    case OPT_NO_HTTP2:
+      o.no_http2 = 1;
       break;
     case ':':
       return mgc_cli_usage_error("emulator", "option '%s' needs a value",

@@ -2,6 +2,8 @@
 /* token_response.c - token endpoint / IMDS answers, with jansson. */
 #include "token_response.h"
 
+#include "escape.h"
+
 #include "aad_error.h"
 #include "credential.h"
 
@@ -155,9 +157,10 @@ int mgc__token_response_parse(const char *body, size_t len, long status,
                      "the access_token is not a usable bearer token", err);
   }
   else if(type && strcasecmp(type, "Bearer")) {
+    char shown[64]; /* the server's text, escaped: it reaches the logs */
     rc = mgc__err_set(err, MGCALL_E_AUTH,
-                      "%s answered a token of type '%.40s', not Bearer", what,
-                      type);
+                      "%s answered a token of type '%s', not Bearer", what,
+                      mgc__escape_text(type, shown, sizeof(shown)));
   }
   else if(expires_in > 0 && expires_in <= MAX_LIFETIME) {
     out->expires_at = now + (time_t)expires_in;

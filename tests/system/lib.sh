@@ -35,6 +35,11 @@ T_COUNT=0
 # by T_SCALE (MGCALL_TEST_TIME_SCALE, set by tests/CMakeLists.txt: 3 under
 # TSan, 2 under ASan, else 1).
 T_SCALE=${MGCALL_TEST_TIME_SCALE:-1}
+# Memory bounds (peak RSS) multiply by T_MEM: TSan keeps shadow memory for
+# every byte the program touches (measured: 2.5 to 4 times the plain
+# build's peak), ASan red zones and quarantine (MGCALL_TEST_MEM_SCALE: 4
+# under TSan, 2 under ASan, else 1).
+T_MEM=${MGCALL_TEST_MEM_SCALE:-1}
 # Fault injection is seeded: every emulator of the test gets --seed T_SEED,
 # printed when it starts; MGCALL_TEST_SEED=N repeats a run's faults.
 T_SEED=${MGCALL_TEST_SEED:-$((RANDOM * 32768 + RANDOM))}
@@ -178,12 +183,24 @@ t_done() {
 #   Creates a call (POST /v1.0/communications/calls) and prints its id.
 # t_curl ARGS...
 #   curl -sS with --cacert "$EMU_CA" when EMU_CA is set, and no proxy.
+#
+# Protocol variants (tests/CMakeLists.txt registers some tests twice):
+# MGCALL_TEST_PROTO=h2 makes t_curl speak HTTP/2 to a cleartext emulator
+# (h2c with prior knowledge; with TLS curl takes h2 by ALPN anyway);
+# MGCALL_TEST_PROTO=h1 starts every emulator with --no-http2 (HTTP/1.1
+# only, TLS included).  t_emulator_stop then checks that the emulator
+# served that protocol (one check).
+T_PROTO=${MGCALL_TEST_PROTO:-}
 T_EMU_N=0
 t_curl() {
+  local proto=()
+  if [ "$T_PROTO" = h2 ] && [ "${EMU_URL#http://}" != "$EMU_URL" ]; then
+    proto=(--http2-prior-knowledge)
+  fi
   if [ -n "${EMU_CA:-}" ]; then
-    curl -sS --noproxy '*' --cacert "$EMU_CA" "$@"
+    curl -sS --noproxy '*' "${proto[@]}" --cacert "$EMU_CA" "$@"
   else
-    curl -sS --noproxy '*' "$@"
+    curl -sS --noproxy '*' "${proto[@]}" "$@"
   fi
 }
 
@@ -193,8 +210,10 @@ t_emulator_start() {
   EMU_ERR="$T/emulator.$T_EMU_N.err"
   EMU_URL=
   : >"$EMU_OUT"
-  echo "emulator $T_EMU_N: fault seed $T_SEED (MGCALL_TEST_SEED=$T_SEED repeats it)"
-  "$MGCALL" emulator --listen 127.0.0.1:0 --seed "$T_SEED" "$@" \
+  echo "emulator $T_EMU_N: fault seed $T_SEED (MGCALL_TEST_SEED=$T_SEED repeats it)${T_PROTO:+, protocol variant $T_PROTO}"
+  local only_h1=()
+  [ "$T_PROTO" = h1 ] && only_h1=(--no-http2)
+  "$MGCALL" emulator --listen 127.0.0.1:0 --seed "$T_SEED" "${only_h1[@]}" "$@" \
     >"$EMU_OUT" 2>"$EMU_ERR" </dev/null &
   EMU_PID=$!
   T_PIDS+=("$EMU_PID")
@@ -211,6 +230,17 @@ t_emulator_start() {
 }
 
 t_emulator_stop() {
+  local served
+  case $T_PROTO in
+  h2)
+    served=$(t_curl "$EMU_URL/_emulator/stats" 2>/dev/null | jq -r '.protocols.h2.requests')
+    t_ok '[ "${served:-0}" -gt 1 ]' "variant h2: the emulator served HTTP/2 requests (${served:-none})"
+    ;;
+  h1)
+    served=$(t_curl "$EMU_URL/_emulator/stats" 2>/dev/null | jq -r '.protocols.h2.connections')
+    t_eq "${served:-none}" 0 "variant h1: the emulator served no HTTP/2 connection"
+    ;;
+  esac
   kill -TERM "$EMU_PID" 2>/dev/null
   wait "$EMU_PID" 2>/dev/null
   EMU_STATUS=$?

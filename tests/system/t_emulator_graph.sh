@@ -98,14 +98,14 @@ t_eq "$(body .error.code)" BadRequest "keepAlive with a body: OData error"
 
 req GET "/v1.0/communications/calls/$ID/keepAlive" "${AUTH[@]}"
 t_eq "$S" 405 "GET keepAlive: 405"
-t_grep "$T/hdr" '^Allow: POST' "405 carries Allow"
+t_grep "$T/hdr" '^[Aa]llow: POST' "405 carries Allow"
 req PUT "/v1.0/communications/calls/$ID" "${AUTH[@]}"
 t_eq "$S" 405 "PUT call: 405"
 
 req POST "/v1.0/communications/calls/$ID/keepAlive"
 t_eq "$S" 401 "no token: 401"
 t_eq "$(body .error.code)" InvalidAuthenticationToken "no token: InvalidAuthenticationToken"
-t_grep "$T/hdr" '^WWW-Authenticate: Bearer' "401 carries WWW-Authenticate: Bearer"
+t_grep "$T/hdr" '^[Ww][Ww][Ww]-[Aa]uthenticate: Bearer' "401 carries WWW-Authenticate: Bearer"
 
 # Tamper one byte of the signature.
 sig=${TOK##*.}
@@ -139,7 +139,8 @@ t_eq "$(body .error.code)" BadRequest "unknown path: OData error"
 req GET /nothing/here
 t_eq "$S" 404 "unknown top-level path: 404"
 
-big=$(head -c 70000 /dev/zero | tr '\0' b)
+# (over 24 KiB; below 64 KiB, a field nghttp2's HPACK decoder takes)
+big=$(head -c 30000 /dev/zero | tr '\0' b)
 req GET /_emulator/stats -H "X-Big: $big"
 t_eq "$S" 431 "oversized headers: 431"
 

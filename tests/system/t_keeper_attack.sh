@@ -78,14 +78,14 @@ flood 40
 t_eq "$(grep -c '^401$' "$T/codes")" 40 "40 x 15 MB without a token: 40 x 401"
 peak=$(hwm)
 echo "peak RSS: $before MiB before, $peak MiB after 40 x 15 MB without a token"
-t_ok "[ $peak -lt 64 ]" "no token: peak RSS $peak MiB < 64 MiB (bodies not read)"
+t_ok "[ $peak -lt $((64 * T_MEM)) ]" "no token: peak RSS $peak MiB < $((64 * T_MEM)) MiB (bodies not read)"
 flood 40 "${AUTH[@]}"
 echo "answers with the token: $(sort "$T/codes" | uniq -c | tr '\n' ' ')"
 t_eq "$(grep -vc '^\(400\|503\)$' "$T/codes")" 0 \
   "with the token: every upload answered 400 (not JSON) or 503 (busy)"
 peak=$(hwm)
 echo "peak RSS: $peak MiB after 40 x 15 MB with the token"
-t_ok "[ $peak -lt 200 ]" "token: peak RSS $peak MiB < 200 MiB (64 MiB body budget)"
+t_ok "[ $peak -lt $((200 * T_MEM)) ]" "token: peak RSS $peak MiB < $((200 * T_MEM)) MiB (64 MiB body budget)"
 # four uploads that announce 15 MB and send nothing hold 60 MB of the
 # 64 MiB budget: the next is refused from its headers
 held=()
@@ -215,7 +215,7 @@ t_eq "$(code -X POST "${JSON[@]}" --data-binary "@$T/amp.json" "$K_URL/calls")" 
   "16 MiB of [{},{},...]: 413"
 peak=$(hwm)
 echo "peak RSS: $before MiB before, $peak MiB after 16 MiB of [{},...]"
-t_ok "[ $peak -lt 100 ]" "counted before built: peak RSS $peak MiB < 100 MiB"
+t_ok "[ $peak -lt $((100 * T_MEM)) ]" "counted before built: peak RSS $peak MiB < $((100 * T_MEM)) MiB"
 # 20,000 calls (startedAt now: nothing is due for an hour)
 seq -f "{\"callId\":\"page-%05g\",\"startedAt\":\"$NOW\"}" 1 20000 | paste -sd, |
   sed 's/^/[/; s/$/]/' >"$T/bulk.json"
@@ -249,7 +249,7 @@ wait "${readers[@]}"
 echo "slow readers' answers: $(sort "$T/readers" | uniq -c | tr '\n' ' ')"
 peak=$(hwm)
 echo "peak RSS: $peak MiB after 60 slow readers of 10,000-call pages"
-t_ok "[ $peak -lt 200 ]" "paged and budgeted: peak RSS $peak MiB < 200 MiB"
+t_ok "[ $peak -lt $((200 * T_MEM)) ]" "paged and budgeted: peak RSS $peak MiB < $((200 * T_MEM)) MiB"
 k_stop TERM
 
 # --- item 4: API token files ---------------------------------------------------------

@@ -31,6 +31,14 @@ static void test_headers(void **state)
   /* Only at a line start: a header name inside a value is left alone. */
   check("X-Note: authorization: fine\r\n", "X-Note: authorization: fine\r\n");
   check("Authorization:", "Authorization: [REDACTED]");
+  /* libcurl's HTTP/2 trace lines (7.88 and 8.x) */
+  check("h2h3 [authorization: Bearer eyJ.abc.def]\n",
+        "h2h3 [authorization: [REDACTED]]\n");
+  check("[HTTP/2] [1] [authorization: Bearer eyJ.abc.def]\n",
+        "[HTTP/2] [1] [authorization: [REDACTED]]\n");
+  check("h2h3 [authorization: Bearer eyJ.abc",
+        "h2h3 [authorization: [REDACTED]");
+  check("h2h3 [accept: */*]\n", "h2h3 [accept: */*]\n");
 }
 
 static void test_form(void **state)
