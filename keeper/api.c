@@ -12,6 +12,7 @@
 #include "notify_auth.h"
 #include "page.h"
 #include "regs.h"
+#include "status.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -40,6 +41,9 @@ struct kapi {
   atomic_uint pages; /* GET /calls pages being built */
   struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
 };
+
+/* docs/openapi/keeper.yaml, built in (keeper/embed.cmake). */
+extern const unsigned char kapi_openapi_yaml[];
 
 /* Per request: made by uri_seen() when the request line arrives. */
 struct upload {
@@ -82,6 +86,13 @@ static mhd_result send_text(struct MHD_Connection *con, unsigned status,
   MHD_add_response_header(r, "Content-Type", type);
   MHD_add_response_header(r, "Cache-Control", "no-store");
   MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  if(!strncmp(type, "text/html", 9)) { /* the status page */
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; style-src 'unsafe-inline'; "
+                            "base-uri 'none'; form-action 'none'; "
+                            "frame-ancestors 'none'");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+  }
   if(status == 401)
     MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"mgcall\"");
   mhd_result rc = MHD_queue_response(con, status, r);
@@ -235,6 +246,17 @@ static void notif_run(void *arg)
   free(j);
 }
 
+/* A page thread (GET /calls, GET /): 1, or 0 when KAPI_THREADS - 1 are
+ * building pages already (one thread always stays free for /healthz).
+ * Given back with atomic_fetch_sub(&api->pages, 1). */
+static int page_slot_take(struct kapi *api)
+{
+  if(atomic_fetch_add(&api->pages, 1) < KAPI_THREADS - 1)
+    return 1;
+  atomic_fetch_sub(&api->pages, 1);
+  return 0;
+}
+
 static mhd_result get_calls(struct kapi *api, struct MHD_Connection *con)
 {
   const char *after = NULL;
@@ -254,18 +276,36 @@ static mhd_result get_calls(struct kapi *api, struct MHD_Connection *con)
   if(kguard_in_use(api->guard) + q.limit * 256 > KGUARD_BODY_BUDGET)
     return send_error(con, 503, "busy",
                       "too many large answers in flight: retry later");
-  /* one thread always stays free of page building (for /healthz) */
-  if(atomic_fetch_add(&api->pages, 1) >= KAPI_THREADS - 1) {
-    atomic_fetch_sub(&api->pages, 1);
+  if(!page_slot_take(api))
     return send_error(con, 503, "busy",
                       "too many pages being built: retry later");
-  }
   struct mgc_err err = {0};
   json_t *page = kpage_calls(api->core, &q, &err);
   atomic_fetch_sub(&api->pages, 1);
   if(!page)
     return send_error(con, 503, "storeUnavailable", err.msg);
   return send_json(con, 200, page);
+}
+
+/* GET /: the status page (keeper/status.h gathers, status_page.h renders
+ * with no lock held), built in one of the page threads like GET /calls. */
+static mhd_result get_status_page(struct kapi *api, struct MHD_Connection *con)
+{
+  if(!page_slot_take(api))
+    return send_error(con, 503, "busy",
+                      "too many pages being built: retry later");
+  struct ksp_snapshot snap;
+  char *html = NULL;
+  if(!kstat_collect(api->core, &snap)) {
+    html = ksp_render(&snap);
+    ksp_release(&snap);
+  }
+  atomic_fetch_sub(&api->pages, 1);
+  if(!html)
+    return send_error(con, 500, "internal", "out of memory");
+  mhd_result rc = send_text(con, 200, "text/html; charset=utf-8", html);
+  free(html);
+  return rc;
 }
 
 static mhd_result post_notifications(struct kapi *api,
@@ -608,6 +648,17 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
     if(strcmp(method, "GET"))
       return send_error(con, 405, "methodNotAllowed", "use GET");
     return send_json(con, 200, kcore_fleet_json(api->core));
+  }
+  if(!strcmp(url, "/")) {
+    if(strcmp(method, "GET"))
+      return send_error(con, 405, "methodNotAllowed", "use GET");
+    return get_status_page(api, con);
+  }
+  if(!strcmp(url, "/openapi.yaml")) {
+    if(strcmp(method, "GET"))
+      return send_error(con, 405, "methodNotAllowed", "use GET");
+    return send_text(con, 200, "application/yaml",
+                     (const char *)kapi_openapi_yaml);
   }
   if(!strcmp(url, "/metrics")) {
     if(strcmp(method, "GET"))

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* api.h - the keeper's control API over HTTP (libmicrohttpd, its own
- * thread): /calls, /calls/{id}, /notifications, /metrics, /healthz. */
+ * thread): / (the status page), /calls, /calls/{id}, /notifications,
+ * /metrics, /healthz,
+ * /openapi.yaml (docs/openapi/keeper.yaml, the contract of all of them). */
 #ifndef MGCALL_KEEPER_API_H
 #define MGCALL_KEEPER_API_H
 

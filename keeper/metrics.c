@@ -116,6 +116,14 @@ uint64_t km_keepalives(struct kmetrics *m, long status)
   return v;
 }
 
+uint64_t km_ended_count(struct kmetrics *m, enum ks_reason reason)
+{
+  pthread_mutex_lock(&m->lock);
+  uint64_t v = (unsigned)reason < 5 ? m->ended[reason] : 0;
+  pthread_mutex_unlock(&m->lock);
+  return v;
+}
+
 uint64_t km_hook_runs(struct kmetrics *m, enum km_hook_kind kind, int ok)
 {
   pthread_mutex_lock(&m->lock);

@@ -42,6 +42,8 @@ void km_flow(struct kmetrics *m, const struct km_flow *flow);
 /* Read back a counter (tests, the demo). */
 uint64_t km_keepalives(struct kmetrics *m, long status);
 uint64_t km_hook_runs(struct kmetrics *m, enum km_hook_kind kind, int ok);
+/* Calls ended with reason since start (the status page). */
+uint64_t km_ended_count(struct kmetrics *m, enum ks_reason reason);
 
 /* Render every metric in the Prometheus text format 0.0.4.  states: calls
  * by live state (indexed by enum ks_state); min_left_ms: least time to a

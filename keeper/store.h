@@ -38,6 +38,18 @@ struct kstore_call {
 /* Called per row; return non-zero to stop. */
 typedef int (*kstore_row_cb)(void *ud, const struct kstore_call *row);
 
+/* An ended (or lost) call with the outcome of its end's hook jobs (the
+ * jobs stamped with its ended time).  Strings borrowed, as above. */
+struct kstore_ended {
+  struct kstore_call call;
+  const char *hook;       /* "failed" when a job gave up, else "pending"
+                             when one is pending, else "delivered"; NULL
+                             when no job is stored (no hook, or purged) */
+  int hook_attempts;      /* the most attempts a job of it started */
+  const char *hook_error; /* the last error of a job not delivered, or NULL */
+};
+typedef int (*kstore_ended_cb)(void *ud, const struct kstore_ended *row);
+
 /* State sets for list_page. */
 #define KSTORE_STATE_ACTIVE 1u
 #define KSTORE_STATE_AT_RISK 2u
@@ -104,6 +116,12 @@ struct kstore_ops {
   int (*list_page)(struct kstore *st, unsigned states, const char *after,
                    size_t limit, kstore_row_cb cb, void *ud, int *more,
                    struct mgc_err *err);
+  /* The limit calls in state ended or lost that ended last, newest first,
+   * cb once each (the status page): an indexed query whatever the table
+   * holds.  MGCALL_OK or MGCALL_E_INTERNAL.  NULL in a backend without it
+   * (the status page then says so). */
+  int (*list_ended)(struct kstore *st, size_t limit, kstore_ended_cb cb,
+                    void *ud, struct mgc_err *err);
 
   /* ---- the hook outbox (see struct kstore_hook) ----
    * Times: now_ms is the caller's wall clock (ms since the epoch); a store
@@ -199,6 +217,6 @@ int kstore_sqlite_open(const char *path, struct kstore **out,
                        struct mgc_err *err);
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define KSTORE_SQLITE_SCHEMA 2
+#define KSTORE_SQLITE_SCHEMA 3
 
 #endif

@@ -60,6 +60,8 @@ static const char *const migrations[] = {
     "  WHERE state <> 'pending';"
     "CREATE INDEX calls_ended ON calls(ended_ms) "
     "  WHERE state IN ('ended','lost');",
+    /* 2 -> 3: the hook jobs of a call's end (the status page) */
+    "CREATE INDEX hook_jobs_call ON hook_jobs(call_id, created_ms);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -185,25 +187,31 @@ static const char *col_text(sqlite3_stmt *st, int i)
   return (const char *)sqlite3_column_text(st, i);
 }
 
+/* The COLS of the current row (strings valid until the next step). */
+static struct kstore_call col_call(sqlite3_stmt *st)
+{
+  return (struct kstore_call){
+      .call_id = col_text(st, 0),
+      .tenant_id = col_text(st, 1),
+      .state = col_text(st, 2),
+      .reason = col_text(st, 3),
+      .last_error = col_text(st, 4),
+      .added_ms = sqlite3_column_int64(st, 5),
+      .started_ms = sqlite3_column_int64(st, 6),
+      .last_success_ms = sqlite3_column_int64(st, 7),
+      .next_due_ms = sqlite3_column_int64(st, 8),
+      .ended_ms = sqlite3_column_int64(st, 9),
+      .failures = sqlite3_column_int(st, 10),
+  };
+}
+
 static int each_row(struct sqlite_store *s, sqlite3_stmt *st, kstore_row_cb cb,
                     void *ud, size_t *count, struct mgc_err *err)
 {
   int rc;
   *count = 0;
   while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    struct kstore_call r = {
-        .call_id = col_text(st, 0),
-        .tenant_id = col_text(st, 1),
-        .state = col_text(st, 2),
-        .reason = col_text(st, 3),
-        .last_error = col_text(st, 4),
-        .added_ms = sqlite3_column_int64(st, 5),
-        .started_ms = sqlite3_column_int64(st, 6),
-        .last_success_ms = sqlite3_column_int64(st, 7),
-        .next_due_ms = sqlite3_column_int64(st, 8),
-        .ended_ms = sqlite3_column_int64(st, 9),
-        .failures = sqlite3_column_int(st, 10),
-    };
+    struct kstore_call r = col_call(st);
     if(!r.call_id)
       continue;
     (*count)++;
@@ -280,6 +288,52 @@ static int sq_page(struct kstore *base, unsigned states, const char *after,
   if(more)
     *more = p.more;
   return rc;
+}
+
+/* The calls that ended last (calls_ended), each with its end's hook jobs
+ * (hook_jobs_call): ?1 = limit. */
+#define JOBS_OF_END                                                            \
+  " FROM hook_jobs h WHERE h.call_id = c.call_id AND h.created_ms = "          \
+  "c.ended_ms"
+static const char SQL_ENDED[] =
+    "SELECT " COLS ","
+    " (SELECT CASE WHEN count(*) = 0 THEN NULL"
+    "   WHEN sum(h.state = 'failed') > 0 THEN 'failed'"
+    "   WHEN sum(h.state = 'pending') > 0 THEN 'pending'"
+    "   ELSE 'delivered' END" JOBS_OF_END "),"
+    " (SELECT max(h.attempts)" JOBS_OF_END "),"
+    " (SELECT h.last_error" JOBS_OF_END " AND h.state <> 'delivered'"
+    "   AND h.last_error IS NOT NULL ORDER BY h.job_id DESC LIMIT 1)"
+    " FROM calls c WHERE c.state IN ('ended','lost')"
+    " ORDER BY c.ended_ms DESC LIMIT ?1";
+
+static int prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st,
+                   struct mgc_err *err);
+
+static int sq_list_ended(struct kstore *base, size_t limit, kstore_ended_cb cb,
+                         void *ud, struct mgc_err *err)
+{
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  sqlite3_stmt *st;
+  if(prepare(s, SQL_ENDED, &st, err))
+    return MGCALL_E_INTERNAL;
+  sqlite3_bind_int64(st, 1, limit > INT32_MAX ? INT32_MAX : (int64_t)limit);
+  int rc;
+  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct kstore_ended r = {
+        .call = col_call(st),
+        .hook = col_text(st, 11),
+        .hook_attempts = sqlite3_column_int(st, 12),
+        .hook_error = col_text(st, 13),
+    };
+    if(r.call.call_id && cb(ud, &r))
+      break;
+  }
+  int ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+  if(!ok)
+    db_err(s, err, "read");
+  sqlite3_finalize(st);
+  return ok ? MGCALL_OK : MGCALL_E_INTERNAL;
 }
 
 /* ---- the hook outbox ---- */
@@ -557,6 +611,7 @@ static const struct kstore_ops sqlite_ops = {
     .get = sq_get,
     .load_active = sq_load,
     .list_page = sq_page,
+    .list_ended = sq_list_ended,
     .put_outbox = sq_put_outbox,
     .claim_hooks = sq_claim_hooks,
     .hook_finish = sq_hook_finish,
