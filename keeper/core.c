@@ -243,6 +243,16 @@ void kcore_end_locked(struct kcore *k, struct ks_call *c, enum ks_reason reason)
     return;
   c->ended_wall = kcore_wall_ms();
   k->terminal++;
+  if(k->fleet && !k->fleet->term_of(k->fleet->ud, c->call_id)) {
+    /* a call of a shard being handed over (lease.c): its new owner records
+     * the end and runs its hooks; nothing is written or counted here */
+    klog(KLOG_INFO, c->call_id, NULL,
+         "%s (reason %s) while its shard is handed over: left to its new "
+         "owner",
+         reason == KS_REASON_LOST ? "lost" : "ended", ks_reason_name(reason));
+    sweep_terminal(k);
+    return;
+  }
   km_ended(k->metrics, reason);
   klog(reason == KS_REASON_LOST ? KLOG_ERROR : KLOG_INFO, c->call_id, NULL,
        "%s (reason %s)", reason == KS_REASON_LOST ? "lost" : "ended",

@@ -30,6 +30,10 @@ struct klease {
   struct kcore_fleet hooks;
   /* under core->lock: the term of each shard held, 0 = not held */
   int64_t terms[NSHARDS];
+  /* under core->lock: shards lost or given up whose calls are still sent
+   * (never written) until their new owner has written progress for them:
+   * the term this keeper had, 0 = none */
+  int64_t handing[NSHARDS];
   /* lease thread: shards taken whose calls could not be loaded yet */
   unsigned char unloaded[NSHARDS];
   /* calls dropped while a request was out: forgotten once it is back
@@ -162,8 +166,8 @@ static void ghost_add(struct klease *l, const char *call_id)
 }
 
 struct drop_set {
-  struct klease *l;
-  const unsigned char *shards; /* [NSHARDS]: 1 = drop */
+  int (*pick)(void *ud, const struct ks_call *c);
+  void *ud;
   struct ks_call **v;
   size_t n, cap;
 };
@@ -171,7 +175,7 @@ struct drop_set {
 static void pick_dropped(void *ud, struct ks_call *c)
 {
   struct drop_set *d = ud;
-  if(!d->shards[shard_of(c->call_id)])
+  if(!d->pick(d->ud, c))
     return;
   if(d->n == d->cap) {
     size_t cap = d->cap ? d->cap * 2 : 256;
@@ -184,20 +188,14 @@ static void pick_dropped(void *ud, struct ks_call *c)
   d->v[d->n++] = c;
 }
 
-static int in_marked(void *ud, const struct ks_call *c)
-{
-  const unsigned char *shards = ud;
-  return shards[shard_of(c->call_id)];
-}
-
-/* Forget every call of the marked shards; returns how many. */
-static size_t drop_calls(struct klease *l, const unsigned char *shards)
+/* Forget every call pick(ud, c) chooses (the same answer every time it is
+ * asked); returns how many. */
+static size_t drop_where(struct klease *l,
+                         int (*pick)(void *ud, const struct ks_call *c),
+                         void *ud)
 {
   struct kcore *k = l->core;
-  struct drop_set d = {l, shards, NULL, 0, 0};
-  for(int s = 0; s < NSHARDS; s++)
-    if(shards[s])
-      l->terms[s] = 0; /* from now on nothing is written for them */
+  struct drop_set d = {pick, ud, NULL, 0, 0};
   ks_foreach(k->sched, pick_dropped, &d);
   for(size_t i = 0; i < d.n; i++) {
     struct ks_call *c = d.v[i];
@@ -215,9 +213,130 @@ static size_t drop_calls(struct klease *l, const unsigned char *shards)
       ghost_remove(l, (size_t)g);
   }
   /* the rest in one pass (one by one would walk the lists per call) */
-  ks_forget_if(k->sched, in_marked, (void *)shards);
+  ks_forget_if(k->sched, pick, ud);
   free(d.v);
   return d.n;
+}
+
+/* Stop writing for the marked shards but keep sending their calls until
+ * their new owner is seen keeping them (settle_handovers): a shard's new
+ * owner may not load its calls at once (a database that just came back, a
+ * connection cut), and a duplicate keepAlive is harmless where a missed
+ * one is not.  Returns how many calls stay in memory for them. */
+struct count_set {
+  const unsigned char *shards;
+  size_t n;
+};
+
+static void count_marked(void *ud, struct ks_call *c)
+{
+  struct count_set *cs = ud;
+  cs->n += cs->shards[shard_of(c->call_id)] != 0;
+}
+
+static size_t hand_over(struct klease *l, const unsigned char *shards)
+{
+  for(int s = 0; s < NSHARDS; s++)
+    if(shards[s]) {
+      if(l->terms[s])
+        l->handing[s] = l->terms[s];
+      l->terms[s] = 0; /* from now on nothing is written for them */
+    }
+  struct count_set cs = {shards, 0};
+  ks_foreach(l->core->sched, count_marked, &cs);
+  return cs.n;
+}
+
+/* settle_handovers: the calls of handed-over shards the database says are
+ * still ours to send (active, no write under a later term yet), sorted. */
+struct settle {
+  unsigned char mask[NSHARDS]; /* handing shards asked about */
+  unsigned char kept[NSHARDS]; /* ... with a call still ours */
+  const char **keep;
+  size_t nkeep;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int handed(void *ud, const struct ks_call *c)
+{
+  const struct settle *st = ud;
+  if(!st->mask[shard_of(c->call_id)])
+    return 0;
+  const char *id = c->call_id;
+  return !bsearch(&id, st->keep, st->nkeep, sizeof(*st->keep), cmp_id);
+}
+
+/* Forget the calls of handed-over shards that their new owner has written
+ * progress for (or that ended or went from the store); a shard whose calls
+ * are all gone is handed over.  On any error everything stays (sending). */
+static void settle_handovers(struct klease *l)
+{
+  struct kcore *k = l->core;
+  struct settle st = {0};
+  int64_t asked[NSHARDS] = {0};
+  struct kpg_array sh, tm;
+  kpg_array_init(&sh);
+  kpg_array_init(&tm);
+  size_t n = 0;
+  pthread_mutex_lock(&k->lock);
+  for(int s = 0; s < NSHARDS; s++)
+    if(l->handing[s]) {
+      asked[s] = l->handing[s];
+      kpg_array_int(&sh, s);
+      kpg_array_int(&tm, l->handing[s]);
+      n++;
+    }
+  pthread_mutex_unlock(&k->lock);
+  const char *p[] = {n ? kpg_array_text(&sh) : NULL,
+                     n ? kpg_array_text(&tm) : NULL};
+  struct mgc_err err = {0};
+  PGresult *res = NULL;
+  if(p[0] && p[1])
+    res = kpg_exec(l->pg, "read handed-over calls",
+                   "SELECT c.call_id FROM mgcall_calls c"
+                   " JOIN unnest($1::int[], $2::bigint[]) AS g(shard, term)"
+                   " ON c.shard = g.shard"
+                   " WHERE c.state = 'active' AND c.term <= g.term",
+                   2, p, &err);
+  kpg_array_release(&sh);
+  kpg_array_release(&tm);
+  if(!res) {
+    if(n && err.msg[0])
+      klog(KLOG_WARN, NULL, NULL, "%s: still sending for them", err.msg);
+    return;
+  }
+  int rows = PQntuples(res);
+  st.keep = rows ? malloc((size_t)rows * sizeof(*st.keep)) : NULL;
+  if(rows && !st.keep) {
+    PQclear(res);
+    return;
+  }
+  for(int r = 0; r < rows; r++) {
+    st.keep[st.nkeep++] = PQgetvalue(res, r, 0);
+    st.kept[shard_of(PQgetvalue(res, r, 0))] = 1;
+  }
+  qsort(st.keep, st.nkeep, sizeof(*st.keep), cmp_id);
+  size_t dropped = 0, done = 0;
+  pthread_mutex_lock(&k->lock);
+  for(int s = 0; s < NSHARDS; s++) /* not re-taken or dropped meanwhile */
+    st.mask[s] = asked[s] && l->handing[s] == asked[s];
+  dropped = drop_where(l, handed, &st);
+  for(int s = 0; s < NSHARDS; s++)
+    if(st.mask[s] && !st.kept[s]) {
+      l->handing[s] = 0;
+      done++;
+    }
+  pthread_mutex_unlock(&k->lock);
+  free(st.keep);
+  PQclear(res);
+  if(dropped || done)
+    klog(KLOG_INFO, NULL, NULL,
+         "handed over %zu calls to their new owners (%zu shard%s done)",
+         dropped, done, done == 1 ? "" : "s");
 }
 
 /* Forget ghosts whose request came back. */
@@ -490,6 +609,7 @@ static void take(struct klease *l, int want)
     if(s < 0 || s >= NSHARDS)
       continue;
     l->terms[s] = kpg_int(res, r, 1);
+    l->handing[s] = 0; /* ours again: its calls in memory stay */
     from_other[s] = !PQgetisnull(res, r, 2);
     shards[n++] = s;
   }
@@ -511,7 +631,8 @@ static void take(struct klease *l, int want)
 }
 
 /* Release the marked shards: their progress written first, then their
- * calls dropped, then the leases given up (term + 1). */
+ * calls handed over (forget) or only no longer written (leaving), then the
+ * leases given up (term + 1). */
 static void release(struct klease *l, const unsigned char *mark, size_t n,
                     int forget, const char *why)
 {
@@ -526,8 +647,8 @@ static void release(struct klease *l, const unsigned char *mark, size_t n,
   kpg_array_init(&a);
   size_t calls = 0;
   pthread_mutex_lock(&k->lock);
-  if(forget)
-    calls = drop_calls(l, mark);
+  if(forget) /* sent until their new owner keeps them */
+    calls = hand_over(l, mark);
   else /* leaving: memory goes with the keeper, only stop writing */
     for(int s = 0; s < NSHARDS; s++)
       if(mark[s])
@@ -545,8 +666,10 @@ static void release(struct klease *l, const unsigned char *mark, size_t n,
     klog(KLOG_WARN, NULL, NULL, "%s (they expire by themselves)", err.msg);
   kpg_array_release(&a);
   if(forget)
-    klog(KLOG_INFO, NULL, NULL, "released %zu shard%s (%zu calls): %s", n,
-         n == 1 ? "" : "s", calls, why);
+    klog(KLOG_INFO, NULL, NULL,
+         "released %zu shard%s (%zu calls, sent until their new owner "
+         "keeps them): %s",
+         n, n == 1 ? "" : "s", calls, why);
   else
     klog(KLOG_INFO, NULL, NULL, "released %zu shard%s: %s", n,
          n == 1 ? "" : "s", why);
@@ -569,7 +692,7 @@ static void tick(struct klease *l)
     klog(KLOG_INFO, NULL, NULL, "leases: the database is reachable again");
   l->down = 0;
   unsigned char lost[NSHARDS] = {0};
-  size_t nlost = 0, held = 0, dropped = 0;
+  size_t nlost = 0, held = 0, kept = 0;
   pthread_mutex_lock(&k->lock);
   for(int s = 0; s < NSHARDS; s++) {
     if(l->terms[s] && got[s] != l->terms[s]) {
@@ -580,14 +703,14 @@ static void tick(struct klease *l)
       held++;
   }
   if(nlost)
-    dropped = drop_calls(l, lost);
+    kept = hand_over(l, lost);
   sweep_ghosts(l);
   pthread_mutex_unlock(&k->lock);
   if(nlost) {
     klog(KLOG_WARN, NULL, NULL,
-         "lost %zu shard%s to another keeper (lease expired): %zu calls "
-         "dropped",
-         nlost, nlost == 1 ? "" : "s", dropped);
+         "lost %zu shard%s to another keeper (lease expired): their %zu "
+         "calls are sent, not written, until their new owner keeps them",
+         nlost, nlost == 1 ? "" : "s", kept);
     pthread_mutex_lock(&l->lock);
     l->lost += nlost;
     pthread_mutex_unlock(&l->lock);
@@ -603,6 +726,7 @@ static void tick(struct klease *l)
     }
   if(nstray)
     release(l, stray, nstray, 1, "held under this node id before");
+  settle_handovers(l);
   size_t live = read_members(l, &err);
   if(!live) {
     klog(KLOG_WARN, NULL, NULL, "%s", err.msg[0] ? err.msg : "no members");

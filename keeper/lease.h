@@ -4,15 +4,17 @@
  *
  * One thread with its own connection.  Every TTL/4 (at most every 5 s) it
  * renews every lease it holds with one statement (and its member heartbeat
- * with it), drops the shards it finds taken (their calls leave the schedule),
- * takes expired or free shards with SKIP LOCKED up to its fair share
- * ceil(shards / live members) and releases what is above it, so that a
- * joining keeper gets its share by moving the fewest shards.  Every few
- * hundred ms it reads the registrations and removals made through any node
- * for the shards it holds ("unclaimed" rows) and acts on them.  While the
- * database is unreachable it keeps everything it holds (err on the side of
- * sending); writes are fenced by term in SQL, so a keeper that lost a shard
- * (paused, cut off) writes nothing for it. */
+ * with it), hands over the shards it finds taken (nothing more is written
+ * for them; their calls are still sent until the database shows the new
+ * owner's first write for each, then they leave the schedule), takes expired or
+ * free shards with SKIP LOCKED up to its fair share ceil(shards / live members)
+ * and releases (hands over) what is above it, so that a joining keeper gets its
+ * share by moving the fewest shards.  Every few hundred ms it reads the
+ * registrations and removals made through any node for the shards it holds
+ * ("unclaimed" rows) and acts on them.  While the database is unreachable it
+ * keeps everything it holds (err on the side of sending); writes are fenced by
+ * term in SQL, so a keeper that lost a shard (paused, cut off) writes nothing
+ * for it. */
 #ifndef MGCALL_KEEPER_LEASE_H
 #define MGCALL_KEEPER_LEASE_H
 
