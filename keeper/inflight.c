@@ -9,7 +9,8 @@
 #include <string.h>
 
 struct slot {
-  uint32_t sent, retries;
+  uint32_t sent, retries, answers;
+  uint64_t latency_ms; /* sum over the answers */
 };
 
 struct kif {
@@ -20,16 +21,16 @@ struct kif {
   struct slot slots[KIF_SLOTS];
   size_t cur;
   int64_t slot_ms;
-  /* latency */
-  double srtt_ms;
-  int have_rtt;
+  /* latency: the mean over the ring's answers (Little's law wants the
+   * mean); the last one while the ring has none */
+  double latency_ms;
   /* AIMD ceiling */
   double ceiling;
   int64_t last_decrease_ms;
   uint64_t decreases;
   /* demand, from the last tick */
   int64_t tick_ms;
-  unsigned demand;
+  unsigned demand, need_floor;
   double need_per_s;
   size_t backlog;
   /* the falling-behind check */
@@ -54,7 +55,7 @@ struct kif *kif_new(const struct kif_config *cfg, int64_t now_ms)
   f->slot_ms = now_ms;
   f->check_ms = now_ms;
   f->tick_ms = now_ms;
-  f->srtt_ms = KIF_LATENCY_INIT_MS;
+  f->latency_ms = KIF_LATENCY_INIT_MS;
   f->ceiling = f->cfg.max; /* open until Graph pushes back */
   f->last_decrease_ms = now_ms - 1000000;
   f->demand = f->floor;
@@ -79,6 +80,8 @@ unsigned kif_target(const struct kif *f)
   unsigned ceil_n = (unsigned)f->ceiling;
   if(ceil_n < t)
     t = ceil_n;
+  if(t < f->need_floor) /* pushback never cuts below the schedule's need */
+    t = f->need_floor;
   if(t < f->floor)
     t = f->floor;
   if(t > f->cfg.max)
@@ -130,6 +133,18 @@ void kif_retry(struct kif *f, int64_t now_ms)
   f->slots[f->cur].retries++;
 }
 
+/* The mean latency of the answers in the ring. */
+static void update_latency(struct kif *f)
+{
+  uint64_t n = 0, sum = 0;
+  for(size_t i = 0; i < KIF_SLOTS; i++) {
+    n += f->slots[i].answers;
+    sum += f->slots[i].latency_ms;
+  }
+  if(n)
+    f->latency_ms = (double)sum / (double)n;
+}
+
 void kif_done(struct kif *f, int64_t now_ms, int64_t latency_ms,
               enum kif_answer answer, size_t in_flight)
 {
@@ -137,19 +152,17 @@ void kif_done(struct kif *f, int64_t now_ms, int64_t latency_ms,
     return; /* a refused connection says nothing about Graph's pace */
   if(latency_ms < 0)
     latency_ms = 0;
-  if(!f->have_rtt) {
-    f->srtt_ms = (double)latency_ms;
-    f->have_rtt = 1;
-  }
-  else
-    f->srtt_ms += ((double)latency_ms - f->srtt_ms) / 8;
+  advance(f, now_ms);
+  f->slots[f->cur].answers++;
+  f->slots[f->cur].latency_ms += (uint64_t)latency_ms;
+  update_latency(f);
   if(f->cfg.fixed)
     return;
   double max = f->cfg.max;
   if(answer == KIF_ANSWER_PUSHBACK) {
-    /* once per round trip: the answers of one window all carry the same
-     * news */
-    if(now_ms - f->last_decrease_ms < (int64_t)f->srtt_ms)
+    /* once per window: an answer to a request sent before the last cut
+     * carries the news that cut was made for */
+    if(now_ms - latency_ms <= f->last_decrease_ms)
       return;
     double base = (double)in_flight + 1;
     if(base > f->ceiling)
@@ -177,11 +190,14 @@ int kif_tick(struct kif *f, int64_t now_ms, size_t live, size_t backlog)
   advance(f, now_ms);
   f->tick_ms = now_ms;
   f->backlog = backlog;
-  f->need_per_s =
-      (double)live * 1000.0 / (double)f->cfg.interval_ms + per_s(f, now_ms, 1);
+  double schedule_per_s = (double)live * 1000.0 / (double)f->cfg.interval_ms;
+  f->need_per_s = schedule_per_s + per_s(f, now_ms, 1);
   double rate = f->need_per_s + (double)backlog * 1000.0 / KIF_DRAIN_MS;
-  double want = ceil(KIF_HEADROOM * rate * f->srtt_ms / 1000.0);
+  double want = ceil(KIF_HEADROOM * rate * f->latency_ms / 1000.0);
   f->demand = want > f->cfg.max ? f->cfg.max : (unsigned)want;
+  /* the schedule alone (no retries, no backlog, no headroom) */
+  double need = ceil(schedule_per_s * f->latency_ms / 1000.0);
+  f->need_floor = need > f->cfg.max ? f->cfg.max : (unsigned)need;
   if(now_ms - f->check_ms < KIF_CHECK_MS)
     return 0;
   f->check_ms = now_ms;
@@ -205,7 +221,7 @@ void kif_get_stats(const struct kif *f, struct kif_stats *out)
   out->max = kif_max(f);
   out->need_per_s = f->need_per_s;
   out->achieved_per_s = per_s(f, f->tick_ms, 0); /* as of the last tick */
-  out->latency_ms = f->srtt_ms;
+  out->latency_ms = f->latency_ms;
   out->lateness_ms = f->late_ms;
   out->decreases = f->decreases;
   out->backlog = f->backlog;

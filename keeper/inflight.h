@@ -9,8 +9,15 @@
  *    latency, times a headroom.  Recomputed by kif_tick(): once per turn of
  *    the main loop, and whenever due calls wait for the target;
  *  - a ceiling that Graph's pushback moves (AIMD): a 429 or 503 multiplies
- *    it by KIF_DECREASE (at most once per round trip), every other answer
+ *    it by KIF_DECREASE (at most once per window: only the answer to a
+ *    request sent after the last cut cuts again), every other answer
  *    raises it by KIF_INCREASE_PCT % of the maximum per round trip.
+ * Latency is the mean over the last 5 s of answers (Little's law wants the
+ * mean; a smoothed last value swings with a few slow answers).
+ * Pushback never takes the target below what the schedule alone needs
+ * (live calls / interval x latency, no retries, no backlog, no headroom):
+ * below it every call drifts late until it is deadline-critical, and the
+ * same requests go out anyway, all at their deadline.
  * The result stays between KIF_FLOOR and the maximum (--max-concurrency).
  * With a fixed concurrency (--concurrency N) the target is N, always.
  *
@@ -93,7 +100,7 @@ struct kif_stats {
   unsigned target, ceiling, demand, max;
   double need_per_s;     /* live / interval + retries */
   double achieved_per_s; /* sent over the last 5 s */
-  double latency_ms;     /* smoothed (1/8 per answer) */
+  double latency_ms;     /* mean over the last 5 s of answers */
   int64_t lateness_ms;   /* the latest check's largest lateness */
   uint64_t decreases;    /* times pushback lowered the ceiling */
   size_t backlog;

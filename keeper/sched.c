@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* sched.c - the keeper's schedule: a hash of calls by id, a binary min-heap
- * on (due, seq), a FIFO ready list (libuv timers, chrony). */
+ * on (due, seq) (libuv timers, chrony), and the calls already due in a
+ * second min-heap on (deadline, due, seq): when the keeper cannot send all
+ * that is due at once (a backlog after an outage, a restart, pushback), the
+ * earliest deadline goes first, so a retry whose deadline is near is never
+ * stuck behind thousands of fresh calls. */
 #include "sched.h"
 
 #include "mgcx.h"
@@ -19,9 +23,9 @@ struct ks_sched {
   /* min-heap of scheduled calls (struct ks_call *, by due time then seq;
    * each call's heap_idx follows its position) */
   struct mgcx_heap heap;
-  /* ready FIFO */
-  struct ks_call *ready_head, *ready_tail;
-  size_t ready_len;
+  /* due calls not taken yet (struct ks_call *, by deadline, due, seq;
+   * each call's ready_idx follows its position) */
+  struct mgcx_heap ready;
   size_t in_flight;
   struct ks_call *dirty;
 };
@@ -73,6 +77,8 @@ static int64_t jitter(struct ks_sched *s, int64_t v, unsigned pct)
 
 static int before(const void *a, const void *b);
 static void moved(void *ctx, const void *elem, size_t pos);
+static int more_urgent(const void *a, const void *b);
+static void ready_moved(void *ctx, const void *elem, size_t pos);
 
 struct ks_sched *ks_sched_new(const struct ks_config *cfg, uint64_t seed)
 {
@@ -84,6 +90,8 @@ struct ks_sched *ks_sched_new(const struct ks_config *cfg, uint64_t seed)
     return NULL;
   s->cfg = *cfg;
   mgcx_heap_init(&s->heap, sizeof(struct ks_call *), before, moved, NULL);
+  mgcx_heap_init(&s->ready, sizeof(struct ks_call *), more_urgent, ready_moved,
+                 NULL);
   s->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
   s->nbuckets = 1024;
   s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
@@ -118,6 +126,7 @@ void ks_sched_free(struct ks_sched *s)
   }
   free(s->buckets);
   mgcx_heap_release(&s->heap);
+  mgcx_heap_release(&s->ready);
   free(s);
 }
 
@@ -208,6 +217,23 @@ static void moved(void *ctx, const void *elem, size_t pos)
   call_at(elem)->heap_idx = pos == MGCX_HEAP_NONE ? KS_NOT_QUEUED : pos;
 }
 
+/* Deadlines count from anchor_mono plus one deadline for every call. */
+static int more_urgent(const void *a, const void *b)
+{
+  const struct ks_call *x = call_at(a), *y = call_at(b);
+  if(x->anchor_mono != y->anchor_mono)
+    return x->anchor_mono < y->anchor_mono;
+  if(x->due_mono != y->due_mono)
+    return x->due_mono < y->due_mono;
+  return x->seq < y->seq;
+}
+
+static void ready_moved(void *ctx, const void *elem, size_t pos)
+{
+  (void)ctx;
+  call_at(elem)->ready_idx = pos == MGCX_HEAP_NONE ? KS_NOT_QUEUED : pos;
+}
+
 static struct ks_call *heap_first(const struct ks_sched *s)
 {
   const void *top = mgcx_heap_top(&s->heap);
@@ -221,7 +247,9 @@ static struct ks_call *heap_first(const struct ks_sched *s)
  * silently dropped from the schedule. */
 static int heap_reserve(struct ks_sched *s, size_t n)
 {
-  return mgcx_heap_reserve(&s->heap, n < 256 ? 256 : n);
+  if(n < 256)
+    n = 256;
+  return mgcx_heap_reserve(&s->heap, n) || mgcx_heap_reserve(&s->ready, n);
 }
 
 /* Reserved by heap_reserve: cannot fail. */
@@ -243,17 +271,8 @@ static void ready_remove(struct ks_sched *s, struct ks_call *c)
 {
   if(!c->ready)
     return;
-  struct ks_call **p = &s->ready_head, *prev = NULL;
-  for(; *p; prev = *p, p = &(*p)->next_ready)
-    if(*p == c) {
-      *p = c->next_ready;
-      if(s->ready_tail == c)
-        s->ready_tail = prev;
-      break;
-    }
-  c->next_ready = NULL;
+  mgcx_heap_remove(&s->ready, c->ready_idx, NULL); /* ready_moved clears */
   c->ready = 0;
-  s->ready_len--;
 }
 
 /* (Re)schedule c at due (it must be in no queue). */
@@ -346,6 +365,7 @@ static struct ks_call *call_new(const char *call_id, const char *tenant_id)
     return NULL;
   }
   c->heap_idx = KS_NOT_QUEUED;
+  c->ready_idx = KS_NOT_QUEUED;
   return c;
 }
 
@@ -464,48 +484,44 @@ size_t ks_collect_due(struct ks_sched *s, int64_t now_mono)
   struct ks_call *c;
   while((c = heap_first(s)) && c->due_mono <= now_mono) {
     heap_remove(s, c);
+    if(mgcx_heap_push(&s->ready, &c))
+      abort(); /* room was reserved (heap_reserve): a broken invariant */
     c->ready = 1;
-    c->next_ready = NULL;
-    if(s->ready_tail)
-      s->ready_tail->next_ready = c;
-    else
-      s->ready_head = c;
-    s->ready_tail = c;
-    s->ready_len++;
     n++;
   }
   return n;
 }
 
+static struct ks_call *ready_first(const struct ks_sched *s)
+{
+  const void *top = mgcx_heap_top(&s->ready);
+  return top ? call_at(top) : NULL;
+}
+
 struct ks_call *ks_next_ready(struct ks_sched *s)
 {
-  struct ks_call *c = s->ready_head;
+  struct ks_call *c = ready_first(s);
   if(!c)
     return NULL;
-  s->ready_head = c->next_ready;
-  if(!s->ready_head)
-    s->ready_tail = NULL;
-  c->next_ready = NULL;
-  c->ready = 0;
+  ready_remove(s, c);
   c->in_flight = 1;
-  s->ready_len--;
   s->in_flight++;
   return c;
 }
 
 const struct ks_call *ks_peek_ready(const struct ks_sched *s)
 {
-  return s->ready_head;
+  return ready_first(s);
 }
 
 size_t ks_ready_count(const struct ks_sched *s)
 {
-  return s->ready_len;
+  return s->ready.len;
 }
 
 int64_t ks_wait_ms(const struct ks_sched *s, int64_t now_mono)
 {
-  if(s->ready_len)
+  if(s->ready.len)
     return 0;
   const struct ks_call *first = heap_first(s);
   if(!first)
@@ -702,22 +718,8 @@ size_t ks_forget_if(struct ks_sched *s,
     for(struct ks_call *c = s->buckets[b]; c; c = c->hnext)
       if(!c->in_batch && pick(ud, c) && k < n)
         v[k++] = c;
-  /* the two lists, rebuilt once without the picked calls */
-  struct ks_call **p = &s->ready_head;
-  s->ready_tail = NULL;
-  while(*p) {
-    struct ks_call *c = *p;
-    if(!c->in_batch && pick(ud, c)) {
-      *p = c->next_ready;
-      c->next_ready = NULL;
-      c->ready = 0;
-      s->ready_len--;
-    }
-    else {
-      s->ready_tail = c;
-      p = &c->next_ready;
-    }
-  }
+  /* the dirty list, rebuilt once without the picked calls */
+  struct ks_call **p;
   for(p = &s->dirty; *p;) {
     struct ks_call *c = *p;
     if(!c->in_batch && pick(ud, c)) {
@@ -729,6 +731,7 @@ size_t ks_forget_if(struct ks_sched *s,
   }
   for(size_t i = 0; i < k; i++) {
     heap_remove(s, v[i]);
+    ready_remove(s, v[i]);
     landed(s, v[i]);
     hash_remove(s, v[i]);
     call_free(v[i]);
@@ -744,7 +747,7 @@ size_t ks_count(const struct ks_sched *s)
 
 size_t ks_scheduled(const struct ks_sched *s)
 {
-  return s->heap.len + s->ready_len + s->in_flight;
+  return s->heap.len + s->ready.len + s->in_flight;
 }
 
 int64_t ks_next_due_wall(const struct ks_call *c, int64_t now_mono,

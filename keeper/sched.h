@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* sched.h - the keeper's schedule: every tracked call, a min-heap of due
- * times keyed on (monotonic due ms, sequence), a ready list of calls whose
- * time has come, and the rules of SPEC.md section 4 (interval, jitter,
+ * times keyed on (monotonic due ms, sequence), a ready heap of calls whose
+ * time has come keyed on their deadline (the most urgent is sent first when
+ * the keeper is behind), and the rules of SPEC.md section 4 (interval, jitter,
  * retries that land before last success + deadline, states).
  *
  * No I/O and no clock: every function takes "now" (monotonic ms for the
@@ -39,11 +40,11 @@ struct ks_call {
   int64_t due_mono;          /* monotonic ms of the next keepAlive */
   uint64_t seq;              /* tie-break of equal due times (FIFO) */
   size_t heap_idx;           /* index in the heap, KS_NOT_QUEUED if none */
-  struct ks_call *next_ready;
-  struct ks_call *hnext; /* hash chain */
-  int failures;          /* consecutive */
-  unsigned char state;   /* enum ks_state (ended/lost are final) */
-  unsigned char reason;  /* enum ks_reason when ended/lost */
+  size_t ready_idx;          /* index in the ready heap, KS_NOT_QUEUED */
+  struct ks_call *hnext;     /* hash chain */
+  int failures;              /* consecutive */
+  unsigned char state;       /* enum ks_state (ended/lost are final) */
+  unsigned char reason;      /* enum ks_reason when ended/lost */
   unsigned char in_flight;
   unsigned char ready;
   unsigned char dirty;       /* progress not yet written to the store */

@@ -89,6 +89,13 @@ static void test_fixed(void **state)
   kif_free(f);
 }
 
+static unsigned ceiling_of(const struct kif *f)
+{
+  struct kif_stats st;
+  kif_get_stats(f, &st);
+  return st.ceiling;
+}
+
 static void test_aimd(void **state)
 {
   (void)state;
@@ -100,15 +107,25 @@ static void test_aimd(void **state)
   /* a 429 with 150 out: the ceiling becomes 0.7 x 150 = 105 */
   kif_done(f, now, 100, KIF_ANSWER_PUSHBACK, 149);
   assert_int_equal(kif_target(f), 105);
-  /* more 429s of the same round trip do not cut again */
+  /* more 429s to requests sent before that cut do not cut again */
   kif_done(f, now + 50, 100, KIF_ANSWER_PUSHBACK, 149);
   kif_done(f, now + 99, 100, KIF_ANSWER_PUSHBACK, 149);
+  kif_done(f, now + 100, 100, KIF_ANSWER_PUSHBACK, 149);
   assert_int_equal(kif_target(f), 105);
-  /* one round trip later they do, from what is in flight */
-  now += 100;
+  /* one to a request sent after it does, from what is in flight */
+  now += 101;
   kif_done(f, now, 100, KIF_ANSWER_PUSHBACK, 59);
-  assert_int_equal(kif_target(f), 42);
+  assert_int_equal(ceiling_of(f), 42);
+  /* but the target stays at what the schedule needs: 1000/s x 100 ms */
+  assert_int_equal(kif_target(f), 100);
   struct kif_stats st;
+  kif_get_stats(f, &st);
+  assert_int_equal(st.decreases, 2);
+  /* however many of the answers to requests sent before that cut are
+   * pushback, they cut nothing more */
+  for(int i = 0; i < 1000; i++)
+    kif_done(f, now + 1 + i / 100, 100,
+             i % 8 ? KIF_ANSWER_OK : KIF_ANSWER_PUSHBACK, 100);
   kif_get_stats(f, &st);
   assert_int_equal(st.decreases, 2);
   /* never below the floor */
@@ -116,21 +133,54 @@ static void test_aimd(void **state)
     now += 200;
     kif_done(f, now, 100, KIF_ANSWER_PUSHBACK, 0);
   }
+  assert_int_equal(ceiling_of(f), KIF_FLOOR);
+  assert_int_equal(kif_target(f), 100);
+  /* with few calls the schedule needs little: the ceiling decides */
+  kif_tick(f, now, 50, 0);
   assert_int_equal(kif_target(f), KIF_FLOOR);
   /* answers raise it again: 1% of the max (10) per round trip, that is
    * 10 / ceiling per answer: 8 answers take it from 8 to 15.2 */
   answers(f, now, KIF_FLOOR, 100, KIF_ANSWER_OK);
-  assert_int_equal(kif_target(f), 15);
+  assert_int_equal(ceiling_of(f), 15);
   /* a network failure is neutral */
-  unsigned t = kif_target(f);
+  unsigned t = ceiling_of(f);
   answers(f, now, 100, 100, KIF_ANSWER_NONE);
-  assert_int_equal(kif_target(f), t);
+  assert_int_equal(ceiling_of(f), t);
   /* back to the demand after enough answers, never above it */
   answers(f, now, 5000, 100, KIF_ANSWER_OK);
   kif_tick(f, now, 5000, 0);
   assert_int_equal(kif_target(f), 200);
   kif_get_stats(f, &st);
   assert_true(st.ceiling > 200);
+  kif_free(f);
+}
+
+/* Latency is the mean over the window: a few slow answers among many fast
+ * ones count for what they are (Little's law), not for the last one. */
+static void test_latency_mean(void **state)
+{
+  (void)state;
+  struct kif *f = mk(0, 1000, 5000);
+  /* 94 answers of 1 ms, 6 of 2 s: mean 120.94 ms */
+  for(int i = 0; i < 100; i++)
+    kif_done(f, 100, i % 16 == 15 ? 2000 : 1, KIF_ANSWER_OK, 10);
+  struct kif_stats st;
+  kif_get_stats(f, &st);
+  assert_true(st.latency_ms > 120 && st.latency_ms < 122);
+  /* 1000/s needed: 2 x 1000 x 0.121 s = 242 in flight */
+  kif_tick(f, 100, 5000, 0);
+  assert_in_range(kif_target(f), 240, 244);
+  /* the same answers, the last ones fast: the same mean */
+  kif_free(f);
+  f = mk(0, 1000, 5000);
+  for(int i = 0; i < 100; i++)
+    kif_done(f, 100, i < 6 ? 2000 : 1, KIF_ANSWER_OK, 10);
+  kif_get_stats(f, &st);
+  assert_true(st.latency_ms > 120 && st.latency_ms < 122);
+  /* answers older than the window (5 s) no longer count */
+  kif_done(f, 100 + 6000, 50, KIF_ANSWER_OK, 10);
+  kif_get_stats(f, &st);
+  assert_true(st.latency_ms > 49.9 && st.latency_ms < 50.1);
   kif_free(f);
 }
 
@@ -213,6 +263,7 @@ int main(void)
       cmocka_unit_test(test_default_max_and_small_max),
       cmocka_unit_test(test_fixed),
       cmocka_unit_test(test_aimd),
+      cmocka_unit_test(test_latency_mean),
       cmocka_unit_test(test_rates),
       cmocka_unit_test(test_warning),
   };

@@ -93,7 +93,7 @@ static void test_heap_order_and_fifo(void **state)
     assert_non_null(ks_track(s, id, NULL, 0, 0, 0, NULL));
   }
   assert_int_equal(ks_collect_due(s, 0), 100);
-  /* the ready list is FIFO in registration order (sequence tie-break) */
+  /* equal deadlines: registration order (sequence tie-break) */
   for(int i = 0; i < 100; i++) {
     struct ks_call *c = ks_next_ready(s);
     snprintf(id, sizeof(id), "c%03d", i);
@@ -367,6 +367,36 @@ static void test_states(void **state)
   ks_sched_free(s);
 }
 
+/* Due calls go out earliest deadline first: a retry whose deadline is
+ * near is not stuck behind fresh calls that came due before it (a backlog
+ * after an outage or under pushback). */
+static void test_ready_earliest_deadline_first(void **state)
+{
+  (void)state;
+  struct ks_sched *s = mk(10 * SEC, 30 * SEC, 0);
+  struct ks_call *old = ks_track(s, "old", NULL, 0, 0, 0, NULL);
+  ks_collect_due(s, 0);
+  assert_ptr_equal(ks_next_ready(s), old);
+  assert_int_equal(ks_on_failure(s, old, "503", 0), 0);
+  int64_t retry = old->due_mono;
+  assert_true(retry > 1);
+  char id[16];
+  for(int i = 0; i < 100; i++) { /* due at 1 ms, deadlines 1 ms later */
+    snprintf(id, sizeof(id), "f%03d", i);
+    assert_non_null(ks_track(s, id, NULL, 0, 1, 1, NULL));
+  }
+  assert_int_equal(ks_collect_due(s, retry), 101);
+  assert_ptr_equal(ks_peek_ready(s), old);
+  assert_ptr_equal(ks_next_ready(s), old);
+  for(int i = 0; i < 100; i++) { /* equal deadlines: registration order */
+    struct ks_call *c = ks_next_ready(s);
+    snprintf(id, sizeof(id), "f%03d", i);
+    assert_string_equal(c->call_id, id);
+  }
+  assert_null(ks_next_ready(s));
+  ks_sched_free(s);
+}
+
 static void test_end_while_ready_or_queued(void **state)
 {
   (void)state;
@@ -410,9 +440,10 @@ static void test_restore(void **state)
   assert_int_equal(c->last_chance, 1);
   assert_int_equal(c->failures, 2);
   ks_collect_due(s, 50000);
-  assert_ptr_equal(ks_next_ready(s), ks_find(s, "b"));
+  /* both due: the one whose deadline passed goes first (earliest deadline) */
   struct ks_call *last = ks_next_ready(s);
   assert_ptr_equal(last, c);
+  assert_ptr_equal(ks_next_ready(s), ks_find(s, "b"));
   assert_int_equal(ks_on_failure(s, c, "503", 50001), 1);
   assert_int_equal(ks_end(s, c, KS_REASON_LOST), 0);
   assert_int_equal(c->state, KS_LOST);
@@ -574,6 +605,7 @@ int main(void)
       cmocka_unit_test(test_success_after_failures_resets),
       cmocka_unit_test(test_states),
       cmocka_unit_test(test_end_while_ready_or_queued),
+      cmocka_unit_test(test_ready_earliest_deadline_first),
       cmocka_unit_test(test_restore),
       cmocka_unit_test(test_restart_surge),
       cmocka_unit_test(test_bad_ids),
