@@ -23,6 +23,15 @@
 #   Sample /_emulator/calls every 0.2 s in the background and print the
 #   longest time (ms) an established call went without a keepAlive (from
 #   creation), or the emulator's own maxKeepAliveGapMs when it has one.
+# f_setup NAME...
+#   The usual fleet: PostgreSQL, the emulator with a 6 s inactivity timeout,
+#   one keeper per NAME with F_KARGS (--interval 1s --deadline 5s --jitter 10
+#   --lease-ttl 2s), and a check that they share the shards fairly.
+#   Returns 1 (counted) when something did not start.
+# f_check_nothing_lost N
+#   The closing checks: no call ended by the emulator's timeout, N calls
+#   established, no call longer than the 6 s timeout without a keepAlive;
+#   on any failure so far, the keepers' warnings and errors.
 PGTMP="$MGCALL_SOURCE_DIR/tests/helpers/pgtmp"
 declare -A F_PID F_URL
 PG_DIR=
@@ -133,6 +142,38 @@ f_gap_max() {
   else
     sort -n "$T/gap" | tail -1
   fi
+}
+
+F_KARGS=()
+f_setup() {
+  pg_start || return 1
+  k_emulator --inactivity-timeout 6s || return 1
+  F_KARGS=(--interval 1s --deadline 5s --jitter 10 --lease-ttl 2s "${KAUTH[@]}")
+  local n
+  for n in "$@"; do f_start "$n" "${F_KARGS[@]}" || return 1; done
+  T_COUNT=$((T_COUNT + 1))
+  if k_until 15 f_settled $#; then
+    t_pass "$# keepers share the 64 shards fairly"
+  else
+    t__failed "the $# keepers did not share the shards: $(pg_sql "SELECT owner, count(*) FROM mgcall_shards GROUP BY owner")"
+  fi
+}
+
+f_check_nothing_lost() {
+  t_eq "$(k_stats endedByTimeout)" 0 "no call ended by timeout"
+  local est gap
+  est=$(t_curl "$EMU_URL/_emulator/calls" |
+    jq '[.value[] | select(.state == "established")] | length')
+  t_eq "$est" "$1" "all $1 calls established"
+  gap=$(f_gap_max)
+  echo "maxKeepAliveGapMs: $gap"
+  T_COUNT=$((T_COUNT + 1))
+  if [ -n "$gap" ] && [ "$gap" -lt 6000 ]; then
+    t_pass "longest time without a keepAlive $gap ms < the 6 s timeout"
+  else
+    t__failed "longest time without a keepAlive: '$gap' ms"
+  fi
+  if [ "$T_FAILS" -gt 0 ]; then f_logs; fi
 }
 
 # f_logs: on failure, what every keeper logged (warnings and errors).
