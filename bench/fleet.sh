@@ -72,7 +72,7 @@ register() { # URL [existing]: $ncalls new emulator calls (or those of $T/ids),
     if [ "${2:-}" = existing ]; then
       sed -n "$((off + 1)),$((off + n))p" "$T/ids" >"$T/chunk"
     else
-      curl -sf -X POST "$EMU/_emulator/calls" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
+      curl -sf -X POST "$EMU/_emulator/calls" -H "Content-Type: application/json" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
         jq -r '.ids[]' >"$T/chunk"
       cat "$T/chunk" >>"$T/ids"
     fi
@@ -92,7 +92,7 @@ register() { # URL [existing]: $ncalls new emulator calls (or those of $T/ids),
       }
       BEGIN { srand(7) }
       { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
-      "$T/chunk" | jq -s -c . | curl -sf -X POST "$1/calls" --data-binary @- >/dev/null
+      "$T/chunk" | jq -s -c . | curl -sf -X POST "$1/calls" -H "Content-Type: application/json" --data-binary @- >/dev/null
     left=$((left - n))
   done
   echo "registered $ncalls calls in $(($(now_ms) - t0)) ms (bulk POST /calls of 10,000)"

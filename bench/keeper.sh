@@ -90,7 +90,7 @@ start_emulator() {
   : >"$T/ids"
   while [ "$left" -gt 0 ]; do
     n=$((left < 100000 ? left : 100000))
-    curl -sf -X POST "$EMU/_emulator/calls" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
+    curl -sf -X POST "$EMU/_emulator/calls" -H "Content-Type: application/json" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
       jq -r '.ids[]' >>"$T/ids"
     left=$((left - n))
   done

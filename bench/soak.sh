@@ -16,6 +16,7 @@
 # longest keepAlive gap, hooks run vs calls ended, the keeper's and the
 # emulator's RSS and fd count at start and end.  Loopback only; every loop is
 # bounded; everything it started is stopped on exit.  Run it with nice.
+# KEEPER_OPTS adds keeper options (for example "--concurrency 256").
 set -euo pipefail
 BUILD=${1:-build}
 MGCALL=$(cd "$BUILD" && pwd)/src/mgcall
@@ -26,6 +27,8 @@ OUTAGE_AT=${OUTAGE_AT:-200}
 TOKEN_AT=${TOKEN_AT:-355}
 SETTLE=${SETTLE:-60}
 KILL_EVERY=${KILL_EVERY:-90}
+# Extra keeper options (none: in-flight requests sized by demand, issue 15).
+KEEPER_OPTS=${KEEPER_OPTS:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/mgcall-soak.XXXXXX")
 EMU_PID= K_PID=
 cleanup() {
@@ -73,7 +76,7 @@ keeper_start() {
   local before
   before=$(grep -c 'control API on port' "$T/keeper.err" 2>/dev/null || true)
   "$MGCALL" keeper run --listen 127.0.0.1:0 --store "sqlite:$T/keeper.db" \
-    --interval 20s --deadline 60s --concurrency 256 --on-ended "$T/hook" \
+    --interval 20s --deadline 60s $KEEPER_OPTS --on-ended "$T/hook" \
     --tenant-id soak --client-id soak-app --client-secret-file "$T/secret" \
     --authority-url "$EMU" --graph-url "$EMU" --no-token-cache \
     >>"$T/keeper.out" 2>>"$T/keeper.err" </dev/null &
