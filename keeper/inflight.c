@@ -9,7 +9,7 @@
 #include <string.h>
 
 struct slot {
-  uint32_t sent, retries, answers;
+  uint32_t sent, retries, answers, pushbacks;
   uint64_t latency_ms; /* sum over the answers */
 };
 
@@ -133,6 +133,17 @@ void kif_retry(struct kif *f, int64_t now_ms)
   f->slots[f->cur].retries++;
 }
 
+/* The share of 429/503 among the answers in the ring. */
+static double pushback_share(const struct kif *f)
+{
+  uint64_t n = 0, p = 0;
+  for(size_t i = 0; i < KIF_SLOTS; i++) {
+    n += f->slots[i].answers;
+    p += f->slots[i].pushbacks;
+  }
+  return n ? (double)p / (double)n : 0;
+}
+
 /* The mean latency of the answers in the ring. */
 static void update_latency(struct kif *f)
 {
@@ -160,9 +171,13 @@ void kif_done(struct kif *f, int64_t now_ms, int64_t latency_ms,
     return;
   double max = f->cfg.max;
   if(answer == KIF_ANSWER_PUSHBACK) {
+    f->slots[f->cur].pushbacks++;
     /* once per window: an answer to a request sent before the last cut
      * carries the news that cut was made for */
     if(now_ms - latency_ms <= f->last_decrease_ms)
+      return;
+    /* a small share of pushback is noise, not a throttle */
+    if(pushback_share(f) < KIF_PUSHBACK_SHARE)
       return;
     double base = (double)in_flight + 1;
     if(base > f->ceiling)

@@ -10,7 +10,9 @@
  *    the main loop, and whenever due calls wait for the target;
  *  - a ceiling that Graph's pushback moves (AIMD): a 429 or 503 multiplies
  *    it by KIF_DECREASE (at most once per window: only the answer to a
- *    request sent after the last cut cuts again), every other answer
+ *    request sent after the last cut cuts again; and only while 429/503 are
+ *    at least KIF_PUSHBACK_SHARE of the answers of the last 5 s: a smaller
+ *    share is a flaky service, not a throttle), every other answer
  *    raises it by KIF_INCREASE_PCT % of the maximum per round trip.
  * Latency is the mean over the last 5 s of answers (Little's law wants the
  * mean; a smoothed last value swings with a few slow answers).
@@ -45,6 +47,9 @@
  * the maximum (10 requests for the default 1000). */
 #define KIF_DECREASE 0.7
 #define KIF_INCREASE_PCT 1
+/* Pushback cuts only while 429/503 are at least this share of the answers
+ * of the last 5 s (the rate's ring). */
+#define KIF_PUSHBACK_SHARE 0.2
 /* Latency assumed before the first answer. */
 #define KIF_LATENCY_INIT_MS 250
 /* Rates are counted in slots of KIF_SLOT_MS over the last KIF_SLOTS slots

@@ -155,6 +155,28 @@ static void test_aimd(void **state)
   kif_free(f);
 }
 
+/* A small share of 429/503 at any rate (a flaky service: the chaos soak's
+ * 30% faults are 6% 429 and 6% 503) is noise, not a throttle: no cut.  A
+ * share of a fifth or more is. */
+static void test_pushback_share(void **state)
+{
+  (void)state;
+  struct kif *f = mk(0, 1000, 5000);
+  int64_t now = 0;
+  for(int i = 0; i < 2000; i++, now += 1) /* 1 in 8: 12.5% */
+    kif_done(f, now, 1, i % 8 == 7 ? KIF_ANSWER_PUSHBACK : KIF_ANSWER_OK, 100);
+  struct kif_stats st;
+  kif_get_stats(f, &st);
+  assert_int_equal(st.decreases, 0);
+  assert_int_equal(st.ceiling, 1000);
+  for(int i = 0; i < 2000; i++, now += 1) /* 1 in 3: 33% */
+    kif_done(f, now, 1, i % 3 == 2 ? KIF_ANSWER_PUSHBACK : KIF_ANSWER_OK, 100);
+  kif_get_stats(f, &st);
+  assert_true(st.decreases > 0);
+  assert_true(st.ceiling < 1000);
+  kif_free(f);
+}
+
 /* Latency is the mean over the window: a few slow answers among many fast
  * ones count for what they are (Little's law), not for the last one. */
 static void test_latency_mean(void **state)
@@ -264,6 +286,7 @@ int main(void)
       cmocka_unit_test(test_fixed),
       cmocka_unit_test(test_aimd),
       cmocka_unit_test(test_latency_mean),
+      cmocka_unit_test(test_pushback_share),
       cmocka_unit_test(test_rates),
       cmocka_unit_test(test_warning),
   };
