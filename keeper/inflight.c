@@ -30,7 +30,7 @@ struct kif {
   uint64_t decreases;
   /* demand, from the last tick */
   int64_t tick_ms;
-  unsigned demand, need_floor;
+  unsigned demand;
   double need_per_s;
   size_t backlog;
   /* the falling-behind check */
@@ -80,8 +80,6 @@ unsigned kif_target(const struct kif *f)
   unsigned ceil_n = (unsigned)f->ceiling;
   if(ceil_n < t)
     t = ceil_n;
-  if(t < f->need_floor) /* pushback never cuts below the schedule's need */
-    t = f->need_floor;
   if(t < f->floor)
     t = f->floor;
   if(t > f->cfg.max)
@@ -205,14 +203,11 @@ int kif_tick(struct kif *f, int64_t now_ms, size_t live, size_t backlog)
   advance(f, now_ms);
   f->tick_ms = now_ms;
   f->backlog = backlog;
-  double schedule_per_s = (double)live * 1000.0 / (double)f->cfg.interval_ms;
-  f->need_per_s = schedule_per_s + per_s(f, now_ms, 1);
+  f->need_per_s =
+      (double)live * 1000.0 / (double)f->cfg.interval_ms + per_s(f, now_ms, 1);
   double rate = f->need_per_s + (double)backlog * 1000.0 / KIF_DRAIN_MS;
   double want = ceil(KIF_HEADROOM * rate * f->latency_ms / 1000.0);
   f->demand = want > f->cfg.max ? f->cfg.max : (unsigned)want;
-  /* the schedule alone (no retries, no backlog, no headroom) */
-  double need = ceil(schedule_per_s * f->latency_ms / 1000.0);
-  f->need_floor = need > f->cfg.max ? f->cfg.max : (unsigned)need;
   if(now_ms - f->check_ms < KIF_CHECK_MS)
     return 0;
   f->check_ms = now_ms;

@@ -16,10 +16,6 @@
  *    raises it by KIF_INCREASE_PCT % of the maximum per round trip.
  * Latency is the mean over the last 5 s of answers (Little's law wants the
  * mean; a smoothed last value swings with a few slow answers).
- * Pushback never takes the target below what the schedule alone needs
- * (live calls / interval x latency, no retries, no backlog, no headroom):
- * below it every call drifts late until it is deadline-critical, and the
- * same requests go out anyway, all at their deadline.
  * The result stays between KIF_FLOOR and the maximum (--max-concurrency).
  * With a fixed concurrency (--concurrency N) the target is N, always.
  *
