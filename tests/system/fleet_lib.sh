@@ -28,6 +28,11 @@
 #   one keeper per NAME with F_KARGS (--interval 1s --deadline 5s --jitter 10
 #   --lease-ttl 2s), and a check that they share the shards fairly.
 #   Returns 1 (counted) when something did not start.
+# f_kept_since MS N
+#   True when exactly N active, claimed calls have progress written after MS
+#   (epoch ms) in the database.
+# f_lost_logged NAME
+#   True when keeper NAME has logged that it lost shards to another keeper.
 # f_check_nothing_lost N
 #   The closing checks: no call ended by the emulator's timeout, N calls
 #   established, no call longer than the 6 s timeout without a keepAlive;
@@ -142,6 +147,15 @@ f_gap_max() {
   else
     sort -n "$T/gap" | tail -1
   fi
+}
+
+f_kept_since() {
+  [ "$(pg_sql "SELECT count(*) FROM mgcall_calls WHERE claimed
+      AND state = 'active' AND last_success_ms > $1")" = "$2" ]
+}
+
+f_lost_logged() {
+  grep -q "lost [0-9]* shards\? to another keeper" "$T/$1.err"
 }
 
 F_KARGS=()

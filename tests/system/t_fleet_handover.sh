@@ -19,11 +19,7 @@ f_setup a b || t_done
 f_gap_start
 export MGCALL_KEEPER_URL=${F_URL[a]}
 k_calls_tracked 30 "$T/ids" || t_fail "registering 30 calls"
-kept_since() {
-  [ "$(pg_sql "SELECT count(*) FROM mgcall_calls WHERE claimed
-      AND state = 'active' AND last_success_ms > $1")" = "$2" ]
-}
-k_until 10 kept_since 0 30 || t_fail "calls not all kept at first"
+k_until 10 f_kept_since 0 30 || t_fail "calls not all kept at first"
 f_stale_watch
 
 of_a=$(pg_sql "SELECT count(*) FROM mgcall_calls c JOIN mgcall_shards s
@@ -38,9 +34,8 @@ fi
 pg_sql "UPDATE mgcall_shards SET owner = 'stalled', term = term + 1,
   expires_at = now() + interval '12 seconds' WHERE owner = 'a'" >/dev/null
 stolen_at=$(date +%s%3N)
-lost_logged() { grep -q "lost [0-9]* shards\? to another keeper" "$T/a.err"; }
 T_COUNT=$((T_COUNT + 1))
-if k_until 5 lost_logged; then
+if k_until 5 f_lost_logged a; then
   t_pass "a noticed: $(grep -o 'lost [0-9]* shards\? to another keeper[^"]*' "$T/a.err" | head -1)"
 else
   t_fail "keeper a logged no lost shards"
@@ -69,7 +64,7 @@ else
 fi
 back=$(date +%s%3N)
 T_COUNT=$((T_COUNT + 1))
-if k_until 10 kept_since "$back" 30; then
+if k_until 10 f_kept_since "$back" 30; then
   t_pass "every call's progress is written again"
 else
   t_fail "progress not written after the shards came back"

@@ -13,11 +13,7 @@ f_setup a b c || t_done
 f_gap_start
 export MGCALL_KEEPER_URL=${F_URL[c]}
 k_calls_tracked 40 "$T/ids" || t_fail "registering 40 calls"
-kept_since() {
-  [ "$(pg_sql "SELECT count(*) FROM mgcall_calls WHERE claimed
-      AND state = 'active' AND last_success_ms > $1")" = 40 ]
-}
-k_until 10 kept_since 0 || t_fail "calls not all kept"
+k_until 10 f_kept_since 0 40 || t_fail "calls not all kept"
 # GET /calls pages over the whole fleet in the database: any node gives the
 # same 40 calls in the same order, 15 per page
 pages_of() { # $1 = keeper URL: every call id, one per line, following "next"
@@ -77,7 +73,7 @@ done
 grep -h "released .*leaving the fleet" "$T"/[abcd].err | head -1 | sed 's/^/  log: /'
 now=$(date +%s%3N)
 sleep 2
-k_until 8 kept_since "$now" || t_fail "calls not all kept after the rolling restart"
+k_until 8 f_kept_since "$now" 40 || t_fail "calls not all kept after the rolling restart"
 sleep 5
 f_check_nothing_lost 40
 t_done

@@ -45,9 +45,8 @@ kill -CONT "${F_PID[$victim]}"
 resumed_at=$(date +%s%3N)
 echo "resumed $victim after $((resumed_at - paused_at)) ms"
 
-lost_logged() { grep -q "lost [0-9]* shards\? to another keeper" "$T/$victim.err"; }
 T_COUNT=$((T_COUNT + 1))
-if k_until 5 lost_logged; then
+if k_until 5 f_lost_logged "$victim"; then
   t_pass "the resumed keeper noticed: $(grep -o 'lost [0-9]* shards\? to another keeper[^"]*' "$T/$victim.err" | head -1)"
 else
   t_fail "the resumed keeper logged no lost shards"

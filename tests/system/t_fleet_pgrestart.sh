@@ -14,17 +14,13 @@ f_setup a b c || t_done
 f_gap_start
 export MGCALL_KEEPER_URL=${F_URL[a]}
 k_calls_tracked 30 "$T/ids" || t_fail "registering 30 calls"
-kept_since() {
-  [ "$(pg_sql "SELECT count(*) FROM mgcall_calls WHERE claimed
-      AND state = 'active' AND last_success_ms > $1")" = "$2" ]
-}
-k_until 10 kept_since 0 30 || t_fail "calls not all kept at first"
+k_until 10 f_kept_since 0 30 || t_fail "calls not all kept at first"
 
 "$PGTMP" ctl "$PG_DIR" restart -m fast >/dev/null ||
   t_fail "pg_ctl restart -m fast"
 back=$(date +%s%3N)
 T_COUNT=$((T_COUNT + 1))
-if k_until 10 kept_since "$back" 30; then
+if k_until 10 f_kept_since "$back" 30; then
   t_pass "after pg_ctl restart -m fast every call's progress is written again"
 else
   t_fail "progress not written after the restart"
@@ -65,7 +61,7 @@ killed=$(pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 echo "database down for $(($(date +%s%3N) - down_at)) ms; $killed keeper connections terminated after the start"
 back=$(date +%s%3N)
 T_COUNT=$((T_COUNT + 1))
-if k_until 10 kept_since "$back" 30; then
+if k_until 10 f_kept_since "$back" 30; then
   t_pass "every call's progress written again after the outage"
 else
   t_fail "progress not caught up: $(pg_sql "SELECT count(*) FROM mgcall_calls WHERE last_success_ms > $back")"
