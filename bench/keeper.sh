@@ -140,6 +140,16 @@ peer() {
   if [ "${1:-}" = sample ]; then
     sample_conns "$npid" "$secs" >"$T/peer.conns"
   fi
+  # bounded: a starved event loop may never print its figures
+  local limit=$(($(date +%s) + secs + 120))
+  while kill -0 "$npid" 2>/dev/null && [ "$(date +%s)" -lt "$limit" ]; do
+    sleep 1
+  done
+  if kill -0 "$npid" 2>/dev/null; then
+    kill "$npid" 2>/dev/null || true
+    echo "(still running $((secs + 120)) s after its start: stopped;" \
+      "its figures were never printed)" >>"$T/peer.out"
+  fi
   wait "$npid" || true
   after=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
   echo "timers.mjs: $(cat "$T/peer.out")"
