@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* mgcx.h - the small helpers the library, the tool, the keeper and the
  * emulator share, each written once (as curl has curlx_): a binary
- * min-heap, a capped growable buffer, a bounded integer parser and RFC 3339
- * timestamps.  Prefix mgcx_; not installed; no I/O; unit-tested in
+ * min-heap, a capped growable buffer, a bounded integer parser, RFC 3339
+ * timestamps and capped reads of secret files.  Prefix mgcx_; not
+ * installed; no I/O except mgcx_file_read(); unit-tested in
  * tests/unit/test_mgcx.c (and the timestamp parser fuzzed,
  * fuzz/fuzz_rfc3339.c). */
 #ifndef MGCALL_MGCX_H
@@ -82,5 +83,26 @@ int mgcx_rfc3339_parse(const char *s, int64_t *ms);
  * with millis (buf >= 25 bytes), "2026-11-27T13:00:00Z" without (>= 21).
  * A negative ms formats the epoch.  Returns buf. */
 char *mgcx_rfc3339_format(int64_t ms, int millis, char *buf, size_t len);
+
+/* ---- capped file reads (mgcx_file.c) -----------------------------------
+ * For the small files that hold secrets (a token, a client secret, a
+ * password, a certificate).  Failures return MGCX_FILE_ERR or
+ * MGCX_FILE_NOMEM with the reason in why (whylen bytes; may be NULL):
+ * strerror() text, "is a directory", "larger than N bytes", "is empty",
+ * "contains NUL bytes", "out of memory"; never the path. */
+#define MGCX_FILE_ERR (-1)
+#define MGCX_FILE_NOMEM (-2)
+
+/* Read all of path (at most max bytes): 0 with *data (malloc'd,
+ * NUL-terminated, caller frees; wipe it if secret) and *len. */
+int mgcx_file_read(const char *path, size_t max, unsigned char **data,
+                   size_t *len, char *why, size_t whylen);
+
+/* Read a one-value secret file: like mgcx_file_read() with a 64 KiB cap,
+ * then trailing CR/LF/space/tab removed.  An empty value or one with a NUL
+ * byte is an error.  0 with *value, a NUL-terminated malloc'd string (caller
+ * wipes and frees). */
+int mgcx_file_read_secret(const char *path, char **value, char *why,
+                          size_t whylen);
 
 #endif

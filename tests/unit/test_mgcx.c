@@ -11,10 +11,12 @@
 
 #include "mgcx.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ev {
   int64_t due;
@@ -177,6 +179,63 @@ static void test_parse_long(void **state)
   assert_int_equal(v, 123);
 }
 
+/* A file of the test's own with content (len bytes); its path in path. */
+static void file_with(const char *content, size_t len, char *path, size_t n)
+{
+  snprintf(path, n, "/tmp/mgcx-file-%ld-XXXXXX", (long)getpid());
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, content, len), (ssize_t)len);
+  assert_int_equal(close(fd), 0);
+}
+
+static void test_file_read(void **state)
+{
+  (void)state;
+  char path[64], why[128];
+  unsigned char *data = NULL;
+  size_t len = 0;
+  char *value = NULL;
+
+  file_with("abc\0d", 5, path, sizeof(path));
+  assert_int_equal(mgcx_file_read(path, 5, &data, &len, why, sizeof(why)), 0);
+  assert_int_equal(len, 5);
+  assert_memory_equal(data, "abc\0d", 6); /* NUL-terminated after the data */
+  free(data);
+  /* one byte over the cap */
+  assert_int_equal(mgcx_file_read(path, 4, &data, &len, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_null(data);
+  assert_string_equal(why, "larger than 4 bytes");
+  /* a NUL inside a secret */
+  assert_int_equal(mgcx_file_read_secret(path, &value, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_null(value);
+  assert_string_equal(why, "contains NUL bytes");
+  unlink(path);
+
+  file_with("s3cret \r\n\t", 10, path, sizeof(path));
+  assert_int_equal(mgcx_file_read_secret(path, &value, why, sizeof(why)), 0);
+  assert_string_equal(value, "s3cret");
+  free(value);
+  unlink(path);
+
+  file_with(" \n", 2, path, sizeof(path));
+  assert_int_equal(mgcx_file_read_secret(path, &value, NULL, 0), MGCX_FILE_ERR);
+  assert_int_equal(mgcx_file_read_secret(path, &value, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_string_equal(why, "is empty");
+  unlink(path);
+
+  /* gone: the reason, never the path */
+  assert_int_equal(mgcx_file_read_secret(path, &value, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_string_equal(why, strerror(ENOENT));
+  assert_int_equal(mgcx_file_read("/", 10, &data, &len, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_string_equal(why, "is a directory");
+}
+
 static void test_rfc3339(void **state)
 {
   (void)state;
@@ -212,11 +271,9 @@ static void test_rfc3339(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_heap),
-      cmocka_unit_test(test_heap_reserve),
-      cmocka_unit_test(test_buf),
-      cmocka_unit_test(test_parse_long),
-      cmocka_unit_test(test_rfc3339),
+      cmocka_unit_test(test_heap),    cmocka_unit_test(test_heap_reserve),
+      cmocka_unit_test(test_buf),     cmocka_unit_test(test_parse_long),
+      cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_file_read),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
