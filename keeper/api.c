@@ -4,10 +4,10 @@
 
 #include "listen.h"
 
-#include "apiwork.h"
 #include "api_guard.h"
 #include "ids.h"
 #include "log.h"
+#include "mgcx.h"
 #include "notify.h"
 #include "notify_auth.h"
 #include "page.h"
@@ -32,11 +32,15 @@ typedef int mhd_result;
 typedef enum MHD_Result mhd_result;
 #endif
 
+/* POST /notifications jobs waiting for the worker at most; more are
+ * answered 503 "busy". */
+#define KAPI_MAX_QUEUED_JOBS 1024
+
 struct kapi {
   struct MHD_Daemon *daemon;
   struct kcore *core;
   char *token;
-  struct kaw *work; /* POST /notifications runs there (apiwork.h) */
+  struct mgcx_jobs *work; /* POST /notifications runs there (mgcx.h) */
   struct kguard *guard;
   atomic_uint pages; /* GET /calls pages being built */
   struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
@@ -184,7 +188,7 @@ static mhd_result post_calls(struct kapi *api, struct MHD_Connection *con,
   return res;
 }
 
-/* POST /notifications after parsing, on the worker (apiwork.h), so that
+/* POST /notifications after parsing, on the worker (api->work), so that
  * the API thread never waits for the disk: consecutive events of the same
  * kind are applied together, each run in ONE durable transaction
  * (kcore_add, kcore_end_many), in the body's order; then the suspended
@@ -344,7 +348,7 @@ static mhd_result post_notifications(struct kapi *api,
     snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
   /* suspended first: the job may resume it at once */
   MHD_suspend_connection(con);
-  if(kaw_submit(api->work, notif_run, j)) {
+  if(mgcx_jobs_submit(api->work, notif_run, j)) {
     MHD_resume_connection(con);
     free(copy);
     free(j);
@@ -788,9 +792,9 @@ int kapi_start(const char *listen, const char *token, struct kna *nauth,
   api->core = core;
   api->nauth = nauth;
   api->guard = kguard_new((struct sockaddr *)&ss, sslen, allowed_hosts);
-  api->work = kaw_new();
+  api->work = mgcx_jobs_new(KAPI_MAX_QUEUED_JOBS);
   if(!api->work || !api->guard || kguard_start(api->guard)) {
-    kaw_free(api->work);
+    mgcx_jobs_free(api->work);
     kguard_free(api->guard);
     free(api->token);
     free(api);
@@ -815,7 +819,7 @@ int kapi_start(const char *listen, const char *token, struct kna *nauth,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
   if(!api->daemon) {
-    kaw_free(api->work);
+    mgcx_jobs_free(api->work);
     kguard_free(api->guard);
     free(api->token);
     free(api);
@@ -835,7 +839,7 @@ void kapi_stop(struct kapi *api)
   if(!api)
     return;
   kna_close(api->nauth); /* resume requests waiting for keys first */
-  kaw_free(api->work);   /* jobs finish and resume their connections */
+  mgcx_jobs_free(api->work);   /* jobs finish and resume their connections */
   MHD_stop_daemon(api->daemon);
   kguard_free(api->guard);
   if(api->token) {

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,114 @@ static void test_parse_long(void **state)
   assert_int_equal(v, 123);
 }
 
+static void test_pct_decode(void **state)
+{
+  (void)state;
+  char *s = mgcx_pct_decode("a%2Fb%20c+d%7e", 14, 0);
+  assert_non_null(s);
+  assert_string_equal(s, "a/b c+d~"); /* '+' stays in a path */
+  free(s);
+  s = mgcx_pct_decode("a%2Fb%20c+d", 11, 1);
+  assert_string_equal(s, "a/b c d"); /* a space in a form */
+  free(s);
+  s = mgcx_pct_decode("%41", 3, 0); /* an escape at the very end */
+  assert_string_equal(s, "A");
+  free(s);
+  assert_null(mgcx_pct_decode("a%00b", 5, 0));
+  assert_null(mgcx_pct_decode("a%0", 3, 0));
+  assert_null(mgcx_pct_decode("a%4", 3, 1));
+  assert_null(mgcx_pct_decode("a%", 2, 1));
+  assert_null(mgcx_pct_decode("a%zz", 4, 0));
+  assert_null(mgcx_pct_decode("a%g1", 4, 0));
+  assert_null(mgcx_pct_decode("a\0b", 3, 1));
+  s = mgcx_pct_decode("x%41yz", 2, 0); /* only len bytes: "x%" */
+  assert_null(s);
+  s = mgcx_pct_decode("", 0, 1);
+  assert_non_null(s);
+  assert_string_equal(s, "");
+  free(s);
+  assert_int_equal(mgcx_hexval('0'), 0);
+  assert_int_equal(mgcx_hexval('f'), 15);
+  assert_int_equal(mgcx_hexval('F'), 15);
+  assert_int_equal(mgcx_hexval('g'), -1);
+  assert_int_equal(mgcx_hexval('/'), -1);
+}
+
+/* ---- job queue ---- */
+struct jobs_seen {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int gate_open; /* the first job waits for it */
+  int order[8];  /* job numbers in the order they ran */
+  int n;
+  pthread_t thread[8]; /* the thread each ran on */
+};
+struct job_arg {
+  struct jobs_seen *seen;
+  int num;
+};
+
+static void job_record(void *arg)
+{
+  struct job_arg *a = arg;
+  struct jobs_seen *seen = a->seen;
+  pthread_mutex_lock(&seen->lock);
+  if(a->num == 0)
+    while(!seen->gate_open)
+      pthread_cond_wait(&seen->cond, &seen->lock);
+  seen->thread[seen->n] = pthread_self();
+  seen->order[seen->n++] = a->num;
+  pthread_mutex_unlock(&seen->lock);
+}
+
+static void test_jobs(void **state)
+{
+  (void)state;
+  struct jobs_seen seen = {.n = 0};
+  pthread_mutex_init(&seen.lock, NULL);
+  pthread_cond_init(&seen.cond, NULL);
+  struct job_arg args[6];
+  for(int i = 0; i < 6; i++)
+    args[i] = (struct job_arg){&seen, i};
+
+  /* a bound of 3 waiting: job 0 runs (held at the gate), 1..3 wait, 4 is
+   * refused */
+  struct mgcx_jobs *q = mgcx_jobs_new(3);
+  assert_non_null(q);
+  assert_int_equal(mgcx_jobs_submit(q, job_record, &args[0]), 0);
+  /* job 0 has left the queue once it is waiting at the gate: wait for
+   * that (bounded: 10 s) by filling the queue */
+  int queued = 0;
+  for(int tries = 0; tries < 10000 && queued < 3; tries++) {
+    if(mgcx_jobs_submit(q, job_record, &args[1 + queued]) == 0)
+      queued++;
+    else
+      usleep(1000);
+  }
+  assert_int_equal(queued, 3);
+  assert_int_equal(mgcx_jobs_submit(q, job_record, &args[4]), -1);
+  pthread_mutex_lock(&seen.lock);
+  assert_int_equal(seen.n, 0); /* nothing ran past the gate */
+  seen.gate_open = 1;
+  pthread_cond_broadcast(&seen.cond);
+  pthread_mutex_unlock(&seen.lock);
+  mgcx_jobs_free(q); /* runs what is queued first */
+  assert_int_equal(seen.n, 4);
+  for(int i = 0; i < 4; i++) {
+    assert_int_equal(seen.order[i], i); /* in order */
+    assert_true(pthread_equal(seen.thread[i], seen.thread[0]));
+    assert_false(pthread_equal(seen.thread[i], pthread_self()));
+  }
+
+  /* no bound; freed without a job: no thread ever started */
+  q = mgcx_jobs_new(0);
+  assert_non_null(q);
+  mgcx_jobs_free(q);
+  mgcx_jobs_free(NULL);
+  pthread_cond_destroy(&seen.cond);
+  pthread_mutex_destroy(&seen.lock);
+}
+
 /* A file of the test's own with content (len bytes); its path in path. */
 static void file_with(const char *content, size_t len, char *path, size_t n)
 {
@@ -273,7 +382,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_heap),    cmocka_unit_test(test_heap_reserve),
       cmocka_unit_test(test_buf),     cmocka_unit_test(test_parse_long),
-      cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_file_read),
+      cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_pct_decode),
+      cmocka_unit_test(test_jobs),    cmocka_unit_test(test_file_read),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
