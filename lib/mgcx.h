@@ -64,6 +64,12 @@ void mgcx_buf_init(struct mgcx_buf *b, size_t max);
 void mgcx_buf_release(struct mgcx_buf *b);
 /* Append n bytes: 0, MGCX_BUF_TOO_BIG or MGCX_BUF_NOMEM (b unchanged). */
 int mgcx_buf_add(struct mgcx_buf *b, const void *p, size_t n);
+/* Room for n bytes of data in all (cap n + 1 with the NUL), allocated now,
+ * exactly, when there is less: an owner that sizes the buffer itself (a
+ * known Content-Length, memory held against a budget) reserves, and the
+ * adds within it allocate nothing.  0, MGCX_BUF_TOO_BIG (n > max) or
+ * MGCX_BUF_NOMEM (b unchanged). */
+int mgcx_buf_reserve(struct mgcx_buf *b, size_t n);
 
 /* ---- bounded integers (mgcx_int.c) ------------------------------------
  * A whole decimal integer from lo to hi: optional '-' (never '+'), digits,

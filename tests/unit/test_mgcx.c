@@ -147,6 +147,26 @@ static void test_buf(void **state)
   assert_int_equal(b.len, 10000);
   assert_int_equal(b.data[10000], '\0');
   mgcx_buf_release(&b);
+
+  /* reserve: exactly the room asked for, adds within it keep the block */
+  mgcx_buf_init(&b, 100);
+  assert_int_equal(mgcx_buf_reserve(&b, 101), MGCX_BUF_TOO_BIG);
+  assert_null(b.data);
+  assert_int_equal(mgcx_buf_reserve(&b, 7), 0);
+  assert_int_equal(b.cap, 8);
+  assert_string_equal(b.data, ""); /* a string from the start */
+  char *block = b.data;
+  assert_int_equal(mgcx_buf_add(&b, "abc", 3), 0);
+  assert_int_equal(mgcx_buf_add(&b, "defg", 4), 0);
+  assert_ptr_equal(b.data, block);
+  assert_string_equal(b.data, "abcdefg");
+  assert_int_equal(mgcx_buf_reserve(&b, 3), 0); /* never shrinks */
+  assert_int_equal(b.cap, 8);
+  assert_int_equal(mgcx_buf_reserve(&b, 100), 0);
+  assert_int_equal(b.cap, 101);
+  assert_string_equal(b.data, "abcdefg"); /* kept */
+  assert_int_equal(b.len, 7);
+  mgcx_buf_release(&b);
 }
 
 static void test_parse_long(void **state)
