@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* router.c - the emulator's request handling, whatever the transport:
  * routing, the common response headers, recording and statistics.  The
- * endpoints' logic lives in identity.c, calls.c, faults.c and
+ * endpoints' logic lives in identity*.c, calls.c, faults.c and
  * graph_json.c; the transports are http1.c and h2.c. */
 #include "router.h"
 
