@@ -13,6 +13,8 @@ t_eq "$(ls "$prefix/include/mgcall/mgcall.h" 2>/dev/null)" "$prefix/include/mgca
   "header installed"
 t_eq "$(basename "$(ls "$libdir"/libmgcall.so.* 2>/dev/null | head -n 1)" | cut -d. -f1-2)" \
   "libmgcall.so" "shared library installed"
+t_expect_exit 0 "the OpenAPI document installed" -- \
+  cmp "$prefix/share/mgcall/openapi/keeper.yaml" "$MGCALL_SOURCE_DIR/docs/openapi/keeper.yaml"
 
 cat >"$T/use.c" <<'C'
 #include <mgcall/mgcall.h>
