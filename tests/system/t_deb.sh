@@ -51,8 +51,8 @@ dpkg-deb -c "$(deb_of libmgcall0)" | deb_paths >"$T/lib.files"
 t_ok 'grep -qx "/usr/lib/$multiarch/libmgcall.so.0" "$T/lib.files"' "libmgcall0 ships the SONAME link"
 t_eq "$(dpkg-deb -I "$(deb_of libmgcall0)" shlibs 2>/dev/null | head -n 1 | cut -d' ' -f1-2)" \
   "libmgcall 0" "libmgcall0 shlibs: libmgcall 0"
-t_ok 'dpkg-deb -I "$(deb_of libmgcall0)" symbols | grep -q "^ mgcall_keep_alive_sized@Base"' \
-  "libmgcall0 has a symbols file"
+t_ok 'dpkg-deb -I "$(deb_of libmgcall0)" symbols | grep -q "^ mgcall_keep_alive_sized@MGCALL_0.1 "' \
+  "libmgcall0 has a symbols file (versioned symbols)"
 dpkg-deb -c "$(deb_of libmgcall-dev)" | deb_paths >"$T/dev.files"
 for f in /usr/include/mgcall/mgcall.h "/usr/lib/$multiarch/libmgcall.a" \
   "/usr/lib/$multiarch/libmgcall.so" "/usr/lib/$multiarch/pkgconfig/mgcall.pc" \
