@@ -17,6 +17,7 @@
 
 #include "auth/token_cache.h"
 #include "clock.h"
+#include "h2trace.h"
 #include "jwt.h"
 #include "mgcx.h"
 #include "uuid.h"
@@ -46,12 +47,14 @@ struct timer {
   int kind; /* T_ITEM or T_FETCH */
   uint64_t due_ms;
   uint64_t seq;
+  struct mgc_h2t_stream h2; /* libcurl's trace of its transfer (trace()) */
 };
 
 enum item_state { IT_READY, IT_FLIGHT, IT_TIMER, IT_TOKEN };
 
-/* Resends of a stream libcurl failed with CURLE_HTTP2 before any answer
- * (finished()): libcurl's own limit for refused streams. */
+/* Resends of a stream a GOAWAY refused that libcurl failed instead of
+ * sending it again (finished()): libcurl's own limit for refused
+ * streams. */
 #define H2_RESENDS 5
 
 struct item {
@@ -148,6 +151,48 @@ static struct timer *heap_pop(struct mgcall_batch *b)
   struct timer *t = NULL;
   mgcx_heap_pop(&b->heap, &t);
   return t;
+}
+
+/* ---- libcurl's trace ---- */
+
+/* CURLOPT_DEBUGFUNCTION of every transfer of the batch (CURLOPT_VERBOSE
+ * on): the lines that tell which connection and stream a transfer uses and
+ * which streams a GOAWAY refused (h2trace.h), then the --debug trace when
+ * the client asked for it. */
+static int trace(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+  struct mgcall_batch *b = ud;
+  struct mgc_h2t_line l;
+  struct timer *t = NULL;
+  if(type == CURLINFO_TEXT && mgc__h2trace_parse(data, size, &l) &&
+     curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t) {
+    if(l.kind == MGC_H2T_GOAWAY) {
+      /* the handle that read it is on that connection: every stream in
+       * flight there above last-stream-id was not processed */
+      for(struct item *it = b->all; it; it = it->all_next)
+        if(it->state == IT_FLIGHT)
+          mgc__h2trace_goaway(&it->tm.h2, t->h2.conn, l.id);
+    }
+    else
+      mgc__h2trace_own(&t->h2, &l);
+  }
+  if(b->client->http.debug_cb)
+    return mgc__http_trace(h, type, data, size, &b->client->http);
+  return 0;
+}
+
+/* Before e (the transfer of t) joins the multi handle: CURLOPT_PRIVATE
+ * and the trace.  Returns 0 or -1. */
+static int watch(struct mgcall_batch *b, CURL *e, struct timer *t)
+{
+  mgc__h2trace_start(&t->h2);
+  return curl_easy_setopt(e, CURLOPT_PRIVATE, t) == CURLE_OK &&
+                 curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, trace) ==
+                     CURLE_OK &&
+                 curl_easy_setopt(e, CURLOPT_DEBUGDATA, b) == CURLE_OK &&
+                 curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) == CURLE_OK
+             ? 0
+             : -1;
 }
 
 /* ---- items ---- */
@@ -416,7 +461,7 @@ static void fetch_send(struct mgcall_batch *b, struct fetch *f)
   mgcall_client *c = b->client;
   int rc = mgc__tokens_req_new(c->tokens, f->tenant, &f->req, &c->err);
   CURL *e = rc ? NULL : mgc__tokens_req_easy(f->req);
-  if(!rc && curl_easy_setopt(e, CURLOPT_PRIVATE, &f->tm) != CURLE_OK)
+  if(!rc && watch(b, e, &f->tm))
     rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "libcurl set-up failed");
   if(!rc && curl_multi_add_handle(b->multi, e) != CURLM_OK)
     rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
@@ -553,8 +598,7 @@ static void start(struct mgcall_batch *b, struct item *it)
   mgc__attempt_release(&it->attempt);
   int rc = mgc__attempt_start(&c->req, &it->attempt, it->url, it->token,
                               it->crid, it->retries_done, &c->err);
-  if(!rc &&
-     curl_easy_setopt(it->attempt.easy, CURLOPT_PRIVATE, &it->tm) != CURLE_OK)
+  if(!rc && watch(b, it->attempt.easy, &it->tm))
     rc = MGCALL_E_INTERNAL;
   if(!rc && curl_multi_add_handle(b->multi, it->attempt.easy) != CURLM_OK)
     rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
@@ -614,15 +658,17 @@ static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
     refresh_after_401(b, it);
     return;
   }
-  /* libcurl retries by itself, on a new connection, the streams an
+  /* libcurl sends again by itself, on a new connection, the streams an
    * HTTP/2 server refused (RST_STREAM REFUSED_STREAM, ids above a GOAWAY's
    * last-stream-id), except one: 7.88 fails the first stream of a
-   * connection that a GOAWAY closed with CURLE_HTTP2 (the session's error,
-   * not the stream's; no byte of an answer came).  That one is sent again
-   * at once, not counted as a retry, up to H2_RESENDS times as libcurl
-   * does for the others: a server that keeps failing goes the retry
-   * policy's way. */
-  if(rc == CURLE_HTTP2 && !it->res.status && it->h2_resent < H2_RESENDS) {
+   * connection that a GOAWAY closed with CURLE_HTTP2 before any answer.
+   * That one, and only a stream a GOAWAY provably refused (its trace:
+   * h2trace.h), is sent again at once, not counted as a retry, up to
+   * H2_RESENDS times as libcurl does for the others; any other failure
+   * (CURLE_HTTP2 included) goes the retry policy's way: the server may
+   * have processed it. */
+  if(mgc__h2trace_unprocessed(rc, it->res.status, &it->tm.h2) &&
+     it->h2_resent < H2_RESENDS) {
     it->h2_resent++;
     it->state = IT_READY; /* first in line */
     it->next = b->ready_head;
