@@ -32,11 +32,13 @@ serve() {
   [ -n "$port" ] || { t_fail "server did not start: $(cat "$SRV_OUT.err")"; return 1; }
   URL=https://127.0.0.1:$port
 }
-# counted: "REQUESTS CONNECTIONS" the server saw (stops it)
+# counted: stops the server; COUNTED="REQUESTS CONNECTIONS" it saw, REQS
+# the first (not in a subshell: wait needs the server as a child)
 counted() {
   kill -TERM "$SRV"
   wait "$SRV"
-  sed -n 's/^requests \([0-9]*\) connections \([0-9]*\)$/\1 \2/p' "$SRV_OUT"
+  COUNTED=$(sed -n 's/^requests \([0-9]*\) connections \([0-9]*\)$/\1 \2/p' "$SRV_OUT")
+  REQS=${COUNTED%% *}
 }
 KA=("$MGCALL" keep-alive --cacert "$EMU_CA" --output json --verbose --retries 0)
 
@@ -47,26 +49,30 @@ t_expect_exit 0 "refused twice, then 200: success with --retries 0" -- \
 t_eq "$(jq -c '[.ok, .status, .attempts]' "$T/out")" '[true,200,3]' \
   "sent again at once after each refusal, no retry used (3 sends)"
 t_grep "$T/err" 'attempt 1$' "the first send failed (verbose)"
-t_eq "$(counted)" "3 3" "the server saw 3 requests on 3 connections"
+counted
+t_eq "$COUNTED" "3 3" "the server saw 3 requests on 3 connections"
 
 # ---- always refused: bounded as libcurl bounds its own (5 more sends) ------------------
 serve refuse 1000 || { t_done; exit 1; }
 t_expect_exit 7 "always refused: a network failure in the end" -- \
   "${KA[@]}" --graph-url "$URL" call-2
 t_eq "$(jq -c '[.ok, .attempts]' "$T/out")" '[false,6]' "1 send and 5 resends, then the retry policy (--retries 0)"
-t_eq "$(counted | cut -d' ' -f1)" 6 "the server saw 6 requests"
+counted
+t_eq "$REQS" 6 "the server saw 6 requests"
 
 # ---- processed, then the connection went away: not proof, the retry policy -------------
 serve processed || { t_done; exit 1; }
 t_expect_exit 7 "GOAWAY at or above the stream, no answer: --retries 0 fails" -- \
   "${KA[@]}" --graph-url "$URL" call-3
 t_eq "$(jq -c '[.ok, .attempts]' "$T/out")" '[false,1]' "not sent again at once"
-t_eq "$(counted | cut -d' ' -f1)" 1 "the server saw 1 request"
+counted
+t_eq "$REQS" 1 "the server saw 1 request"
 serve processed || { t_done; exit 1; }
 t_expect_exit 7 "the same with --retries 1: the retry is used" -- \
   "${KA[@]}" --graph-url "$URL" --retries 1 --retry-max-time 30 call-4
 t_eq "$(jq -c '[.ok, .attempts]' "$T/out")" '[false,2]' "one retry, by the policy"
-t_eq "$(counted | cut -d' ' -f1)" 2 "the server saw 2 requests"
+counted
+t_eq "$REQS" 2 "the server saw 2 requests"
 
 # ---- the trace that tells it is not printed unless asked for ---------------------------
 t_nogrep "$T/err" 'Using Stream ID|GOAWAY|^\* ' "no libcurl trace on stderr without --debug"
