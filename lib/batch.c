@@ -29,11 +29,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Token requests in flight at once; more wait their turn.  The multi
  * handle gets this many connections on top of max_parallel, so keepAlives
  * never wait for a connection a token request holds. */
 #define TOKEN_PARALLEL 16
+/* Connections to one host once the server answers over HTTP/2 (pace()):
+ * the one in use, one draining after a GOAWAY, the one replacing it and a
+ * spare.  libcurl 7.88 otherwise opens a connection for every transfer
+ * waiting when one goes away (tens at once). */
+#define H2_HOST_CONNS 4L
 /* How long a failed token acquisition is reused (ms): for a short while
  * the other items of that tenant fail with it at once instead of asking
  * again. */
@@ -107,6 +113,8 @@ struct mgcall_batch {
   size_t pending;
   uint64_t seq;
   atomic_int woken;
+  long host_conns; /* CURLMOPT_MAX_HOST_CONNECTIONS now (pace()) */
+  int saw_h2;      /* the trace: a connection speaks HTTP/2 (step()) */
   struct fetch *fetches;
   struct fetch *fq_head, *fq_tail; /* waiting for a token slot */
   unsigned fetches_in_flight;
@@ -166,7 +174,9 @@ static int trace(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
   struct timer *t = NULL;
   if(type == CURLINFO_TEXT && mgc__h2trace_parse(data, size, &l) &&
      curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t) {
-    if(l.kind == MGC_H2T_GOAWAY) {
+    if(l.kind == MGC_H2T_H2)
+      b->saw_h2 = 1; /* no curl_multi_setopt() in a callback */
+    else if(l.kind == MGC_H2T_GOAWAY) {
       /* the handle that read it is on that connection: every stream in
        * flight there above last-stream-id was not processed */
       for(struct item *it = b->all; it; it = it->all_next)
@@ -276,10 +286,16 @@ int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
   }
   /* HTTP/2 multiplexing when the server offers it; else at most
    * max_parallel connections for keepAlives, reused, and TOKEN_PARALLEL
-   * more for token requests (which may go to the same host). */
+   * more for token requests (which may go to the same host).  Per host
+   * H2_HOST_CONNS while HTTP/2 is possible (https, until an answer comes
+   * over HTTP/1.x) or seen (pace()): before the first connection has
+   * said h2, its loss would send every waiting transfer to a connection
+   * of its own. */
   long conns = (long)max_parallel + TOKEN_PARALLEL;
+  b->host_conns =
+      strncasecmp(client->graph, "https:", 6) ? conns : H2_HOST_CONNS;
   curl_multi_setopt(b->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
+  curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, b->host_conns);
   curl_multi_setopt(b->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
   curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, conns);
   *out = b;
@@ -645,9 +661,33 @@ static void refresh_after_401(struct mgcall_batch *b, struct item *it)
   wait_for_token(b, it, mgc__tokens_key(c->tokens, it->tenant));
 }
 
+/* The connection limit per host after a connection or an answer over HTTP
+ * version v (the trace's "using HTTP/2", CURLINFO_HTTP_VERSION; 0: no
+ * answer, nothing learnt).  Over HTTP/2 the transfers multiplex on one
+ * connection and H2_HOST_CONNS bound what libcurl opens when it goes away;
+ * an answer over HTTP/1.x (the server, or a proxy, does not offer h2)
+ * gives back max_parallel connections.  Transfers over the limit wait in
+ * libcurl until a connection frees. */
+static void pace(struct mgcall_batch *b, long v)
+{
+  long want = b->host_conns;
+  if(v == CURL_HTTP_VERSION_2_0)
+    want = H2_HOST_CONNS;
+  else if(v == CURL_HTTP_VERSION_1_0 || v == CURL_HTTP_VERSION_1_1)
+    want = (long)b->max_parallel + TOKEN_PARALLEL;
+  if(want != b->host_conns &&
+     curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, want) ==
+         CURLM_OK)
+    b->host_conns = want;
+}
+
 /* A transfer of it ended with rc: complete it or plan its next attempt. */
 static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
 {
+  long version = 0;
+  if(curl_easy_getinfo(it->attempt.easy, CURLINFO_HTTP_VERSION, &version) ==
+     CURLE_OK)
+    pace(b, version);
   curl_multi_remove_handle(b->multi, it->attempt.easy);
   b->in_flight--;
   int64_t retry_after = -1;
@@ -726,6 +766,10 @@ static size_t step(struct mgcall_batch *b)
       start(b, ready_pop(b));
     int running = 0;
     curl_multi_perform(b->multi, &running);
+    if(b->saw_h2) {
+      b->saw_h2 = 0;
+      pace(b, CURL_HTTP_VERSION_2_0);
+    }
     CURLMsg *m;
     int left, finished_any = 0;
     while((m = curl_multi_info_read(b->multi, &left))) {

@@ -112,6 +112,8 @@ enum mgc_h2t_kind mgc__h2trace_parse(const char *text, size_t len,
     out->id = n;
     return out->kind = MGC_H2T_GOAWAY;
   }
+  if((i = lit_at(text, len, "using HTTP/2")) && end_at(text, len, i))
+    return out->kind = MGC_H2T_H2;
   return parse_conn(text, len, out);
 }
 

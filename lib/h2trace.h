@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* h2trace.h - what libcurl's informational trace says about HTTP/2
- * streams: which connection a transfer uses, its stream id, and the
- * last-stream-id of a GOAWAY.  From these the batch knows a stream the
- * server provably did not process (RFC 9113 section 6.8: an id above the
- * last-stream-id of a GOAWAY on the same connection), the only kind it
- * sends again at once without using a retry.  Used by lib/batch.c. */
+ * streams: which connection a transfer uses, its stream id, the
+ * last-stream-id of a GOAWAY, and that a connection speaks HTTP/2.  From these
+ * the batch knows a stream the server provably did not process (RFC 9113
+ * section 6.8: an id above the last-stream-id of a GOAWAY on the same
+ * connection), the only kind it sends again at once without using a retry. Used
+ * by lib/batch.c. */
 #ifndef MGCALL_H2TRACE_H
 #define MGCALL_H2TRACE_H
 
@@ -16,7 +17,8 @@ enum mgc_h2t_kind {
   MGC_H2T_NONE, /* a line that says nothing of this */
   MGC_H2T_CONN, /* "Connected to ... (#N)", "Re-using existing connection #N" */
   MGC_H2T_STREAM, /* "Using Stream ID: N (easy handle ...)" */
-  MGC_H2T_GOAWAY  /* "rec(v)eived GOAWAY, error=E, last_stream=N" */
+  MGC_H2T_GOAWAY, /* "rec(v)eived GOAWAY, error=E, last_stream=N" */
+  MGC_H2T_H2      /* "using HTTP/2": a connection speaks HTTP/2 */
 };
 
 struct mgc_h2t_line {

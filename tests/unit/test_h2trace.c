@@ -43,6 +43,7 @@ static void test_parse(void **state)
   assert_int_equal(parse("received GOAWAY, error=7, last_stream=41", &l),
                    MGC_H2T_GOAWAY);
   assert_int_equal(l.id, 41);
+  assert_int_equal(parse("using HTTP/2\n", &l), MGC_H2T_H2);
   /* anything else proves nothing */
   const char *none[] = {
       "",
@@ -62,6 +63,8 @@ static void test_parse(void **state)
       "Re-using existing connection #5",
       "ALPN: server accepted h2\n",
       "h2h3 [:method: POST]\n",
+      "using HTTP/2, server supports multiplexing\n",
+      "using HTTP/1.1\n",
   };
   for(size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
     assert_int_equal(parse(none[i], &l), MGC_H2T_NONE);
