@@ -5,8 +5,11 @@
 # in memory and as many ended calls, each with a hook job, in the store (no
 # Graph traffic: last success just now, --interval 1h).  Times GET / (the
 # median and the slowest of STATUS_BENCH_RUNS, 20) against, in the same
-# run, GET /metrics (the peer: the same one pass over the calls in memory)
-# and GET /calls?limit=25 (a page from the store); the page's size.
+# run, GET /metrics (the same counts by state and least time left) and
+# GET /calls?limit=25 (a page from the store); the page's size, the
+# keeper's start (loading the calls) and resident memory.  With
+# PEER_MGCALL=/path/to/mgcall (another build, e.g. the previous commit's)
+# the same store is timed with it too, in the same run: the peer.
 set -euo pipefail
 : "${MGCALL:?MGCALL must name the mgcall binary}"
 n=${STATUS_BENCH_CALLS:-1000000}
@@ -22,9 +25,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_keeper() { # sets KPID, KURL
+start_keeper() { # [BINARY]: sets KPID, KURL, KSTART (ms to the API)
   : >"$T/keeper.err"
-  "$MGCALL" keeper run --listen 127.0.0.1:0 --store "sqlite:$T/big.db" \
+  local t0
+  t0=$(date +%s%3N)
+  "${1:-$MGCALL}" keeper run --listen 127.0.0.1:0 --store "sqlite:$T/big.db" \
     --interval 1h --deadline 3h --access-token-file "$T/token" \
     --graph-url http://127.0.0.1:9 2>>"$T/keeper.err" >/dev/null </dev/null &
   KPID=$!
@@ -36,6 +41,7 @@ start_keeper() { # sets KPID, KURL
   done
   [ -n "$port" ] || { cat "$T/keeper.err" >&2; exit 1; }
   KURL="http://127.0.0.1:$port"
+  KSTART=$(($(date +%s%3N) - t0))
 }
 stop_keeper() { kill -TERM "$KPID"; wait "$KPID" || true; KPID=; }
 
@@ -65,12 +71,22 @@ INSERT INTO hook_jobs (event_id, kind, call_id, reason, state, attempts, created
   SELECT printf('ev-%d', i), 1, printf('%08x-0000-4000-8000-ended%07x', i, i), 'removed',
          CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'delivered' END, 1, $now - i * 100, $now - i * 100, $now - i * 100 FROM k;
 SQL
-start_keeper
-grep -o 'store: [0-9]* active' "$T/keeper.err" || true
-read -r pm px pb < <(timing "$KURL/")
-read -r mm mx mb < <(timing "$KURL/metrics")
-read -r cm cx cb < <(timing "$KURL/calls?limit=25")
-echo "GET /               median ${pm} ms, slowest ${px} ms, ${pb} bytes"
-echo "GET /metrics        median ${mm} ms, slowest ${mx} ms, ${mb} bytes (the peer: one pass over the calls)"
-echo "GET /calls?limit=25 median ${cm} ms, slowest ${cx} ms, ${cb} bytes"
-stop_keeper
+# measure BINARY LABEL: the three requests on a keeper run by BINARY
+measure() {
+  start_keeper "$1"
+  grep -o 'store: [0-9]* active' "$T/keeper.err" || true
+  local rss
+  rss=$(awk '/^VmRSS/ {printf "%d MiB", $2 / 1024}' "/proc/$KPID/status")
+  read -r pm px pb < <(timing "$KURL/")
+  read -r mm mx mb < <(timing "$KURL/metrics")
+  read -r cm cx cb < <(timing "$KURL/calls?limit=25")
+  echo "[$2] started in ${KSTART} ms, resident ${rss}"
+  echo "[$2] GET /               median ${pm} ms, slowest ${px} ms, ${pb} bytes"
+  echo "[$2] GET /metrics        median ${mm} ms, slowest ${mx} ms, ${mb} bytes"
+  echo "[$2] GET /calls?limit=25 median ${cm} ms, slowest ${cx} ms, ${cb} bytes"
+  stop_keeper
+}
+measure "$MGCALL" this
+if [ -n "${PEER_MGCALL:-}" ]; then
+  measure "$PEER_MGCALL" peer
+fi

@@ -3,8 +3,6 @@
  * interned strings, a timer heap and the thread that fires it. */
 #include "calls.h"
 
-#include "form.h"
-
 #include "timer_heap.h"
 
 #include <errno.h>
@@ -100,10 +98,10 @@ int emu_uuid_parse(const char *s, uint8_t out[16])
         return -1;
       continue;
     }
-    int hi = emu_hexval(s[i]);
+    int hi = mgcx_hexval(s[i]);
     if(hi < 0)
       return -1;
-    int lo = emu_hexval(s[++i]);
+    int lo = mgcx_hexval(s[++i]);
     if(lo < 0)
       return -1;
     out[n++] = (uint8_t)(hi << 4 | lo);

@@ -3,51 +3,11 @@
 #include "form.h"
 
 #include "b64url.h"
+#include "mgcx.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-int emu_hexval(char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-char *emu_form_decode(const char *s, size_t len, int plus)
-{
-  char *out = malloc(len + 1);
-  if(!out)
-    return NULL;
-  size_t o = 0;
-  for(size_t i = 0; i < len; i++) {
-    char c = s[i];
-    if(c == '%') {
-      int hi = i + 2 < len ? emu_hexval(s[i + 1]) : -1;
-      int lo = i + 2 < len ? emu_hexval(s[i + 2]) : -1;
-      if(hi < 0 || lo < 0) {
-        free(out);
-        return NULL;
-      }
-      c = (char)(hi << 4 | lo);
-      i += 2;
-    }
-    else if(c == '+' && plus)
-      c = ' ';
-    if(c == '\0') {
-      free(out);
-      return NULL;
-    }
-    out[o++] = c;
-  }
-  out[o] = '\0';
-  return out;
-}
 
 enum emu_form_error emu_form_parse(const char *body, size_t len,
                                    struct emu_form *form)
@@ -65,8 +25,8 @@ enum emu_form_error emu_form_parse(const char *body, size_t len,
       size_t value_start = eq ? name_end + 1 : end;
       if(form->n == EMU_FORM_MAX_FIELDS)
         return EMU_FORM_TOO_MANY;
-      char *name = emu_form_decode(body + i, name_end - i, 1);
-      char *value = emu_form_decode(body + value_start, end - value_start, 1);
+      char *name = mgcx_pct_decode(body + i, name_end - i, 1);
+      char *value = mgcx_pct_decode(body + value_start, end - value_start, 1);
       if(!name || !value) {
         free(name);
         free(value);
@@ -143,8 +103,8 @@ int emu_basic_parse(const char *header, char **user, char **pass)
     return -1;
   }
   size_t ulen = (size_t)(colon - (const char *)raw);
-  *user = emu_form_decode((const char *)raw, ulen, 1);
-  *pass = emu_form_decode(colon + 1, rawlen - ulen - 1, 1);
+  *user = mgcx_pct_decode((const char *)raw, ulen, 1);
+  *pass = mgcx_pct_decode(colon + 1, rawlen - ulen - 1, 1);
   free(raw);
   if(!*user || !*pass || !**user) {
     free(*user);

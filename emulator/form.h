@@ -41,14 +41,6 @@ const char *emu_form_get(const struct emu_form *form, const char *name);
 /* Free the fields; form may be reused.  NULL is a no-op. */
 void emu_form_release(struct emu_form *form);
 
-/* Percent-decode len bytes of s ('+' -> ' ' when plus is non-zero) into a
- * new NUL-terminated string (caller frees).  NULL for a bad escape, a NUL
- * byte or no memory. */
-char *emu_form_decode(const char *s, size_t len, int plus);
-
-/* The value of hex digit c (either case), or -1. */
-int emu_hexval(char c);
-
 /* Parse an Authorization header value "Basic <base64>" into a client id and
  * secret (each form-url-decoded, RFC 6749 2.3.1).  Returns 0 and sets *user
  * and *pass (caller frees both), or -1 when the value is not Basic, not

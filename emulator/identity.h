@@ -5,7 +5,9 @@
  *
  * The request logic takes parsed values (form fields, Basic credentials, the
  * URLs the client used) and returns a status and a JSON body: no sockets, so
- * it is unit tested and fuzzed directly.  Thread-safe after setup. */
+ * it is unit tested and fuzzed directly.  Thread-safe after setup.
+ * identity.c: set-up, registrations and keys; identity_token.c: the token
+ * endpoint, IMDS and issuing; identity_verify.c: verification. */
 #ifndef EMU_IDENTITY_H
 #define EMU_IDENTITY_H
 

@@ -2,7 +2,7 @@
 /* route.c - map a request's method and path to an endpoint (see route.h). */
 #include "route.h"
 
-#include "form.h"
+#include "mgcx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +37,7 @@ static void graph(const char *method, const char *rest, struct emu_route *out)
   const char *idp = tail + 1;
   const char *slash = strchr(idp, '/');
   size_t n = slash ? (size_t)(slash - idp) : strlen(idp);
-  char *decoded = n && n < sizeof(out->id) ? emu_form_decode(idp, n, 0) : NULL;
+  char *decoded = n && n < sizeof(out->id) ? mgcx_pct_decode(idp, n, 0) : NULL;
   if(!decoded) {
     out->ep = EMU_EP_GRAPH_NO_CALL;
     return;
@@ -108,7 +108,7 @@ static void identity(const char *method, const char *p, struct emu_route *out)
     ep = EMU_EP_JWKS;
   if(ep == EMU_EP_NONE)
     return;
-  char *t = emu_form_decode(p + 1, n, 0);
+  char *t = mgcx_pct_decode(p + 1, n, 0);
   snprintf(out->tenant, sizeof(out->tenant), "%s", t ? t : "");
   free(t);
   out->ep = ep;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* router.c - the emulator's request handling, whatever the transport:
  * routing, the common response headers, recording and statistics.  The
- * endpoints' logic lives in identity.c, calls.c, faults.c and
+ * endpoints' logic lives in identity*.c, calls.c, faults.c and
  * graph_json.c; the transports are http1.c and h2.c. */
 #include "router.h"
 
@@ -365,7 +365,8 @@ static int token_endpoint(struct hctx *h, const char *tenant)
   struct emu_form form = {0};
   enum emu_form_error fe = EMU_FORM_OK;
   if(is_form(header(h, "Content-Type")))
-    fe = emu_form_parse(h->x->body ? h->x->body : "", h->x->len, &form);
+    fe = emu_form_parse(h->x->body.data ? h->x->body.data : "", h->x->body.len,
+                        &form);
   h->form_record = redacted_form(&form);
   if(fe) {
     emu_form_release(&form);
@@ -585,8 +586,8 @@ static int graph_serve(struct hctx *h, const struct emu_route *rt,
   if(rt->ep == EMU_EP_GRAPH_CALLS) { /* create */
     char err[512];
     struct emu_call_request cr;
-    if(emu_call_request_parse(h->x->body ? h->x->body : "", h->x->len, &cr, err,
-                              sizeof(err)))
+    if(emu_call_request_parse(h->x->body.data ? h->x->body.data : "",
+                              h->x->body.len, &cr, err, sizeof(err)))
       return odata_error(h, 400, "BadRequest", NULL, "%s", err);
     rc = emu_calls_create(s->calls, who->tenant, who->app, cr.callback,
                           cr.modalities, cr.media, &info);
@@ -802,7 +803,7 @@ static json_t *faults_json(struct emu_server *s)
 static int bulk_create(struct hctx *h)
 {
   json_error_t jerr;
-  json_t *o = json_loadb(h->x->body ? h->x->body : "", h->x->len,
+  json_t *o = json_loadb(h->x->body.data ? h->x->body.data : "", h->x->body.len,
                          JSON_REJECT_DUPLICATES, &jerr);
   json_t *jn = json_object_get(o, "count");
   const char *tenant = json_string_value(json_object_get(o, "tenantId"));
@@ -897,8 +898,8 @@ static int emulator_api(struct hctx *h, const struct emu_route *rt)
     if(!strcmp(h->method, "GET"))
       return reply_json(h, 200, faults_json(s));
     json_error_t jerr;
-    json_t *obj = json_loadb(h->x->body ? h->x->body : "", h->x->len,
-                             JSON_REJECT_DUPLICATES, &jerr);
+    json_t *obj = json_loadb(h->x->body.data ? h->x->body.data : "",
+                             h->x->body.len, JSON_REJECT_DUPLICATES, &jerr);
     char err[256];
     if(!obj)
       return odata_error(h, 400, "BadRequest", NULL, "bad JSON: %s", jerr.text);
@@ -997,28 +998,23 @@ int emu_router_body(struct emu_exchange *x, const char *data, size_t n)
   x->has_body = 1;
   if(x->too_big || x->over_budget)
     return 0;
-  if(x->len + n > MAX_BODY) {
+  struct mgcx_buf *b = &x->body;
+  if(b->len + n > MAX_BODY) {
     x->too_big = 1;
     return 0;
   }
-  if(x->len + n + 1 > x->cap) {
-    size_t cap = x->cap ? x->cap : 1024;
-    while(cap < x->len + n + 1)
+  if(b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    while(cap < b->len + n + 1)
       cap *= 2;
     if(body_reserve(x->srv, x, cap)) {
       x->over_budget = 1;
       return 0;
     }
-    char *b = realloc(x->body, cap);
-    if(!b)
+    if(mgcx_buf_reserve(b, cap - 1))
       return -1;
-    x->body = b;
-    x->cap = cap;
   }
-  memcpy(x->body + x->len, data, n);
-  x->len += n;
-  x->body[x->len] = '\0';
-  return 0;
+  return mgcx_buf_add(b, data, n) ? -1 : 0; /* room reserved: cannot fail */
 }
 
 struct framing {
@@ -1086,14 +1082,12 @@ static int early_answer(struct hctx *h)
     return odata_error(h, 413, "RequestEntityTooLarge", NULL,
                        "The request body is larger than %d bytes.", MAX_BODY);
   struct emu_exchange *x = h->x;
-  if(f.lengths && f.length && !x->body) {
+  if(f.lengths && f.length && !x->body.data) {
     /* The whole body at once: held against the budget before it comes. */
     if(body_reserve(h->srv, x, (size_t)f.length + 1))
       return busy(h);
-    x->body = malloc((size_t)f.length + 1);
-    if(!x->body)
+    if(mgcx_buf_reserve(&x->body, (size_t)f.length))
       return fail(h);
-    x->cap = (size_t)f.length + 1;
   }
   return route(h);
 }
@@ -1139,6 +1133,7 @@ static void ctx_release(struct hctx *h)
 int emu_router_headers(struct emu_exchange *x, struct emu_response *out)
 {
   struct hctx h;
+  mgcx_buf_init(&x->body, MAX_BODY);
   if(ctx_init(&h, x, out)) {
     out->action = EMU_ACT_RESET;
     return 1;
@@ -1171,8 +1166,7 @@ void emu_router_finish(struct emu_exchange *x, struct emu_response *out)
 
 void emu_exchange_release(struct emu_exchange *x)
 {
-  free(x->body);
-  x->body = NULL;
+  mgcx_buf_release(&x->body);
   atomic_fetch_sub(&x->srv->body_bytes, x->reserved);
   x->reserved = 0;
 }

@@ -8,6 +8,7 @@
 #define EMU_ROUTER_H
 
 #include "identity.h"
+#include "mgcx.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -71,9 +72,8 @@ struct emu_exchange {
 
   /* the router's */
   int started;
-  char *body;
-  size_t len, cap;
-  size_t reserved; /* bytes of the server's body budget held (>= cap) */
+  struct mgcx_buf body; /* max EMU_MAX_BODY (set by emu_router_headers) */
+  size_t reserved;      /* bytes of the server's body budget held (>= cap) */
   int too_big;
   int over_budget;
   int has_body;

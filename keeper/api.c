@@ -4,10 +4,10 @@
 
 #include "listen.h"
 
-#include "apiwork.h"
 #include "api_guard.h"
 #include "ids.h"
 #include "log.h"
+#include "mgcx.h"
 #include "notify.h"
 #include "notify_auth.h"
 #include "page.h"
@@ -32,11 +32,15 @@ typedef int mhd_result;
 typedef enum MHD_Result mhd_result;
 #endif
 
+/* POST /notifications jobs waiting for the worker at most; more are
+ * answered 503 "busy". */
+#define KAPI_MAX_QUEUED_JOBS 1024
+
 struct kapi {
   struct MHD_Daemon *daemon;
   struct kcore *core;
   char *token;
-  struct kaw *work; /* POST /notifications runs there (apiwork.h) */
+  struct mgcx_jobs *work; /* POST /notifications runs there (mgcx.h) */
   struct kguard *guard;
   atomic_uint pages; /* GET /calls pages being built */
   struct kna *nauth; /* --notification-app-id, or NULL (borrowed) */
@@ -47,9 +51,9 @@ extern const unsigned char kapi_openapi_yaml[];
 
 /* Per request: made by uri_seen() when the request line arrives. */
 struct upload {
-  char *raw_uri; /* as sent, before percent-decoding */
-  char *buf;
-  size_t len, cap, limit;
+  char *raw_uri;        /* as sent, before percent-decoding */
+  struct mgcx_buf body; /* max: the request's limit */
+  size_t limit;
   size_t reserved; /* bytes of the guard's budget this request holds */
   struct kguard *guard;
   int started;  /* the handler saw the headers */
@@ -148,8 +152,8 @@ static mhd_result post_calls(struct kapi *api, struct MHD_Connection *con,
 {
   struct kregs regs;
   char why[300];
-  int st = kregs_parse(up->buf ? up->buf : "", up->len, KAPI_MAX_BULK, &regs,
-                       why, sizeof(why));
+  int st = kregs_parse(up->body.data ? up->body.data : "", up->body.len,
+                       KAPI_MAX_BULK, &regs, why, sizeof(why));
   if(st)
     return send_error(con, (unsigned)st,
                       st == 413   ? "payloadTooLarge"
@@ -184,7 +188,7 @@ static mhd_result post_calls(struct kapi *api, struct MHD_Connection *con,
   return res;
 }
 
-/* POST /notifications after parsing, on the worker (apiwork.h), so that
+/* POST /notifications after parsing, on the worker (api->work), so that
  * the API thread never waits for the disk: consecutive events of the same
  * kind are applied together, each run in ONE durable transaction
  * (kcore_add, kcore_end_many), in the body's order; then the suspended
@@ -321,8 +325,8 @@ static mhd_result post_notifications(struct kapi *api,
   char why[128];
   size_t n = 0;
   pthread_mutex_lock(&ev_lock);
-  int parsed = kn_parse(up->buf ? up->buf : "", up->len, ev, KN_MAX_EVENTS, &n,
-                        why, sizeof(why));
+  int parsed = kn_parse(up->body.data ? up->body.data : "", up->body.len, ev,
+                        KN_MAX_EVENTS, &n, why, sizeof(why));
   if(parsed) {
     pthread_mutex_unlock(&ev_lock);
     return send_error(con, parsed == KN_TOO_MANY ? 413 : 400,
@@ -344,7 +348,7 @@ static mhd_result post_notifications(struct kapi *api,
     snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
   /* suspended first: the job may resume it at once */
   MHD_suspend_connection(con);
-  if(kaw_submit(api->work, notif_run, j)) {
+  if(mgcx_jobs_submit(api->work, notif_run, j)) {
     MHD_resume_connection(con);
     free(copy);
     free(j);
@@ -515,22 +519,23 @@ static void take_body(struct kapi *api, struct upload *up, const char *data,
 {
   if(up->refused)
     return;
-  if(up->len + n > up->limit) {
+  struct mgcx_buf *b = &up->body;
+  if(b->len + n > up->limit) {
     up->refused = 413;
     return;
   }
-  if(up->len + n + 1 > up->cap) {
+  if(b->len + n + 1 > b->cap) {
     /* a Content-Length is allocated once, whole; a chunked body doubles */
-    size_t cap = up->reserved && !up->cap ? up->reserved
-                 : up->cap                ? up->cap * 2
-                                          : 4096;
-    while(cap < up->len + n + 1)
+    size_t cap = up->reserved && !b->cap ? up->reserved
+                 : b->cap                ? b->cap * 2
+                                         : 4096;
+    while(cap < b->len + n + 1)
       cap *= 2;
     if(cap > up->limit + 1)
       cap = up->limit + 1;
     if(up->fixed && cap > up->reserved)
       cap = up->reserved; /* Content-Length: exactly that */
-    if(cap < up->len + n + 1) {
+    if(cap < b->len + n + 1) {
       up->refused = 413; /* more than its Content-Length */
       return;
     }
@@ -541,17 +546,13 @@ static void take_body(struct kapi *api, struct upload *up, const char *data,
       }
       up->reserved = cap;
     }
-    char *b = realloc(up->buf, cap);
-    if(!b) {
+    if(mgcx_buf_reserve(b, cap - 1)) {
       up->refused = 503;
       return;
     }
-    up->buf = b;
-    up->cap = cap;
   }
-  memcpy(up->buf + up->len, data, n);
-  up->len += n;
-  up->buf[up->len] = '\0';
+  if(mgcx_buf_add(b, data, n)) /* within the room reserved: cannot fail */
+    up->refused = 503;
 }
 
 static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
@@ -567,6 +568,7 @@ static mhd_result dispatch(struct kapi *api, struct MHD_Connection *con,
     if(ci)
       kguard_conn_headers_done(api->guard, ci->socket_context);
     up->limit = !strcmp(url, "/calls") ? KAPI_MAX_CALLS_BODY : KN_MAX_BODY;
+    mgcx_buf_init(&up->body, up->limit);
     mhd_result res;
     if(refuse_early(api, con, url, method, up, &res)) {
       up->answered = 1;
@@ -713,9 +715,10 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
     json_decref(up->reply);
     if(up->reserved)
       kguard_release(api->guard, up->reserved);
-    if(up->cap > 1024 * 1024 || up->reserved > 1024 * 1024)
+    size_t held = up->body.cap;
+    mgcx_buf_release(&up->body);
+    if(held > 1024 * 1024 || up->reserved > 1024 * 1024)
       malloc_trim(0); /* give a large body's memory back */
-    free(up->buf);
     free(up->raw_uri);
     free(up);
   }
@@ -788,9 +791,9 @@ int kapi_start(const char *listen, const char *token, struct kna *nauth,
   api->core = core;
   api->nauth = nauth;
   api->guard = kguard_new((struct sockaddr *)&ss, sslen, allowed_hosts);
-  api->work = kaw_new();
+  api->work = mgcx_jobs_new(KAPI_MAX_QUEUED_JOBS);
   if(!api->work || !api->guard || kguard_start(api->guard)) {
-    kaw_free(api->work);
+    mgcx_jobs_free(api->work);
     kguard_free(api->guard);
     free(api->token);
     free(api);
@@ -815,7 +818,7 @@ int kapi_start(const char *listen, const char *token, struct kna *nauth,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
   if(!api->daemon) {
-    kaw_free(api->work);
+    mgcx_jobs_free(api->work);
     kguard_free(api->guard);
     free(api->token);
     free(api);
@@ -834,8 +837,8 @@ void kapi_stop(struct kapi *api)
 {
   if(!api)
     return;
-  kna_close(api->nauth); /* resume requests waiting for keys first */
-  kaw_free(api->work);   /* jobs finish and resume their connections */
+  kna_close(api->nauth);     /* resume requests waiting for keys first */
+  mgcx_jobs_free(api->work); /* jobs finish and resume their connections */
   MHD_stop_daemon(api->daemon);
   kguard_free(api->guard);
   if(api->token) {

@@ -5,7 +5,7 @@
 
 #include "ids.h"
 #include "log.h"
-#include "url.h"
+#include "mgcx.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -223,7 +223,7 @@ char *kguard_path_id(const char *raw)
   if(!raw || strncmp(raw, "/calls/", 7))
     return NULL;
   raw += 7;
-  char *id = mgc__url_decode(raw, strcspn(raw, "?#"));
+  char *id = mgcx_pct_decode(raw, strcspn(raw, "?#"), 0);
   if(id && !mgc__call_id_ok(id)) { /* "/" is allowed: ids are opaque */
     free(id);
     id = NULL;

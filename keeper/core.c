@@ -239,9 +239,15 @@ static void sweep_terminal(struct kcore *k)
 
 void kcore_end_locked(struct kcore *k, struct ks_call *c, enum ks_reason reason)
 {
+  kcore_end_at_locked(k, c, reason, kcore_wall_ms());
+}
+
+void kcore_end_at_locked(struct kcore *k, struct ks_call *c,
+                         enum ks_reason reason, int64_t ended_wall)
+{
   if(ks_end(k->sched, c, reason))
     return;
-  c->ended_wall = kcore_wall_ms();
+  c->ended_wall = ended_wall;
   k->terminal++;
   km_ended(k->metrics, reason);
   klog(reason == KS_REASON_LOST ? KLOG_ERROR : KLOG_INFO, c->call_id, NULL,
@@ -384,6 +390,23 @@ int kcore_end_many(struct kcore *k, const char *const *call_ids, size_t n,
                    enum ks_reason reason, size_t *ended, struct mgc_err *err)
 {
   size_t live = 0;
+  if(k->store->ops->fleet_end) { /* the owner of each acts on it (lease.c) */
+    int rc = MGCALL_OK;
+    pthread_mutex_lock(&k->store_lock);
+    for(size_t i = 0; i < n && !rc; i++) {
+      int was_live = 0;
+      rc = k->store->ops->fleet_end(k->store, call_ids[i],
+                                    ks_reason_name(reason), kcore_wall_ms(),
+                                    &was_live, err);
+      if(rc == MGCALL_E_NOT_FOUND) /* unknown: skipped */
+        rc = MGCALL_OK;
+      live += (size_t)was_live;
+    }
+    pthread_mutex_unlock(&k->store_lock);
+    if(ended)
+      *ended = live;
+    return rc;
+  }
   struct kwjob *job = NULL;
   pthread_mutex_lock(&k->lock);
   for(size_t i = 0; i < n; i++) {

@@ -91,8 +91,10 @@ int kcore_end(struct kcore *k, const char *call_id, enum ks_reason reason,
               int *was_live, struct mgc_err *err);
 /* End n calls at once (a notification body): the live ones end, unknown or
  * already ended ones are skipped; all of it is written in ONE durable
- * transaction (kcore_end waits for one per call).  *ended (may be NULL)
- * counts the calls that were live.  MGCALL_OK or MGCALL_E_INTERNAL. */
+ * transaction (kcore_end waits for one per call); in fleet mode each is
+ * ended in the store, as kcore_end does, whichever keeper holds it.  *ended
+ * (may be NULL) counts the calls that were live.  MGCALL_OK or
+ * MGCALL_E_INTERNAL. */
 int kcore_end_many(struct kcore *k, const char *const *call_ids, size_t n,
                    enum ks_reason reason, size_t *ended, struct mgc_err *err);
 
@@ -116,6 +118,11 @@ char *kcore_metrics_text(struct kcore *k);
 /* With the lock held (main loop): end c for reason (metrics, log, hook). */
 void kcore_end_locked(struct kcore *k, struct ks_call *c,
                       enum ks_reason reason);
+/* The same for an end already stored at ended_wall (ms since the epoch),
+ * e.g. removed through another keeper of the fleet: the hooks' event and
+ * the call carry that time, as the store does. */
+void kcore_end_at_locked(struct kcore *k, struct ks_call *c,
+                         enum ks_reason reason, int64_t ended_wall);
 /* With the lock held: queue every dirty call's row for the writer (one
  * transaction, not waited for).  MGCALL_OK, or MGCALL_E_INTERNAL when the
  * writer is backed up or memory ran out (the calls stay dirty). */

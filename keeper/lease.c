@@ -322,7 +322,8 @@ static int adopt_row(void *ud, const struct kstore_call *r, int claimed)
       a->adopted++;
   }
   else if(!active && c && is_live(c)) /* removed through some node */
-    kcore_end_locked(k, c, reason_of(r->reason));
+    kcore_end_at_locked(k, c, reason_of(r->reason),
+                        r->ended_ms > 0 ? r->ended_ms : now_wall);
   else if(!active && !c && !claimed) /* never kept here: its hook still runs */
     khooks_stage(k->hooks, r->call_id, r->tenant_id,
                  ks_reason_name(reason_of(r->reason)), r->ended_ms);

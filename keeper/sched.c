@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* sched.c - the keeper's schedule: a hash of calls by id, a binary min-heap
- * on (due, seq), a FIFO ready list (libuv timers, chrony). */
+ * on (due, seq), a FIFO ready list (libuv timers, chrony), the live calls
+ * by deadline (rank.h) and the count of ended and lost ones. */
 #include "sched.h"
 
 #include "mgcx.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,9 @@ struct ks_sched {
   size_t ready_len;
   size_t in_flight;
   struct ks_call *dirty;
+  /* the live calls by anchor (= by deadline), and the final ones */
+  struct krank live;
+  size_t nended, nlost;
 };
 
 static const char *const state_names[] = {"active", "at-risk", "ended", "lost"};
@@ -85,6 +90,7 @@ struct ks_sched *ks_sched_new(const struct ks_config *cfg, uint64_t seed)
   s->cfg = *cfg;
   mgcx_heap_init(&s->heap, sizeof(struct ks_call *), before, moved, NULL);
   s->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
+  krank_init(&s->live, s->rng);
   s->nbuckets = 1024;
   s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
   if(!s->buckets) {
@@ -263,6 +269,37 @@ static void schedule_at(struct ks_sched *s, struct ks_call *c, int64_t due)
   heap_push(s, c);
 }
 
+/* c is live with its deadline counting from anchor: placed in the
+ * by-deadline set. */
+static void live_at(struct ks_sched *s, struct ks_call *c, int64_t anchor)
+{
+  if(c->ranked)
+    krank_remove(&s->live, &c->by_deadline);
+  c->anchor_mono = anchor;
+  c->by_deadline.key = anchor;
+  krank_insert(&s->live, &c->by_deadline);
+  c->ranked = 1;
+}
+
+/* c leaves memory or becomes final: out of the set, out of the counts. */
+static void unrank(struct ks_sched *s, struct ks_call *c)
+{
+  if(c->ranked) {
+    krank_remove(&s->live, &c->by_deadline);
+    c->ranked = 0;
+  }
+  else if(c->state == KS_ENDED)
+    s->nended--;
+  else if(c->state == KS_LOST)
+    s->nlost--;
+}
+
+static struct ks_call *call_of_node(const struct krank_node *n)
+{
+  return (struct ks_call *)(void *)((char *)(uintptr_t)n -
+                                    offsetof(struct ks_call, by_deadline));
+}
+
 int64_t ks_deadline_mono(const struct ks_sched *s, const struct ks_call *c)
 {
   return c->anchor_mono + s->cfg.deadline_ms;
@@ -365,7 +402,7 @@ static void first_schedule(struct ks_sched *s, struct ks_call *c,
                            int64_t now_wall)
 {
   if(started_wall > 0 && started_wall <= now_wall) {
-    c->anchor_mono = now_mono - (now_wall - started_wall);
+    live_at(s, c, now_mono - (now_wall - started_wall));
     int64_t due = regular_due(s, c->anchor_mono);
     if(due < now_mono)
       due = now_mono;
@@ -373,7 +410,7 @@ static void first_schedule(struct ks_sched *s, struct ks_call *c,
     schedule_at(s, c, due);
   }
   else {
-    c->anchor_mono = now_mono;
+    live_at(s, c, now_mono);
     schedule_at(s, c, now_mono);
   }
 }
@@ -395,6 +432,7 @@ struct ks_call *ks_track(struct ks_sched *s, const char *call_id,
     /* revive a call that had ended: it is a new registration */
     if(set_tenant(c, tenant_id))
       return NULL;
+    unrank(s, c); /* out of the ended or lost count */
     c->state = KS_ACTIVE;
     c->reason = KS_REASON_NONE;
     c->failures = 0;
@@ -444,7 +482,7 @@ struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
                                            : added_wall;
   if(anchor_wall > now_wall)
     anchor_wall = now_wall; /* the clock went back: count from now */
-  c->anchor_mono = now_mono - (now_wall - anchor_wall);
+  live_at(s, c, now_mono - (now_wall - anchor_wall));
   int64_t due = last_success_wall || started_wall > 0
                     ? regular_due(s, c->anchor_mono)
                     : now_mono; /* never kept alive: at once */
@@ -534,7 +572,7 @@ void ks_on_success(struct ks_sched *s, struct ks_call *c, int64_t sent_mono,
   free(c->last_error);
   c->last_error = NULL;
   c->last_success_wall = sent_wall;
-  c->anchor_mono = sent_mono;
+  live_at(s, c, sent_mono);
   c->state = KS_ACTIVE;
   schedule_at(s, c, regular_due(s, sent_mono));
   ks_mark_dirty(s, c);
@@ -591,7 +629,12 @@ int ks_end(struct ks_sched *s, struct ks_call *c, enum ks_reason reason)
   landed(s, c);
   if(c->state == KS_ENDED || c->state == KS_LOST)
     return -1;
+  unrank(s, c);
   c->state = reason == KS_REASON_LOST ? KS_LOST : KS_ENDED;
+  if(c->state == KS_LOST)
+    s->nlost++;
+  else
+    s->nended++;
   c->reason = (unsigned char)reason;
   ks_mark_dirty(s, c);
   return 0;
@@ -618,26 +661,32 @@ void ks_foreach(struct ks_sched *s, void (*fn)(void *ud, struct ks_call *c),
 void ks_count_states(const struct ks_sched *s, int64_t now_mono,
                      size_t counts[4])
 {
-  memset(counts, 0, 4 * sizeof(counts[0]));
-  for(size_t i = 0; i < s->nbuckets; i++)
-    for(const struct ks_call *c = s->buckets[i]; c; c = c->hnext)
-      counts[ks_state_at(s, c, now_mono)]++;
+  /* at risk (ks_state_at): anchor + deadline - now < margin */
+  size_t live = krank_size(&s->live);
+  size_t at_risk = krank_count_below(&s->live, now_mono + ks_at_risk_ms(s) -
+                                                   s->cfg.deadline_ms);
+  counts[KS_ACTIVE] = live - at_risk;
+  counts[KS_AT_RISK] = at_risk;
+  counts[KS_ENDED] = s->nended;
+  counts[KS_LOST] = s->nlost;
 }
 
 int64_t ks_min_time_left(const struct ks_sched *s, int64_t now_mono)
 {
-  int64_t best = -1;
-  for(size_t i = 0; i < s->nbuckets; i++)
-    for(const struct ks_call *c = s->buckets[i]; c; c = c->hnext) {
-      if(c->state == KS_ENDED || c->state == KS_LOST)
-        continue;
-      int64_t left = ks_deadline_mono(s, c) - now_mono;
-      if(left < 0)
-        left = 0;
-      if(best < 0 || left < best)
-        best = left;
-    }
-  return best;
+  const struct krank_node *first = krank_nth(&s->live, 0);
+  if(!first)
+    return -1;
+  int64_t left = ks_deadline_mono(s, call_of_node(first)) - now_mono;
+  return left > 0 ? left : 0;
+}
+
+size_t ks_most_urgent(const struct ks_sched *s, struct ks_call **out,
+                      size_t max)
+{
+  size_t n = 0;
+  for(const struct krank_node *x; n < max && (x = krank_nth(&s->live, n));)
+    out[n++] = call_of_node(x);
+  return n;
 }
 
 void ks_mark_dirty(struct ks_sched *s, struct ks_call *c)
@@ -671,6 +720,7 @@ void ks_forget(struct ks_sched *s, struct ks_call *c)
         break;
       }
   }
+  unrank(s, c);
   hash_remove(s, c);
   call_free(c);
 }
@@ -730,6 +780,7 @@ size_t ks_forget_if(struct ks_sched *s,
   for(size_t i = 0; i < k; i++) {
     heap_remove(s, v[i]);
     landed(s, v[i]);
+    unrank(s, v[i]);
     hash_remove(s, v[i]);
     call_free(v[i]);
   }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* sched.h - the keeper's schedule: every tracked call, a min-heap of due
  * times keyed on (monotonic due ms, sequence), a ready list of calls whose
- * time has come, and the rules of SPEC.md section 4 (interval, jitter,
- * retries that land before last success + deadline, states).
+ * time has come, the live calls ordered by deadline (rank.h: the counts by
+ * state and the most urgent calls without a pass over all of them), and
+ * the rules of SPEC.md section 4 (interval, jitter, retries that land
+ * before last success + deadline, states).
  *
  * No I/O and no clock: every function takes "now" (monotonic ms for the
  * schedule, wall ms for what is displayed and stored), so the rules are unit
@@ -13,6 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "rank.h"
 
 enum ks_state { KS_ACTIVE = 0, KS_AT_RISK, KS_ENDED, KS_LOST };
 
@@ -30,15 +34,16 @@ enum ks_reason {
 #define KS_ERROR_MAX 200
 
 struct ks_call {
-  char *call_id;             /* owned */
-  char *tenant_id;           /* owned, NULL = the credential's tenant */
-  int64_t added_wall;        /* wall ms of the registration */
-  int64_t started_wall;      /* wall ms of started-at, 0 = not given */
-  int64_t last_success_wall; /* wall ms, 0 = never */
-  int64_t anchor_mono;       /* monotonic ms the deadline counts from */
-  int64_t due_mono;          /* monotonic ms of the next keepAlive */
-  uint64_t seq;              /* tie-break of equal due times (FIFO) */
-  size_t heap_idx;           /* index in the heap, KS_NOT_QUEUED if none */
+  char *call_id;                 /* owned */
+  char *tenant_id;               /* owned, NULL = the credential's tenant */
+  int64_t added_wall;            /* wall ms of the registration */
+  int64_t started_wall;          /* wall ms of started-at, 0 = not given */
+  int64_t last_success_wall;     /* wall ms, 0 = never */
+  int64_t anchor_mono;           /* monotonic ms the deadline counts from */
+  struct krank_node by_deadline; /* key anchor_mono, while live */
+  int64_t due_mono;              /* monotonic ms of the next keepAlive */
+  uint64_t seq;                  /* tie-break of equal due times (FIFO) */
+  size_t heap_idx;               /* index in the heap, KS_NOT_QUEUED if none */
   struct ks_call *next_ready;
   struct ks_call *hnext; /* hash chain */
   int failures;          /* consecutive */
@@ -49,6 +54,7 @@ struct ks_call {
   unsigned char dirty;       /* progress not yet written to the store */
   unsigned char last_chance; /* deadline passed: one try, then lost */
   unsigned char in_batch;    /* owned by the main loop: a request is out */
+  unsigned char ranked;      /* in the schedule's by-deadline set */
   int64_t sent_mono;         /* when the current request was handed over */
   int64_t ended_wall;        /* wall ms the call ended, 0 = live */
   char *last_error;          /* owned, NULL = none */
@@ -168,12 +174,20 @@ int64_t ks_retry_delay(const struct ks_sched *s, int n, int64_t remaining_ms);
 void ks_foreach(struct ks_sched *s, void (*fn)(void *ud, struct ks_call *c),
                 void *ud);
 
-/* Counts by live state at now_mono (array of 4, indexed by enum ks_state). */
+/* Counts by live state at now_mono (array of 4, indexed by enum ks_state),
+ * of every call in memory: O(log n) (kept as calls change, the at-risk
+ * ones counted in the by-deadline order). */
 void ks_count_states(const struct ks_sched *s, int64_t now_mono,
                      size_t counts[4]);
 
-/* Least time left before a deadline among scheduled calls; -1 if none. */
+/* Least time left before a deadline among live calls; -1 if none.
+ * O(log n). */
 int64_t ks_min_time_left(const struct ks_sched *s, int64_t now_mono);
+
+/* The (at most max) live calls with the soonest deadlines, soonest first,
+ * into out; returns how many.  O(max log n). */
+size_t ks_most_urgent(const struct ks_sched *s, struct ks_call **out,
+                      size_t max);
 
 /* Dirty list: calls whose progress must be written.  ks_mark_dirty() adds c
  * once; ks_take_dirty() hands the whole list over (linked by next_dirty)

@@ -5,39 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The KSP_WORST live calls with the soonest deadlines, sorted. */
-struct worst {
-  struct kcore *k;
-  int64_t now_mono, margin;
-  size_t active, at_risk;
-  struct {
-    struct ks_call *c;
-    int64_t deadline_mono;
-  } v[KSP_WORST];
-  size_t n;
-};
-
-static void look(void *ud, struct ks_call *c)
-{
-  struct worst *w = ud;
-  if(c->state == KS_ENDED || c->state == KS_LOST)
-    return;
-  int64_t d = ks_deadline_mono(w->k->sched, c);
-  if(d - w->now_mono < w->margin) /* ks_state_at(), inlined */
-    w->at_risk++;
-  else
-    w->active++;
-  if(w->n == KSP_WORST && d >= w->v[KSP_WORST - 1].deadline_mono)
-    return;
-  size_t i = w->n < KSP_WORST ? w->n++ : KSP_WORST - 1;
-  while(i > 0 && w->v[i - 1].deadline_mono > d) {
-    w->v[i] = w->v[i - 1];
-    i--;
-  }
-  w->v[i].c = c;
-  w->v[i].deadline_mono = d;
-}
-
 static char *copy_str(const char *s, int *oom)
 {
   if(!s)
@@ -109,32 +76,31 @@ int kstat_collect(struct kcore *k, struct ksp_snapshot *s)
 {
   memset(s, 0, sizeof(*s));
   int oom = 0;
-  struct worst *w = calloc(1, sizeof(*w));
-  if(!w)
-    return -1;
-  w->k = k;
+  /* O(log n) under the core lock: the schedule keeps its live calls by
+   * deadline (sched.h), so nothing here walks every call */
+  struct ks_call *worst[KSP_WORST];
+  size_t counts[4];
   int64_t now_wall = kcore_wall_ms();
   pthread_mutex_lock(&k->lock);
-  w->now_mono = kcore_mono_ms();
-  w->margin = ks_at_risk_ms(k->sched);
-  ks_foreach(k->sched, look, w);
-  for(size_t i = 0; i < w->n; i++) {
-    const struct ks_call *c = w->v[i].c;
+  int64_t now_mono = kcore_mono_ms();
+  ks_count_states(k->sched, now_mono, counts);
+  size_t nworst = ks_most_urgent(k->sched, worst, KSP_WORST);
+  for(size_t i = 0; i < nworst; i++) {
+    const struct ks_call *c = worst[i];
     struct ksp_call *o = &s->worst[s->nworst++];
     o->call_id = copy_str(c->call_id, &oom);
     o->tenant_id = copy_str(c->tenant_id, &oom);
     o->state =
-        copy_str(ks_state_name(ks_state_at(k->sched, c, w->now_mono)), &oom);
+        copy_str(ks_state_name(ks_state_at(k->sched, c, now_mono)), &oom);
     o->last_error = copy_str(c->last_error, &oom);
-    o->deadline_ms = now_wall + (w->v[i].deadline_mono - w->now_mono);
+    o->deadline_ms = now_wall + (ks_deadline_mono(k->sched, c) - now_mono);
     o->last_success_ms = c->last_success_wall;
     o->failures = c->failures;
   }
   pthread_mutex_unlock(&k->lock);
   s->now_ms = now_wall;
-  s->active = w->active;
-  s->at_risk = w->at_risk;
-  free(w);
+  s->active = counts[KS_ACTIVE];
+  s->at_risk = counts[KS_AT_RISK];
   s->ended = km_ended_count(k->metrics, KS_REASON_NOT_FOUND) +
              km_ended_count(k->metrics, KS_REASON_TERMINATED) +
              km_ended_count(k->metrics, KS_REASON_REMOVED);

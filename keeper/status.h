@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* status.h - the snapshot behind the status page (GET /, status_page.h),
- * bounded whatever the number of calls: one pass over the calls the core
- * holds, under its lock, counting the live states and keeping the
- * KSP_WORST live calls closest to their deadline (their fields copied,
- * nothing allocated per call); the KSP_LATEST calls that ended last from
+ * bounded whatever the number of calls: under the core's lock, the counts
+ * of the live states and the KSP_WORST live calls closest to their
+ * deadline from the schedule's by-deadline order (O(log n), sched.h; their
+ * fields copied); the KSP_LATEST calls that ended last from
  * the store (one indexed query, kstore_ops.list_ended); the calls ended
  * and lost since start from the metrics; in fleet mode the members
  * (kcore_fleet_json(): this node's view at its last lease renewal).

@@ -92,6 +92,9 @@ static const char *const migrations[] = {
     "  WHERE state <> 'pending';"
     "CREATE INDEX mgcall_calls_ended ON mgcall_calls (ended_ms)"
     "  WHERE state <> 'active';",
+    /* 1 -> 2: the jobs of one end, for list_ended (the status page) */
+    "CREATE INDEX mgcall_hook_jobs_call ON mgcall_hook_jobs"
+    "  (call_id, created_ms);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -508,6 +511,50 @@ static int pg_page(struct kstore *base, unsigned states, const char *after,
   return MGCALL_OK;
 }
 
+/* The status page: the calls that ended last (the partial index
+ * mgcall_calls_ended, read backwards), each with the outcome of its end's
+ * hook jobs (mgcall_hook_jobs_call); the columns as SQLite's list_ended
+ * gives them. */
+static const char SQL_ENDED[] =
+    "SELECT " COLS ", j.hook, j.hook_attempts, j.hook_error"
+    " FROM (SELECT * FROM mgcall_calls WHERE state <> 'active'"
+    " ORDER BY ended_ms DESC LIMIT $1::bigint) c"
+    " CROSS JOIN LATERAL (SELECT CASE WHEN count(*) = 0 THEN NULL"
+    " WHEN bool_or(h.state = 'failed') THEN 'failed'"
+    " WHEN bool_or(h.state = 'pending') THEN 'pending'"
+    " ELSE 'delivered' END AS hook,"
+    " coalesce(max(h.attempts), 0) AS hook_attempts,"
+    " (array_agg(h.last_error ORDER BY h.job_id DESC) FILTER"
+    " (WHERE h.state <> 'delivered' AND h.last_error IS NOT NULL))[1]"
+    " AS hook_error"
+    " FROM mgcall_hook_jobs h WHERE h.call_id = c.call_id"
+    " AND h.created_ms = c.ended_ms) j"
+    " ORDER BY c.ended_ms DESC";
+
+static int pg_list_ended(struct kstore *base, size_t limit, kstore_ended_cb cb,
+                         void *ud, struct mgc_err *err)
+{
+  struct pg_store *s = (struct pg_store *)base;
+  char lim[32];
+  snprintf(lim, sizeof(lim), "%zu", limit > INT32_MAX ? INT32_MAX : limit);
+  const char *p[] = {lim};
+  PGresult *res = kpg_exec(s->pg, "list ended calls", SQL_ENDED, 1, p, err);
+  if(!res)
+    return MGCALL_E_INTERNAL;
+  for(int r = 0; r < PQntuples(res); r++) {
+    struct kstore_ended e = {
+        .hook = PQgetisnull(res, r, 13) ? NULL : PQgetvalue(res, r, 13),
+        .hook_attempts = (int)kpg_int(res, r, 14),
+        .hook_error = PQgetisnull(res, r, 15) ? NULL : PQgetvalue(res, r, 15),
+    };
+    fill_row(res, r, &e.call);
+    if(cb(ud, &e))
+      break;
+  }
+  PQclear(res);
+  return MGCALL_OK;
+}
+
 static int pg_load_active(struct kstore *base, kstore_row_cb cb, void *ud,
                           struct mgc_err *err)
 {
@@ -615,6 +662,7 @@ static const struct kstore_ops pg_ops = {
     .get = pg_get,
     .load_active = pg_load_active,
     .list_page = pg_page,
+    .list_ended = pg_list_ended,
     .put_outbox = pg_put_outbox,
     .claim_hooks = kstore_pg_claim_hooks,
     .hook_finish = kstore_pg_hook_finish,

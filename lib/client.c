@@ -276,6 +276,27 @@ static int no_credentials(mgcall_client *c)
                       "secret, a certificate or --managed-identity");
 }
 
+int mgcall_client_get_token(mgcall_client *client, const char *tenant_id,
+                            int force_refresh, char *out, size_t outlen,
+                            long long *expires_at)
+{
+  if(expires_at)
+    *expires_at = 0;
+  if(!client)
+    return MGCALL_E_USAGE;
+  mgc__err_clear(&client->err);
+  if(!out || !outlen)
+    return mgc__err_set(&client->err, MGCALL_E_USAGE, "no token buffer");
+  if(!client->tokens)
+    return no_credentials(client);
+  time_t exp = 0;
+  int rc = mgc__tokens_get(client->tokens, tenant_id, force_refresh, out,
+                           outlen, &exp, &client->err);
+  if(!rc && expires_at)
+    *expires_at = (long long)exp;
+  return rc;
+}
+
 char *mgcall_keep_alive_url(const mgcall_client *client, const char *call_id)
 {
   if(!client)

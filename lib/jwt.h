@@ -19,7 +19,7 @@ enum mgc_jwt_alg {
 };
 
 /* Upper bound on a token we accept for decoding (bytes). */
-#define MGC_JWT_MAX_LEN (64 * 1024)
+#define MGC_JWT_MAX_LEN MGCALL_TOKEN_MAX_LEN
 
 /* "RS256", "PS256", "RS384", "RS512", or NULL. */
 const char *mgc__jwt_alg_name(enum mgc_jwt_alg alg);

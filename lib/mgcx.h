@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* mgcx.h - the small helpers the library, the tool, the keeper and the
  * emulator share, each written once (as curl has curlx_): a binary
- * min-heap, a capped growable buffer, a bounded integer parser and RFC 3339
- * timestamps.  Prefix mgcx_; not installed; no I/O; unit-tested in
+ * min-heap, a capped growable buffer, a bounded integer parser, RFC 3339
+ * timestamps, percent-decoding, a one-thread job queue and capped reads of
+ * secret files.  Prefix mgcx_; not installed; no I/O except
+ * mgcx_file_read(); unit-tested in
  * tests/unit/test_mgcx.c (and the timestamp parser fuzzed,
  * fuzz/fuzz_rfc3339.c). */
 #ifndef MGCALL_MGCX_H
@@ -62,6 +64,12 @@ void mgcx_buf_init(struct mgcx_buf *b, size_t max);
 void mgcx_buf_release(struct mgcx_buf *b);
 /* Append n bytes: 0, MGCX_BUF_TOO_BIG or MGCX_BUF_NOMEM (b unchanged). */
 int mgcx_buf_add(struct mgcx_buf *b, const void *p, size_t n);
+/* Room for n bytes of data in all (cap n + 1 with the NUL), allocated now,
+ * exactly, when there is less: an owner that sizes the buffer itself (a
+ * known Content-Length, memory held against a budget) reserves, and the
+ * adds within it allocate nothing.  0, MGCX_BUF_TOO_BIG (n > max) or
+ * MGCX_BUF_NOMEM (b unchanged). */
+int mgcx_buf_reserve(struct mgcx_buf *b, size_t n);
 
 /* ---- bounded integers (mgcx_int.c) ------------------------------------
  * A whole decimal integer from lo to hi: optional '-' (never '+'), digits,
@@ -82,5 +90,55 @@ int mgcx_rfc3339_parse(const char *s, int64_t *ms);
  * with millis (buf >= 25 bytes), "2026-11-27T13:00:00Z" without (>= 21).
  * A negative ms formats the epoch.  Returns buf. */
 char *mgcx_rfc3339_format(int64_t ms, int millis, char *buf, size_t len);
+
+/* ---- percent-decoding (mgcx_pct.c) ------------------------------------*/
+
+/* The value of hex digit c (either case), or -1. */
+int mgcx_hexval(char c);
+
+/* Percent-decode len bytes of s (%XX, either case; '+' becomes ' ' when
+ * plus is non-zero, as in form bodies and query strings, else stays '+')
+ * into a malloc'd NUL-terminated string (caller frees).  NULL for a bad
+ * escape, a NUL byte (raw or %00: it would cut the string short) or out of
+ * memory. */
+char *mgcx_pct_decode(const char *s, size_t len, int plus);
+
+/* ---- one-thread job queue (mgcx_jobs.c) --------------------------------
+ * Work handed off a thread that must not wait (an event loop, an HTTP
+ * server's thread) to one worker thread of its own: jobs run one at a
+ * time, in the order given.  The thread starts with the first job. */
+struct mgcx_jobs;
+
+/* A queue of at most max jobs waiting (0 = no bound).  NULL when out of
+ * memory. */
+struct mgcx_jobs *mgcx_jobs_new(size_t max);
+
+/* Queue fn(arg) to run on the worker.  0, or -1 when the queue is full,
+ * out of memory or the thread could not start (fn is not called). */
+int mgcx_jobs_submit(struct mgcx_jobs *q, void (*fn)(void *arg), void *arg);
+
+/* Run every job queued, stop the thread, free.  NULL is a no-op. */
+void mgcx_jobs_free(struct mgcx_jobs *q);
+
+/* ---- capped file reads (mgcx_file.c) -----------------------------------
+ * For the small files that hold secrets (a token, a client secret, a
+ * password, a certificate).  Failures return MGCX_FILE_ERR or
+ * MGCX_FILE_NOMEM with the reason in why (whylen bytes; may be NULL):
+ * strerror() text, "is a directory", "larger than N bytes", "is empty",
+ * "contains NUL bytes", "out of memory"; never the path. */
+#define MGCX_FILE_ERR (-1)
+#define MGCX_FILE_NOMEM (-2)
+
+/* Read all of path (at most max bytes): 0 with *data (malloc'd,
+ * NUL-terminated, caller frees; wipe it if secret) and *len. */
+int mgcx_file_read(const char *path, size_t max, unsigned char **data,
+                   size_t *len, char *why, size_t whylen);
+
+/* Read a one-value secret file: like mgcx_file_read() with a 64 KiB cap,
+ * then trailing CR/LF/space/tab removed.  An empty value or one with a NUL
+ * byte is an error.  0 with *value, a NUL-terminated malloc'd string (caller
+ * wipes and frees). */
+int mgcx_file_read_secret(const char *path, char **value, char *why,
+                          size_t whylen);
 
 #endif

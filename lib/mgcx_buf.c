@@ -19,6 +19,22 @@ void mgcx_buf_release(struct mgcx_buf *b)
   b->len = b->cap = 0;
 }
 
+int mgcx_buf_reserve(struct mgcx_buf *b, size_t n)
+{
+  if(n > b->max)
+    return MGCX_BUF_TOO_BIG;
+  if(n + 1 <= b->cap)
+    return 0;
+  char *d = realloc(b->data, n + 1);
+  if(!d)
+    return MGCX_BUF_NOMEM;
+  if(!b->data)
+    d[0] = '\0';
+  b->data = d;
+  b->cap = n + 1;
+  return 0;
+}
+
 int mgcx_buf_add(struct mgcx_buf *b, const void *p, size_t n)
 {
   if(n > b->max || b->len > b->max - n)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* url.h - percent-encoding of one URL path segment (RFC 3986).  No I/O. */
+/* url.h - percent-encoding of one URL path segment (RFC 3986).  No I/O.
+ * Decoding: mgcx_pct_decode() (mgcx.h). */
 #ifndef MGCALL_URL_H
 #define MGCALL_URL_H
 
@@ -13,10 +14,5 @@
  * "%2E%2E".  Returns a malloc'd string (caller frees), NULL when len is 0,
  * s contains a NUL, or out of memory. */
 char *mgc__url_segment(const char *s, size_t len);
-
-/* Percent-decode len bytes of s (%XX, either case; '+' stays '+') into a
- * malloc'd NUL-terminated string (caller frees).  NULL for a bad escape, a
- * NUL byte (raw or %00: it would cut the string short) or out of memory. */
-char *mgc__url_decode(const char *s, size_t len);
 
 #endif

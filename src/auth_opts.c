@@ -2,8 +2,6 @@
 /* auth_opts.c - the shared authentication and endpoint options. */
 #include "auth_opts.h"
 
-#include "auth/credential.h"
-#include "auth/fileread.h"
 #include "cli.h"
 #include "cloud.h"
 #include "duration.h"
@@ -344,11 +342,10 @@ static void wipe_free(char *s)
 static int read_secret(const char *opt, const char *path, char **value,
                        char *errbuf, size_t n)
 {
-  struct mgc_err err;
-  mgc__err_clear(&err);
-  if(mgc__file_read_secret(path, value, &err)) {
+  char why[256];
+  if(mgcx_file_read_secret(path, value, why, sizeof(why))) {
     if(errbuf && n)
-      snprintf(errbuf, n, "%s %s: %s", opt, path, err.msg);
+      snprintf(errbuf, n, "%s %s: %s", opt, path, why);
     return MGCALL_E_AUTH;
   }
   return MGCALL_OK;
@@ -413,18 +410,15 @@ int mgc_auth_opts_finish(struct mgc_auth_opts *ao, mgcall_config *cfg,
     return rc;
   *cred = NULL;
 
-  struct mgc_cred_source envsrc, src;
-  mgc__cred_source_from_env(&envsrc);
-  memset(&src, 0, sizeof(src));
-  src.tenant_id = ao->tenant_id ? ao->tenant_id : envsrc.tenant_id;
-  src.client_id = ao->client_id ? ao->client_id : envsrc.client_id;
-  src.alg = (enum mgcall_assertion_alg)ao->assertion_alg;
-  src.send_chain = ao->send_certificate_chain || envsrc.send_chain;
-  src.imds_url = ao->imds_url;
-  src.identity_endpoint = envsrc.identity_endpoint;
-  src.identity_header = envsrc.identity_header;
-  src.managed_identity = ao->managed_identity;
-  src.certificate_path = ao->certificate;
+  mgcall_credential_opts co;
+  mgcall_credential_opts_init(&co);
+  co.tenant_id = ao->tenant_id;
+  co.client_id = ao->client_id;
+  co.alg = (enum mgcall_assertion_alg)ao->assertion_alg;
+  co.send_chain = ao->send_certificate_chain;
+  co.imds_url = ao->imds_url;
+  co.managed_identity = ao->managed_identity;
+  co.certificate_path = ao->certificate;
 
   char *token = NULL, *secret = NULL, *password = NULL;
   if(ao->access_token_file)
@@ -438,30 +432,19 @@ int mgc_auth_opts_finish(struct mgc_auth_opts *ao, mgcall_config *cfg,
                      ao->certificate_password_file, &password, errbuf, n);
   if(rc)
     goto out;
-  src.access_token = token;
-  src.client_secret = secret;
-  src.certificate_password = password ? password : envsrc.certificate_password;
+  co.access_token = token;
+  co.client_secret = secret;
+  co.certificate_password = password;
 
-  enum mgc_cred_kind kind;
-  if(!mgc__cred_source_kind(&src, &kind)) {
-    /* Nothing on the command line: the environment, same order. */
-    src.access_token = envsrc.access_token;
-    src.client_secret = envsrc.client_secret;
-    src.certificate_path = envsrc.certificate_path;
-  }
-  else if(kind == MGC_CRED_ACCESS_TOKEN && !mgc__token_is_valid(token)) {
+  /* The environment fills in what the options leave out, and names the
+   * credential when the options name none. */
+  rc = mgcall_credential_new(&co, MGCALL_CRED_USE_ENV, cred, errbuf, n);
+  if(rc == MGCALL_E_AUTH && token) /* a token file comes first: refused */
     rc = fail(errbuf, n, MGCALL_E_AUTH,
               "--access-token-file %s: not a bearer token (spaces or control "
               "characters inside)",
               ao->access_token_file);
-    goto out;
-  }
-  struct mgc_err err;
-  mgc__err_clear(&err);
-  rc = mgc__credential_build(&src, cred, &err);
-  if(rc && errbuf && n)
-    snprintf(errbuf, n, "%s", err.msg);
-  if(rc == MGCALL_E_USAGE)
+  else if(rc == MGCALL_E_USAGE)
     rc = MGCALL_E_AUTH;
 out:
   wipe_free(token);

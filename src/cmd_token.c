@@ -2,8 +2,6 @@
 /* cmd_token.c - 'mgcall token': acquire an app-only token with the options of
  * SPEC section 3 and print its facts like Get-MgContext (tenant, app id,
  * roles, audience, expiry), or the token itself with --raw. */
-#include "auth/credential.h"
-#include "auth/tokens.h"
 #include "auth_opts.h"
 #include "cli.h"
 #include "jwt.h"
@@ -56,14 +54,14 @@ static void debug_line(void *ud, const char *line)
 
 static const char *cred_type(const mgcall_credential *cred)
 {
-  switch(cred->kind) {
-  case MGC_CRED_ACCESS_TOKEN:
+  switch(mgcall_credential_kind(cred)) {
+  case MGCALL_CRED_ACCESS_TOKEN:
     return "UserProvidedAccessToken";
-  case MGC_CRED_CLIENT_SECRET:
+  case MGCALL_CRED_CLIENT_SECRET:
     return "ClientSecret";
-  case MGC_CRED_CERTIFICATE:
+  case MGCALL_CRED_CERTIFICATE:
     return "ClientCertificate";
-  case MGC_CRED_MANAGED_IDENTITY:
+  case MGCALL_CRED_MANAGED_IDENTITY:
     return "ManagedIdentity";
   }
   return "Unknown";
@@ -125,9 +123,9 @@ static void print_facts(const char *token, time_t expires_at,
   const char *tenant = claim_str(claims, "tid", NULL);
   const char *client = claim_str(claims, "appid", "azp");
   if(!tenant)
-    tenant = mgc__credential_tenant(cred);
+    tenant = mgcall_credential_tenant_id(cred);
   if(!client)
-    client = mgc__credential_client_id(cred);
+    client = mgcall_credential_client_id(cred);
   const char *app_name = claim_str(claims, "app_displayname", NULL);
   json_t *aud = json_object_get(claims, "aud");
   json_t *roles = claim_list(claims, "roles");
@@ -273,35 +271,37 @@ int cmd_token(int argc, char **argv)
     mgc_cli_error("%s", msg);
     goto out;
   }
-  struct mgc_token_settings ts;
-  struct mgc_tokens *tokens = NULL;
-  struct mgc_err err;
-  mgc__err_clear(&err);
-  rc = mgc__token_settings_from_config(&cfg, &ts, &err);
-  if(!rc)
-    rc = mgc__tokens_new(cred, &ts, &tokens, &err);
-  char *token = malloc(MGC_JWT_MAX_LEN + 1);
-  time_t expires_at = 0;
-  if(!rc && !token)
-    rc = mgc__err_set(&err, MGCALL_E_INTERNAL, "out of memory");
-  if(!rc)
-    rc = mgc__tokens_get(tokens, NULL, force, token, MGC_JWT_MAX_LEN + 1,
-                         &expires_at, &err);
+  cfg.credential = cred;
+  cfg.graph_url = NULL; /* no Graph request: not checked */
+  mgcall_client *client = NULL;
+  char *token = malloc(MGCALL_TOKEN_MAX_LEN + 1);
+  long long expires_at = 0;
+  rc = mgcall_client_new(&cfg, &client, msg, sizeof(msg));
+  if(!rc && !token) {
+    snprintf(msg, sizeof(msg), "out of memory");
+    rc = MGCALL_E_INTERNAL;
+  }
+  if(!rc) {
+    rc = mgcall_client_get_token(client, NULL, force, token,
+                                 MGCALL_TOKEN_MAX_LEN + 1, &expires_at);
+    if(rc)
+      snprintf(msg, sizeof(msg), "%s", mgcall_client_errmsg(client));
+  }
   if(rc) {
-    mgc_cli_error("token: %s", err.msg);
+    mgc_cli_error("token: %s", msg);
   }
   else if(raw) {
     printf("%s\n", token);
   }
   else {
     const char *env = cfg.environment ? cfg.environment : "Global";
-    print_facts(token, expires_at, cred, env, as_json);
+    print_facts(token, (time_t)expires_at, cred, env, as_json);
   }
   if(token) {
-    OPENSSL_cleanse(token, MGC_JWT_MAX_LEN + 1);
+    OPENSSL_cleanse(token, MGCALL_TOKEN_MAX_LEN + 1);
     free(token);
   }
-  mgc__tokens_free(tokens);
+  mgcall_client_free(client);
   mgcall_credential_free(cred);
 out:
   free(table);

@@ -122,6 +122,73 @@ MGCALL_EXTERN int mgcall_credential_from_env(mgcall_credential **out,
 /* Free a credential (secrets wiped).  Not while a client still uses it. */
 MGCALL_EXTERN void mgcall_credential_free(mgcall_credential *cred);
 
+/* What a program was given to make a credential from (its options, a
+ * configuration file), for mgcall_credential_new().  Fill it with
+ * mgcall_credential_opts_init() (the macro records the caller's sizeof;
+ * fields are only ever appended).  Strings are borrowed for the call of
+ * mgcall_credential_new() only; NULL or "" = not given. */
+typedef struct mgcall_credential_opts {
+  size_t struct_size;               /* set by mgcall_credential_opts_init() */
+  const char *access_token;         /* a ready-made bearer token */
+  const char *tenant_id;            /* client secret, certificate */
+  const char *client_id;            /* idem; managed identity: user-assigned */
+  const char *client_secret;        /* client credentials with a secret */
+  const char *certificate_path;     /* PEM (certificate + key) or PKCS#12 */
+  const char *certificate_password; /* of a PKCS#12 or encrypted PEM key */
+  int send_chain;                   /* 1: send the certificate chain (x5c) */
+  enum mgcall_assertion_alg alg;    /* default MGCALL_ALG_PS256 */
+  int managed_identity;             /* 1: use the managed identity */
+  const char *imds_url;             /* managed identity endpoint override */
+} mgcall_credential_opts;
+
+/* Fill opts (size bytes, the caller's sizeof(mgcall_credential_opts)) with
+ * "nothing given" and set opts->struct_size = size.  Use the macro. */
+MGCALL_EXTERN void
+mgcall_credential_opts_init_sized(mgcall_credential_opts *opts, size_t size);
+#define mgcall_credential_opts_init(opts)                                      \
+  mgcall_credential_opts_init_sized((opts), sizeof(*(opts)))
+
+/* Flags of mgcall_credential_new(). */
+#define MGCALL_CRED_USE_ENV 1u /* the environment fills in what opts lacks */
+
+/* Make the credential opts names: the first complete kind in the order
+ * access token, client secret, certificate, managed identity.  With
+ * MGCALL_CRED_USE_ENV in flags the environment (the variables
+ * mgcall_credential_from_env() reads) fills in the tenant id, the client
+ * id and the certificate password opts leaves out, turns send_chain on
+ * (AZURE_CLIENT_SEND_CERTIFICATE_CHAIN), gives a managed identity without
+ * imds_url the App Service endpoint (IDENTITY_ENDPOINT, IDENTITY_HEADER),
+ * and, when opts names no kind at all, names the kind itself (the same
+ * order).  Returns MGCALL_OK with *out (free with mgcall_credential_free());
+ * MGCALL_E_AUTH when no credential is named or the one named is incomplete
+ * or unusable (no tenant id, an access token with spaces or control
+ * characters, a certificate that does not load ...); MGCALL_E_USAGE for a
+ * NULL argument or an unknown alg; MGCALL_E_INTERNAL when out of memory.
+ * errbuf (may be NULL) receives the reason.  Reads the certificate file;
+ * no network I/O.  Thread-safe (it reads the environment). */
+MGCALL_EXTERN int mgcall_credential_new(const mgcall_credential_opts *opts,
+                                        unsigned flags, mgcall_credential **out,
+                                        char *errbuf, size_t errlen);
+
+/* The kind of a credential (mgcall_credential_kind() returns it; 0 for
+ * NULL). */
+enum mgcall_credential_kind {
+  MGCALL_CRED_ACCESS_TOKEN = 1,
+  MGCALL_CRED_CLIENT_SECRET = 2,
+  MGCALL_CRED_CERTIFICATE = 3,
+  MGCALL_CRED_MANAGED_IDENTITY = 4
+};
+MGCALL_EXTERN int mgcall_credential_kind(const mgcall_credential *cred);
+
+/* The credential's tenant id (an access token: its tid claim) and client
+ * id, borrowed from cred (valid until it is freed); NULL when unknown or
+ * for NULL (a managed identity has no tenant id, a system-assigned one no
+ * client id). */
+MGCALL_EXTERN const char *
+mgcall_credential_tenant_id(const mgcall_credential *cred);
+MGCALL_EXTERN const char *
+mgcall_credential_client_id(const mgcall_credential *cred);
+
 /* ---------------------------------------------------------------------
  * Client configuration.  mgcall_config_init() fills defaults; strings are
  * copied by mgcall_client_new(), so the struct may live on the stack.
@@ -244,6 +311,29 @@ MGCALL_EXTERN int mgcall_client_prefetch_token(mgcall_client *client,
                                                long min_remaining_s,
                                                long *remaining_s,
                                                long *lifetime_s);
+
+/* The longest bearer token the library handles, in bytes (without the
+ * terminating NUL). */
+#define MGCALL_TOKEN_MAX_LEN (64 * 1024)
+
+/* Get a bearer token for tenant_id (NULL = the credential's tenant),
+ * blocking, the way mgcall_keep_alive() gets one: from memory or the token
+ * cache file while more than 5 minutes remain, else from the token endpoint
+ * or the managed identity, with retries (sleeps between them).
+ * force_refresh = 1 skips the memory and the cache file.  On success copies
+ * the token, NUL-terminated, into out (outlen bytes; MGCALL_TOKEN_MAX_LEN + 1
+ * is always enough: wipe it when done) and sets *expires_at (may be NULL) to
+ * its expiry in epoch seconds (0 when unknown: an opaque access token).  An
+ * access-token credential gives its token for any tenant.  Returns
+ * MGCALL_OK; MGCALL_E_AUTH (no credential, refused: the token endpoint's
+ * error in mgcall_client_errmsg()), E_NETWORK, E_USAGE (bad tenant id, NULL
+ * argument), E_INTERNAL (also: outlen too small).  Requests it sends count
+ * in mgcall_client_token_requests().  Not to be called from a batch
+ * callback. */
+MGCALL_EXTERN int mgcall_client_get_token(mgcall_client *client,
+                                          const char *tenant_id,
+                                          int force_refresh, char *out,
+                                          size_t outlen, long long *expires_at);
 
 /* The full keepAlive URL for call_id (id percent-encoded as one path
  * segment); malloc'd, caller frees with free().  NULL on bad input. */

@@ -54,7 +54,7 @@ char *mgc__client_assertion(const mgcall_credential *cred,
                             const char *token_url, time_t now,
                             struct mgc_err *err)
 {
-  if(!cred || cred->kind != MGC_CRED_CERTIFICATE || !token_url) {
+  if(!cred || cred->kind != MGCALL_CRED_CERTIFICATE || !token_url) {
     mgc__err_set(err, MGCALL_E_INTERNAL, "assertion: not a certificate");
     return NULL;
   }

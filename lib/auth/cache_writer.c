@@ -1,26 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* cache_writer.c - a thread that merges tokens into the cache file. */
+/* cache_writer.c - a thread that merges tokens into the cache file (a
+ * one-thread job queue of mgcx). */
 #include "cache_writer.h"
+
+#include "mgcx.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+struct mgc_cache_writer;
+
+/* One token to write. */
 struct job {
-  struct job *next;
+  struct mgc_cache_writer *w;
   char *authority, *tenant, *client, *scope, *token;
   time_t expires_at;
 };
 
 struct mgc_cache_writer {
   char *path;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  struct job *head, *tail; /* queued, oldest first */
-  int started, stop;
-  pthread_t thread;
-  char warning[600]; /* "" = none */
+  struct mgcx_jobs *jobs; /* the writes, oldest first, on their thread */
+  pthread_mutex_t lock;   /* guards warning */
+  char warning[600];      /* "" = none */
 };
 
 static void wipe_free(char *s)
@@ -65,29 +68,18 @@ static void write_one(struct mgc_cache_writer *w, const struct job *j,
   }
 }
 
-static void *run(void *arg)
+/* A job of w->jobs: write one token, keep the first warning. */
+static void run(void *arg)
 {
-  struct mgc_cache_writer *w = arg;
+  struct job *j = arg;
+  struct mgc_cache_writer *w = j->w;
   char warning[600];
+  write_one(w, j, warning, sizeof(warning));
+  job_free(j);
   pthread_mutex_lock(&w->lock);
-  for(;;) {
-    while(!w->head && !w->stop)
-      pthread_cond_wait(&w->cond, &w->lock);
-    struct job *j = w->head;
-    if(!j)
-      break; /* stopping with nothing queued */
-    w->head = j->next;
-    if(!w->head)
-      w->tail = NULL;
-    pthread_mutex_unlock(&w->lock);
-    write_one(w, j, warning, sizeof(warning));
-    job_free(j);
-    pthread_mutex_lock(&w->lock);
-    if(warning[0] && !w->warning[0])
-      memcpy(w->warning, warning, sizeof(w->warning));
-  }
+  if(warning[0] && !w->warning[0])
+    memcpy(w->warning, warning, sizeof(w->warning));
   pthread_mutex_unlock(&w->lock);
-  return NULL;
 }
 
 struct mgc_cache_writer *mgc__cache_writer_new(const char *path)
@@ -96,12 +88,14 @@ struct mgc_cache_writer *mgc__cache_writer_new(const char *path)
   if(!w)
     return NULL;
   w->path = strdup(path);
-  if(!w->path) {
+  w->jobs = mgcx_jobs_new(0);
+  if(!w->path || !w->jobs) {
+    mgcx_jobs_free(w->jobs);
+    free(w->path);
     free(w);
     return NULL;
   }
   pthread_mutex_init(&w->lock, NULL);
-  pthread_cond_init(&w->cond, NULL);
   return w;
 }
 
@@ -117,6 +111,7 @@ int mgc__cache_writer_put(struct mgc_cache_writer *w,
   struct job *j = calloc(1, sizeof(*j));
   if(!j)
     return -1;
+  j->w = w;
   j->authority = dup0(key->authority);
   j->tenant = dup0(key->tenant);
   j->client = dup0(key->client);
@@ -127,22 +122,10 @@ int mgc__cache_writer_put(struct mgc_cache_writer *w,
     job_free(j);
     return -1;
   }
-  pthread_mutex_lock(&w->lock);
-  if(!w->started) {
-    if(pthread_create(&w->thread, NULL, run, w) != 0) {
-      pthread_mutex_unlock(&w->lock);
-      job_free(j);
-      return -1;
-    }
-    w->started = 1;
+  if(mgcx_jobs_submit(w->jobs, run, j)) {
+    job_free(j);
+    return -1;
   }
-  if(w->tail)
-    w->tail->next = j;
-  else
-    w->head = j;
-  w->tail = j;
-  pthread_cond_signal(&w->cond);
-  pthread_mutex_unlock(&w->lock);
   return 0;
 }
 
@@ -167,21 +150,9 @@ void mgc__cache_writer_free(struct mgc_cache_writer *w,
 {
   if(!w)
     return;
-  pthread_mutex_lock(&w->lock);
-  int started = w->started;
-  w->stop = 1;
-  pthread_cond_signal(&w->cond);
-  pthread_mutex_unlock(&w->lock);
-  if(started)
-    pthread_join(w->thread, NULL); /* writes what is queued first */
+  mgcx_jobs_free(w->jobs); /* writes what is queued first */
   if(warn && w->warning[0])
     warn(ud, w->warning);
-  while(w->head) {
-    struct job *j = w->head;
-    w->head = j->next;
-    job_free(j);
-  }
-  pthread_cond_destroy(&w->cond);
   pthread_mutex_destroy(&w->lock);
   free(w->path);
   free(w);

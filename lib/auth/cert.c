@@ -3,7 +3,7 @@
 #include "cert.h"
 
 #include "b64url.h"
-#include "fileread.h"
+#include "mgcx.h"
 
 #include <errno.h>
 #include <openssl/bio.h>
@@ -178,10 +178,9 @@ int mgc__cert_load(const char *path, const char *password, struct mgc_cert *out,
   memset(out, 0, sizeof(*out));
   unsigned char *data = NULL;
   size_t len = 0;
-  struct mgc_err ferr;
-  if(mgc__file_read(path, MGC_CERT_MAX_FILE, &data, &len, &ferr))
-    return mgc__err_set(err, MGCALL_E_AUTH, "certificate %s: %s", path,
-                        ferr.msg);
+  char why[256];
+  if(mgcx_file_read(path, MGC_CERT_MAX_FILE, &data, &len, why, sizeof(why)))
+    return mgc__err_set(err, MGCALL_E_AUTH, "certificate %s: %s", path, why);
   struct mgc_err perr;
   mgc__err_clear(&perr);
   int rc = mgc__cert_parse(data, len, password, out, &perr);

@@ -13,6 +13,24 @@
 
 #define IMDS_DEFAULT "http://169.254.169.254"
 
+/* Everything a credential can be made of.  All strings borrowed; NULL or ""
+ * = not given.  credential_build() picks the first complete source in the
+ * order access token, client secret, certificate, managed identity. */
+struct mgc_cred_source {
+  const char *access_token;
+  const char *tenant_id;
+  const char *client_id;
+  const char *client_secret;
+  const char *certificate_path;
+  const char *certificate_password;
+  int send_chain;
+  enum mgcall_assertion_alg alg;
+  int managed_identity;
+  const char *imds_url;
+  const char *identity_endpoint;
+  const char *identity_header;
+};
+
 static int given(const char *s)
 {
   return s && *s;
@@ -74,7 +92,7 @@ static char *token_tenant(const char *token)
   return tid;
 }
 
-static mgcall_credential *cred_new(enum mgc_cred_kind kind)
+static mgcall_credential *cred_new(enum mgcall_credential_kind kind)
 {
   mgcall_credential *c = calloc(1, sizeof(*c));
   if(c)
@@ -97,7 +115,7 @@ static int build_token(const char *token, mgcall_credential **out,
     return mgc__err_set(err, MGCALL_E_AUTH,
                         "the access token is empty, too long or contains "
                         "spaces or control characters");
-  mgcall_credential *c = cred_new(MGC_CRED_ACCESS_TOKEN);
+  mgcall_credential *c = cred_new(MGCALL_CRED_ACCESS_TOKEN);
   if(!c || dup_field(&c->access_token, token)) {
     mgcall_credential_free(c);
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
@@ -150,7 +168,7 @@ static int build_secret(const struct mgc_cred_source *src,
   int rc = check_app(src, "client secret", err);
   if(rc)
     return rc;
-  mgcall_credential *c = cred_new(MGC_CRED_CLIENT_SECRET);
+  mgcall_credential *c = cred_new(MGCALL_CRED_CLIENT_SECRET);
   if(!c || dup_field(&c->tenant_id, src->tenant_id) ||
      dup_field(&c->client_id, src->client_id) ||
      dup_field(&c->client_secret, src->client_secret)) {
@@ -176,7 +194,7 @@ static int build_cert(const struct mgc_cred_source *src,
       &cert, err);
   if(rc)
     return rc;
-  mgcall_credential *c = cred_new(MGC_CRED_CERTIFICATE);
+  mgcall_credential *c = cred_new(MGCALL_CRED_CERTIFICATE);
   if(!c) {
     mgc__cert_release(&cert);
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
@@ -213,7 +231,7 @@ static int build_mi(const struct mgc_cred_source *src, mgcall_credential **out,
   if(given(src->client_id) && !id_ok(src->client_id))
     return mgc__err_set(err, MGCALL_E_AUTH,
                         "managed identity: bad client id '%s'", src->client_id);
-  mgcall_credential *c = cred_new(MGC_CRED_MANAGED_IDENTITY);
+  mgcall_credential *c = cred_new(MGCALL_CRED_MANAGED_IDENTITY);
   if(!c)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
   int bad = 0;
@@ -239,41 +257,47 @@ static int build_mi(const struct mgc_cred_source *src, mgcall_credential **out,
   return MGCALL_OK;
 }
 
-int mgc__cred_source_kind(const struct mgc_cred_source *src,
-                          enum mgc_cred_kind *kind)
+/* 1 when src names a credential kind (the first in order), with *kind
+ * set; 0 when it names none. */
+static int source_kind(const struct mgc_cred_source *src,
+                       enum mgcall_credential_kind *kind)
 {
   if(given(src->access_token))
-    *kind = MGC_CRED_ACCESS_TOKEN;
+    *kind = MGCALL_CRED_ACCESS_TOKEN;
   else if(given(src->client_secret))
-    *kind = MGC_CRED_CLIENT_SECRET;
+    *kind = MGCALL_CRED_CLIENT_SECRET;
   else if(given(src->certificate_path))
-    *kind = MGC_CRED_CERTIFICATE;
+    *kind = MGCALL_CRED_CERTIFICATE;
   else if(src->managed_identity)
-    *kind = MGC_CRED_MANAGED_IDENTITY;
+    *kind = MGCALL_CRED_MANAGED_IDENTITY;
   else
     return 0;
   return 1;
 }
 
-int mgc__credential_build(const struct mgc_cred_source *src,
-                          mgcall_credential **out, struct mgc_err *err)
+/* Build the credential src names.  MGCALL_E_AUTH with a message when it
+ * names none or one that is incomplete (no tenant, no client id, certificate
+ * that does not load ...), MGCALL_E_INTERNAL when out of memory.  No I/O
+ * except reading the certificate file. */
+static int credential_build(const struct mgc_cred_source *src,
+                            mgcall_credential **out, struct mgc_err *err)
 {
-  enum mgc_cred_kind kind;
+  enum mgcall_credential_kind kind;
   *out = NULL;
-  if(!mgc__cred_source_kind(src, &kind))
+  if(!source_kind(src, &kind))
     return mgc__err_set(
         err, MGCALL_E_AUTH,
         "no credentials: give --access-token-file, --client-secret-file, "
         "--certificate or --managed-identity (or set MGCALL_ACCESS_TOKEN, "
         "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH)");
   switch(kind) {
-  case MGC_CRED_ACCESS_TOKEN:
+  case MGCALL_CRED_ACCESS_TOKEN:
     return build_token(src->access_token, out, err);
-  case MGC_CRED_CLIENT_SECRET:
+  case MGCALL_CRED_CLIENT_SECRET:
     return build_secret(src, out, err);
-  case MGC_CRED_CERTIFICATE:
+  case MGCALL_CRED_CERTIFICATE:
     return build_cert(src, out, err);
-  case MGC_CRED_MANAGED_IDENTITY:
+  case MGCALL_CRED_MANAGED_IDENTITY:
     return build_mi(src, out, err);
   }
   return mgc__err_set(err, MGCALL_E_INTERNAL, "unknown credential kind");
@@ -285,7 +309,13 @@ static int env_true(const char *v)
                !strcasecmp(v, "yes") || !strcasecmp(v, "on"));
 }
 
-void mgc__cred_source_from_env(struct mgc_cred_source *src)
+/* Fill src from the environment: MGCALL_ACCESS_TOKEN, AZURE_TENANT_ID,
+ * AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
+ * AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN,
+ * IDENTITY_ENDPOINT, IDENTITY_HEADER.  The pointers point into the
+ * environment (valid until it changes).  Managed identity is never chosen
+ * from the environment alone (managed_identity = 0). */
+static void source_from_env(struct mgc_cred_source *src)
 {
   memset(src, 0, sizeof(*src));
   src->access_token = getenv("MGCALL_ACCESS_TOKEN");
@@ -388,17 +418,74 @@ int mgcall_credential_from_env(mgcall_credential **out, char *errbuf,
   mgc__err_clear(&err);
   if(!out)
     return MGCALL_E_USAGE;
-  mgc__cred_source_from_env(&src);
-  return to_errbuf(mgc__credential_build(&src, out, &err), &err, errbuf,
-                   errlen);
+  source_from_env(&src);
+  return to_errbuf(credential_build(&src, out, &err), &err, errbuf, errlen);
 }
 
-const char *mgc__credential_tenant(const mgcall_credential *cred)
+void mgcall_credential_opts_init_sized(mgcall_credential_opts *opts,
+                                       size_t size)
+{
+  if(!opts || size < sizeof(size_t))
+    return;
+  memset(opts, 0, size); /* nothing given, alg MGCALL_ALG_PS256 (0) */
+  opts->struct_size = size;
+}
+
+int mgcall_credential_new(const mgcall_credential_opts *opts, unsigned flags,
+                          mgcall_credential **out, char *errbuf, size_t errlen)
+{
+  struct mgc_err err;
+  mgc__err_clear(&err);
+  if(out)
+    *out = NULL;
+  if(!opts || !out || opts->struct_size < sizeof(size_t))
+    return to_errbuf(mgc__err_set(&err, MGCALL_E_USAGE, "no options"), &err,
+                     errbuf, errlen);
+  /* The caller's struct may be older (shorter) than ours. */
+  mgcall_credential_opts o;
+  memset(&o, 0, sizeof(o));
+  memcpy(&o, opts,
+         opts->struct_size < sizeof(o) ? opts->struct_size : sizeof(o));
+  struct mgc_cred_source env, src;
+  memset(&env, 0, sizeof(env));
+  if(flags & MGCALL_CRED_USE_ENV)
+    source_from_env(&env);
+  memset(&src, 0, sizeof(src));
+  src.access_token = o.access_token;
+  src.tenant_id = given(o.tenant_id) ? o.tenant_id : env.tenant_id;
+  src.client_id = given(o.client_id) ? o.client_id : env.client_id;
+  src.client_secret = o.client_secret;
+  src.certificate_path = o.certificate_path;
+  src.certificate_password = given(o.certificate_password)
+                                 ? o.certificate_password
+                                 : env.certificate_password;
+  src.send_chain = o.send_chain || env.send_chain;
+  src.alg = o.alg;
+  src.managed_identity = o.managed_identity;
+  src.imds_url = o.imds_url;
+  src.identity_endpoint = env.identity_endpoint;
+  src.identity_header = env.identity_header;
+  enum mgcall_credential_kind kind;
+  if(!source_kind(&src, &kind)) {
+    /* Nothing named in opts: the environment, same order. */
+    src.access_token = env.access_token;
+    src.client_secret = env.client_secret;
+    src.certificate_path = env.certificate_path;
+  }
+  return to_errbuf(credential_build(&src, out, &err), &err, errbuf, errlen);
+}
+
+int mgcall_credential_kind(const mgcall_credential *cred)
+{
+  return cred ? (int)cred->kind : 0;
+}
+
+const char *mgcall_credential_tenant_id(const mgcall_credential *cred)
 {
   return cred ? cred->tenant_id : NULL;
 }
 
-const char *mgc__credential_client_id(const mgcall_credential *cred)
+const char *mgcall_credential_client_id(const mgcall_credential *cred)
 {
   return cred ? cred->client_id : NULL;
 }
@@ -406,13 +493,13 @@ const char *mgc__credential_client_id(const mgcall_credential *cred)
 const char *mgc__credential_kind_name(const mgcall_credential *cred)
 {
   switch(cred ? cred->kind : 0) {
-  case MGC_CRED_ACCESS_TOKEN:
+  case MGCALL_CRED_ACCESS_TOKEN:
     return "access token";
-  case MGC_CRED_CLIENT_SECRET:
+  case MGCALL_CRED_CLIENT_SECRET:
     return "client secret";
-  case MGC_CRED_CERTIFICATE:
+  case MGCALL_CRED_CERTIFICATE:
     return "certificate";
-  case MGC_CRED_MANAGED_IDENTITY:
+  case MGCALL_CRED_MANAGED_IDENTITY:
     return "managed identity";
   }
   return "none";

@@ -3,7 +3,6 @@
  * written through rename(). */
 #include "token_cache.h"
 
-#include "auth/fileread.h"
 
 #include <errno.h>
 #include <fcntl.h>

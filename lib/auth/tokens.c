@@ -162,7 +162,7 @@ int mgc__tokens_new(const mgcall_credential *cred,
   }
   t->cacert = s->cacert ? strdup(s->cacert) : NULL;
   t->proxy = s->proxy ? strdup(s->proxy) : NULL;
-  if(s->use_cache && cred->kind != MGC_CRED_ACCESS_TOKEN)
+  if(s->use_cache && cred->kind != MGCALL_CRED_ACCESS_TOKEN)
     t->cache_path =
         s->cache_path ? strdup(s->cache_path) : mgc__token_cache_default_path();
   if(t->cache_path)
@@ -188,12 +188,12 @@ int mgc__tokens_new(const mgcall_credential *cred,
 
 const char *mgc__tokens_tenant(const struct mgc_tokens *t)
 {
-  return t ? mgc__credential_tenant(t->cred) : NULL;
+  return t ? mgcall_credential_tenant_id(t->cred) : NULL;
 }
 
 const char *mgc__tokens_client_id(const struct mgc_tokens *t)
 {
-  return t ? mgc__credential_client_id(t->cred) : NULL;
+  return t ? mgcall_credential_client_id(t->cred) : NULL;
 }
 
 unsigned long mgc__tokens_requests(const struct mgc_tokens *t)
@@ -284,7 +284,7 @@ static int remember(struct mgc_tokens *t, const char *tenant, const char *token,
 static const char *key_tenant_of(const struct mgc_tokens *t, const char *tenant)
 {
   const mgcall_credential *c = t->cred;
-  if(c->kind == MGC_CRED_MANAGED_IDENTITY || c->kind == MGC_CRED_ACCESS_TOKEN)
+  if(c->kind == MGCALL_CRED_MANAGED_IDENTITY || c->kind == MGCALL_CRED_ACCESS_TOKEN)
     return "";
   const char *k = tenant && *tenant ? tenant : c->tenant_id;
   return mgc__tenant_id_ok(k) ? k : NULL;
@@ -292,7 +292,7 @@ static const char *key_tenant_of(const struct mgc_tokens *t, const char *tenant)
 
 int mgc__tokens_fixed(const struct mgc_tokens *t)
 {
-  return t && t->cred->kind == MGC_CRED_ACCESS_TOKEN;
+  return t && t->cred->kind == MGCALL_CRED_ACCESS_TOKEN;
 }
 
 const char *mgc__tokens_key(const struct mgc_tokens *t, const char *tenant)
@@ -304,7 +304,7 @@ static struct mgc_cache_key cache_key(const struct mgc_tokens *t,
                                       const char *key_tenant)
 {
   const mgcall_credential *c = t->cred;
-  int mi = c->kind == MGC_CRED_MANAGED_IDENTITY;
+  int mi = c->kind == MGCALL_CRED_MANAGED_IDENTITY;
   struct mgc_cache_key k = {
       mi ? (c->identity_endpoint ? c->identity_endpoint : c->imds_url)
          : t->authority,
@@ -373,7 +373,7 @@ int mgc__tokens_held(struct mgc_tokens *t, const char *tenant, long min_left_s,
   if(!t)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "tokens: bad arguments");
   const mgcall_credential *c = t->cred;
-  if(c->kind == MGC_CRED_ACCESS_TOKEN)
+  if(c->kind == MGCALL_CRED_ACCESS_TOKEN)
     return give_copy(c->access_token, token_exp(c->access_token), token,
                      expires_at, err);
   const char *kt = key_tenant_of(t, tenant);
@@ -459,7 +459,7 @@ static int build_client_credentials(struct mgc_tokens *t,
   int bad = form_add(&r->form, "grant_type", "client_credentials") ||
             form_add(&r->form, "client_id", c->client_id) ||
             form_add(&r->form, "scope", t->scope);
-  if(c->kind == MGC_CRED_CLIENT_SECRET) {
+  if(c->kind == MGCALL_CRED_CLIENT_SECRET) {
     bad = bad || form_add(&r->form, "client_secret", c->client_secret);
   }
   else {
@@ -539,7 +539,7 @@ int mgc__tokens_req_new(struct mgc_tokens *t, const char *tenant,
                         struct mgc_token_req **out, struct mgc_err *err)
 {
   *out = NULL;
-  if(!t || t->cred->kind == MGC_CRED_ACCESS_TOKEN)
+  if(!t || t->cred->kind == MGCALL_CRED_ACCESS_TOKEN)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "tokens: nothing to request");
   const char *kt = key_tenant_of(t, tenant);
   if(!kt)
@@ -555,7 +555,7 @@ int mgc__tokens_req_new(struct mgc_tokens *t, const char *tenant,
                ? mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory")
                : MGCALL_OK;
   if(!rc)
-    rc = t->cred->kind == MGC_CRED_MANAGED_IDENTITY
+    rc = t->cred->kind == MGCALL_CRED_MANAGED_IDENTITY
              ? build_managed_identity(t, r, err)
              : build_client_credentials(t, r, err);
   if(!rc)

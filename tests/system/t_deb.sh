@@ -44,15 +44,15 @@ for f in /usr/bin/mgcall /lib/systemd/system/mgcall-keeper.service /etc/mgcall/k
   /usr/share/man/man1/mgcall.1.gz /usr/share/man/man1/mgcall-keep-alive.1.gz \
   /usr/share/man/man1/mgcall-emulator.1.gz /usr/share/man/man8/mgcall-keeper.8.gz \
   /usr/share/bash-completion/completions/mgcall /usr/share/zsh/vendor-completions/_mgcall \
-  /usr/share/fish/vendor_completions.d/mgcall.fish; do
+  /usr/share/fish/vendor_completions.d/mgcall.fish /usr/share/mgcall/openapi/keeper.yaml; do
   t_ok 'grep -qx -- "$f" "$T/mgcall.files"' "mgcall ships $f"
 done
 dpkg-deb -c "$(deb_of libmgcall0)" | deb_paths >"$T/lib.files"
 t_ok 'grep -qx "/usr/lib/$multiarch/libmgcall.so.0" "$T/lib.files"' "libmgcall0 ships the SONAME link"
 t_eq "$(dpkg-deb -I "$(deb_of libmgcall0)" shlibs 2>/dev/null | head -n 1 | cut -d' ' -f1-2)" \
   "libmgcall 0" "libmgcall0 shlibs: libmgcall 0"
-t_ok 'dpkg-deb -I "$(deb_of libmgcall0)" symbols | grep -q "^ mgcall_keep_alive_sized@Base"' \
-  "libmgcall0 has a symbols file"
+t_ok 'dpkg-deb -I "$(deb_of libmgcall0)" symbols | grep -q "^ mgcall_keep_alive_sized@MGCALL_0.1 "' \
+  "libmgcall0 has a symbols file (versioned symbols)"
 dpkg-deb -c "$(deb_of libmgcall-dev)" | deb_paths >"$T/dev.files"
 for f in /usr/include/mgcall/mgcall.h "/usr/lib/$multiarch/libmgcall.a" \
   "/usr/lib/$multiarch/libmgcall.so" "/usr/lib/$multiarch/pkgconfig/mgcall.pc" \
@@ -120,6 +120,8 @@ t_ok '[ ! -e /etc/systemd/system/multi-user.target.wants/mgcall-keeper.service ]
   "the unit is not enabled at installation"
 t_expect_exit 0 "bash completion loads" -- bash -c \
   '. /usr/share/bash-completion/completions/mgcall && complete -p mgcall'
+t_expect_exit 0 "the installed OpenAPI document is the source's" -- \
+  cmp /usr/share/mgcall/openapi/keeper.yaml "$MGCALL_SOURCE_DIR/docs/openapi/keeper.yaml"
 
 cat >"$T/use.c" <<'C'
 #include <mgcall/mgcall.h>
@@ -161,7 +163,7 @@ for p in "${PKGS[@]}"; do
 done
 for f in /usr/bin/mgcall /lib/systemd/system/mgcall-keeper.service /etc/mgcall \
   /usr/include/mgcall "/usr/lib/$multiarch/libmgcall.so.0" \
-  /usr/share/man/man8/mgcall-keeper.8.gz; do
+  /usr/share/man/man8/mgcall-keeper.8.gz /usr/share/mgcall; do
   t_ok '[ ! -e "$f" ]' "purge removed $f"
 done
 echo "deb: whole test $(($(date +%s) - start)) s"

@@ -13,6 +13,8 @@ t_eq "$(ls "$prefix/include/mgcall/mgcall.h" 2>/dev/null)" "$prefix/include/mgca
   "header installed"
 t_eq "$(basename "$(ls "$libdir"/libmgcall.so.* 2>/dev/null | head -n 1)" | cut -d. -f1-2)" \
   "libmgcall.so" "shared library installed"
+t_expect_exit 0 "the OpenAPI document installed" -- \
+  cmp "$prefix/share/mgcall/openapi/keeper.yaml" "$MGCALL_SOURCE_DIR/docs/openapi/keeper.yaml"
 
 cat >"$T/use.c" <<'C'
 #include <mgcall/mgcall.h>
@@ -32,7 +34,11 @@ version=$("$MGCALL" --version | cut -d' ' -f2)
 t_eq "$(cat "$T/out")" "$version|call not found: it has ended|6" \
   "program sees the installed library"
 
-nm -D --defined-only "$libdir"/libmgcall.so | awk '$2 ~ /^[TDBR]$/ {print $3}' >"$T/syms"
+nm -D --defined-only "$libdir"/libmgcall.so | awk '$2 ~ /^[TDBR]$/ {print $3}' >"$T/vsyms"
+sed 's/@.*//' "$T/vsyms" >"$T/syms"
 t_grep "$T/syms" '^mgcall_version$' "mgcall_version exported"
 t_nogrep "$T/syms" '^[^m]|^m[^g]|^mgc__' "only mgcall_* symbols exported"
+# lib/libmgcall.map: every one in version node MGCALL_0.1
+t_eq "$(grep -cvE '@@MGCALL_0\.1$' "$T/vsyms")" "0" \
+  "every exported symbol in version node MGCALL_0.1 (lib/libmgcall.map)"
 t_done

@@ -4,6 +4,7 @@
  * by the macros) works with this library, which never writes past the
  * caller's struct and takes defaults for the fields the caller has not; a
  * caller with a longer struct gets struct_size saying what was filled.
+ * The same for mgcall_credential_opts, which the library only reads.
  * Every function returns codes of one sign. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,14 @@ struct old_result {
   int code;
   long status;
   int attempts;
+};
+
+/* An older mgcall_credential_opts: a token, a tenant and a client id. */
+struct old_credential_opts {
+  size_t struct_size;
+  const char *access_token;
+  const char *tenant_id;
+  const char *client_id;
 };
 
 #define CANARY 0x5a
@@ -132,6 +141,59 @@ static void done(void *ud, const char *call_id, void *item,
   (*n)++;
 }
 
+static void test_old_credential_opts(void **state)
+{
+  (void)state;
+  struct {
+    struct old_credential_opts o;
+    unsigned char canary[64];
+  } w;
+  memset(w.canary, CANARY, sizeof(w.canary));
+  mgcall_credential_opts_init_sized((mgcall_credential_opts *)&w.o,
+                                    sizeof(w.o));
+  for(size_t i = 0; i < sizeof(w.canary); i++)
+    assert_int_equal(w.canary[i], CANARY); /* nothing written past it */
+  assert_int_equal(w.o.struct_size, sizeof(w.o));
+  assert_null(w.o.access_token);
+  /* the canary bytes past it would name a secret, a certificate ... if the
+   * library read them: it takes "not given" for the fields it lacks */
+  w.o.access_token = "abc.def.ghi";
+  mgcall_credential *cred = NULL;
+  char err[256];
+  assert_int_equal(mgcall_credential_new((mgcall_credential_opts *)&w.o, 0,
+                                         &cred, err, sizeof(err)),
+                   MGCALL_OK);
+  assert_int_equal(mgcall_credential_kind(cred), MGCALL_CRED_ACCESS_TOKEN);
+  assert_null(mgcall_credential_client_id(cred));
+  mgcall_credential_free(cred);
+  /* nothing given and no environment: no credential, a reason */
+  w.o.access_token = NULL;
+  w.o.tenant_id = "t1";
+  assert_int_equal(mgcall_credential_new((mgcall_credential_opts *)&w.o, 0,
+                                         &cred, err, sizeof(err)),
+                   MGCALL_E_AUTH);
+  assert_null(cred);
+  assert_non_null(strstr(err, "no credentials"));
+  /* a client secret with tenant and client id */
+  mgcall_credential_opts o;
+  mgcall_credential_opts_init(&o);
+  o.tenant_id = "t1";
+  o.client_id = "c1";
+  o.client_secret = "s";
+  assert_int_equal(mgcall_credential_new(&o, 0, &cred, err, sizeof(err)),
+                   MGCALL_OK);
+  assert_int_equal(mgcall_credential_kind(cred), MGCALL_CRED_CLIENT_SECRET);
+  assert_string_equal(mgcall_credential_tenant_id(cred), "t1");
+  assert_string_equal(mgcall_credential_client_id(cred), "c1");
+  mgcall_credential_free(cred);
+  assert_int_equal(mgcall_credential_kind(NULL), 0);
+  assert_null(mgcall_credential_tenant_id(NULL));
+  /* NULL arguments: usage, never a crash */
+  assert_int_equal(mgcall_credential_new(NULL, 0, &cred, err, sizeof(err)),
+                   MGCALL_E_USAGE);
+  assert_int_equal(mgcall_credential_new(&o, 0, NULL, NULL, 0), MGCALL_E_USAGE);
+}
+
 static void test_one_sign(void **state)
 {
   (void)state;
@@ -146,6 +208,20 @@ static void test_one_sign(void **state)
   assert_int_equal(n, 1);
   assert_int_equal(mgcall_batch_run(NULL, 0), MGCALL_E_USAGE); /* not < 0 */
   assert_int_equal(mgcall_batch_add(NULL, "x", NULL, NULL), MGCALL_E_USAGE);
+  /* the blocking token: an access token is given as is, for any tenant */
+  char tok[16];
+  long long exp = -1;
+  assert_int_equal(
+      mgcall_client_get_token(c, "other", 0, tok, sizeof(tok), &exp),
+      MGCALL_OK);
+  assert_string_equal(tok, "opaque");
+  assert_int_equal(exp, 0); /* unknown: not a JWT */
+  assert_int_equal(mgcall_client_get_token(c, NULL, 0, tok, 3, &exp),
+                   MGCALL_E_INTERNAL); /* too small */
+  assert_int_equal(mgcall_client_get_token(NULL, NULL, 0, tok, 3, &exp),
+                   MGCALL_E_USAGE);
+  assert_int_equal(mgcall_client_get_token(c, NULL, 0, NULL, 0, &exp),
+                   MGCALL_E_USAGE);
   int pending = 0;
   assert_int_equal(
       mgcall_batch_prefetch_token(b, NULL, -1, &pending, NULL, NULL),
@@ -173,6 +249,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_old_config),
       cmocka_unit_test(test_old_result),
+      cmocka_unit_test(test_old_credential_opts),
       cmocka_unit_test(test_one_sign),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -237,8 +237,8 @@ static void test_pem_ps256(void **state)
   assert_int_equal(
       load("good.pem", NULL, 0, MGCALL_ALG_PS256, &c, msg, sizeof(msg)),
       MGCALL_OK);
-  assert_string_equal(mgc__credential_tenant(c), "tenant1");
-  assert_string_equal(mgc__credential_client_id(c), "client1");
+  assert_string_equal(mgcall_credential_tenant_id(c), "tenant1");
+  assert_string_equal(mgcall_credential_client_id(c), "client1");
   check_assertion(c, "PS256", 0);
   mgcall_credential_free(c);
 }

@@ -6,6 +6,8 @@
 /* The unit under test, with the stubs below; before cmocka.h, whose fail()
  * macro would clash with a static function of the file. */
 #include "auth_opts.c"
+/* The credential's fields, to check what finish() built. */
+#include "auth/credential.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,7 +207,7 @@ static void test_precedence(void **state)
   mgc_auth_opts_init(&ao);
   assert_int_equal(mgc_auth_opts_finish(&ao, &cfg, &cred, msg, sizeof(msg)),
                    MGCALL_OK);
-  assert_int_equal(cred->kind, MGC_CRED_ACCESS_TOKEN);
+  assert_int_equal(cred->kind, MGCALL_CRED_ACCESS_TOKEN);
   assert_string_equal(cred->access_token, "env.token.value");
   mgcall_credential_free(cred);
   mgc_auth_opts_release(&ao);
@@ -217,7 +219,7 @@ static void test_precedence(void **state)
   mgc_auth_opts_handle(&ao, MGC_OPT_TENANT_ID, "opt-tenant");
   assert_int_equal(mgc_auth_opts_finish(&ao, &cfg, &cred, msg, sizeof(msg)),
                    MGCALL_OK);
-  assert_int_equal(cred->kind, MGC_CRED_CLIENT_SECRET);
+  assert_int_equal(cred->kind, MGCALL_CRED_CLIENT_SECRET);
   assert_string_equal(cred->client_secret, "file-secret");
   assert_string_equal(cred->tenant_id, "opt-tenant");
   assert_string_equal(cred->client_id, "env-client");
@@ -257,7 +259,7 @@ static void test_precedence(void **state)
   mgc_auth_opts_handle(&ao, MGC_OPT_IMDS_URL, "http://127.0.0.1:9/");
   assert_int_equal(mgc_auth_opts_finish(&ao, &cfg, &cred, msg, sizeof(msg)),
                    MGCALL_OK);
-  assert_int_equal(cred->kind, MGC_CRED_MANAGED_IDENTITY);
+  assert_int_equal(cred->kind, MGCALL_CRED_MANAGED_IDENTITY);
   assert_string_equal(cred->imds_url, "http://127.0.0.1:9");
   assert_string_equal(cred->client_id, "env-client");
   mgcall_credential_free(cred);

@@ -12,7 +12,6 @@
 
 #include "escape.h"
 #include "ids.h"
-#include "url.h"
 
 static void test_call_ids(void **state)
 {
@@ -87,30 +86,12 @@ static void test_escape(void **state)
                       "abcd");
 }
 
-static void test_url_decode(void **state)
-{
-  (void)state;
-  char *s = mgc__url_decode("a%2Fb%20c+d", 11);
-  assert_non_null(s);
-  assert_string_equal(s, "a/b c+d");
-  free(s);
-  assert_null(mgc__url_decode("a%00b", 5));
-  assert_null(mgc__url_decode("a%0", 3));
-  assert_null(mgc__url_decode("a%zz", 4));
-  assert_null(mgc__url_decode("a\0b", 3));
-  s = mgc__url_decode("", 0);
-  assert_non_null(s);
-  assert_string_equal(s, "");
-  free(s);
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_call_ids),
       cmocka_unit_test(test_tenant_ids),
       cmocka_unit_test(test_escape),
-      cmocka_unit_test(test_url_decode),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

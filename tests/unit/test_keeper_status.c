@@ -15,6 +15,7 @@
 
 #include "keeper/core.h"
 #include "keeper/status.h"
+#include "store_ended.h"
 
 static char dir[256];
 
@@ -90,32 +91,14 @@ static void test_snapshot(void **state)
   kcore_free(k);
 }
 
-struct got {
-  int n;
-  char id[8][32], hook[8][16], err[8][32];
-  int attempts[8];
-};
-
-static int take(void *ud, const struct kstore_ended *r)
+/* SQLite's list_ended (store_ended.h): ends written as a single keeper
+ * writes them. */
+static void write_end(struct kstore *st, const struct kstore_call *row,
+                      const struct kstore_hook *hooks, size_t nh)
 {
-  struct got *g = ud;
-  snprintf(g->id[g->n], 32, "%s", r->call.call_id);
-  snprintf(g->hook[g->n], 16, "%s", r->hook ? r->hook : "-");
-  snprintf(g->err[g->n], 32, "%s", r->hook_error ? r->hook_error : "-");
-  g->attempts[g->n] = r->hook_attempts;
-  return ++g->n == 8;
-}
-
-static int claimed(void *ud, const struct kstore_hook *h)
-{
-  int64_t(*v)[2] = ud;
-  for(int i = 0; i < 8; i++)
-    if(!v[i][0]) {
-      v[i][0] = h->job_id;
-      v[i][1] = h->claim;
-      break;
-    }
-  return 0;
+  struct mgc_err err = {0};
+  assert_int_equal(st->ops->put_outbox(st, row, 1, hooks, nh, 1, &err),
+                   MGCALL_OK);
 }
 
 static void test_list_ended_hook_outcomes(void **state)
@@ -126,68 +109,10 @@ static void test_list_ended_hook_outcomes(void **state)
   struct kstore *st = NULL;
   struct mgc_err err = {0};
   assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
-  assert_non_null(st->ops->list_ended);
-  const int64_t t0 = 1700000000000LL;
-  /* e1 (oldest): two jobs, both delivered; e2: one delivered, one given up;
-   * e3: one pending after a failed attempt; e4: no job; a live call */
-  const char *ids[] = {"e1", "e2", "e3", "e4"};
-  for(int i = 0; i < 4; i++) {
-    struct kstore_call row = {.call_id = ids[i],
-                              .state = i == 3 ? "lost" : "ended",
-                              .reason = i == 3 ? "lost" : "removed",
-                              .added_ms = t0,
-                              .ended_ms = t0 + (i + 1) * 1000};
-    struct kstore_hook h[2] = {{.event_id = ids[i],
-                                .call_id = ids[i],
-                                .reason = "removed",
-                                .kind = KSTORE_HOOK_COMMAND,
-                                .created_ms = row.ended_ms},
-                               {.event_id = ids[i],
-                                .call_id = ids[i],
-                                .reason = "removed",
-                                .kind = KSTORE_HOOK_URL,
-                                .created_ms = row.ended_ms}};
-    size_t nh = i == 3 ? 0 : i == 2 ? 1 : 2;
-    assert_int_equal(st->ops->put_outbox(st, &row, 1, h, nh, 1, &err),
-                     MGCALL_OK);
-  }
   struct kstore_call live = {
-      .call_id = "live", .state = "active", .added_ms = t0};
+      .call_id = "live", .state = "active", .added_ms = 1};
   assert_int_equal(st->ops->put(st, &live, 1, 1, &err), MGCALL_OK);
-  /* claim all 5 jobs (job ids 1..5 in insertion order), finish them */
-  int64_t jobs[8][2] = {{0}};
-  size_t n = 0;
-  assert_int_equal(st->ops->claim_hooks(st, "node", 3, t0 + 10000, 60000, 8,
-                                        claimed, jobs, &n, &err),
-                   MGCALL_OK);
-  assert_int_equal((int)n, 5);
-  for(int i = 0; i < 5; i++) {
-    int64_t id = jobs[i][0];
-    enum kstore_hook_outcome o = id == 4   ? KSTORE_HOOK_GAVE_UP
-                                 : id == 5 ? KSTORE_HOOK_RETRY
-                                           : KSTORE_HOOK_DELIVERED;
-    assert_int_equal(st->ops->hook_finish(st, id, jobs[i][1], o, t0 + 11000,
-                                          1000, "exit 1", &err),
-                     MGCALL_OK);
-  }
-  struct got g = {0};
-  assert_int_equal(st->ops->list_ended(st, 3, take, &g, &err), MGCALL_OK);
-  assert_int_equal(g.n, 3); /* limit 3: e4, e3, e2 */
-  assert_string_equal(g.id[0], "e4");
-  assert_string_equal(g.hook[0], "-");
-  assert_string_equal(g.id[1], "e3");
-  assert_string_equal(g.hook[1], "pending");
-  assert_string_equal(g.err[1], "exit 1");
-  assert_int_equal(g.attempts[1], 1);
-  assert_string_equal(g.id[2], "e2");
-  assert_string_equal(g.hook[2], "failed");
-  assert_string_equal(g.err[2], "exit 1");
-  memset(&g, 0, sizeof(g));
-  assert_int_equal(st->ops->list_ended(st, 10, take, &g, &err), MGCALL_OK);
-  assert_int_equal(g.n, 4); /* never the live call */
-  assert_string_equal(g.id[3], "e1");
-  assert_string_equal(g.hook[3], "delivered");
-  assert_string_equal(g.err[3], "-");
+  se_check_list_ended(st, write_end);
   kstore_close(st);
 }
 

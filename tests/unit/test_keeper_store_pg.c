@@ -18,6 +18,7 @@
 
 #include "keeper/store.h"
 #include "keeper/store_pg.h"
+#include "store_ended.h"
 
 #define PGTMP MGCALL_TEST_HELPERS "/pgtmp"
 
@@ -128,7 +129,7 @@ static void test_migrate_once(void **state)
   }
   assert_string_equal(sql1("SELECT count(*) || ':' || max(version) FROM "
                            "mgcall_schema"),
-                      "1:1");
+                      "1:2");
   assert_string_equal(sql1("SELECT count(*) FROM mgcall_shards"), "64");
 }
 
@@ -573,6 +574,60 @@ static void test_list_page(void **state)
   kstore_close(st);
 }
 
+/* list_ended (the status page in fleet mode), as SQLite's
+ * (store_ended.h); and the migration 1 -> 2 that adds the index its hook
+ * lookup uses.  Ends are written as an owner writes them: under its
+ * shard's term. */
+static void write_end(struct kstore *st, const struct kstore_call *row,
+                      const struct kstore_hook *hooks, size_t nh)
+{
+  struct mgc_err err = {0};
+  struct kstore_call reg = {.call_id = row->call_id, .added_ms = 1};
+  assert_int_equal(st->ops->fleet_add(st, &reg, 1, NULL, &err), MGCALL_OK);
+  char q[256];
+  snprintf(q, sizeof(q),
+           "UPDATE mgcall_shards SET owner = 'x', term = term + 1, "
+           "expires_at = now() + interval '1 hour' WHERE shard = %u "
+           "RETURNING term",
+           kstore_pg_shard(row->call_id, KSTORE_PG_SHARDS));
+  struct kstore_call r = *row;
+  r.term = strtoll(sql1(q), NULL, 10);
+  assert_true(r.term > 0);
+  assert_int_equal(st->ops->put_outbox(st, &r, 1, hooks, nh, 1, &err),
+                   MGCALL_OK);
+  snprintf(q, sizeof(q),
+           "SELECT state || ':' || ended_ms FROM mgcall_calls WHERE call_id "
+           "= '%s'",
+           row->call_id);
+  char want[64];
+  snprintf(want, sizeof(want), "%s:%lld", row->state, (long long)row->ended_ms);
+  assert_string_equal(sql1(q), want);
+}
+
+static void test_list_ended(void **state)
+{
+  (void)state;
+  /* a database at schema version 1 (before the index) is migrated */
+  sql1("DROP INDEX mgcall_hook_jobs_call; UPDATE mgcall_schema SET "
+       "version = 1");
+  assert_string_equal(sql1("SELECT max(version) FROM mgcall_schema"), "1");
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
+  assert_string_equal(sql1("SELECT count(*) || ':' || max(version) FROM "
+                           "mgcall_schema"),
+                      "1:2");
+  assert_string_equal(sql1("SELECT indexdef FROM pg_indexes WHERE indexname "
+                           "= 'mgcall_hook_jobs_call'"),
+                      "CREATE INDEX mgcall_hook_jobs_call ON "
+                      "public.mgcall_hook_jobs USING btree (call_id, "
+                      "created_ms)");
+  struct kstore_call live = {.call_id = "live", .added_ms = 1};
+  assert_int_equal(st->ops->fleet_add(st, &live, 1, NULL, &err), MGCALL_OK);
+  se_check_list_ended(st, write_end);
+  kstore_close(st);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -586,6 +641,7 @@ int main(void)
       cmocka_unit_test(test_outbox_and_purge),
       cmocka_unit_test(test_no_password_in_errors),
       cmocka_unit_test(test_list_page),
+      cmocka_unit_test(test_list_ended),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

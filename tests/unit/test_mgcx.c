@@ -11,10 +11,13 @@
 
 #include "mgcx.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ev {
   int64_t due;
@@ -144,6 +147,26 @@ static void test_buf(void **state)
   assert_int_equal(b.len, 10000);
   assert_int_equal(b.data[10000], '\0');
   mgcx_buf_release(&b);
+
+  /* reserve: exactly the room asked for, adds within it keep the block */
+  mgcx_buf_init(&b, 100);
+  assert_int_equal(mgcx_buf_reserve(&b, 101), MGCX_BUF_TOO_BIG);
+  assert_null(b.data);
+  assert_int_equal(mgcx_buf_reserve(&b, 7), 0);
+  assert_int_equal(b.cap, 8);
+  assert_string_equal(b.data, ""); /* a string from the start */
+  char *block = b.data;
+  assert_int_equal(mgcx_buf_add(&b, "abc", 3), 0);
+  assert_int_equal(mgcx_buf_add(&b, "defg", 4), 0);
+  assert_ptr_equal(b.data, block);
+  assert_string_equal(b.data, "abcdefg");
+  assert_int_equal(mgcx_buf_reserve(&b, 3), 0); /* never shrinks */
+  assert_int_equal(b.cap, 8);
+  assert_int_equal(mgcx_buf_reserve(&b, 100), 0);
+  assert_int_equal(b.cap, 101);
+  assert_string_equal(b.data, "abcdefg"); /* kept */
+  assert_int_equal(b.len, 7);
+  mgcx_buf_release(&b);
 }
 
 static void test_parse_long(void **state)
@@ -175,6 +198,171 @@ static void test_parse_long(void **state)
   assert_int_equal(v, 7); /* untouched on failure */
   assert_int_equal(mgcx_parse_longn("123abc", 3, 0, 1000, &v), 0);
   assert_int_equal(v, 123);
+}
+
+static void test_pct_decode(void **state)
+{
+  (void)state;
+  char *s = mgcx_pct_decode("a%2Fb%20c+d%7e", 14, 0);
+  assert_non_null(s);
+  assert_string_equal(s, "a/b c+d~"); /* '+' stays in a path */
+  free(s);
+  s = mgcx_pct_decode("a%2Fb%20c+d", 11, 1);
+  assert_string_equal(s, "a/b c d"); /* a space in a form */
+  free(s);
+  s = mgcx_pct_decode("%41", 3, 0); /* an escape at the very end */
+  assert_string_equal(s, "A");
+  free(s);
+  assert_null(mgcx_pct_decode("a%00b", 5, 0));
+  assert_null(mgcx_pct_decode("a%0", 3, 0));
+  assert_null(mgcx_pct_decode("a%4", 3, 1));
+  assert_null(mgcx_pct_decode("a%", 2, 1));
+  assert_null(mgcx_pct_decode("a%zz", 4, 0));
+  assert_null(mgcx_pct_decode("a%g1", 4, 0));
+  assert_null(mgcx_pct_decode("a\0b", 3, 1));
+  s = mgcx_pct_decode("x%41yz", 2, 0); /* only len bytes: "x%" */
+  assert_null(s);
+  s = mgcx_pct_decode("", 0, 1);
+  assert_non_null(s);
+  assert_string_equal(s, "");
+  free(s);
+  assert_int_equal(mgcx_hexval('0'), 0);
+  assert_int_equal(mgcx_hexval('f'), 15);
+  assert_int_equal(mgcx_hexval('F'), 15);
+  assert_int_equal(mgcx_hexval('g'), -1);
+  assert_int_equal(mgcx_hexval('/'), -1);
+}
+
+/* ---- job queue ---- */
+struct jobs_seen {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int gate_open; /* the first job waits for it */
+  int order[8];  /* job numbers in the order they ran */
+  int n;
+  pthread_t thread[8]; /* the thread each ran on */
+};
+struct job_arg {
+  struct jobs_seen *seen;
+  int num;
+};
+
+static void job_record(void *arg)
+{
+  struct job_arg *a = arg;
+  struct jobs_seen *seen = a->seen;
+  pthread_mutex_lock(&seen->lock);
+  if(a->num == 0)
+    while(!seen->gate_open)
+      pthread_cond_wait(&seen->cond, &seen->lock);
+  seen->thread[seen->n] = pthread_self();
+  seen->order[seen->n++] = a->num;
+  pthread_mutex_unlock(&seen->lock);
+}
+
+static void test_jobs(void **state)
+{
+  (void)state;
+  struct jobs_seen seen = {.n = 0};
+  pthread_mutex_init(&seen.lock, NULL);
+  pthread_cond_init(&seen.cond, NULL);
+  struct job_arg args[6];
+  for(int i = 0; i < 6; i++)
+    args[i] = (struct job_arg){&seen, i};
+
+  /* a bound of 3 waiting: job 0 runs (held at the gate), 1..3 wait, 4 is
+   * refused */
+  struct mgcx_jobs *q = mgcx_jobs_new(3);
+  assert_non_null(q);
+  assert_int_equal(mgcx_jobs_submit(q, job_record, &args[0]), 0);
+  /* job 0 has left the queue once it is waiting at the gate: wait for
+   * that (bounded: 10 s) by filling the queue */
+  int queued = 0;
+  for(int tries = 0; tries < 10000 && queued < 3; tries++) {
+    if(mgcx_jobs_submit(q, job_record, &args[1 + queued]) == 0)
+      queued++;
+    else
+      usleep(1000);
+  }
+  assert_int_equal(queued, 3);
+  assert_int_equal(mgcx_jobs_submit(q, job_record, &args[4]), -1);
+  pthread_mutex_lock(&seen.lock);
+  assert_int_equal(seen.n, 0); /* nothing ran past the gate */
+  seen.gate_open = 1;
+  pthread_cond_broadcast(&seen.cond);
+  pthread_mutex_unlock(&seen.lock);
+  mgcx_jobs_free(q); /* runs what is queued first */
+  assert_int_equal(seen.n, 4);
+  for(int i = 0; i < 4; i++) {
+    assert_int_equal(seen.order[i], i); /* in order */
+    assert_true(pthread_equal(seen.thread[i], seen.thread[0]));
+    assert_false(pthread_equal(seen.thread[i], pthread_self()));
+  }
+
+  /* no bound; freed without a job: no thread ever started */
+  q = mgcx_jobs_new(0);
+  assert_non_null(q);
+  mgcx_jobs_free(q);
+  mgcx_jobs_free(NULL);
+  pthread_cond_destroy(&seen.cond);
+  pthread_mutex_destroy(&seen.lock);
+}
+
+/* A file of the test's own with content (len bytes); its path in path. */
+static void file_with(const char *content, size_t len, char *path, size_t n)
+{
+  snprintf(path, n, "/tmp/mgcx-file-%ld-XXXXXX", (long)getpid());
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, content, len), (ssize_t)len);
+  assert_int_equal(close(fd), 0);
+}
+
+static void test_file_read(void **state)
+{
+  (void)state;
+  char path[64], why[128];
+  unsigned char *data = NULL;
+  size_t len = 0;
+  char *value = NULL;
+
+  file_with("abc\0d", 5, path, sizeof(path));
+  assert_int_equal(mgcx_file_read(path, 5, &data, &len, why, sizeof(why)), 0);
+  assert_int_equal(len, 5);
+  assert_memory_equal(data, "abc\0d", 6); /* NUL-terminated after the data */
+  free(data);
+  /* one byte over the cap */
+  assert_int_equal(mgcx_file_read(path, 4, &data, &len, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_null(data);
+  assert_string_equal(why, "larger than 4 bytes");
+  /* a NUL inside a secret */
+  assert_int_equal(mgcx_file_read_secret(path, &value, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_null(value);
+  assert_string_equal(why, "contains NUL bytes");
+  unlink(path);
+
+  file_with("s3cret \r\n\t", 10, path, sizeof(path));
+  assert_int_equal(mgcx_file_read_secret(path, &value, why, sizeof(why)), 0);
+  assert_string_equal(value, "s3cret");
+  free(value);
+  unlink(path);
+
+  file_with(" \n", 2, path, sizeof(path));
+  assert_int_equal(mgcx_file_read_secret(path, &value, NULL, 0), MGCX_FILE_ERR);
+  assert_int_equal(mgcx_file_read_secret(path, &value, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_string_equal(why, "is empty");
+  unlink(path);
+
+  /* gone: the reason, never the path */
+  assert_int_equal(mgcx_file_read_secret(path, &value, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_string_equal(why, strerror(ENOENT));
+  assert_int_equal(mgcx_file_read("/", 10, &data, &len, why, sizeof(why)),
+                   MGCX_FILE_ERR);
+  assert_string_equal(why, "is a directory");
 }
 
 static void test_rfc3339(void **state)
@@ -212,11 +400,10 @@ static void test_rfc3339(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_heap),
-      cmocka_unit_test(test_heap_reserve),
-      cmocka_unit_test(test_buf),
-      cmocka_unit_test(test_parse_long),
-      cmocka_unit_test(test_rfc3339),
+      cmocka_unit_test(test_heap),    cmocka_unit_test(test_heap_reserve),
+      cmocka_unit_test(test_buf),     cmocka_unit_test(test_parse_long),
+      cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_pct_decode),
+      cmocka_unit_test(test_jobs),    cmocka_unit_test(test_file_read),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

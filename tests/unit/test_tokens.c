@@ -484,7 +484,7 @@ static void test_mi_scope_and_from_env(void **state)
   setenv("AZURE_CLIENT_SECRET", "env-s", 1);
   assert_int_equal(mgcall_credential_from_env(&c, msg, sizeof(msg)), MGCALL_OK);
   assert_string_equal(mgc__credential_kind_name(c), "client secret");
-  assert_string_equal(mgc__credential_tenant(c), "env-t");
+  assert_string_equal(mgcall_credential_tenant_id(c), "env-t");
   mgcall_credential_free(c);
   setenv("MGCALL_ACCESS_TOKEN", "env.token", 1);
   assert_int_equal(mgcall_credential_from_env(&c, msg, sizeof(msg)), MGCALL_OK);

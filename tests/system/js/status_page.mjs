@@ -5,7 +5,9 @@
 // Environment: KEEPER_URL, TOKEN (the control API's bearer token), CHROMIUM
 // (the browser, /usr/bin/chromium), PROFILE (an empty directory), SHOT (the
 // screenshot to write), HOOKS (JSON {callId: "delivered"|"failed"}: the
-// hook outcome each ended call must show).
+// hook outcome each ended call must show); in fleet mode FLEET_URLS, the
+// control APIs of every keeper of the fleet, KEEPER_URL's first
+// (t_fleet_status_page.sh).
 //
 // Loads the page with the token, reads the DOM and checks it against
 // GET /calls (every page of it, read before and after: the figures must
@@ -14,12 +16,18 @@
 // time left), the calls that ended last (order, reason, hook outcome),
 // hostile call ids shown as text and never run, no script, no request but
 // the page's own, the links; then waits for the page to refresh itself.
-// Saves a screenshot.  Prints "N passed, N failed"; exits 1 on a failure.
+// In fleet mode it loads every keeper's page: each shows the live calls it
+// holds and the ends it made (their sums are the fleet's figures), the
+// same last ends of the whole fleet, and the members as GET /fleet has
+// them.  Saves a screenshot of KEEPER_URL's page.  Prints "N passed, N
+// failed"; exits 1 on a failure.
 import fs from 'node:fs';
 import puppeteer from 'puppeteer-core';
 
 const { KEEPER_URL, TOKEN, CHROMIUM, PROFILE, SHOT } = process.env;
 const HOOKS = JSON.parse(process.env.HOOKS || '{}');
+const FLEET = !!process.env.FLEET_URLS;
+const URLS = FLEET ? process.env.FLEET_URLS.split(/\s+/).filter(Boolean) : [KEEPER_URL];
 const auth = { Authorization: `Bearer ${TOKEN}` };
 let passed = 0;
 let failed = 0;
@@ -33,14 +41,14 @@ const check = (cond, what, detail = '') => {
   }
 };
 
-// Every call, following the pages of GET /calls.
-async function allCalls() {
+// Every call, following the pages of GET /calls of the keeper at url.
+async function allCalls(url) {
   const calls = [];
   let after = null;
   for (let i = 0; i < 100; i++) {
     const q = `limit=1000${after ? `&after=${encodeURIComponent(after)}` : ''}`;
-    const r = await fetch(`${KEEPER_URL}/calls?${q}`, { headers: auth });
-    if (r.status !== 200) throw new Error(`GET /calls: ${r.status}`);
+    const r = await fetch(`${url}/calls?${q}`, { headers: auth });
+    if (r.status !== 200) throw new Error(`GET ${url}/calls: ${r.status}`);
     const page = await r.json();
     calls.push(...page.calls);
     after = page.next;
@@ -49,10 +57,18 @@ async function allCalls() {
   throw new Error('GET /calls: more than 100 pages');
 }
 
+// The fleet's calls from every keeper's GET /calls: the store's rows, with
+// the live state (at-risk) of the keeper holding a call.
+const merge = (lists) => {
+  const m = new Map();
+  for (const list of lists)
+    for (const c of list) if (!m.has(c.callId) || c.state === 'at-risk') m.set(c.callId, c);
+  return [...m.values()];
+};
+
 const countOf = (calls, st) => calls.filter((c) => c.state === st).length;
 const STATES = ['active', 'at-risk', 'ended', 'lost'];
 const sameFigures = (a, b) => STATES.every((s) => countOf(a, s) === countOf(b, s));
-
 // What the page shows (read in the browser).
 const readDom = () => ({
   title: document.title,
@@ -81,6 +97,13 @@ const readDom = () => ({
   pwned: window.pwned === 1,
   links: [...document.querySelectorAll('footer a')].map((a) => a.getAttribute('href')),
   fleet: !!document.getElementById('fleet'),
+  members: [...document.querySelectorAll('#fleet tbody tr')].map((tr) => ({
+    node: tr.children[0].firstChild.textContent.trim(),
+    self: !!tr.children[0].querySelector('.badge'),
+    api: tr.children[1].textContent,
+    shards: Number(tr.children[3].textContent),
+    calls: Number(tr.children[4].textContent),
+  })),
 });
 
 // --no-sandbox: Chromium refuses to start as root with its sandbox (it
@@ -98,98 +121,142 @@ try {
   const requests = [];
   page.on('request', (r) => requests.push(r.url()));
 
-  // Load until GET /calls and the page agree on a keeper at rest and every
-  // hook outcome is recorded (hooks finish after the ends: bounded wait).
-  let dom;
+  // Load every keeper's page until GET /calls and the pages agree on a
+  // fleet at rest and every hook outcome is recorded (hooks finish after
+  // the ends: bounded wait).
+  let doms;
+  let lists;
   let calls;
   let loadedAt;
-  let response;
+  let responses;
   let settled = false;
   for (let i = 0; i < 20 && !settled; i++) {
     if (i) await new Promise((r) => setTimeout(r, 1000));
-    const before = await allCalls();
-    loadedAt = Date.now();
-    response = await page.goto(`${KEEPER_URL}/`, { waitUntil: 'load', timeout: 30000 });
-    dom = await page.evaluate(readDom);
-    calls = await allCalls();
-    const hooksDone = dom.latest.every((r) => !(r.id in HOOKS) || r.hook === HOOKS[r.id]);
-    settled = sameFigures(before, calls) && hooksDone;
+    const before = merge(await Promise.all(URLS.map(allCalls)));
+    loadedAt = [];
+    responses = [];
+    doms = [];
+    for (const url of URLS) {
+      loadedAt.push(Date.now());
+      responses.push(await page.goto(`${url}/`, { waitUntil: 'load', timeout: 30000 }));
+      doms.push(await page.evaluate(readDom));
+    }
+    lists = await Promise.all(URLS.map(allCalls));
+    calls = merge(lists);
+    const hooksDone = doms.every((d) => d.latest.every((r) => !(r.id in HOOKS) || r.hook === HOOKS[r.id]));
+    const sum = (st) => doms.reduce((n, d) => n + (d.counts[st]?.n ?? 0), 0);
+    settled = sameFigures(before, calls) && hooksDone && STATES.every((st) => sum(st) === countOf(calls, st));
   }
-  check(settled, 'the keeper came to rest with every hook outcome recorded (within 20 loads)');
-  check(response.status() === 200, `GET / answers 200 (${response.status()})`);
-  const h = response.headers();
-  check(/^text\/html/.test(h['content-type']), `text/html (${h['content-type']})`);
-  check(/default-src 'none'/.test(h['content-security-policy'] || ''), 'a Content-Security-Policy without scripts');
-  check(dom.refresh === '10', `it refreshes itself every 10 s (${dom.refresh})`);
-
-  // counts per state
-  for (const st of STATES) {
-    const want = countOf(calls, st);
-    const got = dom.counts[st];
-    check(got && got.n === want, `${st}: the page shows ${got?.n}, GET /calls has ${want}`);
-  }
-
-  // the live calls closest to their deadline, at-risk first
-  const live = calls
-    .filter((c) => c.state === 'active' || c.state === 'at-risk')
-    .sort((a, b) => Date.parse(a.deadline) - Date.parse(b.deadline));
-  check(dom.worst.length === Math.min(25, live.length), `${dom.worst.length} live rows (of ${live.length})`);
-  const atRisk = live.filter((c) => c.state === 'at-risk').map((c) => c.callId);
-  const firstIds = dom.worst.slice(0, atRisk.length).map((r) => r.id);
-  check(
-    atRisk.length > 0 && JSON.stringify([...firstIds].sort()) === JSON.stringify([...atRisk].sort()),
-    `the ${atRisk.length} at-risk calls come first`,
-    `${JSON.stringify(firstIds)} vs ${JSON.stringify(atRisk)}`,
-  );
-  check(dom.worst.every((r, i) => i === 0 || dom.worst[i - 1].ms <= r.ms), 'rows by time to deadline');
+  check(settled, 'the keepers came to rest with every hook outcome recorded (within 20 loads)');
   const byId = new Map(calls.map((c) => [c.callId, c]));
-  for (const r of dom.worst) {
-    const c = byId.get(r.id);
-    const want = c ? Date.parse(c.deadline) - loadedAt : NaN;
-    check(
-      c && r.state === c.state && Math.abs(r.ms - want) < 5000 && /^\d+(h|m|s)/.test(r.left),
-      `live ${JSON.stringify(r.id)}: ${r.state}, deadline in ${r.left}`,
-      c ? `GET /calls: ${c.state}, ${want} ms` : 'not in GET /calls',
-    );
-    check(r.href === `/calls/${encodeURIComponent(r.id).replace(/[!'()*]/g, (x) => '%' + x.charCodeAt(0).toString(16).toUpperCase())}`,
-      `its link is /calls/ + the id percent-encoded (${r.href.slice(0, 60)})`);
-  }
-
-  // the calls that ended last, newest first
   const ended = calls
     .filter((c) => c.state === 'ended' || c.state === 'lost')
     .sort((a, b) => Date.parse(b.ended) - Date.parse(a.ended));
-  check(dom.latest.length === Math.min(25, ended.length), `${dom.latest.length} ended rows (of ${ended.length})`);
-  check(
-    JSON.stringify(dom.latest.map((r) => r.id).sort()) ===
-      JSON.stringify(ended.slice(0, 25).map((c) => c.callId).sort()),
-    'the calls that ended last',
-  );
-  check(
-    dom.latest.every((r, i) => i === 0 || Date.parse(byId.get(dom.latest[i - 1].id).ended) >= Date.parse(byId.get(r.id).ended)),
-    'newest first',
-  );
-  for (const r of dom.latest) {
-    const c = byId.get(r.id);
-    check(c && r.reason === c.reason, `ended ${JSON.stringify(r.id)}: reason ${r.reason} (GET /calls: ${c?.reason})`);
-    if (r.id in HOOKS) check(r.hook === HOOKS[r.id], `ended ${JSON.stringify(r.id)}: hook ${r.hook} (want ${HOOKS[r.id]})`);
+  const atRisk = calls.filter((c) => c.state === 'at-risk').map((c) => c.callId);
+  const fleet = FLEET ? await (await fetch(`${KEEPER_URL}/fleet`, { headers: auth })).json() : null;
+
+  for (const [k, url] of URLS.entries()) {
+    const dom = doms[k];
+    const response = responses[k];
+    const on = FLEET ? ` (${url})` : '';
+    check(response.status() === 200, `GET / answers 200 (${response.status()})${on}`);
+    const h = response.headers();
+    check(/^text\/html/.test(h['content-type']), `text/html (${h['content-type']})${on}`);
+    check(/default-src 'none'/.test(h['content-security-policy'] || ''), `a Content-Security-Policy without scripts${on}`);
+    check(dom.refresh === '10', `it refreshes itself every 10 s (${dom.refresh})${on}`);
+
+    // the live calls this keeper holds closest to their deadline, at-risk
+    // first (checked against its own GET /calls: the live fields)
+    const mine = new Map(lists[k].map((c) => [c.callId, c]));
+    const held = dom.counts.active.n + dom.counts['at-risk'].n;
+    check(dom.worst.length === Math.min(25, held), `${dom.worst.length} live rows (of ${held})${on}`);
+    const firstRisk = dom.worst.slice(0, dom.counts['at-risk'].n);
+    check(
+      firstRisk.every((r) => r.state === 'at-risk' && atRisk.includes(r.id)),
+      `its ${dom.counts['at-risk'].n} at-risk calls come first${on}`,
+      JSON.stringify(dom.worst.map((r) => [r.id, r.state])),
+    );
+    check(dom.worst.every((r, i) => i === 0 || dom.worst[i - 1].ms <= r.ms), `rows by time to deadline${on}`);
+    for (const r of dom.worst) {
+      const c = mine.get(r.id);
+      const want = c ? Date.parse(c.deadline) - loadedAt[k] : NaN;
+      check(
+        c && r.state === c.state && Math.abs(r.ms - want) < 5000 && /^\d+(h|m|s)/.test(r.left),
+        `live ${JSON.stringify(r.id)}: ${r.state}, deadline in ${r.left}${on}`,
+        c ? `GET /calls: ${c.state}, ${want} ms` : 'not in GET /calls',
+      );
+      check(r.href === `/calls/${encodeURIComponent(r.id).replace(/[!'()*]/g, (x) => '%' + x.charCodeAt(0).toString(16).toUpperCase())}`,
+        `its link is /calls/ + the id percent-encoded (${r.href.slice(0, 60)})`);
+    }
+
+    // the calls that ended last (in the whole fleet), newest first
+    check(dom.latest.length === Math.min(25, ended.length), `${dom.latest.length} ended rows (of ${ended.length})${on}`);
+    check(
+      JSON.stringify(dom.latest.map((r) => r.id).sort()) ===
+        JSON.stringify(ended.slice(0, 25).map((c) => c.callId).sort()),
+      `the calls that ended last${on}`,
+    );
+    check(
+      dom.latest.every((r, i) => i === 0 || Date.parse(byId.get(dom.latest[i - 1].id).ended) >= Date.parse(byId.get(r.id).ended)),
+      `newest first${on}`,
+    );
+    for (const r of dom.latest) {
+      const c = byId.get(r.id);
+      check(c && r.reason === c.reason, `ended ${JSON.stringify(r.id)}: reason ${r.reason} (GET /calls: ${c?.reason})${on}`);
+      if (r.id in HOOKS) check(r.hook === HOOKS[r.id], `ended ${JSON.stringify(r.id)}: hook ${r.hook} (want ${HOOKS[r.id]})${on}`);
+    }
+
+    // hostile ids are text
+    check(dom.scripts === 0 && dom.images === 0, `no script, image or frame in the DOM (${dom.scripts}, ${dom.images})${on}`);
+    check(!dom.pwned && !/pwned/.test(dom.title), `no id ran as markup${on}`);
+
+    if (!FLEET) {
+      check(!dom.fleet, 'no fleet section without fleet mode');
+      continue;
+    }
+    // the members, as GET /fleet has them; this keeper marked
+    const want = fleet.members.map((m) => m.nodeId).sort();
+    check(
+      JSON.stringify(dom.members.map((m) => m.node).sort()) === JSON.stringify(want),
+      `the fleet's members ${JSON.stringify(want)}${on}`,
+      JSON.stringify(dom.members),
+    );
+    const self = dom.members.filter((m) => m.self);
+    check(self.length === 1 && self[0].api === url, `one row is this keeper (${self[0]?.node}, ${self[0]?.api})${on}`);
+    check(
+      dom.members.reduce((n, m) => n + m.shards, 0) === fleet.shards,
+      `the members hold the ${fleet.shards} shards${on}`,
+      JSON.stringify(dom.members.map((m) => m.shards)),
+    );
   }
 
-  // hostile ids are text
-  check(dom.scripts === 0 && dom.images === 0, `no script, image or frame in the DOM (${dom.scripts}, ${dom.images})`);
-  check(!dom.pwned && !/pwned/.test(dom.title), 'no id ran as markup');
+  // counts per state: each keeper counts the live calls it holds and the
+  // ends it made; together, the fleet's
+  for (const st of STATES) {
+    const want = countOf(calls, st);
+    const got = doms.map((d) => d.counts[st]?.n);
+    const sum = got.reduce((n, x) => n + (x ?? NaN), 0);
+    check(sum === want, `${st}: the page${FLEET ? 's show' : ' shows'} ${got.join(' + ')}, GET /calls has ${want}`);
+  }
+  check(atRisk.length > 0 && doms.every((d) => d.worst.length <= 25), `${atRisk.length} calls at risk`);
+  const shown = new Set(doms.flatMap((d) => [...d.worst, ...d.latest].map((r) => r.id)));
   const hostile = calls.filter((c) => /[<>"'&]/.test(c.callId)).map((c) => c.callId);
-  const shown = new Set([...dom.worst, ...dom.latest].map((r) => r.id));
   check(hostile.length > 0 && hostile.every((id) => shown.has(id)), `${hostile.length} hostile ids shown as they are`);
+  check(atRisk.every((id) => shown.has(id)), 'every call at risk is on a page');
 
   // nothing external, the links
-  check(requests.every((u) => u === `${KEEPER_URL}/`), `the page's only requests are itself (${[...new Set(requests)].join(' ')})`);
+  check(requests.every((u) => URLS.some((url) => u === `${url}/`)), `the pages' only requests are themselves (${[...new Set(requests)].join(' ')})`);
+  const dom = doms[0];
   for (const l of ['/metrics', '/openapi.yaml']) {
     const r = await fetch(`${KEEPER_URL}${l}`, { headers: auth });
     check(dom.links.includes(l) && r.status === 200, `it links ${l} (${r.status})`);
   }
-  check(!dom.fleet, 'no fleet section without fleet mode');
 
+  if (URLS.length > 1) {
+    await page.goto(`${KEEPER_URL}/`, { waitUntil: 'load', timeout: 30000 });
+    doms[0] = await page.evaluate(readDom);
+  }
+  const response = responses[0];
   await page.screenshot({ path: SHOT, fullPage: true });
   check(fs.statSync(SHOT).size > 10000, `screenshot ${SHOT}`);
 
@@ -198,8 +265,8 @@ try {
   const nav = await page.waitForNavigation({ timeout: 25000 }).catch((e) => e);
   const again = nav instanceof Error ? null : await page.evaluate(readDom);
   check(
-    again && again.updated && requests.length > n && response.status() === 200 && Date.parse(again.updated) > Date.parse(dom.updated),
-    `it reloaded itself (updated ${dom.updated} -> ${again?.updated})`,
+    again && again.updated && requests.length > n && response.status() === 200 && Date.parse(again.updated) > Date.parse(doms[0].updated),
+    `it reloaded itself (updated ${doms[0].updated} -> ${again?.updated})`,
     nav instanceof Error ? nav.message : '',
   );
 } catch (e) {

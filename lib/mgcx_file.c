@@ -1,36 +1,40 @@
 /* SPDX-License-Identifier: MIT */
-/* fileread.c - capped reads of secret files. */
-#include "fileread.h"
+/* mgcx_file.c - capped reads of small files that hold secrets. */
+#include "mgcx.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int mgc__file_read(const char *path, size_t max, unsigned char **data,
-                   size_t *len, struct mgc_err *err)
+static int fail(int rc, char *why, size_t whylen, const char *reason)
+{
+  if(why && whylen)
+    snprintf(why, whylen, "%s", reason);
+  return rc;
+}
+
+int mgcx_file_read(const char *path, size_t max, unsigned char **data,
+                   size_t *len, char *why, size_t whylen)
 {
   *data = NULL;
   *len = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if(fd < 0) {
-    mgc__err_set(err, MGCALL_E_AUTH, "%s", strerror(errno));
-    return -1;
-  }
+  if(fd < 0)
+    return fail(MGCX_FILE_ERR, why, whylen, strerror(errno));
   struct stat st;
   if(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     close(fd);
-    mgc__err_set(err, MGCALL_E_AUTH, "is a directory");
-    return -1;
+    return fail(MGCX_FILE_ERR, why, whylen, "is a directory");
   }
   unsigned char *buf = malloc(max + 1);
   if(!buf) {
     close(fd);
-    mgc__err_set(err, MGCALL_E_INTERNAL, "out of memory");
-    return -1;
+    return fail(MGCX_FILE_NOMEM, why, whylen, "out of memory");
   }
   size_t n = 0;
   for(;;) {
@@ -44,8 +48,7 @@ int mgc__file_read(const char *path, size_t max, unsigned char **data,
       close(fd);
       OPENSSL_cleanse(buf, n);
       free(buf);
-      mgc__err_set(err, MGCALL_E_AUTH, "%s", strerror(e));
-      return -1;
+      return fail(MGCX_FILE_ERR, why, whylen, strerror(e));
     }
     if(r == 0)
       break;
@@ -55,8 +58,9 @@ int mgc__file_read(const char *path, size_t max, unsigned char **data,
   if(n > max) {
     OPENSSL_cleanse(buf, n);
     free(buf);
-    mgc__err_set(err, MGCALL_E_AUTH, "larger than %zu bytes", max);
-    return -1;
+    if(why && whylen)
+      snprintf(why, whylen, "larger than %zu bytes", max);
+    return MGCX_FILE_ERR;
   }
   buf[n] = '\0';
   *data = buf;
@@ -64,13 +68,15 @@ int mgc__file_read(const char *path, size_t max, unsigned char **data,
   return 0;
 }
 
-int mgc__file_read_secret(const char *path, char **value, struct mgc_err *err)
+int mgcx_file_read_secret(const char *path, char **value, char *why,
+                          size_t whylen)
 {
   unsigned char *data;
   size_t len;
   *value = NULL;
-  if(mgc__file_read(path, 64 * 1024, &data, &len, err))
-    return -1;
+  int rc = mgcx_file_read(path, 64 * 1024, &data, &len, why, whylen);
+  if(rc)
+    return rc;
   while(len && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
                 data[len - 1] == ' ' || data[len - 1] == '\t'))
     data[--len] = '\0';
@@ -78,8 +84,8 @@ int mgc__file_read_secret(const char *path, char **value, struct mgc_err *err)
     int empty = !len;
     OPENSSL_cleanse(data, len);
     free(data);
-    mgc__err_set(err, MGCALL_E_AUTH, empty ? "is empty" : "contains NUL bytes");
-    return -1;
+    return fail(MGCX_FILE_ERR, why, whylen,
+                empty ? "is empty" : "contains NUL bytes");
   }
   *value = (char *)data;
   return 0;
