@@ -12,6 +12,7 @@
 #include "form.h"
 #include "mgc_internal.h"
 #include "graph_json.h"
+#include "guard.h"
 #include "record.h"
 #include "route.h"
 #include "utf8.h"
@@ -839,6 +840,10 @@ static int bulk_create(struct hctx *h)
 static int emulator_api(struct hctx *h, const struct emu_route *rt)
 {
   struct emu_server *s = h->srv;
+  const char *why =
+      emu_guard_refuse(s->loopback, header(h, "Host"), header(h, "Origin"));
+  if(why)
+    return odata_error(h, 403, "Forbidden", NULL, "%s", why);
   if(rt->allow)
     return method_not_allowed(h, rt->allow);
   if(rt->ep == EMU_EP_EMU_CALLS) {

@@ -105,6 +105,10 @@ int emu_run(const struct emu_options *o)
   if(!s)
     goto out;
   s->family = addr.ss_family;
+  s->loopback =
+      addr.ss_family == AF_INET
+          ? (ntohl(((struct sockaddr_in *)&addr)->sin_addr.s_addr) >> 24) == 127
+          : IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&addr)->sin6_addr);
   s->started_ms = emu_now_ms();
 
   struct emu_calls_config cc = {o->inactivity_ms, o->establish_ms,

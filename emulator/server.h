@@ -26,6 +26,7 @@ struct emu_server {
   int tls;
   atomic_int no_http2; /* --no-http2, or PUT {"http2": false} */
   int family;
+  int loopback; /* the listener is on a loopback address (guard.h) */
   char base_url[320]; /* as printed: http://127.0.0.1:PORT */
   char *tls_cert_pem, *tls_key_pem;
   int64_t started_ms;

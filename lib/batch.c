@@ -17,6 +17,7 @@
 
 #include "auth/token_cache.h"
 #include "clock.h"
+#include "h2trace.h"
 #include "jwt.h"
 #include "mgcx.h"
 #include "uuid.h"
@@ -28,11 +29,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Token requests in flight at once; more wait their turn.  The multi
  * handle gets this many connections on top of max_parallel, so keepAlives
  * never wait for a connection a token request holds. */
 #define TOKEN_PARALLEL 16
+/* Connections to one host once the server answers over HTTP/2 (pace()):
+ * the one in use, one draining after a GOAWAY, the one replacing it and a
+ * spare.  libcurl 7.88 otherwise opens a connection for every transfer
+ * waiting when one goes away (tens at once). */
+#define H2_HOST_CONNS 4L
 /* How long a failed token acquisition is reused (ms): for a short while
  * the other items of that tenant fail with it at once instead of asking
  * again. */
@@ -46,12 +53,14 @@ struct timer {
   int kind; /* T_ITEM or T_FETCH */
   uint64_t due_ms;
   uint64_t seq;
+  struct mgc_h2t_stream h2; /* libcurl's trace of its transfer (trace()) */
 };
 
 enum item_state { IT_READY, IT_FLIGHT, IT_TIMER, IT_TOKEN };
 
-/* Resends of a stream libcurl failed with CURLE_HTTP2 before any answer
- * (finished()): libcurl's own limit for refused streams. */
+/* Resends of a stream a GOAWAY refused that libcurl failed instead of
+ * sending it again (finished()): libcurl's own limit for refused
+ * streams. */
 #define H2_RESENDS 5
 
 struct item {
@@ -104,6 +113,8 @@ struct mgcall_batch {
   size_t pending;
   uint64_t seq;
   atomic_int woken;
+  long host_conns; /* CURLMOPT_MAX_HOST_CONNECTIONS now (pace()) */
+  int saw_h2;      /* the trace: a connection speaks HTTP/2 (step()) */
   struct fetch *fetches;
   struct fetch *fq_head, *fq_tail; /* waiting for a token slot */
   unsigned fetches_in_flight;
@@ -148,6 +159,50 @@ static struct timer *heap_pop(struct mgcall_batch *b)
   struct timer *t = NULL;
   mgcx_heap_pop(&b->heap, &t);
   return t;
+}
+
+/* ---- libcurl's trace ---- */
+
+/* CURLOPT_DEBUGFUNCTION of every transfer of the batch (CURLOPT_VERBOSE
+ * on): the lines that tell which connection and stream a transfer uses and
+ * which streams a GOAWAY refused (h2trace.h), then the --debug trace when
+ * the client asked for it. */
+static int trace(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+  struct mgcall_batch *b = ud;
+  struct mgc_h2t_line l;
+  struct timer *t = NULL;
+  if(type == CURLINFO_TEXT && mgc__h2trace_parse(data, size, &l) &&
+     curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t) {
+    if(l.kind == MGC_H2T_H2)
+      b->saw_h2 = 1; /* no curl_multi_setopt() in a callback */
+    else if(l.kind == MGC_H2T_GOAWAY) {
+      /* the handle that read it is on that connection: every stream in
+       * flight there above last-stream-id was not processed */
+      for(struct item *it = b->all; it; it = it->all_next)
+        if(it->state == IT_FLIGHT)
+          mgc__h2trace_goaway(&it->tm.h2, t->h2.conn, l.id);
+    }
+    else
+      mgc__h2trace_own(&t->h2, &l);
+  }
+  if(b->client->http.debug_cb)
+    return mgc__http_trace(h, type, data, size, &b->client->http);
+  return 0;
+}
+
+/* Before e (the transfer of t) joins the multi handle: CURLOPT_PRIVATE
+ * and the trace.  Returns 0 or -1. */
+static int watch(struct mgcall_batch *b, CURL *e, struct timer *t)
+{
+  mgc__h2trace_start(&t->h2);
+  return curl_easy_setopt(e, CURLOPT_PRIVATE, t) == CURLE_OK &&
+                 curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, trace) ==
+                     CURLE_OK &&
+                 curl_easy_setopt(e, CURLOPT_DEBUGDATA, b) == CURLE_OK &&
+                 curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) == CURLE_OK
+             ? 0
+             : -1;
 }
 
 /* ---- items ---- */
@@ -231,10 +286,16 @@ int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
   }
   /* HTTP/2 multiplexing when the server offers it; else at most
    * max_parallel connections for keepAlives, reused, and TOKEN_PARALLEL
-   * more for token requests (which may go to the same host). */
+   * more for token requests (which may go to the same host).  Per host
+   * H2_HOST_CONNS while HTTP/2 is possible (https, until an answer comes
+   * over HTTP/1.x) or seen (pace()): before the first connection has
+   * said h2, its loss would send every waiting transfer to a connection
+   * of its own. */
   long conns = (long)max_parallel + TOKEN_PARALLEL;
+  b->host_conns =
+      strncasecmp(client->graph, "https:", 6) ? conns : H2_HOST_CONNS;
   curl_multi_setopt(b->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
+  curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, b->host_conns);
   curl_multi_setopt(b->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
   curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, conns);
   *out = b;
@@ -416,7 +477,7 @@ static void fetch_send(struct mgcall_batch *b, struct fetch *f)
   mgcall_client *c = b->client;
   int rc = mgc__tokens_req_new(c->tokens, f->tenant, &f->req, &c->err);
   CURL *e = rc ? NULL : mgc__tokens_req_easy(f->req);
-  if(!rc && curl_easy_setopt(e, CURLOPT_PRIVATE, &f->tm) != CURLE_OK)
+  if(!rc && watch(b, e, &f->tm))
     rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "libcurl set-up failed");
   if(!rc && curl_multi_add_handle(b->multi, e) != CURLM_OK)
     rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
@@ -553,8 +614,7 @@ static void start(struct mgcall_batch *b, struct item *it)
   mgc__attempt_release(&it->attempt);
   int rc = mgc__attempt_start(&c->req, &it->attempt, it->url, it->token,
                               it->crid, it->retries_done, &c->err);
-  if(!rc &&
-     curl_easy_setopt(it->attempt.easy, CURLOPT_PRIVATE, &it->tm) != CURLE_OK)
+  if(!rc && watch(b, it->attempt.easy, &it->tm))
     rc = MGCALL_E_INTERNAL;
   if(!rc && curl_multi_add_handle(b->multi, it->attempt.easy) != CURLM_OK)
     rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
@@ -601,9 +661,33 @@ static void refresh_after_401(struct mgcall_batch *b, struct item *it)
   wait_for_token(b, it, mgc__tokens_key(c->tokens, it->tenant));
 }
 
+/* The connection limit per host after a connection or an answer over HTTP
+ * version v (the trace's "using HTTP/2", CURLINFO_HTTP_VERSION; 0: no
+ * answer, nothing learnt).  Over HTTP/2 the transfers multiplex on one
+ * connection and H2_HOST_CONNS bound what libcurl opens when it goes away;
+ * an answer over HTTP/1.x (the server, or a proxy, does not offer h2)
+ * gives back max_parallel connections.  Transfers over the limit wait in
+ * libcurl until a connection frees. */
+static void pace(struct mgcall_batch *b, long v)
+{
+  long want = b->host_conns;
+  if(v == CURL_HTTP_VERSION_2_0)
+    want = H2_HOST_CONNS;
+  else if(v == CURL_HTTP_VERSION_1_0 || v == CURL_HTTP_VERSION_1_1)
+    want = (long)b->max_parallel + TOKEN_PARALLEL;
+  if(want != b->host_conns &&
+     curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, want) ==
+         CURLM_OK)
+    b->host_conns = want;
+}
+
 /* A transfer of it ended with rc: complete it or plan its next attempt. */
 static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
 {
+  long version = 0;
+  if(curl_easy_getinfo(it->attempt.easy, CURLINFO_HTTP_VERSION, &version) ==
+     CURLE_OK)
+    pace(b, version);
   curl_multi_remove_handle(b->multi, it->attempt.easy);
   b->in_flight--;
   int64_t retry_after = -1;
@@ -614,15 +698,17 @@ static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
     refresh_after_401(b, it);
     return;
   }
-  /* libcurl retries by itself, on a new connection, the streams an
+  /* libcurl sends again by itself, on a new connection, the streams an
    * HTTP/2 server refused (RST_STREAM REFUSED_STREAM, ids above a GOAWAY's
    * last-stream-id), except one: 7.88 fails the first stream of a
-   * connection that a GOAWAY closed with CURLE_HTTP2 (the session's error,
-   * not the stream's; no byte of an answer came).  That one is sent again
-   * at once, not counted as a retry, up to H2_RESENDS times as libcurl
-   * does for the others: a server that keeps failing goes the retry
-   * policy's way. */
-  if(rc == CURLE_HTTP2 && !it->res.status && it->h2_resent < H2_RESENDS) {
+   * connection that a GOAWAY closed with CURLE_HTTP2 before any answer.
+   * That one, and only a stream a GOAWAY provably refused (its trace:
+   * h2trace.h), is sent again at once, not counted as a retry, up to
+   * H2_RESENDS times as libcurl does for the others; any other failure
+   * (CURLE_HTTP2 included) goes the retry policy's way: the server may
+   * have processed it. */
+  if(mgc__h2trace_unprocessed(rc, it->res.status, &it->tm.h2) &&
+     it->h2_resent < H2_RESENDS) {
     it->h2_resent++;
     it->state = IT_READY; /* first in line */
     it->next = b->ready_head;
@@ -680,6 +766,10 @@ static size_t step(struct mgcall_batch *b)
       start(b, ready_pop(b));
     int running = 0;
     curl_multi_perform(b->multi, &running);
+    if(b->saw_h2) {
+      b->saw_h2 = 0;
+      pace(b, CURL_HTTP_VERSION_2_0);
+    }
     CURLMsg *m;
     int left, finished_any = 0;
     while((m = curl_multi_info_read(b->multi, &left))) {

@@ -49,8 +49,8 @@ static void trace_lines(const struct mgc_http_opts *o, const char *prefix,
   }
 }
 
-static int debug_trace(CURL *h, curl_infotype type, char *data, size_t size,
-                       void *ud)
+int mgc__http_trace(CURL *h, curl_infotype type, char *data, size_t size,
+                    void *ud)
 {
   (void)h;
   const struct mgc_http_opts *o = ud;
@@ -214,7 +214,7 @@ int mgc__http_setup(CURL *h, const struct mgc_http_opts *o, struct mgc_err *err)
   if(o && o->proxy)
     SET(CURLOPT_PROXY, o->proxy);
   if(o && o->debug_cb) {
-    SET(CURLOPT_DEBUGFUNCTION, debug_trace);
+    SET(CURLOPT_DEBUGFUNCTION, mgc__http_trace);
     SET(CURLOPT_DEBUGDATA, (void *)o);
     SET(CURLOPT_VERBOSE, 1L);
   }

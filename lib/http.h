@@ -31,6 +31,12 @@ struct mgc_http_opts {
 int mgc__http_setup(CURL *h, const struct mgc_http_opts *o,
                     struct mgc_err *err);
 
+/* The --debug trace: CURLOPT_DEBUGFUNCTION with CURLOPT_DEBUGDATA a
+ * struct mgc_http_opts * whose debug_cb is set (mgc__http_setup() sets both
+ * when it is; lib/batch.c calls it from its own). */
+int mgc__http_trace(CURL *h, curl_infotype type, char *data, size_t size,
+                    void *ud);
+
 /* CURLOPT_WRITEFUNCTION for a struct mgcx_buf (CURLOPT_WRITEDATA). */
 size_t mgc__buf_curl_write(char *ptr, size_t size, size_t nmemb, void *ud);
 

@@ -146,6 +146,7 @@ t_eq() {
 # t_done: print the summary and exit non-zero on any failure or when the
 # test checked nothing.
 t_done() {
+  t__proto_check
   if [ "$T_COUNT" -eq 0 ]; then
     echo "FAIL: the test checked nothing" >&2
     exit 1
@@ -188,8 +189,14 @@ t_done() {
 # MGCALL_TEST_PROTO=h2 makes t_curl speak HTTP/2 to a cleartext emulator
 # (h2c with prior knowledge; with TLS curl takes h2 by ALPN anyway);
 # MGCALL_TEST_PROTO=h1 starts every emulator with --no-http2 (HTTP/1.1
-# only, TLS included).  t_emulator_stop then checks that the emulator
-# served that protocol (one check).
+# only, TLS included).  MGCALL_TEST_PROTO=h2tls serves every emulator the
+# test starts without --tls-cert on TLS instead (t_make_cert's certificate,
+# h2 by ALPN), so that tests of the clients (mgcall keep-alive, token,
+# keeper), which speak HTTP/2 only where the server offers it by ALPN, run
+# on HTTP/2: EMU_URL is https and SSL_CERT_DIR names a directory holding
+# only the test CA, which the library, curl and openssl trust without
+# --cacert.  t_emulator_stop then checks that the emulator served that
+# protocol (one check; h2tls: not one HTTP/1.1 connection).
 T_PROTO=${MGCALL_TEST_PROTO:-}
 T_EMU_N=0
 t_curl() {
@@ -211,9 +218,14 @@ t_emulator_start() {
   EMU_URL=
   : >"$EMU_OUT"
   echo "emulator $T_EMU_N: fault seed $T_SEED (MGCALL_TEST_SEED=$T_SEED repeats it)${T_PROTO:+, protocol variant $T_PROTO}"
-  local only_h1=()
+  local only_h1=() tls=()
   [ "$T_PROTO" = h1 ] && only_h1=(--no-http2)
-  "$MGCALL" emulator --listen 127.0.0.1:0 --seed "$T_SEED" "${only_h1[@]}" "$@" \
+  if [ "$T_PROTO" = h2tls ] && [[ " $* " != *" --tls-cert "* ]]; then
+    t__trust_test_ca || { t_fail "h2tls: no test certificate"; return 1; }
+    tls=(--tls-cert "$EMU_CERT" --tls-key "$EMU_KEY")
+  fi
+  "$MGCALL" emulator --listen 127.0.0.1:0 --seed "$T_SEED" "${only_h1[@]}" \
+    "${tls[@]}" "$@" \
     >"$EMU_OUT" 2>"$EMU_ERR" </dev/null &
   EMU_PID=$!
   T_PIDS+=("$EMU_PID")
@@ -229,18 +241,45 @@ t_emulator_start() {
   return 1
 }
 
-t_emulator_stop() {
+# t__trust_test_ca: the variant h2tls's trust (t_make_cert once; the CA
+# alone, hashed, in $T/pki/trust, named by SSL_CERT_DIR).
+t__trust_test_ca() {
+  [ -n "${EMU_CA:-}" ] || t_make_cert || return 1
+  if [ "${SSL_CERT_DIR:-}" != "$T/pki/trust" ]; then
+    mkdir -p "$T/pki/trust" && cp "$EMU_CA" "$T/pki/trust/test-ca.pem" &&
+      openssl rehash "$T/pki/trust" || return 1
+    export SSL_CERT_DIR="$T/pki/trust"
+    unset SSL_CERT_FILE CURL_CA_BUNDLE
+  fi
+}
+
+# t__proto_check: the variant's one check on the running emulator (once per
+# emulator: t_emulator_stop, else t_done).
+T_PROTO_CHECKED=
+t__proto_check() {
   local served
+  [ -n "$T_PROTO" ] && [ -n "${EMU_URL:-}" ] && [ "$T_PROTO_CHECKED" != "${EMU_PID:-}" ] || return 0
+  T_PROTO_CHECKED=${EMU_PID:-}
   case $T_PROTO in
+  h2tls)
+    served=$(t_curl "$EMU_URL/_emulator/stats" 2>/dev/null |
+      jq -r '"\(.protocols."http/1.1".connections) \(.protocols.h2.connections)"')
+    t_ok '[ "${EMU_URL#https://}" != "$EMU_URL" ] && [ "${served% *}" = 0 ] && [ "${served#* }" -ge 1 ]' \
+      "variant h2tls: every connection to the emulator was HTTP/2 on TLS (HTTP/1.1, HTTP/2 connections: ${served:-none})"
+    ;;
   h2)
     served=$(t_curl "$EMU_URL/_emulator/stats" 2>/dev/null | jq -r '.protocols.h2.requests')
-    t_ok '[ "${served:-0}" -gt 1 ]' "variant h2: the emulator served HTTP/2 requests (${served:-none})"
+    t_ok '[ "${served:-0}" -ge 1 ]' "variant h2: the emulator served HTTP/2 requests (${served:-none}; this one not counted yet)"
     ;;
   h1)
     served=$(t_curl "$EMU_URL/_emulator/stats" 2>/dev/null | jq -r '.protocols.h2.connections')
     t_eq "${served:-none}" 0 "variant h1: the emulator served no HTTP/2 connection"
     ;;
   esac
+}
+
+t_emulator_stop() {
+  t__proto_check
   kill -TERM "$EMU_PID" 2>/dev/null
   wait "$EMU_PID" 2>/dev/null
   EMU_STATUS=$?

@@ -47,7 +47,8 @@ t_expect_exit 0 "App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER)" -- \
 t_eq "$(jq -r .tenantId "$T/out")" "tenant-m" "App Service token"
 t_eq "$(tail -n 1 "$REC" | jq -r '.query["api-version"] + " " + (.headers | has("x-identity-header") | tostring)')" \
   "2019-08-01 true" "App Service api-version and X-IDENTITY-HEADER sent"
-t_grep "$T/err" '^> X-IDENTITY-HEADER: \[REDACTED\]' "identity header redacted"
+t_grep "$T/err" '^> X-IDENTITY-HEADER: \[REDACTED\]|^\* h2h3 \[x-identity-header: \[REDACTED\]\]' \
+  "identity header redacted (HTTP/1.1 or HTTP/2 trace)"
 t_nogrep "$T/err" 'app-service-header-value' "identity header value absent"
 
 t_expect_exit 7 "no IMDS listening" -- \
