@@ -267,7 +267,8 @@ static int handed(void *ud, const struct ks_call *c)
   if(!st->mask[shard_of(c->call_id)])
     return 0;
   const char *id = c->call_id;
-  return !bsearch(&id, st->keep, st->nkeep, sizeof(*st->keep), cmp_id);
+  return !st->nkeep ||
+         !bsearch(&id, st->keep, st->nkeep, sizeof(*st->keep), cmp_id);
 }
 
 /* Forget the calls of handed-over shards that their new owner has written
@@ -319,7 +320,8 @@ static void settle_handovers(struct klease *l)
     st.keep[st.nkeep++] = PQgetvalue(res, r, 0);
     st.kept[shard_of(PQgetvalue(res, r, 0))] = 1;
   }
-  qsort(st.keep, st.nkeep, sizeof(*st.keep), cmp_id);
+  if(st.nkeep) /* qsort and bsearch want a non-null array */
+    qsort(st.keep, st.nkeep, sizeof(*st.keep), cmp_id);
   size_t dropped = 0, done = 0;
   pthread_mutex_lock(&k->lock);
   for(int s = 0; s < NSHARDS; s++) /* not re-taken or dropped meanwhile */
