@@ -344,7 +344,16 @@ static int64_t guard_ms(const struct ks_sched *s)
 
 int64_t ks_retry_delay(const struct ks_sched *s, int n, int64_t remaining_ms)
 {
-  int64_t base = s->cfg.deadline_ms / 15;
+  /* The first retry comes after 1/40 of the slack (the time between the
+   * regular keepAlive and the deadline): 3 s for the defaults (45 s,
+   * clamped), 1 s for 20 s / 60 s.  A base tied to the deadline alone
+   * (deadline/15: 3 s there too) left a call that failed at its due time
+   * only three attempts in the next 18 s: the chaos soak lost such calls
+   * when a Graph outage followed. */
+  int64_t slack = s->cfg.deadline_ms - s->cfg.interval_ms;
+  if(slack <= 0)
+    slack = s->cfg.deadline_ms;
+  int64_t base = slack / 40;
   if(base < 50)
     base = 50;
   if(base > 3000)

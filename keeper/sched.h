@@ -163,7 +163,8 @@ int64_t ks_deadline_mono(const struct ks_sched *s, const struct ks_call *c);
 int64_t ks_at_risk_ms(const struct ks_sched *s);
 
 /* Delay before retry number n (1 = first) when remaining_ms are left before
- * the deadline: exponential from base (deadline/15, 50 ms .. 3 s), capped
+ * the deadline: exponential from base ((deadline - interval)/40, 50 ms ..
+ * 3 s), capped
  * (deadline/4, at most 180 s), never more than half of what remains minus a
  * guard (deadline/10, 20 ms .. 5 s); near the deadline, where that half
  * shrinks, at least 1% of the deadline (20 ms .. 30 s: a small fixed step,

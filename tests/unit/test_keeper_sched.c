@@ -192,9 +192,15 @@ static void test_retry_delay_shape(void **state)
   /* little time: half of what remains minus the guard */
   assert_true(ks_retry_delay(s, 20, 60 * SEC) < 30 * SEC);
   ks_sched_free(s);
+  /* the base is 1/40 of the slack between interval and deadline */
+  s = mk(20 * SEC, 60 * SEC, 10);
+  assert_int_equal(ks_retry_delay(s, 1, 40 * SEC), 1 * SEC);
+  assert_int_equal(ks_retry_delay(s, 2, 40 * SEC), 2 * SEC);
+  assert_int_equal(ks_retry_delay(s, 3, 40 * SEC), 4 * SEC);
+  ks_sched_free(s);
   s = mk(1 * SEC, 3 * SEC, 10);
-  assert_int_equal(ks_retry_delay(s, 1, 2 * SEC), 200);
-  assert_int_equal(ks_retry_delay(s, 2, 2 * SEC), 400);
+  assert_int_equal(ks_retry_delay(s, 1, 2 * SEC), 50);
+  assert_int_equal(ks_retry_delay(s, 2, 2 * SEC), 100);
   assert_int_equal(ks_retry_delay(s, 5, 2 * SEC), 750); /* cap d/4 */
   /* near the deadline: half the room, but never under 1% of the deadline,
    * so a run of failures gets many attempts before it is lost */
@@ -289,7 +295,7 @@ static void test_retry_after(void **state)
   assert_true(tries > 5);
   ks_sched_free(s);
 
-  /* second-scale: 1 s / 3 s, guard 300 ms, first backoff 200 ms */
+  /* second-scale: 1 s / 3 s, guard 300 ms, first backoff 50 ms */
   s = mk(1 * SEC, 3 * SEC, 0);
   c = failing_call(s, "rb");
   assert_int_equal(ks_on_failure_after(s, c, "429", 0, 1 * SEC, &clamped), 0);
@@ -303,7 +309,7 @@ static void test_retry_after(void **state)
   /* a plain ks_on_failure() is the same as no Retry-After */
   struct ks_call *d = failing_call(s, "rc");
   assert_int_equal(ks_on_failure(s, d, "503", 0), 0);
-  assert_int_equal(d->due_mono, 200);
+  assert_int_equal(d->due_mono, 50);
   ks_sched_free(s);
 }
 
