@@ -32,8 +32,11 @@ for (const id of ids) {
   };
   setTimeout(fire, due - Date.now());
 }
+let rssErrors = 0;
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  // memoryUsage() opens a file: with every descriptor taken by sockets it
+  // throws EMFILE; count that instead of dying before the figures
+  try { peakRss = Math.max(peakRss, process.memoryUsage().rss); } catch { rssErrors++; }
 }, 1000);
 setTimeout(() => {
   clearInterval(sampler);
@@ -43,7 +46,7 @@ setTimeout(() => {
   console.log(JSON.stringify({
     keepAlives: ok, failed, p50LatenessMs: p(0.5), p99LatenessMs: p(0.99),
     maxLatenessMs: late.length ? late[late.length - 1] : 0,
-    peakRssBytes: peakRss, cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    peakRssBytes: peakRss, rssSampleErrors: rssErrors, cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   }));
   process.exit(0);
 }, seconds * 1000);
