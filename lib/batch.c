@@ -36,10 +36,15 @@
  * never wait for a connection a token request holds. */
 #define TOKEN_PARALLEL 16
 /* Connections to one host once the server answers over HTTP/2 (pace()):
- * the one in use, one draining after a GOAWAY, the one replacing it and a
- * spare.  libcurl 7.88 otherwise opens a connection for every transfer
- * waiting when one goes away (tens at once). */
-#define H2_HOST_CONNS 4L
+ * enough to carry max_parallel streams at H2_STREAMS_PER_CONN each (what
+ * libcurl puts on one connection at most: CURLMOPT_MAX_CONCURRENT_STREAMS,
+ * 100 by default; fewer when the server's SETTINGS say so, and then
+ * transfers wait for a stream), plus H2_SPARE_CONNS: one draining after a
+ * GOAWAY, the one replacing it and a spare.  libcurl 7.88 otherwise opens
+ * a connection for every transfer waiting when one goes away (tens at
+ * once). */
+#define H2_STREAMS_PER_CONN 100L
+#define H2_SPARE_CONNS 3L
 /* How long a failed token acquisition is reused (ms): for a short while
  * the other items of that tenant fail with it at once instead of asking
  * again. */
@@ -119,6 +124,14 @@ struct mgcall_batch {
   struct fetch *fq_head, *fq_tail; /* waiting for a token slot */
   unsigned fetches_in_flight;
 };
+
+/* The HTTP/2 connection bound for a batch of max_parallel transfers: 4
+ * up to 100 in flight, 13 for 1000. */
+static long h2_host_conns(unsigned max_parallel)
+{
+  return ((long)max_parallel + H2_STREAMS_PER_CONN - 1) / H2_STREAMS_PER_CONN +
+         H2_SPARE_CONNS;
+}
 
 static uint64_t now_ms(void)
 {
@@ -287,13 +300,14 @@ int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
   /* HTTP/2 multiplexing when the server offers it; else at most
    * max_parallel connections for keepAlives, reused, and TOKEN_PARALLEL
    * more for token requests (which may go to the same host).  Per host
-   * H2_HOST_CONNS while HTTP/2 is possible (https, until an answer comes
+   * h2_host_conns() while HTTP/2 is possible (https, until an answer comes
    * over HTTP/1.x) or seen (pace()): before the first connection has
    * said h2, its loss would send every waiting transfer to a connection
    * of its own. */
   long conns = (long)max_parallel + TOKEN_PARALLEL;
-  b->host_conns =
-      strncasecmp(client->graph, "https:", 6) ? conns : H2_HOST_CONNS;
+  b->host_conns = strncasecmp(client->graph, "https:", 6)
+                      ? conns
+                      : h2_host_conns(max_parallel);
   curl_multi_setopt(b->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, b->host_conns);
   curl_multi_setopt(b->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
@@ -664,7 +678,8 @@ static void refresh_after_401(struct mgcall_batch *b, struct item *it)
 /* The connection limit per host after a connection or an answer over HTTP
  * version v (the trace's "using HTTP/2", CURLINFO_HTTP_VERSION; 0: no
  * answer, nothing learnt).  Over HTTP/2 the transfers multiplex on one
- * connection and H2_HOST_CONNS bound what libcurl opens when it goes away;
+ * connection and h2_host_conns() bounds what libcurl opens when it goes
+ * away;
  * an answer over HTTP/1.x (the server, or a proxy, does not offer h2)
  * gives back max_parallel connections.  Transfers over the limit wait in
  * libcurl until a connection frees. */
@@ -672,7 +687,7 @@ static void pace(struct mgcall_batch *b, long v)
 {
   long want = b->host_conns;
   if(v == CURL_HTTP_VERSION_2_0)
-    want = H2_HOST_CONNS;
+    want = h2_host_conns(b->max_parallel);
   else if(v == CURL_HTTP_VERSION_1_0 || v == CURL_HTTP_VERSION_1_1)
     want = (long)b->max_parallel + TOKEN_PARALLEL;
   if(want != b->host_conns &&

@@ -16,7 +16,9 @@
 #    new connections, nothing retried;
 #  - when a connection goes away, at most 4 connections to the host (the
 #    library's bound; libcurl 7.88 alone opens one per waiting transfer),
-#    counted in /_emulator/stats.
+#    counted in /_emulator/stats;
+#  - --parallel 1000 when the server allows 50 streams a connection: more
+#    connections (at most ceil(1000 / 100) + 3 = 13), all done.
 # In every case each id is reported once, in input order, and every call got
 # its keepAlive (none lost).  Faults are seeded (T_SEED).
 # mgcall-test: serial
@@ -38,7 +40,7 @@ t_eq "$(wc -l <"$T/ids10k" | tr -d ' ')" 10000 "10,000 calls"
 head -n 1000 "$T/ids10k" >"$T/ids"
 ROUND=0
 
-# batch FILE NAME [ARGS...]: mgcall keep-alive --parallel 100 ARGS over
+# batch FILE NAME [ARGS...]: mgcall keep-alive --parallel 100 (PARALLEL) ARGS over
 # FILE; checks the output
 # (each id once, in order, all ok) and that every call of FILE got at least
 # one more keepAlive than before.  Sets ATT (attempts: "1:N 2:M ...") and
@@ -49,7 +51,7 @@ batch() {
   n=$(wc -l <"$1" | tr -d ' ')
   c0=$(stats .protocols.h2.connections)
   k0=$(stats .keepAlives)
-  "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" --parallel 100 \
+  "$MGCALL" keep-alive --graph-url "$EMU_URL" --cacert "$EMU_CA" --parallel "${PARALLEL:-100}" \
     --output json --progress never --verbose "${@:3}" <"$1" >"$T/out" 2>"$T/err"
   t_eq "$?" 0 "$2: exit 0"
   t_eq "$(jq -r .callId "$T/out" | cmp - "$1" && echo same)" same \
@@ -127,6 +129,17 @@ t_eq "$(faults '{"rate":0,"sequence":["reset"]}')" 200 \
 batch "$T/ids" "connection reset"
 t_ok '[ "${ATT%% *}" != "1:1000" ]' "reset: streams in flight retried as the policy says ($ATT)"
 t_ok '[ "$CONNS" -le 5 ]' "reset: no connection storm ($CONNS connections; 59-100 before the bound)"
+# ---- more streams in flight than one connection carries ----------------------------
+# --parallel 1000 with a server allowing 50 streams a connection: the library
+# lets libcurl open ceil(1000 / 100) + 3 = 13 connections to the host (4
+# before, so at most 200 keepAlives could be in flight: issue 15's in-flight
+# target over HTTP/2), and never more.
+t_eq "$(faults '{"rate":0,"maxConcurrentStreams":50}')" 200 "the server allows 50 streams a connection"
+PARALLEL=1000 batch "$T/ids" "--parallel 1000, 50 streams a connection" --retries 0
+t_eq "$ATT" "1:1000" "50 streams a connection: nothing retried"
+t_ok '[ "$CONNS" -ge 8 ] && [ "$CONNS" -le 13 ]' \
+  "50 streams a connection: more connections for more streams, at most 13 ($CONNS)"
+
 t_eq "$(faults '{"rate":0}')" 200 "faults off"
 t_ok '[ "$(stats .protocols.h2.resetFaults)" -ge 1 ] && [ "$(stats .protocols.h2.goawayFaults)" -ge 1 ] && [ "$(stats .protocols.h2.rstStreamFaults)" -ge 1 ]' \
   "the emulator injected every kind"
