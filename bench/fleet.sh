@@ -13,7 +13,8 @@
 # keepAlives in the minute after the kill against the minute before (the
 # excess is the duplicates the takeover caused);
 # then the same calls kept by ONE keeper on SQLite for the same time (the
-# peer measured in the same run).
+# peer measured in the same run).  Both report CPU per keepAlive (keepers,
+# emulator) and how busy the machine was over the window.
 # Environment: MGCALL (the binary), FLEET_BENCH_CALLS, FLEET_BENCH_SECONDS.
 set -euo pipefail
 : "${MGCALL:?MGCALL must name the mgcall binary}"
@@ -35,9 +36,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-now_ms() { date +%s%3N; }
+. "$here/lib.sh"
 sql() { "$PGTMP" psql "$PGDIR" -c "$1"; }
+# busy_ticks: CPU time all cores spent busy (not idle or iowait), in clock ticks
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# busy_report NAME TICKS0 TICKS1 MS: share of the machine that was busy
+busy_report() {
+  awk -v n="$1" -v b=$(($3 - $2)) -v ms="$4" -v hz="$(getconf CLK_TCK)" -v c="$(nproc)" 'BEGIN {
+    printf "%s: machine busy %.0f%% of %d cores over the window\n", n, 100 * b / hz / (ms / 1000) / c, c }'
+}
 declare -A KPID KURL
 start_keeper() { # NAME ARGS...
   local name=$1 port=
@@ -53,62 +60,7 @@ start_keeper() { # NAME ARGS...
   [ -n "$port" ] || { cat "$T/$name.err" >&2; exit 1; }
   KURL[$name]="http://127.0.0.1:$port"
 }
-hist() { # metrics file -> "le count" lines
-  sed -n 's/^mgcall_keeper_lateness_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p' "$1"
-}
-quantile() {
-  awk -v q="$1" '{ le[NR] = $1; c[NR] = $2 } END {
-    total = c[NR]; if (total == 0) { print "n/a"; exit }
-    for (i = 1; i <= NR; i++) if (c[i] >= q * total) { print "<= " le[i] " s"; exit } }'
-}
-kas() { awk '/^mgcall_keeper_keepalives_total/ { n += $2 } END { print n + 0 }' "$@"; }
-register() { # URL [existing]: $ncalls new emulator calls (or those of $T/ids),
-  # each chunk of 10,000 registered at once
-  local t0 left=$ncalls n off=0
-  t0=$(now_ms)
-  [ "${2:-}" = existing ] || : >"$T/ids"
-  while [ "$left" -gt 0 ]; do
-    n=$((left < 10000 ? left : 10000))
-    if [ "${2:-}" = existing ]; then
-      sed -n "$((off + 1)),$((off + n))p" "$T/ids" >"$T/chunk"
-    else
-      curl -sf -X POST "$EMU/_emulator/calls" -H "Content-Type: application/json" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
-        jq -r '.ids[]' >"$T/chunk"
-      cat "$T/chunk" >>"$T/ids"
-    fi
-    off=$((off + n))
-    # started over the last minute: the first keepAlives spread over the
-    # next one (the steady state of a keeper that has run for a while)
-    awk -v now="$(now_ms)" '
-      function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) {
-        s = int(ms / 1000); z = int(s / 86400) + 719468
-        era = int(z / 146097); doe = z - era * 146097
-        yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
-        doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100)); mp = int((5 * doy + 2) / 153)
-        d = doy - int((153 * mp + 2) / 5) + 1; m = mp < 10 ? mp + 3 : mp - 9
-        y = yoe + era * 400 + (m <= 2)
-        return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
-                       int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, ms % 1000)
-      }
-      BEGIN { srand(7) }
-      { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
-      "$T/chunk" | jq -s -c . | curl -sf -X POST "$1/calls" -H "Content-Type: application/json" --data-binary @- >/dev/null
-    left=$((left - n))
-  done
-  echo "registered $ncalls calls in $(($(now_ms) - t0)) ms (bulk POST /calls of 10,000)"
-}
-
-"$MGCALL" emulator --listen 127.0.0.1:0 --inactivity-timeout 180s --client bench:bench-secret \
-  --threads 2 >"$T/emu.out" 2>"$T/emu.err" </dev/null &
-pids+=($!)
-EMU=
-for _ in $(seq 100); do
-  EMU=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
-  [ -n "$EMU" ] && break
-  sleep 0.1
-done
-printf 'bench-secret' >"$T/secret"
-chmod 600 "$T/secret"
+bench_emulator
 AUTH=(--tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret"
   --authority-url "$EMU" --graph-url "$EMU" --no-token-cache)
 
@@ -122,10 +74,16 @@ for _ in $(seq 200); do
   [ "$(sql "SELECT count(DISTINCT owner) FROM mgcall_shards WHERE expires_at > now()")" = 3 ] && break
   sleep 0.2
 done
-register "${KURL[k1]}"
+create_calls "$ncalls"
+register_ids "${KURL[k1]}"
+echo "fleet: registered $ncalls calls in $reg_ms ms (bulk POST /calls of 10,000 to k1)"
 warm=$((secs / 5 < 30 ? secs / 5 : 30))
 sleep "$warm"
-for n in k1 k2 k3; do curl -s "${KURL[$n]}/metrics" >"$T/$n.m0"; done
+for n in k1 k2 k3; do
+  curl -s "${KURL[$n]}/metrics" >"$T/$n.m0"
+  cpu_ms "${KPID[$n]}" >"$T/$n.c0"
+done
+ecpu0=$(cpu_ms "$EMU_PID") busy0=$(busy_ticks) w0ms=$(now_ms)
 pgstat() { # statements (transactions), WAL bytes, updates, HOT updates
   sql "SELECT d.xact_commit + d.xact_rollback, pg_current_wal_lsn() - '0/0',
     t.n_tup_upd, t.n_tup_hot_upd FROM pg_stat_database d, pg_stat_user_tables t
@@ -134,7 +92,11 @@ pgstat() { # statements (transactions), WAL bytes, updates, HOT updates
 sleep 1 # the statistics collector's last report
 read -r x0 w0 u0 h0 <<<"$(pgstat)"
 sleep $((secs - warm))
-for n in k1 k2 k3; do curl -s "${KURL[$n]}/metrics" >"$T/$n.m1"; done
+for n in k1 k2 k3; do
+  curl -s "${KURL[$n]}/metrics" >"$T/$n.m1"
+  cpu_ms "${KPID[$n]}" >"$T/$n.c1"
+done
+ecpu1=$(cpu_ms "$EMU_PID") busy1=$(busy_ticks) w1ms=$(now_ms)
 read -r x1 w1 u1 h1 <<<"$(pgstat)"
 k=$(( $(kas "$T"/k?.m1) - $(kas "$T"/k?.m0) ))
 for n in k1 k2 k3; do
@@ -151,6 +113,11 @@ awk -v x=$((x1 - x0)) -v w=$((w1 - w0)) -v k="$k" 'BEGIN {
 awk -v u=$((u1 - u0)) -v h=$((h1 - h0)) 'BEGIN {
   printf "fleet: HOT updates of mgcall_calls in the window: %d of %d (%.1f%%)\n", h, u, u ? 100 * h / u : 0 }'
 echo "fleet: since the start (registration claims included): $(sql "SELECT n_tup_hot_upd || ' of ' || n_tup_upd FROM pg_stat_user_tables WHERE relname = 'mgcall_calls'")"
+kcpu=0
+for n in k1 k2 k3; do kcpu=$((kcpu + $(cat "$T/$n.c1") - $(cat "$T/$n.c0"))); done
+awk -v c="$kcpu" -v e=$((ecpu1 - ecpu0)) -v k="$k" 'BEGIN {
+  printf "fleet: CPU per keepAlive: keepers %.0f us, emulator %.0f us\n", k ? c * 1000 / k : 0, k ? e * 1000 / k : 0 }'
+busy_report fleet "$busy0" "$busy1" $((w1ms - w0ms))
 for n in k1 k2 k3; do
   echo "fleet: $n RSS $(( $(rss_kib "${KPID[$n]}") / 1024 )) MiB, $(sql "SELECT count(*) FROM mgcall_shards WHERE owner = '$n'") shards"
 done
@@ -197,13 +164,19 @@ for n in k1 k2 k3; do wait "${KPID[$n]}" 2>/dev/null || true; done
 echo "-- peer: the same $ncalls calls, one keeper on SQLite, ${secs}s"
 start_keeper sq --store "sqlite:$T/k.db" --interval 60s --deadline 180s --concurrency 256 "${AUTH[@]}"
 before=$(jq .endedByTimeout <<<"$(curl -s "$EMU/_emulator/stats")")
-register "${KURL[sq]}" existing
+register_ids "${KURL[sq]}"
+echo "sqlite: registered $ncalls calls in $reg_ms ms"
 sleep "$warm"
 curl -s "${KURL[sq]}/metrics" >"$T/sq.m0"
+kcpu0=$(cpu_ms "${KPID[sq]}") ecpu0=$(cpu_ms "$EMU_PID") busy0=$(busy_ticks) w0ms=$(now_ms)
 sleep $((secs - warm))
 curl -s "${KURL[sq]}/metrics" >"$T/sq.m1"
+kcpu1=$(cpu_ms "${KPID[sq]}") ecpu1=$(cpu_ms "$EMU_PID") busy1=$(busy_ticks) w1ms=$(now_ms)
 paste <(hist "$T/sq.m1") <(hist "$T/sq.m0") | awk '{ print $1, $2 - $4 }' >"$T/sq.h"
 stats=$(curl -s "$EMU/_emulator/stats")
 echo "sqlite: keepAlives in the measured $((secs - warm)) s: $(( $(kas "$T/sq.m1") - $(kas "$T/sq.m0") )); ended by timeout during its run: $(( $(jq .endedByTimeout <<<"$stats") - before ))"
 echo "sqlite: lateness p50 $(quantile 0.5 <"$T/sq.h"), p99 $(quantile 0.99 <"$T/sq.h"), p99.9 $(quantile 0.999 <"$T/sq.h")"
 echo "sqlite: RSS $(( $(rss_kib "${KPID[sq]}") / 1024 )) MiB"
+awk -v c=$((kcpu1 - kcpu0)) -v e=$((ecpu1 - ecpu0)) -v k=$(( $(kas "$T/sq.m1") - $(kas "$T/sq.m0") )) 'BEGIN {
+  printf "sqlite: CPU per keepAlive: keeper %.0f us, emulator %.0f us\n", k ? c * 1000 / k : 0, k ? e * 1000 / k : 0 }'
+busy_report sqlite "$busy0" "$busy1" $((w1ms - w0ms))
