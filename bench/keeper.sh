@@ -38,12 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
-cpu_ms() { # utime + stime of PID in ms
-  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"
-}
-now_ms() { date +%s%3N; }
+. "$here/lib.sh"
 
 start_keeper() { # ARGS...: sets KPID, KURL
   : >"$T/keeper.err"
@@ -60,67 +55,12 @@ start_keeper() { # ARGS...: sets KPID, KURL
   KURL="http://127.0.0.1:$port"
 }
 
-# p-quantile (0..1) of a Prometheus histogram given as "le count" lines
-# (cumulative), in seconds: the upper bound of the first bucket reaching it.
-quantile() {
-  awk -v q="$1" '{ le[NR] = $1; c[NR] = $2 } END {
-    total = c[NR]; if (total == 0) { print "n/a"; exit }
-    for (i = 1; i <= NR; i++) if (c[i] >= q * total) { print "<= " le[i] " s"; exit } }'
-}
-hist() { # metrics file -> "le count" lines
-  sed -n 's/^mgcall_keeper_lateness_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p' "$1"
-}
-
 # start_emulator ARGS...: an emulator with the bench client and $ncalls
 # calls (ids in $T/ids); sets EMU, EMU_PID
 start_emulator() {
-  "$MGCALL" emulator --listen 127.0.0.1:0 --inactivity-timeout 180s --client bench:bench-secret \
-    --threads 2 "$@" >"$T/emu.out" 2>"$T/emu.err" </dev/null &
-  EMU_PID=$!
-  pids+=("$EMU_PID")
-  EMU=
-  for _ in $(seq 100); do
-    EMU=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
-    [ -n "$EMU" ] && break
-    sleep 0.1
-  done
-  printf 'bench-secret' >"$T/secret"
-  chmod 600 "$T/secret"
-  local left=$ncalls n
+  bench_emulator "$@"
   : >"$T/ids"
-  while [ "$left" -gt 0 ]; do
-    n=$((left < 100000 ? left : 100000))
-    curl -sf -X POST "$EMU/_emulator/calls" -H "Content-Type: application/json" -d "{\"count\":$n,\"tenantId\":\"bench-tenant\",\"appId\":\"bench\"}" |
-      jq -r '.ids[]' >>"$T/ids"
-    left=$((left - n))
-  done
-}
-
-# register_calls: the ids of $T/ids with the keeper at $KURL, as started
-# over the last minute, so the first keepAlives spread over the next minute
-# (the steady state of a long-running keeper); sets t0 and reg_s (ms)
-register_calls() {
-  t0=$(now_ms)
-  awk -v now="$t0" '
-    function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) { # UTC RFC 3339
-      s = int(ms / 1000); z = int(s / 86400) + 719468
-      era = int(z / 146097); doe = z - era * 146097
-      yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
-      doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100)); mp = int((5 * doy + 2) / 153)
-      d = doy - int((153 * mp + 2) / 5) + 1; m = mp < 10 ? mp + 3 : mp - 9
-      y = yoe + era * 400 + (m <= 2)
-      return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
-                     int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, ms % 1000)
-    }
-    BEGIN { srand(7) }
-    { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
-    "$T/ids" >"$T/regs.jsonl"
-  split -l 10000 "$T/regs.jsonl" "$T/regs."
-  for f in "$T"/regs.[a-z][a-z]; do
-    jq -s -c . "$f" | curl -sf -X POST "$KURL/calls" -H "Content-Type: application/json" --data-binary @- >/dev/null
-  done
-  rm -f "$T"/regs.[a-z][a-z]
-  reg_s=$(( ($(now_ms) - t0) ))
+  create_calls "$ncalls"
 }
 
 # peer: bench/node/timers.mjs on the (still live) calls for $secs; with
@@ -180,7 +120,7 @@ if [ "$part" = all ] || [ "$part" = 1 ]; then
   start_keeper --store "sqlite:$T/k1.db" --interval 60s --deadline 180s --concurrency 256 \
     --tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret" \
     --authority-url "$EMU" --graph-url "$EMU" --no-token-cache
-  register_calls
+  register_ids "$KURL"
   warm=$(( secs / 5 < 30 ? secs / 5 : 30 ))
   sleep "$warm"
   curl -s "$KURL/metrics" >"$T/m0"
@@ -193,7 +133,7 @@ if [ "$part" = all ] || [ "$part" = 1 ]; then
   paste <(hist "$T/m1") <(hist "$T/m0") | awk '{ print $1, $2 - $4 }' >"$T/hwin"
   stats=$(curl -s "$EMU/_emulator/stats")
   kas=$((ka1 - ka0))
-  echo "keeper: registered $ncalls calls in ${reg_s} ms (bulk POST /calls, 10000 a request)"
+  echo "keeper: registered $ncalls calls in ${reg_ms} ms (bulk POST /calls, 10000 a request)"
   echo "keeper: ended by timeout: $(jq .endedByTimeout <<<"$stats"), lost: $(awk '/^mgcall_keeper_calls\{state="lost"\}/ {print $2}' "$T/m1")"
   echo "keeper: keepAlives in the measured $((secs - warm)) s: $kas ($(jq -r '.requestsByStatus | to_entries | map("\(.key): \(.value)") | join(", ")' <<<"$stats") in all)"
   echo "keeper: lateness p50 $(quantile 0.5 <"$T/hwin"), p99 $(quantile 0.99 <"$T/hwin"), p99.9 $(quantile 0.999 <"$T/hwin")"
@@ -238,7 +178,7 @@ if [ "$part" = all ] || [ "$part" = 3 ]; then
   start_keeper --store "sqlite:$T/k3.db" --interval 60s --deadline 180s \
     --tenant-id bench-tenant --client-id bench --client-secret-file "$T/secret" \
     --authority-url "$EMU" --graph-url "$EMU" --no-token-cache
-  register_calls
+  register_ids "$KURL"
   warm=$(( secs / 5 < 30 ? secs / 5 : 30 ))
   sleep "$warm"
   curl -s "$KURL/metrics" >"$T/m0"
@@ -266,7 +206,7 @@ if [ "$part" = all ] || [ "$part" = 3 ]; then
   kas=$(( $(all "$T/m1") - $(all "$T/m0") ))
   oks=$(( $(ok "$T/m1") - $(ok "$T/m0") ))
   need=$(awk '$1 == "mgcall_keeper_needed_keepalives_per_second" { print $2 }' "$T/m1")
-  echo "keeper: registered $ncalls calls in ${reg_s} ms"
+  echo "keeper: registered $ncalls calls in ${reg_ms} ms"
   echo "keeper: ended by timeout: $(jq .endedByTimeout <<<"$stats"), lost: $(awk '/^mgcall_keeper_calls\{state="lost"\}/ {print $2}' "$T/m1"), at-risk: $(awk '/^mgcall_keeper_calls\{state="at-risk"\}/ {print $2}' "$T/m1")"
   echo "keeper: keepAlives in the measured $(( (t_end - t_start) / 1000 )) s: $kas ($oks answered 200):" \
     "$(awk -v k="$kas" -v ms=$((t_end - t_start)) 'BEGIN { printf "%.0f", k * 1000 / ms }')/s achieved, needed $need/s"
