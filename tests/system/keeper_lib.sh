@@ -93,21 +93,23 @@ k_calls() {
   done
 }
 
-# k_calls_tracked N FILE: create N calls (4 requests at a time) and register
-# them with the running keeper 10 at a time (tenant tenant-k), so none waits
-# long untracked (the emulator's clock runs from creation).  Ids appended to
-# FILE.
+# k_calls_tracked N FILE: create N calls (4 requests at a time, one curl
+# process per 10 calls) and register them with the running keeper 10 at a
+# time (tenant tenant-k), so none waits long untracked (the emulator's clock
+# runs from creation).  Ids appended to FILE.
 k_calls_tracked() {
-  local left=$1 n
+  local left=$1 n urls
   : >"$2"
-  export EMU_URL EMU_TOKEN EMU_CA
   while [ "$left" -gt 0 ]; do
     n=$((left < 10 ? left : 10))
-    seq "$n" | xargs -P 4 -I{} sh -c 'curl -sS -f --noproxy "*" \
-      ${EMU_CA:+--cacert "$EMU_CA"} -X POST "$EMU_URL/v1.0/communications/calls" \
+    urls=()
+    while [ "${#urls[@]}" -lt "$n" ]; do
+      urls+=("$EMU_URL/v1.0/communications/calls")
+    done
+    t_curl -f --no-progress-meter --parallel --parallel-max 4 -X POST \
       -H "Authorization: Bearer $EMU_TOKEN" -H "Content-Type: application/json" \
-      -d "{\"callbackUri\":\"http://127.0.0.1:9/callback\"}" | jq -er .id' \
-      >"$T/chunk" || return 1
+      -d '{"callbackUri":"http://127.0.0.1:9/callback"}' "${urls[@]}" |
+      jq -er .id >"$T/chunk" || return 1
     [ "$(wc -l <"$T/chunk")" -eq "$n" ] || return 1
     sed 's/$/ tenant-k/' "$T/chunk" | "$MGCALL" keeper add - 2>>"$T/add.err" ||
       return 1
