@@ -118,6 +118,24 @@ k_calls_tracked() {
   done
 }
 
+# k_restore_calls IDS_FILE ADDED_AGO_MS AGE_AWK [KEEPER RUN ARGS...]
+#   The store as a keeper that was down for a while leaves it: starts the
+#   keeper once (k_start ARGS: it makes the store) and stops it, then inserts
+#   every call of IDS_FILE (tenant tenant-k) as active, added ADDED_AGO_MS
+#   ago and last kept alive AGE ms ago, AGE being the awk expression AGE_AWK
+#   (of NR, the call's line, and n, the number of calls).
+k_restore_calls() {
+  local ids=$1 added=$2 age=$3 now
+  shift 3
+  k_start "$@" || return 1
+  k_stop TERM
+  now=$(date +%s%3N)
+  awk -v now="$now" -v added="$added" -v n="$(wc -l <"$ids")" "{ age = $age
+    printf \"INSERT INTO calls (call_id, tenant_id, state, added_ms, last_success_ms) VALUES (%c%s%c, %ctenant-k%c, %cactive%c, %.0f, %.0f);\\n\",
+      39, \$1, 39, 39, 39, 39, 39, now - added, now - age }" "$ids" |
+    { echo 'BEGIN;'; cat; echo 'COMMIT;'; } | sqlite3 "$K_DB"
+}
+
 # k_stats FIELD: one counter of the emulator's /_emulator/stats.
 k_stats() {
   t_curl "$EMU_URL/_emulator/stats" | jq -r ".$1"
