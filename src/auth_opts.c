@@ -4,7 +4,6 @@
 
 #include "cli.h"
 #include "cloud.h"
-#include "duration.h"
 #include "mgcx.h"
 
 #include <errno.h>
@@ -177,14 +176,14 @@ static int seconds_of(const char *s, long *out)
   if(*s >= '0' && *s <= '9' && strspn(s, "0123456789") == strlen(s))
     return mgcx_parse_long(s, 1, 86400, out);
   uint64_t ms;
-  if(mgc__duration_parse(s, &ms) || ms == 0 || ms > 86400ULL * 1000)
+  if(mgcx_duration_parse(s, &ms) || ms == 0 || ms > 86400ULL * 1000)
     return -1;
   *out = (long)((ms + 999) / 1000);
   return 0;
 }
 
 static int usage(const struct mgc_auth_opts *ao, const char *fmt, ...)
-    MGC_PRINTF(2, 3);
+    MGCX_PRINTF(2, 3);
 static int usage(const struct mgc_auth_opts *ao, const char *fmt, ...)
 {
   char msg[768];
@@ -319,7 +318,7 @@ static char *norm_url(const char *s)
 }
 
 static int fail(char *errbuf, size_t n, int code, const char *fmt, ...)
-    MGC_PRINTF(4, 5);
+    MGCX_PRINTF(4, 5);
 static int fail(char *errbuf, size_t n, int code, const char *fmt, ...)
 {
   va_list ap;

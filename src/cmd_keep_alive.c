@@ -6,8 +6,6 @@
  * batch (lib/batch.c) and reported in input order. */
 #include "auth_opts.h"
 #include "cli.h"
-#include "clock.h"
-#include "duration.h"
 #include "header.h"
 #include "input.h"
 #include "mgcx.h"
@@ -196,7 +194,7 @@ static void draw_bar(struct run *r, int final)
 {
   if(!r->progress)
     return;
-  uint64_t now = mgc__now_ms();
+  uint64_t now = mgcx_now_ms();
   if(!final && now - r->last_bar_ms < 100)
     return;
   r->last_bar_ms = now;
@@ -664,7 +662,7 @@ static int parse_options(struct opts *o, struct run *r, int argc, char **argv)
       long s;
       if(!mgcx_parse_long(optarg, 0, 366L * 86400, &s))
         o->retry_max_ms = (uint64_t)s * 1000;
-      else if(mgc__duration_parse(optarg, &o->retry_max_ms)) {
+      else if(mgcx_duration_parse(optarg, &o->retry_max_ms)) {
         return mgc_cli_usage_error(CMD, "--retry-max-time: want seconds or a "
                                         "duration such as 90s or 2m");
       }
