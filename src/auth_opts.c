@@ -3,7 +3,6 @@
 #include "auth_opts.h"
 
 #include "cli.h"
-#include "cloud.h"
 #include "mgcx.h"
 
 #include <errno.h>
@@ -239,7 +238,7 @@ int mgc_auth_opts_handle(struct mgc_auth_opts *ao, int opt, const char *arg)
     return 1;
   }
   case MGC_OPT_ENVIRONMENT:
-    if(!mgc__cloud_find(arg))
+    if(!mgcall_cloud_name(arg))
       return usage(ao,
                    "--%s: unknown environment '%s' (Global, USGov, "
                    "USGovDoD or China)",
@@ -379,7 +378,7 @@ static int endpoints(struct mgc_auth_opts *ao, mgcall_config *cfg, char *errbuf,
     return fail(errbuf, n, MGCALL_E_USAGE, "--cacert %s: %s", ao->cacert,
                 strerror(errno));
   if(ao->environment)
-    cfg->environment = mgc__cloud_find(ao->environment)->name;
+    cfg->environment = mgcall_cloud_name(ao->environment);
   if(ao->r_graph_url)
     cfg->graph_url = ao->r_graph_url;
   if(ao->r_authority_url)

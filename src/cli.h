@@ -3,7 +3,8 @@
 #ifndef MGCALL_CLI_H
 #define MGCALL_CLI_H
 
-#include "mgc_internal.h"
+#include "mgcall/mgcall.h"
+#include "mgcx.h"
 
 #include <stdio.h>
 
