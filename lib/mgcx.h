@@ -7,7 +7,7 @@
  * secret files.  Prefix mgcx_; not installed; no I/O except
  * mgcx_file_read(); depends on nothing else of the repository (the tool in
  * src/ includes this and the public mgcall.h, never another lib/ header:
- * tests/check_src_includes.sh).  Unit-tested in tests/unit/test_mgcx.c,
+ * scripts/check-src-includes).  Unit-tested in tests/unit/test_mgcx.c,
  * test_duration.c, test_utf8.c and test_ids.c (escaping); the timestamp and
  * duration parsers fuzzed (fuzz/fuzz_rfc3339.c, fuzz/fuzz_duration.c). */
 #ifndef MGCALL_MGCX_H
