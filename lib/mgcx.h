@@ -175,7 +175,8 @@ char *mgcx_pct_decode(const char *s, size_t len, int plus);
 /* ---- one-thread job queue (mgcx_jobs.c) --------------------------------
  * Work handed off a thread that must not wait (an event loop, an HTTP
  * server's thread) to one worker thread of its own: jobs run one at a
- * time, in the order given.  The thread starts with the first job. */
+ * time, in the order given.  The thread starts with the first job, with
+ * every signal blocked (signals are the program's threads' to take). */
 struct mgcx_jobs;
 
 /* A queue of at most max jobs waiting (0 = no bound).  NULL when out of
