@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_emulator.c - 'mgcall emulator': command-line front end of emulator/. */
 #include "cli.h"
-#include "duration.h"
 #include "mgcx.h"
 #include "emulator.h"
 
@@ -179,7 +178,7 @@ static int duration_ms(const char *opt, const char *arg, int64_t min_ms,
                        int64_t *out)
 {
   uint64_t ms;
-  if(mgc__duration_parse(arg, &ms) || (int64_t)ms < min_ms)
+  if(mgcx_duration_parse(arg, &ms) || (int64_t)ms < min_ms)
     return mgc_cli_usage_error("emulator",
                                "%s: '%s' is not a valid duration (like 250ms, "
                                "2s, 15m, 1h)",
