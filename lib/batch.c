@@ -16,7 +16,6 @@
 #include "batch.h"
 
 #include "auth/token_cache.h"
-#include "clock.h"
 #include "h2trace.h"
 #include "jwt.h"
 #include "mgcx.h"
@@ -122,7 +121,7 @@ struct mgcall_batch {
 
 static uint64_t now_ms(void)
 {
-  return mgc__now_ms();
+  return mgcx_now_ms();
 }
 
 static void wipe_free(char *s)

@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* escape.c - printable, one-line text from untrusted strings. */
-#include "escape.h"
-
-#include "ids.h"
-#include "utf8.h"
+/* mgcx_escape.c - printable, one-line text from untrusted strings. */
+#include "mgcx.h"
 
 #include <stdio.h>
 #include <string.h>
 
-char *mgc__escape_text(const char *s, char *out, size_t outlen)
+char *mgcx_escape_text(const char *s, char *out, size_t outlen)
 {
   size_t o = 0;
   const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -16,7 +13,7 @@ char *mgc__escape_text(const char *s, char *out, size_t outlen)
   while(left) {
     char esc[16];
     const char *piece = esc;
-    size_t len = mgc__utf8_seq(p, left);
+    size_t len = mgcx_utf8_seq(p, left);
     if(!len) {
       snprintf(esc, sizeof(esc), "\\x%02X", (unsigned)*p);
       len = 1;
@@ -29,10 +26,10 @@ char *mgc__escape_text(const char *s, char *out, size_t outlen)
       snprintf(esc, sizeof(esc), "\\t");
     else if(*p == '\\')
       snprintf(esc, sizeof(esc), "\\\\");
-    else if(len == 1 && mgc__char_unsafe(p, 1))
+    else if(len == 1 && mgcx_char_unsafe(p, 1))
       snprintf(esc, sizeof(esc), "\\x%02X", (unsigned)*p);
-    else if(mgc__char_unsafe(p, len)) /* C1, bidi, separators */
-      snprintf(esc, sizeof(esc), "\\u{%04X}", (unsigned)mgc__char_code(p, len));
+    else if(mgcx_char_unsafe(p, len)) /* C1, bidi, separators */
+      snprintf(esc, sizeof(esc), "\\u{%04X}", (unsigned)mgcx_char_code(p, len));
     else
       piece = (const char *)p;
     size_t n = piece == esc ? strlen(esc) : len;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* duration.c - human durations for command-line options. */
-#include "duration.h"
+/* mgcx_duration.c - human durations for command-line options. */
+#include "mgcx.h"
 
 #include <stdio.h>
 #include <string.h>
 
-int mgc__duration_parse(const char *s, uint64_t *ms)
+int mgcx_duration_parse(const char *s, uint64_t *ms)
 {
   uint64_t total = 0;
   if(!s || !*s)
@@ -19,7 +19,7 @@ int mgc__duration_parse(const char *s, uint64_t *ms)
     int digits = 0;
     while(*s >= '0' && *s <= '9') {
       n = n * 10 + (uint64_t)(*s - '0');
-      if(n > MGC_DURATION_MAX_MS)
+      if(n > MGCX_DURATION_MAX_MS)
         return -1;
       s++;
       digits++;
@@ -49,17 +49,17 @@ int mgc__duration_parse(const char *s, uint64_t *ms)
     }
     else
       return -1;
-    if(n > MGC_DURATION_MAX_MS / unit)
+    if(n > MGCX_DURATION_MAX_MS / unit)
       return -1;
     total += n * unit;
-    if(total > MGC_DURATION_MAX_MS)
+    if(total > MGCX_DURATION_MAX_MS)
       return -1;
   }
   *ms = total;
   return 0;
 }
 
-char *mgc__duration_format(uint64_t ms, char *buf, size_t buflen)
+char *mgcx_duration_format(uint64_t ms, char *buf, size_t buflen)
 {
   static const struct {
     const char *name;

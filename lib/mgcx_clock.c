@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* clock.c - the monotonic clock of the library. */
-#include "clock.h"
+/* mgcx_clock.c - milliseconds of the monotonic clock. */
+#include "mgcx.h"
 
 #include <time.h>
 
-uint64_t mgc__now_ms(void)
+uint64_t mgcx_now_ms(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

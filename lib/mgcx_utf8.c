@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* utf8.c - UTF-8 validation and the cleaning copy (see utf8.h). */
-#include "utf8.h"
+/* mgcx_utf8.c - UTF-8 validation, code points, the characters unsafe to
+ * show, and the cleaning copy. */
+#include "mgcx.h"
 
-size_t mgc__utf8_seq(const unsigned char *s, size_t n)
+size_t mgcx_utf8_seq(const unsigned char *s, size_t n)
 {
   if(!n)
     return 0;
@@ -37,7 +38,7 @@ size_t mgc__utf8_seq(const unsigned char *s, size_t n)
   return len;
 }
 
-size_t mgc__utf8_clean(char *dst, size_t dstlen, const char *src, size_t srclen)
+size_t mgcx_utf8_clean(char *dst, size_t dstlen, const char *src, size_t srclen)
 {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *s = (const unsigned char *)src;
@@ -45,7 +46,7 @@ size_t mgc__utf8_clean(char *dst, size_t dstlen, const char *src, size_t srclen)
   if(!dstlen)
     return 0;
   while(i < srclen) {
-    size_t n = s[i] ? mgc__utf8_seq(s + i, srclen - i) : 0;
+    size_t n = s[i] ? mgcx_utf8_seq(s + i, srclen - i) : 0;
     if(n) {
       if(o + n >= dstlen)
         break;
@@ -64,4 +65,22 @@ size_t mgc__utf8_clean(char *dst, size_t dstlen, const char *src, size_t srclen)
   }
   dst[o] = '\0';
   return o;
+}
+
+uint32_t mgcx_char_code(const unsigned char *s, size_t len)
+{
+  if(len <= 1)
+    return s[0];
+  uint32_t cp = s[0] & (0x7fu >> len); /* the lead byte's payload */
+  for(size_t i = 1; i < len; i++)
+    cp = (cp << 6) | (s[i] & 0x3fu);
+  return cp;
+}
+
+int mgcx_char_unsafe(const unsigned char *s, size_t len)
+{
+  uint32_t cp = mgcx_char_code(s, len);
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
+         cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
 }

@@ -2,8 +2,10 @@
 /* input.h - one item of `mgcall keep-alive` input (stdin line or
  * --input-object): a bare call id, or an identity object {"CallId": "..."}
  * with an optional "TenantId" (keys matched case-insensitively, other keys
- * ignored).  Blank lines and
- * lines whose first non-blank character is '#' are skipped.  No I/O. */
+ * ignored).  Blank lines and lines whose first non-blank character is '#'
+ * are skipped.  No I/O.  The tool's own (the library takes ids, not
+ * lines); tests/unit/test_input.c and fuzz/fuzz_input.c compile input.c
+ * in. */
 #ifndef MGCALL_INPUT_H
 #define MGCALL_INPUT_H
 
@@ -26,14 +28,14 @@ enum mgc_input_kind {
  * TenantId, or NULL when it has none.  Errors: NUL byte, longer than
  * MGC_INPUT_MAX_LINE, bad JSON, not an object, "input object has no
  * CallId", CallId or TenantId not a non-empty string, out of memory. */
-enum mgc_input_kind mgc__input_parse_line(const char *line, size_t len,
-                                          char **call_id, char **tenant_id,
-                                          char *errbuf, size_t errlen);
+enum mgc_input_kind mgc_input_parse_line(const char *line, size_t len,
+                                         char **call_id, char **tenant_id,
+                                         char *errbuf, size_t errlen);
 
 /* Parse an --input-object value: like a line, but it must be a JSON
  * object (blank is an error too). */
-enum mgc_input_kind mgc__input_parse_object(const char *json, size_t len,
-                                            char **call_id, char **tenant_id,
-                                            char *errbuf, size_t errlen);
+enum mgc_input_kind mgc_input_parse_object(const char *json, size_t len,
+                                           char **call_id, char **tenant_id,
+                                           char *errbuf, size_t errlen);
 
 #endif

@@ -108,16 +108,16 @@ static enum mgc_input_kind parse(const char *line, size_t len, int object_only,
   return MGC_INPUT_ID;
 }
 
-enum mgc_input_kind mgc__input_parse_line(const char *line, size_t len,
-                                          char **call_id, char **tenant_id,
-                                          char *errbuf, size_t errlen)
+enum mgc_input_kind mgc_input_parse_line(const char *line, size_t len,
+                                         char **call_id, char **tenant_id,
+                                         char *errbuf, size_t errlen)
 {
   return parse(line, len, 0, call_id, tenant_id, errbuf, errlen);
 }
 
-enum mgc_input_kind mgc__input_parse_object(const char *json, size_t len,
-                                            char **call_id, char **tenant_id,
-                                            char *errbuf, size_t errlen)
+enum mgc_input_kind mgc_input_parse_object(const char *json, size_t len,
+                                           char **call_id, char **tenant_id,
+                                           char *errbuf, size_t errlen)
 {
   return parse(json, len, 1, call_id, tenant_id, errbuf, errlen);
 }
