@@ -32,6 +32,7 @@ struct emu_options {
   const char *state;  /* --state FILE */
   const char *callback_cacert;
   const char *notification_key;    /* --notification-key PEM, or NULL */
+  const char *token_key;           /* --token-key PEM, or NULL */
   int unsigned_callbacks;          /* --unsigned-callbacks */
   int notification_reorder;        /* --notification-reorder */
   unsigned threads;                /* 0: default */

@@ -4,7 +4,6 @@
 #include "faults.h"
 
 #include "calls.h" /* emu_now_ms */
-#include "duration.h"
 #include "mgcx.h"
 
 #include <errno.h>
@@ -296,7 +295,7 @@ json_t *emu_faults_to_json(struct emu_faults *f)
         seq,
         fault_json(f->sequence[(f->seq_head + i) % EMU_FAULT_MAX_SEQUENCE]));
   char lat[32];
-  mgc__duration_format((uint64_t)f->cfg.latency_ms, lat, sizeof(lat));
+  mgcx_duration_format((uint64_t)f->cfg.latency_ms, lat, sizeof(lat));
   const char *scope = f->cfg.scope == EMU_SCOPE_ALL     ? "all"
                       : f->cfg.scope == EMU_SCOPE_TOKEN ? "token"
                                                         : "graph";
@@ -357,7 +356,7 @@ static int tenant_fault_parse(const json_t *v, struct emu_faults_config *cfg,
     ms = (uint64_t)json_integer_value(lat);
   else if(lat &&
           (!json_is_string(lat) ||
-           mgc__duration_parse(json_string_value(lat), &ms) || ms > 600000))
+           mgcx_duration_parse(json_string_value(lat), &ms) || ms > 600000))
     goto bad;
   json_int_t status = st ? json_integer_value(st) : 0;
   if((st && !json_is_integer(st)) || (status && !status_ok(status)))
@@ -429,7 +428,7 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
          json_integer_value(v) <= 600000)
         ms = (uint64_t)json_integer_value(v);
       else if(!json_is_string(v) ||
-              mgc__duration_parse(json_string_value(v), &ms) || ms > 600000) {
+              mgcx_duration_parse(json_string_value(v), &ms) || ms > 600000) {
         snprintf(err, errlen, "%s: a duration up to 10m (\"250ms\") or ms",
                  key);
         goto out;
@@ -500,7 +499,7 @@ int emu_faults_from_json(struct emu_faults *f, const json_t *obj, char *err,
     }
     else if(!strcmp(key, "slowLatency") || !strcmp(key, "tokenOutage")) {
       uint64_t ms;
-      if(!json_is_string(v) || mgc__duration_parse(json_string_value(v), &ms) ||
+      if(!json_is_string(v) || mgcx_duration_parse(json_string_value(v), &ms) ||
          ms > 600000) {
         snprintf(err, errlen, "%s: a duration up to 10m (\"20s\")", key);
         goto out;

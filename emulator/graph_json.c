@@ -4,8 +4,6 @@
 
 #include "mgcx.h"
 
-#include "utf8.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,7 +284,7 @@ json_t *emu_json_text(const char *text, size_t len)
   char *clean = cap > len ? malloc(cap) : NULL;
   if(!clean)
     return NULL;
-  mgc__utf8_clean(clean, cap, text, len);
+  mgcx_utf8_clean(clean, cap, text, len);
   j = json_string(clean);
   free(clean);
   return j;

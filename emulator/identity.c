@@ -7,6 +7,7 @@
 #include "identity_int.h"
 
 #include "b64url.h"
+#include "rsa_key.h"
 
 #include <ctype.h>
 #include <openssl/bio.h>
@@ -81,7 +82,9 @@ struct emu_identity *emu_identity_new(const struct emu_identity_config *cfg,
   pthread_mutex_init(&id->cache_lock, NULL);
   id->lifetime = cfg->token_lifetime_s > 0 ? cfg->token_lifetime_s : 3600;
   id->roles = parse_roles(cfg->roles);
-  if(cfg->key_pem) {
+  if(cfg->key_file)
+    id->key = emu_rsa_key_load("--token-key", cfg->key_file, err, errlen);
+  else if(cfg->key_pem) {
     BIO *bio = BIO_new_mem_buf(cfg->key_pem, -1);
     id->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
@@ -89,6 +92,10 @@ struct emu_identity *emu_identity_new(const struct emu_identity_config *cfg,
   else
     id->key = EVP_RSA_gen(2048);
   ERR_clear_error();
+  if(!id->key && cfg->key_file) {
+    emu_identity_free(id);
+    return NULL;
+  }
   if(!id->key || !id->roles || kid_from_key(id)) {
     set_err(err, errlen, "cannot make the token signing key", NULL);
     emu_identity_free(id);

@@ -28,9 +28,11 @@ struct emu_identity_config {
   int64_t token_lifetime_s; /* --token-lifetime, default 3600 */
   const char *roles;        /* comma-separated; NULL: Calls.Initiate.All */
   const char *key_pem;      /* signing key to reuse (state file) or NULL */
+  const char *key_file;     /* --token-key PEM (instead of key_pem) or NULL */
 };
 
-/* A new identity service with a fresh RSA-2048 signing key (or key_pem).
+/* A new identity service with a fresh RSA-2048 signing key (or key_file,
+ * or key_pem).
  * NULL with err set on failure. */
 struct emu_identity *emu_identity_new(const struct emu_identity_config *cfg,
                                       char *err, size_t errlen);

@@ -146,7 +146,7 @@ json_t *emu_aad_error(const char *error, long code, const char *message,
 
 static void fail(const struct emu_token_request *req,
                  struct emu_token_response *out, int status, const char *error,
-                 long code, const char *fmt, ...) MGC_PRINTF(6, 7);
+                 long code, const char *fmt, ...) MGCX_PRINTF(6, 7);
 
 static void fail(const struct emu_token_request *req,
                  struct emu_token_response *out, int status, const char *error,

@@ -6,6 +6,7 @@
 #include "b64url.h"
 #include "identity.h"
 #include "jwt.h"
+#include "rsa_key.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -38,30 +39,6 @@ static void set_err(char *err, size_t errlen, const char *msg)
 {
   if(err && errlen)
     snprintf(err, errlen, "%s", msg);
-}
-
-static EVP_PKEY *load_key(const char *path, char *err, size_t errlen)
-{
-  FILE *f = fopen(path, "r");
-  if(!f) {
-    if(err && errlen)
-      snprintf(err, errlen, "--notification-key '%s': cannot open it", path);
-    return NULL;
-  }
-  EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-  fclose(f);
-  ERR_clear_error();
-  if(!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA ||
-     EVP_PKEY_get_bits(key) < 2048) {
-    EVP_PKEY_free(key);
-    if(err && errlen)
-      snprintf(err, errlen,
-               "--notification-key '%s': want an RSA private key (PEM, at "
-               "least 2048 bits)",
-               path);
-    return NULL;
-  }
-  return key;
 }
 
 /* A self-signed certificate that depends on the key only: the same key
@@ -130,8 +107,9 @@ struct emu_nsign *emu_nsign_new(const char *key_pem_file, char *err,
     return NULL;
   }
   pthread_mutex_init(&ns->lock, NULL);
-  ns->key =
-      key_pem_file ? load_key(key_pem_file, err, errlen) : EVP_RSA_gen(2048);
+  ns->key = key_pem_file ? emu_rsa_key_load("--notification-key", key_pem_file,
+                                            err, errlen)
+                         : EVP_RSA_gen(2048);
   ERR_clear_error();
   if(!ns->key) {
     if(!key_pem_file)

@@ -15,7 +15,7 @@
 #include "guard.h"
 #include "record.h"
 #include "route.h"
-#include "utf8.h"
+#include "mgcx.h"
 
 #include <ctype.h>
 #include <malloc.h>
@@ -138,7 +138,7 @@ static void add_kv(json_t *obj, const char *key, const char *value, int lower)
   if(emu_record_is_secret(name))
     v = EMU_REDACTED;
   char clean_name[sizeof(name) * 4];
-  mgc__utf8_clean(clean_name, sizeof(clean_name), name, strlen(name));
+  mgcx_utf8_clean(clean_name, sizeof(clean_name), name, strlen(name));
   json_t *old = json_object_get(obj, clean_name);
   if(old && json_is_string(old)) {
     size_t n = strlen(json_string_value(old)) + strlen(v) + 3;
@@ -253,7 +253,7 @@ static int reply_empty(struct hctx *h, int status)
 
 static int odata_error(struct hctx *h, int status, const char *code,
                        const char *inner, const char *fmt, ...)
-    MGC_PRINTF(5, 6);
+    MGCX_PRINTF(5, 6);
 
 static int odata_error(struct hctx *h, int status, const char *code,
                        const char *inner, const char *fmt, ...)
@@ -264,7 +264,7 @@ static int odata_error(struct hctx *h, int status, const char *code,
   vsnprintf(wide, sizeof(wide), fmt, ap);
   va_end(ap);
   /* Request bytes may be quoted: valid UTF-8, cut between characters. */
-  mgc__utf8_clean(msg, sizeof(msg), wide, strlen(wide));
+  mgcx_utf8_clean(msg, sizeof(msg), wide, strlen(wide));
   json_t *body = emu_odata_error(code, msg, inner, h->request_id,
                                  h->client_request_id ? h->client_request_id
                                                       : h->request_id);
@@ -275,7 +275,7 @@ static int odata_error(struct hctx *h, int status, const char *code,
 static int segment_not_found(struct hctx *h, const char *segment)
 {
   char quoted[65];
-  mgc__utf8_clean(quoted, sizeof(quoted), segment, strlen(segment));
+  mgcx_utf8_clean(quoted, sizeof(quoted), segment, strlen(segment));
   return odata_error(h, 404, "BadRequest", NULL,
                      "Resource not found for the segment '%s'.", quoted);
 }
@@ -341,7 +341,7 @@ static json_t *redacted_form(const struct emu_form *f)
     char name[256];
     const char *v =
         emu_record_is_secret(f->f[i].name) ? EMU_REDACTED : f->f[i].value;
-    mgc__utf8_clean(name, sizeof(name), f->f[i].name, strlen(f->f[i].name));
+    mgcx_utf8_clean(name, sizeof(name), f->f[i].name, strlen(f->f[i].name));
     json_object_set_new(o, name, emu_json_text(v, strlen(v)));
   }
   return o;
@@ -499,7 +499,7 @@ static int call_not_found(struct hctx *h)
 static int wrong_tenant(struct hctx *h, const struct emu_principal *who)
 {
   char tenant[129], msg[256];
-  mgc__utf8_clean(tenant, sizeof(tenant), who->tenant, strlen(who->tenant));
+  mgcx_utf8_clean(tenant, sizeof(tenant), who->tenant, strlen(who->tenant));
   snprintf(msg, sizeof(msg),
            "Access token validation failure. The token's tenant '%s' "
            "does not own this call.",

@@ -126,10 +126,14 @@ int emu_run(const struct emu_options *o)
     rc = MGCALL_E_USAGE;
     goto out;
   }
-  struct emu_identity_config ic = {o->token_lifetime_s, o->roles, key_pem};
+  struct emu_identity_config ic = {o->token_lifetime_s, o->roles, key_pem,
+                                   o->token_key};
   s->identity = emu_identity_new(&ic, err, sizeof(err));
-  if(!s->identity)
+  if(!s->identity) {
+    if(o->token_key)
+      rc = MGCALL_E_USAGE; /* a bad --token-key file */
     goto out;
+  }
   rc = MGCALL_E_USAGE;
   for(size_t i = 0; i < o->nclients; i++)
     if(emu_identity_add_secret(s->identity, o->clients[i], err, sizeof(err)))

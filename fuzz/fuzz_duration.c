@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_duration.c - mgc__duration_parse() on arbitrary bytes; whatever it
+/* fuzz_duration.c - mgcx_duration_parse() on arbitrary bytes; whatever it
  * accepts must format and parse back to the same value. */
-#include "duration.h"
+#include "mgcx.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,10 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data, size);
   s[size] = '\0';
   uint64_t ms, back;
-  if(!mgc__duration_parse(s, &ms)) {
+  if(!mgcx_duration_parse(s, &ms)) {
     char buf[64];
-    mgc__duration_format(ms, buf, sizeof(buf));
-    if(mgc__duration_parse(buf, &back) || back != ms)
+    mgcx_duration_format(ms, buf, sizeof(buf));
+    if(mgcx_duration_parse(buf, &back) || back != ms)
       abort();
   }
   free(s);

@@ -27,7 +27,7 @@ static struct emu_server *server(void)
   struct emu_calls_config cc = {45LL * 60 * 1000, 500, 600000, 0, NULL};
   struct emu_faults_config fc;
   emu_faults_config_default(&fc);
-  struct emu_identity_config ic = {3600, NULL, NULL};
+  struct emu_identity_config ic = {3600, NULL, NULL, NULL};
   if(!s || !(s->calls = emu_calls_new(&cc, emu_server_event, s)) ||
      !(s->faults = emu_faults_new(&fc)) ||
      !(s->notify = emu_notify_new(NULL)) ||

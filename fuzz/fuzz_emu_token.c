@@ -15,7 +15,7 @@ static struct emu_identity *identity(void)
 {
   static struct emu_identity *id;
   if(!id) {
-    struct emu_identity_config cfg = {3600, NULL, NULL};
+    struct emu_identity_config cfg = {3600, NULL, NULL, NULL};
     char err[256];
     id = emu_identity_new(&cfg, err, sizeof(err));
     if(id)

@@ -3,8 +3,8 @@
  * arbitrary bytes: no crash; an accepted id encodes to one segment (no '/',
  * '?', '#', and not "." or ".."); an accepted extra header line has no CR,
  * LF or NUL and is not Authorization/Host/Content-Length. */
-#include "header.h"
-#include "input.h"
+#include "mgcall/mgcall.h"
+#include "src/input.c" /* the tool's parser, compiled in */
 #include "url.h"
 
 #include <stdint.h>
@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char *id = NULL, err[256];
-  enum mgc_input_kind k = mgc__input_parse_line((const char *)data, size, &id,
-                                                NULL, err, sizeof(err));
+  enum mgc_input_kind k = mgc_input_parse_line((const char *)data, size, &id,
+                                               NULL, err, sizeof(err));
   if(k == MGC_INPUT_ID) {
     if(!id || !*id)
       abort();
@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   free(id);
   char *tenant = NULL;
-  k = mgc__input_parse_object((const char *)data, size, &id, &tenant, err,
-                              sizeof(err));
+  k = mgc_input_parse_object((const char *)data, size, &id, &tenant, err,
+                             sizeof(err));
   if(k == MGC_INPUT_ID ? !id || !*id || (tenant && !*tenant) : id || tenant)
     abort(); /* an item has a non-empty id (and tenant); an error neither */
   free(id);
@@ -44,8 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(line, data, size);
   line[size] = '\0';
   /* Header lines come from argv, which cannot hold a NUL: only inputs
-   * without one say anything about mgc__header_check(). */
-  if(!memchr(data, '\0', size) && !mgc__header_check(line, err, sizeof(err))) {
+   * without one say anything about mgcall_header_check(). */
+  if(!memchr(data, '\0', size) &&
+     !mgcall_header_check(line, err, sizeof(err))) {
     if(strpbrk(line, "\r\n") || !strncasecmp(line, "authorization:", 14) ||
        !strncasecmp(line, "host:", 5) ||
        !strncasecmp(line, "content-length:", 15))

@@ -5,6 +5,7 @@
 #include "hooks.h"
 
 #include "condwait.h"
+#include "http.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -343,9 +344,9 @@ static enum attempt post_url(struct khooks *h, const struct kstore_hook *j,
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h);
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  if(h->cacert)
-    curl_easy_setopt(curl, CURLOPT_CAINFO, h->cacert);
-  CURLcode rc = curl_easy_perform(curl);
+  CURLcode rc = mgc__http_trust(curl, h->cacert);
+  if(rc == CURLE_OK)
+    rc = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(hdr);

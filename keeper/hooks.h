@@ -26,7 +26,7 @@ struct khooks_config {
   long timeout_ms;      /* per attempt; 0 = 30 s */
   int retries;          /* after the first attempt; default 3 */
   long retry_delay_ms;  /* first delay, doubled each time; 0 = 1 s */
-  const char *cacert;   /* extra CAs for the URL, or NULL */
+  const char *cacert;   /* extra CAs for the URL (mgc__http_trust), or NULL */
   long stop_timeout_ms; /* --stop-timeout: drain at shutdown; 0 = 20 s */
   const char *node;     /* who claims (fleet node id); NULL = host:pid */
 };

@@ -4,6 +4,7 @@
 #include "keeper/jwks.h"
 
 #include "b64url.h"
+#include "http.h"
 #include "keeper/condwait.h"
 #include "keeper/log.h"
 
@@ -286,9 +287,9 @@ static int http_get(struct kjwks *jw, CURL *curl, const char *url,
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, jw);
   curl_easy_setopt(curl, CURLOPT_USERAGENT,
                    "mgcall-keeper/" MGCALL_VERSION_STRING);
-  if(jw->cacert)
-    curl_easy_setopt(curl, CURLOPT_CAINFO, jw->cacert);
-  CURLcode rc = curl_easy_perform(curl);
+  CURLcode rc = mgc__http_trust(curl, jw->cacert);
+  if(rc == CURLE_OK)
+    rc = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   if(rc != CURLE_OK || status != 200) {

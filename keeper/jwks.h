@@ -42,7 +42,7 @@ int kjwks_parse_openid(const char *doc, size_t len, char *uri, size_t urilen,
 
 struct kjwks_config {
   const char *openid_url; /* NULL: KJWKS_DEFAULT_URL */
-  const char *cacert;     /* extra trust for https, or NULL */
+  const char *cacert;     /* extra trust (mgc__http_trust), or NULL */
   int64_t refresh_ms;     /* 0: 2 hours */
   int64_t min_refresh_ms; /* between refreshes asked for: 0: 1 minute */
   int64_t retry_ms;       /* after a failed fetch: 0: 1 minute */

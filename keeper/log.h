@@ -15,6 +15,6 @@ void klog_setup(enum klog_format fmt, enum klog_level max);
 
 /* Write one line.  call_id and request_id may be NULL.  Thread-safe. */
 void klog(enum klog_level lvl, const char *call_id, const char *request_id,
-          const char *fmt, ...) MGC_PRINTF(4, 5);
+          const char *fmt, ...) MGCX_PRINTF(4, 5);
 
 #endif

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* writer.c - the store writer thread (a FIFO of row batches). */
+/* writer.c - the store writer thread (a FIFO of row batches, on a
+ * mgcx_jobs queue). */
 #include "writer.h"
 
 #include "log.h"
+#include "mgcx.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct kwjob {
-  struct kwjob *next;
+  struct kwriter *w;
   struct kstore_call *rows;
   size_t n;
   struct kstore_hook *hooks; /* outbox jobs written with the rows */
@@ -20,16 +21,17 @@ struct kwjob {
   struct mgc_err err;
 };
 
+/* The thread and the FIFO are mgcx_jobs' (one worker, jobs in the order
+ * queued); the writer counts its backlog (the job being written included)
+ * and wakes the callers of kwriter_wait(). */
 struct kwriter {
   struct kstore *st;
   pthread_mutex_t *store_lock;
   struct khooks *hooks;
-  pthread_t thread;
+  struct mgcx_jobs *jobs;
   pthread_mutex_t lock;
-  pthread_cond_t cond; /* work queued / job done / stopping */
-  struct kwjob *head, *tail;
+  pthread_cond_t done; /* a durable job was written */
   size_t backlog;
-  int stopping;
 };
 
 static void job_free(struct kwjob *j)
@@ -72,49 +74,36 @@ static struct kwjob *job_copy(const struct kstore_call *rows, size_t n)
   return j;
 }
 
-static void *worker(void *arg)
+/* On the writer's thread (mgcx_jobs). */
+static void write_job(void *arg)
 {
-  struct kwriter *w = arg;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  struct kwjob *j = arg;
+  struct kwriter *w = j->w;
+  pthread_mutex_lock(w->store_lock);
+  if(j->nhooks) /* the ends and their hooks: one durable transaction */
+    j->rc = w->st->ops->put_outbox(w->st, j->rows, j->n, j->hooks, j->nhooks, 1,
+                                   &j->err);
+  else
+    j->rc = w->st->ops->put(w->st, j->rows, j->n, j->wait, &j->err);
+  pthread_mutex_unlock(w->store_lock);
+  if(j->rc && !j->wait)
+    klog(KLOG_ERROR, NULL, NULL, "%s (%zu rows of progress not written)",
+         j->err.msg, j->n);
+  if(j->rc && j->nhooks)
+    klog(KLOG_ERROR, NULL, NULL, "%s (%zu hook jobs not written: lost)",
+         j->err.msg, j->nhooks);
+  else if(j->nhooks)
+    khooks_kick(w->hooks);
   pthread_mutex_lock(&w->lock);
-  for(;;) {
-    while(!w->head && !w->stopping)
-      pthread_cond_wait(&w->cond, &w->lock);
-    struct kwjob *j = w->head;
-    if(!j)
-      break;
-    pthread_mutex_unlock(&w->lock);
-    pthread_mutex_lock(w->store_lock);
-    if(j->nhooks) /* the ends and their hooks: one durable transaction */
-      j->rc = w->st->ops->put_outbox(w->st, j->rows, j->n, j->hooks, j->nhooks,
-                                     1, &j->err);
-    else
-      j->rc = w->st->ops->put(w->st, j->rows, j->n, j->wait, &j->err);
-    pthread_mutex_unlock(w->store_lock);
-    if(j->rc && !j->wait)
-      klog(KLOG_ERROR, NULL, NULL, "%s (%zu rows of progress not written)",
-           j->err.msg, j->n);
-    if(j->rc && j->nhooks)
-      klog(KLOG_ERROR, NULL, NULL, "%s (%zu hook jobs not written: lost)",
-           j->err.msg, j->nhooks);
-    else if(j->nhooks)
-      khooks_kick(w->hooks);
-    pthread_mutex_lock(&w->lock);
-    w->head = j->next;
-    if(!w->head)
-      w->tail = NULL;
-    w->backlog--;
-    if(j->wait) {
-      j->done = 1;
-      pthread_cond_broadcast(&w->cond);
-    }
-    else
-      job_free(j);
+  w->backlog--;
+  int wait = j->wait;
+  if(wait) {
+    j->done = 1; /* kwriter_wait() frees it */
+    pthread_cond_broadcast(&w->done);
   }
   pthread_mutex_unlock(&w->lock);
-  return NULL;
+  if(!wait)
+    job_free(j);
 }
 
 struct kwriter *kwriter_new(struct kstore *st, pthread_mutex_t *store_lock,
@@ -123,31 +112,33 @@ struct kwriter *kwriter_new(struct kstore *st, pthread_mutex_t *store_lock,
   struct kwriter *w = calloc(1, sizeof(*w));
   if(!w)
     return NULL;
+  /* unbounded: kwriter_put() bounds progress jobs, durable ones wait */
+  if(!(w->jobs = mgcx_jobs_new(0))) {
+    free(w);
+    return NULL;
+  }
   w->st = st;
   w->store_lock = store_lock;
   w->hooks = hooks;
   pthread_mutex_init(&w->lock, NULL);
-  pthread_cond_init(&w->cond, NULL);
-  if(pthread_create(&w->thread, NULL, worker, w)) {
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
-    free(w);
-    return NULL;
-  }
+  pthread_cond_init(&w->done, NULL);
   return w;
 }
 
-static void enqueue(struct kwriter *w, struct kwjob *j)
+/* Hand j to the writer's thread.  0, or -1 (the thread could not start,
+ * out of memory: j is not queued, the caller frees it). */
+static int enqueue(struct kwriter *w, struct kwjob *j)
 {
+  j->w = w;
   pthread_mutex_lock(&w->lock);
-  if(w->tail)
-    w->tail->next = j;
-  else
-    w->head = j;
-  w->tail = j;
   w->backlog++;
-  pthread_cond_broadcast(&w->cond);
   pthread_mutex_unlock(&w->lock);
+  if(mgcx_jobs_submit(w->jobs, write_job, j) == 0)
+    return 0;
+  pthread_mutex_lock(&w->lock);
+  w->backlog--;
+  pthread_mutex_unlock(&w->lock);
+  return -1;
 }
 
 int kwriter_put(struct kwriter *w, const struct kstore_call *rows, size_t n,
@@ -164,7 +155,13 @@ int kwriter_put(struct kwriter *w, const struct kstore_call *rows, size_t n,
     return mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
   j->hooks = hooks;
   j->nhooks = nhooks;
-  enqueue(w, j);
+  if(enqueue(w, j)) {
+    j->hooks = NULL; /* the caller keeps its jobs */
+    j->nhooks = 0;
+    job_free(j);
+    return mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "store: the writer thread could not start");
+  }
   return MGCALL_OK;
 }
 
@@ -181,7 +178,14 @@ struct kwjob *kwriter_put_durable(struct kwriter *w,
   j->hooks = hooks;
   j->nhooks = nhooks;
   j->wait = 1;
-  enqueue(w, j);
+  if(enqueue(w, j)) {
+    j->hooks = NULL; /* the caller keeps its jobs */
+    j->nhooks = 0;
+    job_free(j);
+    mgc__err_set(err, MGCALL_E_INTERNAL,
+                 "store: the writer thread could not start");
+    return NULL;
+  }
   return j;
 }
 
@@ -189,7 +193,7 @@ int kwriter_wait(struct kwriter *w, struct kwjob *j, struct mgc_err *err)
 {
   pthread_mutex_lock(&w->lock);
   while(!j->done)
-    pthread_cond_wait(&w->cond, &w->lock);
+    pthread_cond_wait(&w->done, &w->lock);
   pthread_mutex_unlock(&w->lock);
   int rc = j->rc;
   if(rc && err)
@@ -210,12 +214,8 @@ void kwriter_free(struct kwriter *w)
 {
   if(!w)
     return;
-  pthread_mutex_lock(&w->lock);
-  w->stopping = 1;
-  pthread_cond_broadcast(&w->cond);
-  pthread_mutex_unlock(&w->lock);
-  pthread_join(w->thread, NULL);
+  mgcx_jobs_free(w->jobs); /* writes everything queued first */
   pthread_mutex_destroy(&w->lock);
-  pthread_cond_destroy(&w->cond);
+  pthread_cond_destroy(&w->done);
   free(w);
 }

@@ -20,8 +20,9 @@
 struct kwriter;
 struct kwjob;
 
-/* Start the writer on st; store_lock (borrowed) guards every use of st, the
- * writer takes it around each write.  hooks (borrowed, may be NULL) is
+/* Make the writer on st (its thread, an mgcx_jobs worker, starts with the
+ * first job); store_lock (borrowed) guards every use of st, the writer
+ * takes it around each write.  hooks (borrowed, may be NULL) is
  * kicked when hook jobs were written. */
 struct kwriter *kwriter_new(struct kstore *st, pthread_mutex_t *store_lock,
                             struct khooks *hooks);
@@ -30,13 +31,14 @@ struct kwriter *kwriter_new(struct kstore *st, pthread_mutex_t *store_lock,
  * written without waiting for the disk, with nhooks hook jobs (from
  * khooks_take(), owned by the writer once queued; jobs make the write
  * durable).  Returns MGCALL_OK, or MGCALL_E_INTERNAL when the backlog is
- * full or memory ran out (nothing queued: the caller keeps the rows dirty
- * and the jobs).  A failed write is logged. */
+ * full, memory ran out or the thread could not start (nothing queued: the
+ * caller keeps the rows dirty and the jobs).  A failed write is logged. */
 int kwriter_put(struct kwriter *w, const struct kstore_call *rows, size_t n,
                 struct kstore_hook *hooks, size_t nhooks, struct mgc_err *err);
 
 /* Queue n rows (deep-copied) as one durable transaction and return a
- * ticket for kwriter_wait(); NULL (err set) when memory ran out.  Cheap:
+ * ticket for kwriter_wait(); NULL (err set, the caller keeps the hook
+ * jobs) when memory ran out or the thread could not start.  Cheap:
  * call it under the keeper's lock so that queue order = change order. */
 struct kwjob *kwriter_put_durable(struct kwriter *w,
                                   const struct kstore_call *rows, size_t n,

@@ -16,7 +16,6 @@
 #include "batch.h"
 
 #include "auth/token_cache.h"
-#include "clock.h"
 #include "h2trace.h"
 #include "jwt.h"
 #include "mgcx.h"
@@ -135,7 +134,7 @@ static long h2_host_conns(unsigned max_parallel)
 
 static uint64_t now_ms(void)
 {
-  return mgc__now_ms();
+  return mgcx_now_ms();
 }
 
 static void wipe_free(char *s)

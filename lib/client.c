@@ -6,7 +6,6 @@
 #include "batch.h"
 
 #include "cloud.h"
-#include "header.h"
 #include "jwt.h"
 
 #include <ctype.h>
@@ -43,7 +42,7 @@ static void config_defaults(mgcall_config *cfg)
   cfg->api_version = "v1.0";
   cfg->connect_timeout_s = 10;
   cfg->timeout_s = 100;
-  cfg->retries = MGC_RETRY_DEFAULT;
+  cfg->retries = MGCALL_RETRIES_DEFAULT;
   cfg->token_cache = 1;
 }
 
@@ -155,8 +154,9 @@ int mgcall_client_new(const mgcall_config *cfg, mgcall_client **out,
                  "unknown api version '%s': use v1.0 or beta", api);
     goto fail;
   }
-  if(cfg->retries < 0 || cfg->retries > MGC_RETRY_MAX) {
-    mgc__err_set(&err, MGCALL_E_USAGE, "retries must be 0..%d", MGC_RETRY_MAX);
+  if(cfg->retries < 0 || cfg->retries > MGCALL_RETRIES_MAX) {
+    mgc__err_set(&err, MGCALL_E_USAGE, "retries must be 0..%d",
+                 MGCALL_RETRIES_MAX);
     goto fail;
   }
   if(cfg->retry_max_time_s < 0 || cfg->connect_timeout_s < 0 ||
@@ -175,7 +175,7 @@ int mgcall_client_new(const mgcall_config *cfg, mgcall_client **out,
   const char *user_crid = NULL;
   for(; cfg->headers && cfg->headers[nheaders]; nheaders++) {
     char why[256];
-    if(mgc__header_check(cfg->headers[nheaders], why, sizeof(why))) {
+    if(mgcall_header_check(cfg->headers[nheaders], why, sizeof(why))) {
       mgc__err_set(&err, MGCALL_E_USAGE, "bad header: %s", why);
       goto fail;
     }

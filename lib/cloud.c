@@ -3,6 +3,8 @@
  * values of the PowerShell SDK's GraphEnvironmentConstants). */
 #include "cloud.h"
 
+#include "mgcall/mgcall.h"
+
 #include <stddef.h>
 #include <strings.h>
 
@@ -31,6 +33,12 @@ const struct mgc_cloud *mgc__cloud_find(const char *name)
 const struct mgc_cloud *mgc__cloud_at(unsigned i)
 {
   return i < NCLOUDS ? &clouds[i] : NULL;
+}
+
+const char *mgcall_cloud_name(const char *environment)
+{
+  const struct mgc_cloud *cloud = mgc__cloud_find(environment);
+  return cloud ? cloud->name : NULL;
 }
 
 int mgc__cloud_is_graph(const char *url)

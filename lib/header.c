@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* header.c - checking an extra request header line. */
-#include "header.h"
+/* header.c - checking an extra request header line (mgcall_header_check(),
+ * for the library's mgcall_config.headers and the tool's --header). */
+#include "mgcall/mgcall.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -12,14 +13,14 @@ static int is_tchar(unsigned char c)
   return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c);
 }
 
-int mgc__header_check(const char *line, char *errbuf, size_t errlen)
+int mgcall_header_check(const char *line, char *errbuf, size_t errlen)
 {
   const char *why = NULL;
   size_t len = line ? strlen(line) : 0;
   const char *colon = line ? strchr(line, ':') : NULL;
   if(!line || !len)
     why = "empty header";
-  else if(len > MGC_HEADER_MAX)
+  else if(len > MGCALL_HEADER_MAX)
     why = "header too long";
   else if(strpbrk(line, "\r\n"))
     why = "header contains CR or LF";
@@ -40,7 +41,7 @@ int mgc__header_check(const char *line, char *errbuf, size_t errlen)
       if(n == strlen(forbidden[i]) && !strncasecmp(line, forbidden[i], n)) {
         if(errbuf && errlen)
           snprintf(errbuf, errlen, "header '%s' may not be set", forbidden[i]);
-        return -1;
+        return MGCALL_E_USAGE;
       }
     for(const char *p = colon + 1; *p; p++)
       if((unsigned char)*p < 0x20 && *p != '\t') {
@@ -51,7 +52,7 @@ int mgc__header_check(const char *line, char *errbuf, size_t errlen)
   if(why) {
     if(errbuf && errlen)
       snprintf(errbuf, errlen, "%s", why);
-    return -1;
+    return MGCALL_E_USAGE;
   }
-  return 0;
+  return MGCALL_OK;
 }

@@ -186,31 +186,40 @@ static CURLcode set_store(CURL *h, void *sslctx, void *path)
   return CURLE_OK;
 }
 
-int mgc__http_setup(CURL *h, const struct mgc_http_opts *o, struct mgc_err *err)
-{
-  CURLcode rc = CURLE_OK;
 #define SET(opt, val)                                                          \
   do {                                                                         \
     if(rc == CURLE_OK)                                                         \
       rc = curl_easy_setopt(h, opt, val);                                      \
   } while(0)
+
+CURLcode mgc__http_trust(CURL *h, const char *cacert)
+{
+  CURLcode rc = CURLE_OK;
+  SET(CURLOPT_SSL_VERIFYPEER, 1L);
+  SET(CURLOPT_SSL_VERIFYHOST, 2L);
+  /* The shared store of set_store(), not libcurl's per-connection loading
+   * of its compiled-in bundle (which would also ignore SSL_CERT_DIR). */
+  SET(CURLOPT_CAINFO, NULL); /* with CAPATH set: no bundle parsed */
+  SET(CURLOPT_CAPATH, cert_dir());
+  SET(CURLOPT_SSL_CTX_FUNCTION, set_store);
+  SET(CURLOPT_SSL_CTX_DATA, (void *)cacert);
+  return rc;
+}
+
+int mgc__http_setup(CURL *h, const struct mgc_http_opts *o, struct mgc_err *err)
+{
+  CURLcode rc = CURLE_OK;
   SET(CURLOPT_USERAGENT, mgc__http_user_agent());
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_FOLLOWLOCATION, 0L);
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
-  SET(CURLOPT_SSL_VERIFYPEER, 1L);
-  SET(CURLOPT_SSL_VERIFYHOST, 2L);
+  if(rc == CURLE_OK)
+    rc = mgc__http_trust(h, o ? o->cacert : NULL);
   SET(CURLOPT_CONNECTTIMEOUT,
       o && o->connect_timeout_s ? o->connect_timeout_s : 10L);
   SET(CURLOPT_TIMEOUT, o && o->timeout_s ? o->timeout_s : 100L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_ACCEPT_ENCODING, "");
-  /* Trust: the shared store of set_store(), not libcurl's per-connection
-   * loading of the bundle. */
-  SET(CURLOPT_CAINFO, NULL); /* with CAPATH set: no bundle parsed */
-  SET(CURLOPT_CAPATH, cert_dir());
-  SET(CURLOPT_SSL_CTX_FUNCTION, set_store);
-  SET(CURLOPT_SSL_CTX_DATA, (void *)(o ? o->cacert : NULL));
   if(o && o->proxy)
     SET(CURLOPT_PROXY, o->proxy);
   if(o && o->debug_cb) {
@@ -218,12 +227,12 @@ int mgc__http_setup(CURL *h, const struct mgc_http_opts *o, struct mgc_err *err)
     SET(CURLOPT_DEBUGDATA, (void *)o);
     SET(CURLOPT_VERBOSE, 1L);
   }
-#undef SET
   if(rc != CURLE_OK)
     return mgc__err_set(err, MGCALL_E_INTERNAL, "libcurl set-up failed: %s",
                         curl_easy_strerror(rc));
   return MGCALL_OK;
 }
+#undef SET
 
 int mgc__http_curl_code(CURLcode rc)
 {

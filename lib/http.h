@@ -2,7 +2,8 @@
 /* http.h - what every libcurl handle of the library shares: TLS always
  * verified, extra CA file, proxy, timeouts, User-Agent, no redirects,
  * http/https only, a redacting --debug trace, and size-capped response
- * buffers.  Used by lib/client.c, lib/batch.c and lib/auth/. */
+ * buffers.  Used by lib/client.c, lib/batch.c and lib/auth/ (and
+ * mgc__http_trust() by the keeper's own transfers). */
 #ifndef MGCALL_HTTP_H
 #define MGCALL_HTTP_H
 
@@ -30,6 +31,15 @@ struct mgc_http_opts {
  * MGCALL_OK or MGCALL_E_INTERNAL (err set). */
 int mgc__http_setup(CURL *h, const struct mgc_http_opts *o,
                     struct mgc_err *err);
+
+/* The one trust configuration of every HTTPS request of the library and the
+ * keeper (Graph, tokens, notification keys, --on-ended-url): peer and host
+ * always verified against the process's shared store, the system trust
+ * (SSL_CERT_DIR, else SSL_CERT_FILE, else OpenSSL's defaults) plus cacert
+ * (the --cacert file, or NULL).  cacert is not copied: it must outlive h's
+ * transfers.  mgc__http_setup() calls it; code that sets up its own handle
+ * (keeper/jwks.c, keeper/hooks.c) calls it instead of CURLOPT_CAINFO. */
+CURLcode mgc__http_trust(CURL *h, const char *cacert);
 
 /* The --debug trace: CURLOPT_DEBUGFUNCTION with CURLOPT_DEBUGDATA a
  * struct mgc_http_opts * whose debug_cb is set (mgc__http_setup() sets both

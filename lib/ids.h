@@ -15,18 +15,10 @@
 /* A call id: 1..MGC_ID_MAX bytes of valid UTF-8 without control
  * characters (C0, DEL, C1), bidirectional-text controls (U+061C,
  * U+200E/F, U+202A..U+202E, U+2066..U+2069) or line/paragraph separators
- * (U+2028/9).  Anything else is allowed ("/" included: ids are opaque and
- * percent-encoded into URLs).  Returns 1 when s (NUL-terminated, may be
- * NULL) is one. */
+ * (U+2028/9): mgcx_char_unsafe().  Anything else is allowed ("/" included: ids
+ * are opaque and percent-encoded into URLs).  Returns 1 when s (NUL-terminated,
+ * may be NULL) is one. */
 int mgc__call_id_ok(const char *s);
-
-/* The code point of the well-formed UTF-8 sequence s of len bytes (see
- * mgc__utf8_seq() in utf8.h). */
-uint32_t mgc__char_code(const unsigned char *s, size_t len);
-
-/* 1 when that character must not be shown raw or stand in an id: C0, DEL,
- * C1, the bidirectional-text controls and U+2028/9. */
-int mgc__char_unsafe(const unsigned char *s, size_t len);
 
 /* A tenant id goes into a URL path: 1..MGC_ID_MAX characters of
  * A-Z a-z 0-9 - . _ (GUIDs and domain names), not "." or "..".  Returns 1

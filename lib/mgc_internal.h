@@ -5,15 +5,10 @@
 #define MGCALL_MGC_INTERNAL_H
 
 #include "mgcall/mgcall.h"
+#include "mgcx.h"
 
 #ifndef MGCALL_VERSION_STRING
 #define MGCALL_VERSION_STRING "0.0.0"
-#endif
-
-#if defined(__GNUC__)
-#define MGC_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define MGC_PRINTF(a, b)
 #endif
 
 /* A sticky error: a code and a detail message (hiredis errstr). */
@@ -26,7 +21,7 @@ struct mgc_err {
  * mgcall_strerror(code).  Returns code, so callers can write
  * `return mgc__err_set(err, MGCALL_E_USAGE, "...")`. */
 int mgc__err_set(struct mgc_err *err, int code, const char *fmt, ...)
-    MGC_PRINTF(3, 4);
+    MGCX_PRINTF(3, 4);
 
 /* Reset err to MGCALL_OK with an empty message.  NULL is a no-op. */
 void mgc__err_clear(struct mgc_err *err);

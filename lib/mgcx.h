@@ -2,16 +2,25 @@
 /* mgcx.h - the small helpers the library, the tool, the keeper and the
  * emulator share, each written once (as curl has curlx_): a binary
  * min-heap, a capped growable buffer, a bounded integer parser, RFC 3339
- * timestamps, percent-decoding, a one-thread job queue and capped reads of
+ * timestamps, the monotonic clock, human durations, UTF-8 checks and
+ * escaping, percent-decoding, a one-thread job queue and capped reads of
  * secret files.  Prefix mgcx_; not installed; no I/O except
- * mgcx_file_read(); unit-tested in
- * tests/unit/test_mgcx.c (and the timestamp parser fuzzed,
- * fuzz/fuzz_rfc3339.c). */
+ * mgcx_file_read(); depends on nothing else of the repository (the tool in
+ * src/ includes this and the public mgcall.h, never another lib/ header:
+ * scripts/check-src-includes).  Unit-tested in tests/unit/test_mgcx.c,
+ * test_duration.c, test_utf8.c and test_ids.c (escaping); the timestamp and
+ * duration parsers fuzzed (fuzz/fuzz_rfc3339.c, fuzz/fuzz_duration.c). */
 #ifndef MGCALL_MGCX_H
 #define MGCALL_MGCX_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#if defined(__GNUC__)
+#define MGCX_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MGCX_PRINTF(a, b)
+#endif
 
 /* ---- binary min-heap (mgcx_heap.c) ------------------------------------
  * Elements of elem_size bytes stored by value (a pointer, or a small struct
@@ -91,6 +100,66 @@ int mgcx_rfc3339_parse(const char *s, int64_t *ms);
  * A negative ms formats the epoch.  Returns buf. */
 char *mgcx_rfc3339_format(int64_t ms, int millis, char *buf, size_t len);
 
+/* ---- monotonic clock (mgcx_clock.c) ----------------------------------*/
+
+/* Milliseconds of CLOCK_MONOTONIC (for intervals, never for display). */
+uint64_t mgcx_now_ms(void);
+
+/* ---- human durations (mgcx_duration.c) --------------------------------
+ * "250ms", "3s", "15m", "1h", "1h30m", "2d" <-> milliseconds. */
+
+/* Largest duration accepted: 366 days. */
+#define MGCX_DURATION_MAX_MS (366ULL * 24 * 3600 * 1000)
+
+/* Parse s: one or more <digits><unit> groups, unit one of ms, s, m, h, d
+ * ("0" alone is also accepted).  Returns 0 and sets *ms, or -1 for empty,
+ * unknown unit, missing unit, overflow or a value above
+ * MGCX_DURATION_MAX_MS. */
+int mgcx_duration_parse(const char *s, uint64_t *ms);
+
+/* Format ms into buf in the shortest exact form ("1h30m", "250ms", "0s").
+ * Returns buf. */
+char *mgcx_duration_format(uint64_t ms, char *buf, size_t buflen);
+
+/* ---- UTF-8 (mgcx_utf8.c) ----------------------------------------------
+ * Make arbitrary bytes safe for a JSON writer (jansson refuses invalid
+ * UTF-8), cut text on character boundaries, tell the characters that must
+ * not be shown raw. */
+
+/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) at s (n bytes available), or 0 when
+ * the bytes there are not one. */
+size_t mgcx_utf8_seq(const unsigned char *s, size_t n);
+
+/* Copy srclen bytes of src (any bytes) into dst as valid UTF-8: well-formed
+ * characters are kept; every other byte, a NUL included, becomes the four
+ * characters \xHH.  The copy is cut before a character or an escape that
+ * would not fit, never inside one.  dst is always NUL-terminated (dstlen
+ * must be at least 1).  Returns the length written. */
+size_t mgcx_utf8_clean(char *dst, size_t dstlen, const char *src,
+                       size_t srclen);
+
+/* The code point of the well-formed UTF-8 sequence s of len bytes (see
+ * mgcx_utf8_seq()). */
+uint32_t mgcx_char_code(const unsigned char *s, size_t len);
+
+/* 1 when that character must not be shown raw or stand in an id: C0, DEL,
+ * C1, the bidirectional-text controls (U+061C, U+200E/F, U+202A..E,
+ * U+2066..9) and U+2028/9. */
+int mgcx_char_unsafe(const unsigned char *s, size_t len);
+
+/* ---- terminal-safe text (mgcx_escape.c) --------------------------------
+ * Text from outside (ids, tenants, Graph's error messages) made safe to
+ * print on a terminal or in a one-line log. */
+
+/* Write s (NULL prints as "") into out (outlen >= 1, always
+ * NUL-terminated): printable UTF-8 as is; \n \r \t \\ as such escapes
+ * (with a backslash itself doubled); other C0 bytes, DEL and invalid bytes
+ * as \xNN; C1, bidi controls and U+2028/9 as \u{NNNN}.  When it does not
+ * fit, it is cut before the character or escape that would not fit.
+ * Returns out. */
+char *mgcx_escape_text(const char *s, char *out, size_t outlen);
+
 /* ---- percent-decoding (mgcx_pct.c) ------------------------------------*/
 
 /* The value of hex digit c (either case), or -1. */
@@ -106,7 +175,8 @@ char *mgcx_pct_decode(const char *s, size_t len, int plus);
 /* ---- one-thread job queue (mgcx_jobs.c) --------------------------------
  * Work handed off a thread that must not wait (an event loop, an HTTP
  * server's thread) to one worker thread of its own: jobs run one at a
- * time, in the order given.  The thread starts with the first job. */
+ * time, in the order given.  The thread starts with the first job, with
+ * every signal blocked (signals are the program's threads' to take). */
 struct mgcx_jobs;
 
 /* A queue of at most max jobs waiting (0 = no bound).  NULL when out of

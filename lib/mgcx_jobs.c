@@ -3,6 +3,7 @@
 #include "mgcx.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 struct job {
@@ -69,7 +70,14 @@ int mgcx_jobs_submit(struct mgcx_jobs *q, void (*fn)(void *arg), void *arg)
     return -1;
   }
   if(!q->started) {
-    if(pthread_create(&q->thread, NULL, worker, q) != 0) {
+    /* the worker inherits a mask with every signal blocked: signals go to
+     * the program's own threads (the keeper's SIGHUP, SIGTERM) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int failed = pthread_create(&q->thread, NULL, worker, q) != 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if(failed) {
       pthread_mutex_unlock(&q->lock);
       free(j);
       return -1;

@@ -3,7 +3,8 @@
  * SDKs' RetryHandler: retry on 429, 503, 504 and connection failures only;
  * wait Retry-After (delta-seconds or HTTP-date) when given, else exponential
  * backoff 3 s, 6 s, 12 s ... plus jitter, capped at 180 s; at most N retries
- * (0..10, default 3) and, optionally, a bound on the total time.
+ * (0..MGCALL_RETRIES_MAX, default MGCALL_RETRIES_DEFAULT: mgcall.h) and,
+ * optionally, a bound on the total time.
  * Pure functions: the clock and the random numbers are parameters. */
 #ifndef MGCALL_RETRY_H
 #define MGCALL_RETRY_H
@@ -11,8 +12,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#define MGC_RETRY_DEFAULT 3
-#define MGC_RETRY_MAX 10
 #define MGC_RETRY_BASE_MS 3000ULL
 #define MGC_RETRY_CAP_MS 180000ULL
 /* A Retry-After longer than this ends the retries (the call would have
@@ -20,7 +19,7 @@
 #define MGC_RETRY_AFTER_MAX_MS (45ULL * 60 * 1000)
 
 struct mgc_retry_policy {
-  int retries;          /* 0..MGC_RETRY_MAX */
+  int retries;          /* 0..MGCALL_RETRIES_MAX */
   uint64_t max_time_ms; /* bound from the first send; 0 = none */
 };
 

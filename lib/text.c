@@ -3,7 +3,7 @@
  * boundaries. */
 #include "text.h"
 
-#include "utf8.h"
+#include "mgcx.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,7 @@ size_t mgc__text_cut(const char *s, size_t len, size_t max)
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
   while(i < len) {
-    size_t k = mgc__utf8_seq(u + i, len - i);
+    size_t k = mgcx_utf8_seq(u + i, len - i);
     if(!k)
       k = 1;
     if(i + k > max)
@@ -66,7 +66,7 @@ static size_t escaped_len(const unsigned char *u, size_t len)
 {
   size_t n = 0;
   for(size_t i = 0; i < len;) {
-    size_t k = mgc__utf8_seq(u + i, len - i);
+    size_t k = mgcx_utf8_seq(u + i, len - i);
     char esc[6];
     n += escape_one(u + i, k, esc);
     i += k ? k : 1;
@@ -86,7 +86,7 @@ size_t mgc__text_escape(char *dst, size_t cap, const char *s, size_t len)
     room = room > 3 ? room - 3 : 0;
   size_t o = 0;
   for(size_t i = 0; i < len;) {
-    size_t k = mgc__utf8_seq(u + i, len - i);
+    size_t k = mgcx_utf8_seq(u + i, len - i);
     char esc[6];
     size_t m = escape_one(u + i, k, esc);
     if(o + m > room)

@@ -3,8 +3,6 @@
 #include "auth_opts.h"
 
 #include "cli.h"
-#include "cloud.h"
-#include "duration.h"
 #include "mgcx.h"
 
 #include <errno.h>
@@ -177,14 +175,14 @@ static int seconds_of(const char *s, long *out)
   if(*s >= '0' && *s <= '9' && strspn(s, "0123456789") == strlen(s))
     return mgcx_parse_long(s, 1, 86400, out);
   uint64_t ms;
-  if(mgc__duration_parse(s, &ms) || ms == 0 || ms > 86400ULL * 1000)
+  if(mgcx_duration_parse(s, &ms) || ms == 0 || ms > 86400ULL * 1000)
     return -1;
   *out = (long)((ms + 999) / 1000);
   return 0;
 }
 
 static int usage(const struct mgc_auth_opts *ao, const char *fmt, ...)
-    MGC_PRINTF(2, 3);
+    MGCX_PRINTF(2, 3);
 static int usage(const struct mgc_auth_opts *ao, const char *fmt, ...)
 {
   char msg[768];
@@ -240,7 +238,7 @@ int mgc_auth_opts_handle(struct mgc_auth_opts *ao, int opt, const char *arg)
     return 1;
   }
   case MGC_OPT_ENVIRONMENT:
-    if(!mgc__cloud_find(arg))
+    if(!mgcall_cloud_name(arg))
       return usage(ao,
                    "--%s: unknown environment '%s' (Global, USGov, "
                    "USGovDoD or China)",
@@ -319,7 +317,7 @@ static char *norm_url(const char *s)
 }
 
 static int fail(char *errbuf, size_t n, int code, const char *fmt, ...)
-    MGC_PRINTF(4, 5);
+    MGCX_PRINTF(4, 5);
 static int fail(char *errbuf, size_t n, int code, const char *fmt, ...)
 {
   va_list ap;
@@ -380,7 +378,7 @@ static int endpoints(struct mgc_auth_opts *ao, mgcall_config *cfg, char *errbuf,
     return fail(errbuf, n, MGCALL_E_USAGE, "--cacert %s: %s", ao->cacert,
                 strerror(errno));
   if(ao->environment)
-    cfg->environment = mgc__cloud_find(ao->environment)->name;
+    cfg->environment = mgcall_cloud_name(ao->environment);
   if(ao->r_graph_url)
     cfg->graph_url = ao->r_graph_url;
   if(ao->r_authority_url)

@@ -40,7 +40,7 @@
 #ifndef MGCALL_AUTH_OPTS_H
 #define MGCALL_AUTH_OPTS_H
 
-#include "mgc_internal.h"
+#include "mgcall/mgcall.h"
 
 #include <getopt.h>
 #include <stddef.h>

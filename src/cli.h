@@ -3,7 +3,8 @@
 #ifndef MGCALL_CLI_H
 #define MGCALL_CLI_H
 
-#include "mgc_internal.h"
+#include "mgcall/mgcall.h"
+#include "mgcx.h"
 
 #include <stdio.h>
 
@@ -18,10 +19,11 @@ int cmd_emulator(int argc, char **argv);
 
 /* Print "mgcall: <message>\n" to stderr (git style: lower case, no trailing
  * period).  Returns nothing; callers return their exit code themselves. */
-void mgc_cli_error(const char *fmt, ...) MGC_PRINTF(1, 2);
+void mgc_cli_error(const char *fmt, ...) MGCX_PRINTF(1, 2);
 
 /* Print "mgcall: <message>\n" plus "try 'mgcall <cmd> --help'" and return
  * MGCALL_E_USAGE. */
-int mgc_cli_usage_error(const char *cmd, const char *fmt, ...) MGC_PRINTF(2, 3);
+int mgc_cli_usage_error(const char *cmd, const char *fmt, ...)
+    MGCX_PRINTF(2, 3);
 
 #endif

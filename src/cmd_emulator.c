@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_emulator.c - 'mgcall emulator': command-line front end of emulator/. */
 #include "cli.h"
-#include "duration.h"
 #include "mgcx.h"
 #include "emulator.h"
 
@@ -25,6 +24,7 @@ static void usage(FILE *out)
       "                       [--record FILE] [--state FILE]\n"
       "                       [--notification-key PEM] "
       "[--unsigned-callbacks]\n"
+      "                       [--token-key PEM]\n"
       "                       [--max-concurrent-streams N]\n"
       "                       [--max-requests-per-connection N] "
       "[--no-http2]\n"
@@ -83,6 +83,9 @@ static void usage(FILE *out)
       "                            a new key each run); its keys are at\n"
       "                            /v1/.well-known/OpenIdConfiguration and\n"
       "                            /v1/keys\n"
+      "  --token-key PEM           sign access tokens with this RSA key\n"
+      "                            (default: a new key each run, or the\n"
+      "                            one kept by --state)\n"
       "  --unsigned-callbacks      send callbacks without Authorization\n"
       "  --notification-reorder    send a call's established notification\n"
       "                            before its establishing one (a fault)\n"
@@ -124,6 +127,7 @@ enum {
   OPT_STATE,
   OPT_CALLBACK_CACERT,
   OPT_NOTIFICATION_KEY,
+  OPT_TOKEN_KEY,
   OPT_UNSIGNED_CALLBACKS,
   OPT_NOTIFICATION_REORDER,
   OPT_THREADS,
@@ -158,6 +162,7 @@ static const struct option long_opts[] = {
     {"state", required_argument, NULL, OPT_STATE},
     {"callback-cacert", required_argument, NULL, OPT_CALLBACK_CACERT},
     {"notification-key", required_argument, NULL, OPT_NOTIFICATION_KEY},
+    {"token-key", required_argument, NULL, OPT_TOKEN_KEY},
     {"unsigned-callbacks", no_argument, NULL, OPT_UNSIGNED_CALLBACKS},
     {"notification-reorder", no_argument, NULL, OPT_NOTIFICATION_REORDER},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -173,7 +178,7 @@ static int duration_ms(const char *opt, const char *arg, int64_t min_ms,
                        int64_t *out)
 {
   uint64_t ms;
-  if(mgc__duration_parse(arg, &ms) || (int64_t)ms < min_ms)
+  if(mgcx_duration_parse(arg, &ms) || (int64_t)ms < min_ms)
     return mgc_cli_usage_error("emulator",
                                "%s: '%s' is not a valid duration (like 250ms, "
                                "2s, 15m, 1h)",
@@ -311,6 +316,9 @@ int cmd_emulator(int argc, char **argv)
       break;
     case OPT_NOTIFICATION_KEY:
       o.notification_key = optarg;
+      break;
+    case OPT_TOKEN_KEY:
+      o.token_key = optarg;
       break;
     case OPT_UNSIGNED_CALLBACKS:
       o.unsigned_callbacks = 1;

@@ -6,12 +6,8 @@
  * batch (lib/batch.c) and reported in input order. */
 #include "auth_opts.h"
 #include "cli.h"
-#include "clock.h"
-#include "duration.h"
-#include "header.h"
 #include "input.h"
 #include "mgcx.h"
-#include "retry.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,7 +192,7 @@ static void draw_bar(struct run *r, int final)
 {
   if(!r->progress)
     return;
-  uint64_t now = mgc__now_ms();
+  uint64_t now = mgcx_now_ms();
   if(!final && now - r->last_bar_ms < 100)
     return;
   r->last_bar_ms = now;
@@ -441,8 +437,8 @@ static int read_stdin(struct run *r)
   while((len = getline(&line, &cap, stdin)) != -1) {
     lineno++;
     char *id = NULL, *tenant = NULL, why[512];
-    enum mgc_input_kind k = mgc__input_parse_line(line, (size_t)len, &id,
-                                                  &tenant, why, sizeof(why));
+    enum mgc_input_kind k =
+        mgc_input_parse_line(line, (size_t)len, &id, &tenant, why, sizeof(why));
     if(k == MGC_INPUT_SKIP)
       continue;
     char *bad = NULL;
@@ -581,8 +577,8 @@ static int parse_options(struct opts *o, struct run *r, int argc, char **argv)
     case OPT_INPUT_OBJECT: {
       o->from_args = 1;
       char *id = NULL, *tenant = NULL, why[512];
-      if(mgc__input_parse_object(optarg, strlen(optarg), &id, &tenant, why,
-                                 sizeof(why)) != MGC_INPUT_ID) {
+      if(mgc_input_parse_object(optarg, strlen(optarg), &id, &tenant, why,
+                                sizeof(why)) != MGC_INPUT_ID) {
         return mgc_cli_usage_error(CMD, "--input-object: %s", why);
       }
       if(add_item(r, id, tenant, NULL)) {
@@ -594,7 +590,7 @@ static int parse_options(struct opts *o, struct run *r, int argc, char **argv)
     }
     case 'H': {
       char why[256];
-      if(mgc__header_check(optarg, why, sizeof(why))) {
+      if(mgcall_header_check(optarg, why, sizeof(why))) {
         return mgc_cli_usage_error(CMD, "bad header: %s", why);
       }
       o->headers[o->nheaders++] = optarg;
@@ -656,15 +652,16 @@ static int parse_options(struct opts *o, struct run *r, int argc, char **argv)
       }
       break;
     case OPT_RETRIES:
-      if(mgcx_parse_long(optarg, 0, MGC_RETRY_MAX, &o->retries)) {
-        return mgc_cli_usage_error(CMD, "--retries: want 0..%d", MGC_RETRY_MAX);
+      if(mgcx_parse_long(optarg, 0, MGCALL_RETRIES_MAX, &o->retries)) {
+        return mgc_cli_usage_error(CMD, "--retries: want 0..%d",
+                                   MGCALL_RETRIES_MAX);
       }
       break;
     case OPT_RETRY_MAX_TIME: {
       long s;
       if(!mgcx_parse_long(optarg, 0, 366L * 86400, &s))
         o->retry_max_ms = (uint64_t)s * 1000;
-      else if(mgc__duration_parse(optarg, &o->retry_max_ms)) {
+      else if(mgcx_duration_parse(optarg, &o->retry_max_ms)) {
         return mgc_cli_usage_error(CMD, "--retry-max-time: want seconds or a "
                                         "duration such as 90s or 2m");
       }
@@ -879,7 +876,7 @@ int cmd_keep_alive(int argc, char **argv)
   o.progress = "auto";
   o.api_version = "v1.0";
   o.parallel = 16;
-  o.retries = MGC_RETRY_DEFAULT;
+  o.retries = MGCALL_RETRIES_DEFAULT;
   struct run r;
   memset(&r, 0, sizeof(r));
   o.headers = calloc((size_t)argc + 1, sizeof(char *));

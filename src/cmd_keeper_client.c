@@ -4,7 +4,6 @@
 #include "cmd_keeper.h"
 
 #include "cli.h"
-#include "escape.h"
 #include "mgcx.h"
 
 #include <curl/curl.h>
@@ -286,10 +285,10 @@ static void print_table(json_t *calls)
     const char *error = str(o, "lastError", NULL);
     /* every string from the keeper is escaped: nothing reaches the
      * terminal as a control sequence */
-    mgc__escape_text(str(o, "callId", "?"), id, sizeof(id));
-    mgc__escape_text(str(o, "tenantId", "-"), tenant, sizeof(tenant));
-    mgc__escape_text(str(o, "state", "?"), state, sizeof(state));
-    mgc__escape_text(reason ? reason : error ? error : "", why, sizeof(why));
+    mgcx_escape_text(str(o, "callId", "?"), id, sizeof(id));
+    mgcx_escape_text(str(o, "tenantId", "-"), tenant, sizeof(tenant));
+    mgcx_escape_text(str(o, "state", "?"), state, sizeof(state));
+    mgcx_escape_text(reason ? reason : error ? error : "", why, sizeof(why));
     printf("%-38s %-12s %-8s %-11s %-11s %-11s %-4lld %s\n", id, tenant, state,
            rel(json_object_get(o, "lastSuccess"), now, a, sizeof(a)),
            rel(json_object_get(o, "nextDue"), now, b, sizeof(b)),
@@ -338,7 +337,7 @@ static void print_one(json_t *o)
     char text[4 * 1024 + 1];
     if(json_is_string(v))
       printf("%-20s %s\n", keys[i],
-             mgc__escape_text(json_string_value(v), text, sizeof(text)));
+             mgcx_escape_text(json_string_value(v), text, sizeof(text)));
     else if(json_is_integer(v))
       printf("%-20s %lld\n", keys[i], (long long)json_integer_value(v));
     else

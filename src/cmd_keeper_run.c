@@ -5,7 +5,6 @@
 
 #include "auth_opts.h"
 #include "cli.h"
-#include "duration.h"
 #include "mgcx.h"
 #include "keeper/keeper.h"
 #include "keeper/lease.h"
@@ -168,7 +167,7 @@ static void free_client(void *ud, mgcall_client *client, void *handle)
 static int parse_dur(const char *opt, const char *v, int64_t *ms)
 {
   uint64_t u;
-  if(mgc__duration_parse(v, &u) || u == 0)
+  if(mgcx_duration_parse(v, &u) || u == 0)
     return mgc_cli_usage_error("keeper run",
                                "%s '%s': want a duration such as 250ms, 3s, "
                                "15m, 1h",

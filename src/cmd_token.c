@@ -4,10 +4,10 @@
  * roles, audience, expiry), or the token itself with --raw. */
 #include "auth_opts.h"
 #include "cli.h"
-#include "jwt.h"
 #include "mgcx.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,10 +115,13 @@ static void print_facts(const char *token, time_t expires_at,
                         const mgcall_credential *cred, const char *environment,
                         int as_json)
 {
+  char *claims_json = NULL;
   json_t *claims = NULL;
-  struct mgc_err err;
-  int is_jwt = mgc__jwt_decode(token, NULL, &claims, &err) == 0;
-  if(!is_jwt)
+  int is_jwt = mgcall_token_claims(token, &claims_json) == MGCALL_OK;
+  if(is_jwt)
+    claims = json_loads(claims_json, 0, NULL);
+  free(claims_json);
+  if(!claims)
     claims = json_object();
   const char *tenant = claim_str(claims, "tid", NULL);
   const char *client = claim_str(claims, "appid", "azp");

@@ -207,9 +207,9 @@ typedef struct mgcall_config {
   const char *proxy;         /* proxy URL; NULL = https_proxy/no_proxy env */
   long connect_timeout_s;    /* default 10 */
   long timeout_s;            /* per request, default 100 */
-  int retries;               /* 0..10, default 3 */
-  long retry_max_time_s;     /* bound on all retries of one call; 0 = none */
-  int token_cache; /* 1 (default): $XDG_CACHE_HOME/mgcall/tokens.json */
+  int retries; /* 0..MGCALL_RETRIES_MAX, default MGCALL_RETRIES_DEFAULT */
+  long retry_max_time_s; /* bound on all retries of one call; 0 = none */
+  int token_cache;       /* 1 (default): $XDG_CACHE_HOME/mgcall/tokens.json */
   const char *token_cache_path;        /* override of the cache file, or NULL */
   const char *const *headers;          /* NULL-terminated "Name: value" list */
   const mgcall_credential *credential; /* borrowed; must outlive the client */
@@ -218,10 +218,34 @@ typedef struct mgcall_config {
   void *log_userdata;
 } mgcall_config;
 
+/* The bounds of mgcall_config.retries. */
+#define MGCALL_RETRIES_DEFAULT 3
+#define MGCALL_RETRIES_MAX 10
+
 /* Fill cfg (size bytes, the caller's sizeof(mgcall_config)) with the
  * defaults and set cfg->struct_size = size.  Use the macro. */
 MGCALL_EXTERN void mgcall_config_init_sized(mgcall_config *cfg, size_t size);
 #define mgcall_config_init(cfg) mgcall_config_init_sized((cfg), sizeof(*(cfg)))
+
+/* The canonical name of the national cloud environment names ("usgov"
+ * gives "USGov": names are matched case-insensitively; NULL gives
+ * "Global"), static storage; NULL when it names none.  For a program that
+ * checks an --environment option before it makes a client.  Thread-safe.
+ * Since 0.2.0. */
+MGCALL_EXTERN const char *mgcall_cloud_name(const char *environment);
+
+/* The longest extra request header line accepted (bytes). */
+#define MGCALL_HEADER_MAX 8192
+
+/* Check one extra request header "Name: value" as mgcall_client_new()
+ * checks mgcall_config.headers: a token name (RFC 9110), no CR, LF or NUL,
+ * no other control character but tab in the value, at most
+ * MGCALL_HEADER_MAX bytes, and not Authorization, Host or Content-Length
+ * (the library sets those).  Returns MGCALL_OK, or MGCALL_E_USAGE with the
+ * reason in errbuf (errlen bytes; may be NULL).  No I/O.  Thread-safe.
+ * Since 0.2.0. */
+MGCALL_EXTERN int mgcall_header_check(const char *line, char *errbuf,
+                                      size_t errlen);
 
 typedef struct mgcall_client mgcall_client;
 typedef struct mgcall_batch mgcall_batch;
@@ -315,6 +339,17 @@ MGCALL_EXTERN int mgcall_client_prefetch_token(mgcall_client *client,
 /* The longest bearer token the library handles, in bytes (without the
  * terminating NUL). */
 #define MGCALL_TOKEN_MAX_LEN (64 * 1024)
+
+/* The claims of a bearer token that is a JWT (the payload of a compact
+ * JWS: tid, appid, aud, roles, exp ...), as the compact text of a JSON
+ * object in *claims_json (malloc'd; the caller frees it with free()).  The
+ * signature is NOT checked: the claims are for display, never for a
+ * decision.  Returns MGCALL_OK; MGCALL_E_USAGE when token or claims_json is
+ * NULL or the token is not a JWT (an opaque token: not three base64url
+ * parts whose first two are JSON objects, or longer than
+ * MGCALL_TOKEN_MAX_LEN); MGCALL_E_INTERNAL when out of memory.  *claims_json
+ * is NULL on failure.  No I/O.  Thread-safe.  Since 0.2.0. */
+MGCALL_EXTERN int mgcall_token_claims(const char *token, char **claims_json);
 
 /* Get a bearer token for tenant_id (NULL = the credential's tenant),
  * blocking, the way mgcall_keep_alive() gets one: from memory or the token

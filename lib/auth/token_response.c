@@ -2,7 +2,7 @@
 /* token_response.c - token endpoint / IMDS answers, with jansson. */
 #include "token_response.h"
 
-#include "escape.h"
+#include "mgcx.h"
 
 #include "aad_error.h"
 #include "credential.h"
@@ -160,7 +160,7 @@ int mgc__token_response_parse(const char *body, size_t len, long status,
     char shown[64]; /* the server's text, escaped: it reaches the logs */
     rc = mgc__err_set(err, MGCALL_E_AUTH,
                       "%s answered a token of type '%s', not Bearer", what,
-                      mgc__escape_text(type, shown, sizeof(shown)));
+                      mgcx_escape_text(type, shown, sizeof(shown)));
   }
   else if(expires_in > 0 && expires_in <= MAX_LIFETIME) {
     out->expires_at = now + (time_t)expires_in;

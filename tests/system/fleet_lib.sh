@@ -28,6 +28,8 @@
 #   one keeper per NAME with F_KARGS (--interval 1s --deadline 5s --jitter 10
 #   --lease-ttl 2s), and a check that they share the shards fairly.
 #   Returns 1 (counted) when something did not start.
+# f_sleep_until MS
+#   Sleeps until MS (epoch ms); at once when that has passed.
 # f_kept_since MS N
 #   True when exactly N active, claimed calls have progress written after MS
 #   (epoch ms) in the database.
@@ -147,6 +149,11 @@ f_gap_max() {
   else
     sort -n "$T/gap" | tail -1
   fi
+}
+
+f_sleep_until() {
+  local left=$(($1 - $(date +%s%3N)))
+  [ "$left" -le 0 ] || sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
 }
 
 f_kept_since() {

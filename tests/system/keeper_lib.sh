@@ -93,27 +93,47 @@ k_calls() {
   done
 }
 
-# k_calls_tracked N FILE: create N calls (4 requests at a time) and register
-# them with the running keeper 10 at a time (tenant tenant-k), so none waits
-# long untracked (the emulator's clock runs from creation).  Ids appended to
-# FILE.
+# k_calls_tracked N FILE: create N calls (4 requests at a time, one curl
+# process per 10 calls) and register them with the running keeper 10 at a
+# time (tenant tenant-k), so none waits long untracked (the emulator's clock
+# runs from creation).  Ids appended to FILE.
 k_calls_tracked() {
-  local left=$1 n
+  local left=$1 n urls
   : >"$2"
-  export EMU_URL EMU_TOKEN EMU_CA
   while [ "$left" -gt 0 ]; do
     n=$((left < 10 ? left : 10))
-    seq "$n" | xargs -P 4 -I{} sh -c 'curl -sS -f --noproxy "*" \
-      ${EMU_CA:+--cacert "$EMU_CA"} -X POST "$EMU_URL/v1.0/communications/calls" \
+    urls=()
+    while [ "${#urls[@]}" -lt "$n" ]; do
+      urls+=("$EMU_URL/v1.0/communications/calls")
+    done
+    t_curl -f --no-progress-meter --parallel --parallel-max 4 -X POST \
       -H "Authorization: Bearer $EMU_TOKEN" -H "Content-Type: application/json" \
-      -d "{\"callbackUri\":\"http://127.0.0.1:9/callback\"}" | jq -er .id' \
-      >"$T/chunk" || return 1
+      -d '{"callbackUri":"http://127.0.0.1:9/callback"}' "${urls[@]}" |
+      jq -er .id >"$T/chunk" || return 1
     [ "$(wc -l <"$T/chunk")" -eq "$n" ] || return 1
     sed 's/$/ tenant-k/' "$T/chunk" | "$MGCALL" keeper add - 2>>"$T/add.err" ||
       return 1
     cat "$T/chunk" >>"$2"
     left=$((left - n))
   done
+}
+
+# k_restore_calls IDS_FILE ADDED_AGO_MS AGE_AWK [KEEPER RUN ARGS...]
+#   The store as a keeper that was down for a while leaves it: starts the
+#   keeper once (k_start ARGS: it makes the store) and stops it, then inserts
+#   every call of IDS_FILE (tenant tenant-k) as active, added ADDED_AGO_MS
+#   ago and last kept alive AGE ms ago, AGE being the awk expression AGE_AWK
+#   (of NR, the call's line, and n, the number of calls).
+k_restore_calls() {
+  local ids=$1 added=$2 age=$3 now
+  shift 3
+  k_start "$@" || return 1
+  k_stop TERM
+  now=$(date +%s%3N)
+  awk -v now="$now" -v added="$added" -v n="$(wc -l <"$ids")" "{ age = $age
+    printf \"INSERT INTO calls (call_id, tenant_id, state, added_ms, last_success_ms) VALUES (%c%s%c, %ctenant-k%c, %cactive%c, %.0f, %.0f);\\n\",
+      39, \$1, 39, 39, 39, 39, 39, now - added, now - age }" "$ids" |
+    { echo 'BEGIN;'; cat; echo 'COMMIT;'; } | sqlite3 "$K_DB"
 }
 
 # k_stats FIELD: one counter of the emulator's /_emulator/stats.

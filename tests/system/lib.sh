@@ -218,14 +218,23 @@ t_emulator_start() {
   EMU_URL=
   : >"$EMU_OUT"
   echo "emulator $T_EMU_N: fault seed $T_SEED (MGCALL_TEST_SEED=$T_SEED repeats it)${T_PROTO:+, protocol variant $T_PROTO}"
-  local only_h1=() tls=()
+  local only_h1=() tls=() keys=() kdir=${MGCALL_TEST_FIXTURE:-}/keys
   [ "$T_PROTO" = h1 ] && only_h1=(--no-http2)
+  # the ctest fixture's keys for this test's Nth emulator (no RSA key
+  # generation at start; tests/helpers/test_fixture), unless the test
+  # gives its own key or a --state file (which keeps one)
+  if [ -n "${MGCALL_TEST_FIXTURE:-}" ] && [ -f "$kdir/token-$T_EMU_N.pem" ]; then
+    [[ " $* " != *" --token-key "* && " $* " != *" --state "* ]] &&
+      keys+=(--token-key "$kdir/token-$T_EMU_N.pem")
+    [[ " $* " != *" --notification-key "* ]] &&
+      keys+=(--notification-key "$kdir/notify-$T_EMU_N.pem")
+  fi
   if [ "$T_PROTO" = h2tls ] && [[ " $* " != *" --tls-cert "* ]]; then
     t__trust_test_ca || { t_fail "h2tls: no test certificate"; return 1; }
     tls=(--tls-cert "$EMU_CERT" --tls-key "$EMU_KEY")
   fi
   "$MGCALL" emulator --listen 127.0.0.1:0 --seed "$T_SEED" "${only_h1[@]}" \
-    "${tls[@]}" "$@" \
+    "${tls[@]}" "${keys[@]}" "$@" \
     >"$EMU_OUT" 2>"$EMU_ERR" </dev/null &
   EMU_PID=$!
   T_PIDS+=("$EMU_PID")
@@ -288,18 +297,12 @@ t_emulator_stop() {
 t_make_cert() {
   local d="$T/pki"
   mkdir -p "$d"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" \
-    -out "$d/ca.pem" -days 2 -subj "/CN=mgcall test CA" \
-    -addext "basicConstraints=critical,CA:TRUE" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null || return 1
-  openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" \
-    -out "$d/server.csr" -subj "/CN=localhost" 2>/dev/null || return 1
-  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:::1" \
-    "basicConstraints=CA:FALSE" "keyUsage=digitalSignature,keyEncipherment" \
-    "extendedKeyUsage=serverAuth" >"$d/server.ext"
-  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-    -CAcreateserial -out "$d/server.pem" -days 2 \
-    -extfile "$d/server.ext" 2>/dev/null || return 1
+  # the ctest fixture's (tests/helpers/test_fixture), else a new one
+  if [ -f "${MGCALL_TEST_FIXTURE:-/nonexistent}/pki/server.pem" ]; then
+    cp "$MGCALL_TEST_FIXTURE"/pki/* "$d/" || return 1
+  else
+    "${BASH_SOURCE[0]%/*}/../helpers/make_cert" "$d" || return 1
+  fi
   EMU_CA="$d/ca.pem"
   EMU_CERT="$d/server.pem"
   EMU_KEY="$d/server.key"

@@ -16,6 +16,15 @@
 #   ago: lost within seconds); hook-will-fail (unknown to Graph: ends
 #   not-found).
 # sp_code CURL-ARGS...   the HTTP status (body in $T/body).
+# sp_need_chromium
+#   Sets CHROMIUM; without it the test fails (and ends).
+# sp_hooks REMOVED TERMINATED
+#   Sets HOOKS, the hook outcomes the page must show: the removed and the
+#   terminated call, lost-1 and lost-2 delivered, hook-will-fail failed.
+# sp_browser PNG SECONDS WHAT [VAR=VALUE...]
+#   Runs tests/system/js/status_page.mjs in Chromium (at most SECONDS) with
+#   TOKEN, HOOKS and VAR=VALUE (KEEPER_URL, FLEET_URLS): checks that it
+#   passed ("WHAT") and left its screenshot $MGCALL_BUILD_DIR/artifacts/PNG.
 
 sp_setup() {
   TOKEN="api-token-$RANDOM$RANDOM"
@@ -56,4 +65,33 @@ sp_register() {
     t_eq "$(sp_reg "{\"callId\":\"$id\",\"tenantId\":\"tenant-broken\",\"startedAt\":\"$(sp_ago 1196)\"}")" 201 "register $id"
   done
   t_eq "$(sp_reg '{"callId":"hook-will-fail","tenantId":"tenant-k"}')" 201 "register hook-will-fail"
+}
+
+sp_need_chromium() {
+  CHROMIUM=$(command -v chromium || true)
+  if [ -z "$CHROMIUM" ]; then
+    t_fail "chromium is required (scripts/bootstrap installs it)"
+    t_done
+    exit 1
+  fi
+}
+
+sp_hooks() {
+  HOOKS=$(jq -nc --arg a "$1" --arg b "$2" \
+    '{($a): "delivered", ($b): "delivered", "hook-will-fail": "failed", "lost-1": "delivered", "lost-2": "delivered"}')
+}
+
+sp_browser() {
+  local art="${MGCALL_BUILD_DIR:-$T}/artifacts" secs=$2 what=$3 rc
+  local shot="$art/$1"
+  shift 3
+  mkdir -p "$art" "$T/profile"
+  rm -f "$shot"
+  (cd "$JS_DIR" && env NO_PROXY='*' no_proxy='*' "$@" TOKEN="$TOKEN" \
+    CHROMIUM="$CHROMIUM" PROFILE="$T/profile" SHOT="$shot" HOOKS="$HOOKS" \
+    timeout "$secs" node status_page.mjs) >"$T/browser.out" 2>&1
+  rc=$?
+  grep -v '^ok ' "$T/browser.out" | sed 's/^/  status_page.mjs: /' >&2
+  t_eq "$rc" 0 "$what ($(tail -1 "$T/browser.out"))"
+  t_ok '[ -s "$shot" ]' "screenshot kept: $shot"
 }

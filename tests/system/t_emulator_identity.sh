@@ -224,4 +224,24 @@ t_grep "$T/body" 'expired' "expired token: the message says so"
 t_emulator_start
 token t9 "${FORM[@]}" --data-urlencode client_id=anyone --data-urlencode client_secret=anything
 t_eq "$S" 200 "no --client: any client with a secret gets a token"
+
+# ---- --token-key: two emulators with the same key (a token of one verifies
+# at the other; without it each has its own key: 401); a bad key: usage ----
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/tkey.pem" 2>/dev/null
+chmod 600 "$T/tkey.pem"
+t_emulator_start --client app1:s3cret --token-key "$T/tkey.pem"
+TK1=$(t_emulator_token t1 app1 s3cret)
+KID1=$(t_curl "$EMU_URL/t1/discovery/v2.0/keys" | jq -r '.keys[0].kid')
+t_emulator_start --client app1:s3cret --token-key "$T/tkey.pem"
+t_eq "$(t_curl "$EMU_URL/t1/discovery/v2.0/keys" | jq -r '.keys[0].kid')" "$KID1" \
+  "--token-key: the same kid in a second emulator"
+req GET /v1.0/communications/calls/00000000-0000-4000-8000-000000000000 -H "Authorization: Bearer $TK1"
+t_eq "$S" 404 "--token-key: the first emulator's token verifies at the second (no such call: 404, not 401)"
+t_emulator_start --client app1:s3cret
+req GET /v1.0/communications/calls/00000000-0000-4000-8000-000000000000 -H "Authorization: Bearer $TK1"
+t_eq "$S" 401 "an emulator with another key refuses that token"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$T/small.pem" 2>/dev/null
+t_expect_exit 2 "--token-key with a 1024-bit key: usage error" -- \
+  "$MGCALL" emulator --listen 127.0.0.1:0 --token-key "$T/small.pem"
+t_grep "$T/err" "want an RSA private key" "--token-key: the error says what it wants"
 t_done

@@ -40,9 +40,10 @@ if k_until 5 f_lost_logged a; then
 else
   t_fail "keeper a logged no lost shards"
 fi
-# Past the emulator's timeout, the stalled lease still held: every call
-# must still be established (a kept sending for its former calls).
-sleep 8
+# Past the emulator's timeout (8 s after the theft; the wait for a's log
+# above counts in it), the stalled lease still held: every call must still
+# be established (a kept sending for its former calls).
+f_sleep_until $((stolen_at + 8000))
 held=$(pg_sql "SELECT count(*) FROM mgcall_shards WHERE owner = 'stalled'
   AND expires_at > now()")
 echo "$(($(date +%s%3N) - stolen_at)) ms after the theft the stalled owner holds $held shards"

@@ -17,12 +17,7 @@
 . "$(dirname "$0")/js_lib.sh"
 . "$(dirname "$0")/status_page_lib.sh"
 
-CHROMIUM=$(command -v chromium || true)
-if [ -z "$CHROMIUM" ]; then
-  t_fail "chromium is required (scripts/bootstrap installs it)"
-  t_done
-  exit 1
-fi
+sp_need_chromium
 t_js_install || { t_done; exit 1; }
 pg_start || { t_done; exit 1; }
 k_emulator || { t_done; exit 1; }
@@ -94,22 +89,12 @@ for u in "$A" "$B"; do
 done
 t_eq "$risk" 3 "3 calls at risk in the fleet (each on the keeper holding it)"
 t_ok '[ "$(curl -s --noproxy "*" "${AUTH[@]}" "$A/fleet" | jq ".members | length")" = 2 ]' "GET /fleet: 2 members"
-HOOKS=$(jq -nc --arg a "$x" --arg b "$y" \
-  '{($a): "delivered", ($b): "delivered", "hook-will-fail": "failed", "lost-1": "delivered", "lost-2": "delivered"}')
+sp_hooks "$x" "$y"
 t_eq "$(sp_code "$B/")" 401 "GET / without the token: 401"
 
 # --- the browser ----------------------------------------------------------------
-ART="${MGCALL_BUILD_DIR:-$T}/artifacts"
-mkdir -p "$ART" "$T/profile"
-SHOT="$ART/status_page_fleet.png"
-rm -f "$SHOT"
-(cd "$JS_DIR" && env NO_PROXY='*' no_proxy='*' KEEPER_URL="$A" FLEET_URLS="$A $B" \
-  TOKEN="$TOKEN" CHROMIUM="$CHROMIUM" PROFILE="$T/profile" SHOT="$SHOT" HOOKS="$HOOKS" \
-  timeout 240 node status_page.mjs) >"$T/browser.out" 2>&1
-rc=$?
-grep -v '^ok ' "$T/browser.out" | sed 's/^/  status_page.mjs: /' >&2
-t_eq "$rc" 0 "the pages in Chromium match GET /calls and GET /fleet ($(tail -1 "$T/browser.out"))"
-t_ok '[ -s "$SHOT" ]' "screenshot kept: $SHOT"
+sp_browser status_page_fleet.png 240 \
+  "the pages in Chromium match GET /calls and GET /fleet" KEEPER_URL="$A" FLEET_URLS="$A $B"
 [ "$T_FAILS" = 0 ] 2>/dev/null || f_logs
 for n in a b; do
   kill -TERM "${F_PID[$n]}"

@@ -6,23 +6,9 @@
 # flight.  The server is tests/helpers/h2_server.mjs (node, a tool of the
 # machine: scripts/bootstrap).
 . "$(dirname "$0")/lib.sh"
-: "${MGCALL_SOURCE_DIR:?}"
-unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY
-export XDG_CACHE_HOME=$T/cache MGCALL_ACCESS_TOKEN=not-checked-here
-command -v node >/dev/null || { t_fail "node is missing (scripts/bootstrap)"; t_done; exit 1; }
+. "$(dirname "$0")/h2_lib.sh"
 
-t_make_cert || { t_fail "t_make_cert"; t_done; exit 1; }
-node "$MGCALL_SOURCE_DIR/tests/helpers/h2_server.mjs" "$EMU_CERT" "$EMU_KEY" >"$T/h2.out" 2>"$T/h2.err" &
-H2=$!
-T_PIDS+=("$H2")
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/^port //p' "$T/h2.out")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { t_fail "h2 server did not start: $(cat "$T/h2.err")"; t_done; exit 1; }
-URL=https://127.0.0.1:$port
+h2_serve h2_server.mjs || { t_done; exit 1; }
 
 t_expect_exit 0 "one call over HTTP/2" -- "$MGCALL" keep-alive --graph-url "$URL" \
   --cacert "$EMU_CA" --debug one
@@ -35,9 +21,9 @@ seq 300 >"$T/ids"
 t_eq "$?" 0 "300 calls over HTTP/2: exit 0"
 t_eq "$(jq -r .callId "$T/out")" "$(cat "$T/ids")" "results in input order"
 t_eq "$(jq -s 'map(select(.ok and .status == 200)) | length' "$T/out")" 300 "all 300 succeeded"
-kill -TERM "$H2"
-wait "$H2"
-read -r _ sessions _ streams _ maxc < <(grep '^sessions' "$T/h2.out")
+kill -TERM "$SRV"
+wait "$SRV"
+read -r _ sessions _ streams _ maxc < <(grep '^sessions' "$SRV_OUT")
 t_eq "$streams" 301 "the server saw 301 requests"
 t_eq "$sessions" 2 "one connection for the batch (plus one for the first call)"
 t_ok '[ "$maxc" -ge 2 ] && [ "$maxc" -le 8 ]' \

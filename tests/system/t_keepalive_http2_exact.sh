@@ -8,30 +8,10 @@
 # decides.  The server (tests/helpers/h2_goaway_server.mjs) writes exactly
 # these frames and counts the requests it received.
 . "$(dirname "$0")/lib.sh"
-: "${MGCALL_SOURCE_DIR:?}"
-unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY
-export XDG_CACHE_HOME=$T/cache MGCALL_ACCESS_TOKEN=not-checked-here
-command -v node >/dev/null || { t_fail "node is missing (scripts/bootstrap)"; t_done; exit 1; }
-t_make_cert || { t_fail "t_make_cert"; t_done; exit 1; }
+. "$(dirname "$0")/h2_lib.sh"
 
 # serve MODE [N]: start the server (URL, SRV, SRV_OUT)
-T_SRV_N=0
-serve() {
-  T_SRV_N=$((T_SRV_N + 1))
-  SRV_OUT=$T/srv.$T_SRV_N.out
-  node "$MGCALL_SOURCE_DIR/tests/helpers/h2_goaway_server.mjs" "$EMU_CERT" "$EMU_KEY" "$@" \
-    >"$SRV_OUT" 2>"$SRV_OUT.err" &
-  SRV=$!
-  T_PIDS+=("$SRV")
-  local port= i
-  for i in $(seq 100); do
-    port=$(sed -n 's/^port //p' "$SRV_OUT")
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { t_fail "server did not start: $(cat "$SRV_OUT.err")"; return 1; }
-  URL=https://127.0.0.1:$port
-}
+serve() { h2_serve h2_goaway_server.mjs "$@"; }
 # counted: stops the server; COUNTED="REQUESTS CONNECTIONS" it saw, REQS
 # the first (not in a subshell: wait needs the server as a child)
 counted() {

@@ -22,13 +22,7 @@ t_curl -f -X POST "$EMU_URL/_emulator/calls" -H 'Content-Type: application/json'
 t_eq "$(wc -l <"$T/ids")" "$N" "$N calls in the emulator"
 
 KARGS=(--interval 60s --deadline 180s --jitter 0 "${KAUTH[@]}")
-k_start "${KARGS[@]}" || { t_done; exit 1; }
-k_stop TERM
-now=$(date +%s%3N)
-awk -v now="$now" '{
-  printf "INSERT INTO calls (call_id, tenant_id, state, added_ms, last_success_ms) VALUES (%c%s%c, %ctenant-k%c, %cactive%c, %.0f, %.0f);\n",
-    39, $1, 39, 39, 39, 39, 39, now - 200000, now - 150000 }' "$T/ids" |
-  { echo 'BEGIN;'; cat; echo 'COMMIT;'; } | sqlite3 "$K_DB"
+k_restore_calls "$T/ids" 200000 150000 "${KARGS[@]}" || { t_done; exit 1; }
 t_eq "$(sqlite3 "$K_DB" "select count(*) from calls where state = 'active'")" "$N" \
   "$N calls in the store, last kept alive 150 s ago"
 

@@ -11,8 +11,9 @@
 #   - an unknown kid makes the keeper fetch the keys once more (counted in
 #     the emulator's --record), then 403; a second one within the minute gets
 #     403 without a fetch;
-#   - a valid token: 202, the call ends (hook once); an established one is
-#     tracked with the token's tid as its tenant, not the body's;
+#   - a valid token: 202, the call ends (hook once: the command and the
+#     --on-ended-url POST, on HTTPS in the h2tls variant); an established
+#     one is tracked with the token's tid as its tenant, not the body's;
 #   - end to end: the emulator's signed callbacks go straight to the keeper;
 #     a hang-up ends the call through the terminated notification before any
 #     keepAlive could see the 404 (--interval 10m), the hook runs once.
@@ -32,7 +33,14 @@ echo "\$MGCALL_CALL_ID \$MGCALL_TENANT_ID \$MGCALL_REASON" >>"$T/hook.log"
 HOOK
 chmod +x "$T/hook"
 : >"$T/hook.log"
-k_start --interval 10m --deadline 30m --on-ended "$T/hook" \
+# --on-ended-url too, on HTTPS when the emulator is (variant h2tls: the
+# keeper's hook POSTs trust what its other requests trust)
+sink_tls=()
+[ "${EMU_URL#https://}" != "$EMU_URL" ] && sink_tls=(CERT="$EMU_CERT" KEY="$EMU_KEY")
+: >"$T/urlhook.jsonl"
+t_js_start hook_sink.mjs "$T/sink.out" FILE="$T/urlhook.jsonl" "${sink_tls[@]}" ||
+  { t_done; exit 1; }
+k_start --interval 10m --deadline 30m --on-ended "$T/hook" --on-ended-url "$JS_URL/ended" \
   --notification-app-id other-app,app-k \
   --notification-openid-url "$EMU_URL/v1/.well-known/OpenIdConfiguration" \
   "${KAUTH[@]}" || { t_done; exit 1; }
@@ -101,6 +109,9 @@ t_eq "$(k_state "$ID")" ended "state ended"
 t_eq "$(curl -s "$K_URL/calls/$ID" | jq -r .reason)" terminated "reason terminated"
 t_wait 10 '[ -s "$T/hook.log" ]' "the hook ran"
 t_eq "$(cat "$T/hook.log")" "$ID tenant-k terminated" "the hook ran once"
+t_wait 10 '[ -s "$T/urlhook.jsonl" ]' "the --on-ended-url POST arrived (${JS_URL%%:*})"
+t_eq "$(jq -r '.path + " " + (.body | fromjson | .callId + " " + .reason)' "$T/urlhook.jsonl")" \
+  "/ended $ID terminated" "the --on-ended-url POST, once"
 
 # end to end: the emulator's own signed callbacks, straight to the keeper
 : >"$T/hook.log"

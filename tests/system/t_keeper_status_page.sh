@@ -14,12 +14,7 @@
 . "$(dirname "$0")/js_lib.sh"
 . "$(dirname "$0")/status_page_lib.sh"
 
-CHROMIUM=$(command -v chromium || true)
-if [ -z "$CHROMIUM" ]; then
-  t_fail "chromium is required (scripts/bootstrap installs it)"
-  t_done
-  exit 1
-fi
+sp_need_chromium
 t_js_install || {
   t_done
   exit 1
@@ -47,8 +42,7 @@ t_wait 15 '[ "$(curl -s --noproxy "*" "${AUTH[@]}" "$K_URL/calls?state=lost" | j
 t_wait 15 '[ "$(wc -l <"$T/hook.log" 2>/dev/null || echo 0)" -ge 5 ]' "the 5 hooks ran"
 t_eq "$(curl -s --noproxy '*' "${AUTH[@]}" "$K_URL/calls?state=at-risk" | jq '.calls | length')" 3 \
   "3 calls at risk"
-HOOKS=$(jq -nc --arg a "${ID[4]}" --arg b "${ID[5]}" \
-  '{($a): "delivered", ($b): "delivered", "hook-will-fail": "failed", "lost-1": "delivered", "lost-2": "delivered"}')
+sp_hooks "${ID[4]}" "${ID[5]}"
 
 # --- authorization and the guard --------------------------------------------
 t_eq "$(sp_code "$K_URL/")" 401 "GET / without the token: 401"
@@ -57,17 +51,7 @@ t_eq "$(sp_code -H 'Origin: http://attacker.example' "${AUTH[@]}" "$K_URL/")" 40
 t_eq "$(sp_code -X POST "${AUTH[@]}" "$K_URL/")" 405 "POST /: 405"
 
 # --- the browser ----------------------------------------------------------------
-ART="${MGCALL_BUILD_DIR:-$T}/artifacts"
-mkdir -p "$ART" "$T/profile"
-SHOT="$ART/status_page.png"
-rm -f "$SHOT"
-(cd "$JS_DIR" && env NO_PROXY='*' no_proxy='*' KEEPER_URL="$K_URL" TOKEN="$TOKEN" \
-  CHROMIUM="$CHROMIUM" PROFILE="$T/profile" SHOT="$SHOT" HOOKS="$HOOKS" \
-  timeout 180 node status_page.mjs) >"$T/browser.out" 2>&1
-rc=$?
-grep -v '^ok ' "$T/browser.out" | sed 's/^/  status_page.mjs: /' >&2
-t_eq "$rc" 0 "the page in Chromium matches GET /calls ($(tail -1 "$T/browser.out"))"
-t_ok '[ -s "$SHOT" ]' "screenshot kept: $SHOT"
+sp_browser status_page.png 180 "the page in Chromium matches GET /calls" KEEPER_URL="$K_URL"
 k_stop
 t_eq "$K_STATUS" 0 "keeper exits 0"
 t_done

@@ -23,13 +23,9 @@ if [ "$(wc -l <"$T/ids")" -eq "$N" ]; then t_pass "$N calls in the emulator"; el
 
 # The store as a keeper that was down for a while leaves it: call i was
 # last kept alive 21 s + i * 35000/N ms ago (its deadline 39 .. 4 s away).
-k_start --interval 20s --deadline 60s --jitter 0 "${KAUTH[@]}" || { t_done; exit 1; }
-k_stop TERM
-now=$(date +%s%3N)
-awk -v now="$now" -v n="$N" '{ age = 21000 + int((NR - 1) * 35000 / n)
-  printf "INSERT INTO calls (call_id, tenant_id, state, added_ms, last_success_ms) VALUES (%c%s%c, %ctenant-k%c, %cactive%c, %.0f, %.0f);\n",
-    39, $1, 39, 39, 39, 39, 39, now - 60000, now - age }' "$T/ids" |
-  { echo 'BEGIN;'; cat; echo 'COMMIT;'; } | sqlite3 "$K_DB"
+AGE='21000 + int((NR - 1) * 35000 / n)'
+k_restore_calls "$T/ids" 60000 "$AGE" \
+  --interval 20s --deadline 60s --jitter 0 "${KAUTH[@]}" || { t_done; exit 1; }
 t_eq "$(sqlite3 "$K_DB" "select count(*) from calls where state = 'active'")" "$N" \
   "$N overdue calls in the store"
 
@@ -58,8 +54,8 @@ firsts >"$T/firsts"
 t_eq "$(wc -l <"$T/firsts")" $((N + 1)) "every call got its keepAlive ($N restored + 1 new)"
 
 # order: the restored calls' ages (ms since their last success) in arrival order
-awk -v now="$now" -v n="$N" 'NR == FNR { age[$1] = 21000 + int((FNR - 1) * 35000 / n); next }
-  ($2 in age) { print $1, age[$2] }' "$T/ids" "$T/firsts" >"$T/ages"
+awk -v n="$N" "NR == FNR { age[\$1] = $AGE; next }
+  (\$2 in age) { print \$1, age[\$2] }" "$T/ids" "$T/firsts" >"$T/ages"
 read -r first_half second_half span < <(awk '{ t[NR] = $1; a[NR] = $2 } END {
   h = int(NR / 2); for (i = 1; i <= h; i++) s1 += a[i]; for (i = h + 1; i <= NR; i++) s2 += a[i]
   printf "%d %d %d\n", s1 / h / 1000, s2 / (NR - h) / 1000, t[NR] - t[1] }' "$T/ages")

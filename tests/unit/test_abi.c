@@ -5,7 +5,9 @@
  * caller's struct and takes defaults for the fields the caller has not; a
  * caller with a longer struct gets struct_size saying what was filled.
  * The same for mgcall_credential_opts, which the library only reads.
- * Every function returns codes of one sign. */
+ * Every function returns codes of one sign.  The functions of version node
+ * MGCALL_0.2 (0.2.0: what the mgcall tool took from library internals
+ * before) behave as documented. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,6 +233,68 @@ static void test_one_sign(void **state)
   mgcall_credential_free(cred);
 }
 
+static void test_since_0_2(void **state)
+{
+  (void)state;
+  /* national clouds: canonical names, case-insensitive, NULL = Global */
+  assert_string_equal(mgcall_cloud_name("usgov"), "USGov");
+  assert_string_equal(mgcall_cloud_name("USGOVDOD"), "USGovDoD");
+  assert_string_equal(mgcall_cloud_name(NULL), "Global");
+  assert_null(mgcall_cloud_name("Mars"));
+  assert_null(mgcall_cloud_name(""));
+  /* extra headers: the check mgcall_client_new() makes */
+  char why[128] = "";
+  assert_int_equal(mgcall_header_check("X-Ms-Foo: bar", why, sizeof(why)),
+                   MGCALL_OK);
+  assert_int_equal(mgcall_header_check("Host: evil", why, sizeof(why)),
+                   MGCALL_E_USAGE);
+  assert_string_equal(why, "header 'Host' may not be set");
+  assert_int_equal(mgcall_header_check("X: a\r\nY: b", NULL, 0),
+                   MGCALL_E_USAGE);
+  assert_int_equal(mgcall_header_check(NULL, why, sizeof(why)), MGCALL_E_USAGE);
+  char *long_line = malloc(MGCALL_HEADER_MAX + 2);
+  assert_non_null(long_line);
+  memset(long_line, 'v', MGCALL_HEADER_MAX + 1);
+  memcpy(long_line, "X: ", 3);
+  long_line[MGCALL_HEADER_MAX + 1] = '\0';
+  assert_int_equal(mgcall_header_check(long_line, why, sizeof(why)),
+                   MGCALL_E_USAGE);
+  long_line[MGCALL_HEADER_MAX] = '\0'; /* exactly the longest */
+  assert_int_equal(mgcall_header_check(long_line, why, sizeof(why)), MGCALL_OK);
+  free(long_line);
+  const char *const headers[] = {"Host: evil", NULL};
+  mgcall_config cfg;
+  mgcall_config_init(&cfg);
+  cfg.graph_url = "http://127.0.0.1:1";
+  cfg.headers = headers;
+  mgcall_client *c = NULL;
+  char err[256];
+  assert_int_equal(mgcall_client_new(&cfg, &c, err, sizeof(err)),
+                   MGCALL_E_USAGE);
+  assert_non_null(strstr(err, "header 'Host' may not be set"));
+  /* the claims of a JWT ({"alg":"none"}, {"tid":"t1","roles":[...],
+   * "exp":2000000000}), unverified; an opaque token has none */
+  const char *jwt =
+      "eyJhbGciOiJub25lIn0."
+      "eyJ0aWQiOiJ0MSIsInJvbGVzIjpbIkNhbGxzLkluaXRpYXRlLkFsbCJdLCJleHAiOjIw"
+      "MDAwMDAwMDB9.sig";
+  char *claims = NULL;
+  assert_int_equal(mgcall_token_claims(jwt, &claims), MGCALL_OK);
+  assert_non_null(claims);
+  assert_non_null(strstr(claims, "\"tid\":\"t1\""));
+  assert_non_null(strstr(claims, "\"exp\":2000000000"));
+  assert_non_null(strstr(claims, "Calls.Initiate.All"));
+  free(claims);
+  claims = (char *)"untouched";
+  assert_int_equal(mgcall_token_claims("opaque-token", &claims),
+                   MGCALL_E_USAGE);
+  assert_null(claims);
+  assert_int_equal(mgcall_token_claims("a.b.c", &claims), MGCALL_E_USAGE);
+  assert_null(claims);
+  assert_int_equal(mgcall_token_claims(NULL, &claims), MGCALL_E_USAGE);
+  assert_int_equal(mgcall_token_claims(jwt, NULL), MGCALL_E_USAGE);
+}
+
 static int setup(void **state)
 {
   (void)state;
@@ -251,6 +315,7 @@ int main(void)
       cmocka_unit_test(test_old_result),
       cmocka_unit_test(test_old_credential_opts),
       cmocka_unit_test(test_one_sign),
+      cmocka_unit_test(test_since_0_2),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

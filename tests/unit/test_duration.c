@@ -6,12 +6,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "duration.h"
+#include "mgcx.h"
 
 static uint64_t parse_ok(const char *s)
 {
   uint64_t ms = 12345;
-  assert_int_equal(mgc__duration_parse(s, &ms), 0);
+  assert_int_equal(mgcx_duration_parse(s, &ms), 0);
   return ms;
 }
 
@@ -47,32 +47,32 @@ static void test_parse_rejects(void **state)
                        "99999999999999999999s"};
   for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     uint64_t ms = 7;
-    assert_int_equal(mgc__duration_parse(bad[i], &ms), -1);
+    assert_int_equal(mgcx_duration_parse(bad[i], &ms), -1);
     assert_int_equal(ms, 7); /* untouched on error */
   }
   uint64_t ms;
-  assert_int_equal(mgc__duration_parse(NULL, &ms), -1);
+  assert_int_equal(mgcx_duration_parse(NULL, &ms), -1);
 }
 
 static void test_format_roundtrip(void **state)
 {
   (void)state;
   char buf[32];
-  assert_string_equal(mgc__duration_format(0, buf, sizeof(buf)), "0s");
-  assert_string_equal(mgc__duration_format(250, buf, sizeof(buf)), "250ms");
-  assert_string_equal(mgc__duration_format(5400000, buf, sizeof(buf)), "1h30m");
-  assert_string_equal(mgc__duration_format(90061001, buf, sizeof(buf)),
+  assert_string_equal(mgcx_duration_format(0, buf, sizeof(buf)), "0s");
+  assert_string_equal(mgcx_duration_format(250, buf, sizeof(buf)), "250ms");
+  assert_string_equal(mgcx_duration_format(5400000, buf, sizeof(buf)), "1h30m");
+  assert_string_equal(mgcx_duration_format(90061001, buf, sizeof(buf)),
                       "1d1h1m1s1ms");
   const uint64_t samples[] = {1, 999, 1000, 61000, 2700000, 86400001};
   for(size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
     uint64_t back;
-    mgc__duration_format(samples[i], buf, sizeof(buf));
-    assert_int_equal(mgc__duration_parse(buf, &back), 0);
+    mgcx_duration_format(samples[i], buf, sizeof(buf));
+    assert_int_equal(mgcx_duration_parse(buf, &back), 0);
     assert_int_equal(back, samples[i]);
   }
   /* A small buffer is cut, still terminated. */
   char tiny[4];
-  mgc__duration_format(5400000, tiny, sizeof(tiny));
+  mgcx_duration_format(5400000, tiny, sizeof(tiny));
   assert_string_equal(tiny, "1h");
 }
 

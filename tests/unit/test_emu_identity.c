@@ -31,7 +31,8 @@ static char thumb256[64];
 static int setup(void **state)
 {
   (void)state;
-  struct emu_identity_config cfg = {600, "Calls.Initiate.All,Other", NULL};
+  struct emu_identity_config cfg = {600, "Calls.Initiate.All,Other", NULL,
+                                    NULL};
   char err[256];
   id = emu_identity_new(&cfg, err, sizeof(err));
   assert_non_null(id);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escape.h"
+#include "mgcx.h"
 #include "ids.h"
 
 static void test_call_ids(void **state)
@@ -67,22 +67,22 @@ static void test_escape(void **state)
 {
   (void)state;
   char out[128];
-  assert_string_equal(mgc__escape_text("plain caf\xc3\xa9", out, sizeof(out)),
+  assert_string_equal(mgcx_escape_text("plain caf\xc3\xa9", out, sizeof(out)),
                       "plain caf\xc3\xa9");
-  assert_string_equal(mgc__escape_text("a\x1b]0;x\x07\nb\\", out, sizeof(out)),
+  assert_string_equal(mgcx_escape_text("a\x1b]0;x\x07\nb\\", out, sizeof(out)),
                       "a\\x1B]0;x\\x07\\nb\\\\");
   assert_string_equal(
-      mgc__escape_text("x\xe2\x80\xaey\xc2\x85", out, sizeof(out)),
+      mgcx_escape_text("x\xe2\x80\xaey\xc2\x85", out, sizeof(out)),
       "x\\u{202E}y\\u{0085}");
-  assert_string_equal(mgc__escape_text("\xff\xc3", out, sizeof(out)),
+  assert_string_equal(mgcx_escape_text("\xff\xc3", out, sizeof(out)),
                       "\\xFF\\xC3");
-  assert_string_equal(mgc__escape_text(NULL, out, sizeof(out)), "");
+  assert_string_equal(mgcx_escape_text(NULL, out, sizeof(out)), "");
   /* cut before what does not fit, never inside a character or escape */
   char small[6];
-  assert_string_equal(mgc__escape_text("ab\xc3\xa9xyz", small, sizeof(small)),
+  assert_string_equal(mgcx_escape_text("ab\xc3\xa9xyz", small, sizeof(small)),
                       "ab\xc3\xa9x");
-  assert_string_equal(mgc__escape_text("abcd\n", small, sizeof(small)), "abcd");
-  assert_string_equal(mgc__escape_text("abcd\xc3\xa9", small, sizeof(small)),
+  assert_string_equal(mgcx_escape_text("abcd\n", small, sizeof(small)), "abcd");
+  assert_string_equal(mgcx_escape_text("abcd\xc3\xa9", small, sizeof(small)),
                       "abcd");
 }
 

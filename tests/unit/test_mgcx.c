@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,40 @@ static void job_record(void *arg)
   pthread_mutex_unlock(&seen->lock);
 }
 
+/* What the worker's signal mask blocks (run on the worker). */
+struct mask_seen {
+  int term, hup;
+};
+
+static void job_mask(void *arg)
+{
+  struct mask_seen *m = arg;
+  sigset_t cur;
+  pthread_sigmask(SIG_BLOCK, NULL, &cur);
+  m->term = sigismember(&cur, SIGTERM);
+  m->hup = sigismember(&cur, SIGHUP);
+}
+
+/* The worker takes no signal (the keeper's SIGTERM and SIGHUP are its
+ * signal thread's); the submitting thread's mask stays as it was. */
+static void test_jobs_signals(void **state)
+{
+  (void)state;
+  sigset_t before, after;
+  pthread_sigmask(SIG_BLOCK, NULL, &before);
+  assert_int_equal(sigismember(&before, SIGTERM), 0);
+  struct mask_seen m = {-1, -1};
+  struct mgcx_jobs *q = mgcx_jobs_new(0);
+  assert_non_null(q);
+  assert_int_equal(mgcx_jobs_submit(q, job_mask, &m), 0);
+  mgcx_jobs_free(q); /* runs it first */
+  assert_int_equal(m.term, 1);
+  assert_int_equal(m.hup, 1);
+  pthread_sigmask(SIG_BLOCK, NULL, &after);
+  assert_int_equal(sigismember(&after, SIGTERM), 0);
+  assert_int_equal(sigismember(&after, SIGHUP), 0);
+}
+
 static void test_jobs(void **state)
 {
   (void)state;
@@ -400,10 +435,11 @@ static void test_rfc3339(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_heap),    cmocka_unit_test(test_heap_reserve),
-      cmocka_unit_test(test_buf),     cmocka_unit_test(test_parse_long),
-      cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_pct_decode),
-      cmocka_unit_test(test_jobs),    cmocka_unit_test(test_file_read),
+      cmocka_unit_test(test_heap),      cmocka_unit_test(test_heap_reserve),
+      cmocka_unit_test(test_buf),       cmocka_unit_test(test_parse_long),
+      cmocka_unit_test(test_rfc3339),   cmocka_unit_test(test_pct_decode),
+      cmocka_unit_test(test_jobs),      cmocka_unit_test(test_jobs_signals),
+      cmocka_unit_test(test_file_read),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "utf8.h"
+#include "mgcx.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -16,7 +16,7 @@ static void check(const char *in, size_t inlen, size_t cap, const char *want)
 {
   char out[256];
   assert_true(cap <= sizeof(out));
-  size_t n = mgc__utf8_clean(out, cap, in, inlen);
+  size_t n = mgcx_utf8_clean(out, cap, in, inlen);
   assert_string_equal(out, want);
   assert_int_equal(n, strlen(want));
   /* whatever came in, jansson takes what comes out */
