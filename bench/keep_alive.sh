@@ -8,8 +8,10 @@
 #     peak RSS over BENCH_RUNS runs, interleaved.
 #  2. BENCH_IDS (10,000) ids from stdin at BENCH_CONCURRENCY (16) in flight:
 #     mgcall keep-alive --parallel N vs the same Node client with N
-#     promises; wall time, keepAlives/s, peak RSS; and wrk -cN on the same
-#     endpoint as the ceiling.
+#     promises; wall time, keepAlives/s, peak RSS; mgcall both over HTTP/2
+#     (what it negotiates) and over HTTP/1.1 (the emulator's HTTP/2 off: the
+#     Node client's protocol); and wrk -cN on the same endpoint as the
+#     ceiling.
 # Needs curl, jq, openssl, node + npm (installs bench/node's one dependency
 # into bench/node/node_modules on first run) and wrk.
 set -euo pipefail
@@ -102,14 +104,27 @@ awk -v m="$m" -v c="$(awk '{print $1}' "$T/curl" | median)" -v n="$(awk '{print 
   'BEGIN { printf "  mgcall/curl wall %.2fx, RSS %.2fx; node/mgcall wall %.1fx\n", m / c, mr / cr, n / m }'
 
 # ---- 2. many ids from stdin ------------------------------------------------------
-rm -f "$T/mgcall-batch" "$T/node-batch"
+# mgcall takes HTTP/2 by ALPN (one connection, $conc streams); the Node
+# client speaks HTTP/1.1 ($conc connections).  mgcall-batch-h1 is mgcall
+# against the same emulator with HTTP/2 switched off (PUT /_emulator/faults
+# {"http2": false}): the like-for-like figure against Node.  The emulator
+# serves one connection on one thread, so over HTTP/2 it is the ceiling.
+h2() {
+  "${C[@]}" -o /dev/null -X PUT -H 'Content-Type: application/json' -d "{\"http2\":$1}" \
+    "$URL/_emulator/faults"
+}
+rm -f "$T/mgcall-batch" "$T/mgcall-batch-h1" "$T/node-batch"
 for _ in 1 2 3; do
   measure mgcall-batch sh -c "\"$MGCALL\" keep-alive --graph-url '$URL' --cacert '$T/ca.pem' \
     --parallel $conc --progress never < '$T/ids'"
+  h2 false
+  measure mgcall-batch-h1 sh -c "\"$MGCALL\" keep-alive --graph-url '$URL' --cacert '$T/ca.pem' \
+    --parallel $conc --progress never < '$T/ids'"
+  h2 true
   measure node-batch sh -c "node '$here/node/keepalive.mjs' '$URL' - $conc < '$T/ids'"
 done
 echo "$nids keepAlives from stdin, $conc in flight, 3 runs each (median):"
-for n in mgcall-batch node-batch; do
+for n in mgcall-batch mgcall-batch-h1 node-batch; do
   w=$(awk '{print $1}' "$T/$n" | median)
   printf '  %-13s %9s ms %9.0f keepAlives/s %8s KiB\n' "$n" "$w" \
     "$(awk -v w="$w" -v n="$nids" 'BEGIN { print n / (w / 1000) }')" "$(awk '{print $2}' "$T/$n" | median)"
