@@ -52,13 +52,8 @@ printf 'bench-secret' >"$T/secret"
 "$MGCALL" emulator --listen 127.0.0.1:0 --tls-cert "$T/server.pem" --tls-key "$T/server.key" \
   --client bench:@"$T/secret" --inactivity-timeout 1h >"$T/emu.out" 2>"$T/emu.err" &
 pids+=($!)
-URL=
-for _ in $(seq 100); do
-  URL=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
-  [ -n "$URL" ] && break
-  sleep 0.1
-done
-[ -n "$URL" ] || { echo "bench/keep_alive.sh: the emulator did not start" >&2; exit 1; }
+. "$here/lib.sh"
+URL=$(emulator_url)
 C=(curl -sf --noproxy '*' --cacert "$T/ca.pem")
 TOKEN=$(printf 'bench-secret' | "${C[@]}" "$URL/bench-tenant/oauth2/v2.0/token" \
   --data-urlencode grant_type=client_credentials --data-urlencode client_id=bench \

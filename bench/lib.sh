@@ -11,6 +11,7 @@
 # quantile Q                  (stdin: "le count" lines, cumulative) the upper
 #                             bound of the first bucket reaching Q (0..1)
 # kas METRICS_FILE...         keepAlives counted by the keepers' metrics
+# emulator_url                the URL of the emulator writing $T/emu.out
 # bench_emulator ARGS...      an emulator on loopback (--inactivity-timeout
 #                             180s, the client bench:bench-secret, --threads 2,
 #                             ARGS); sets EMU and EMU_PID, writes $T/secret
@@ -39,19 +40,26 @@ quantile() {
 }
 kas() { awk '/^mgcall_keeper_keepalives_total/ { n += $2 } END { print n + 0 }' "$@"; }
 
+# emulator_url: the URL an emulator started with its output in $T/emu.out
+# prints when ready (waits up to 10 s; exits with its errors otherwise)
+emulator_url() {
+  local i url=
+  for i in $(seq 100); do
+    url=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
+    [ -n "$url" ] && { echo "$url"; return 0; }
+    sleep 0.1
+  done
+  echo "bench: the emulator did not start" >&2
+  cat "$T/emu.err" >&2
+  exit 1
+}
+
 bench_emulator() {
   "$MGCALL" emulator --listen 127.0.0.1:0 --inactivity-timeout 180s --client bench:bench-secret \
     --threads 2 "$@" >"$T/emu.out" 2>"$T/emu.err" </dev/null &
   EMU_PID=$!
   pids+=("$EMU_PID")
-  EMU=
-  local i
-  for i in $(seq 100); do
-    EMU=$(sed -n 's/^mgcall emulator: listening on //p' "$T/emu.out")
-    [ -n "$EMU" ] && break
-    sleep 0.1
-  done
-  [ -n "$EMU" ] || { cat "$T/emu.err" >&2; exit 1; }
+  EMU=$(emulator_url)
   printf 'bench-secret' >"$T/secret"
   chmod 600 "$T/secret"
 }
