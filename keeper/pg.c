@@ -2,10 +2,19 @@
 /* pg.c - a libpq connection that reconnects, and array literals. */
 #include "pg.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* How long a cancelled statement may take to answer the cancellation
+ * before the connection is closed instead. */
+#define CANCEL_WAIT_MS 1000
 
 struct kpg {
   PGconn *conn;
@@ -13,6 +22,8 @@ struct kpg {
   char *app;
   char where[300];
   int64_t last_try_ms; /* monotonic ms of the last connection attempt */
+  int64_t bound_ms;    /* a statement's answer waited for at most (0: no bound) */
+  int64_t late_ms;     /* monotonic ms of the last statement that passed it */
   int up;
 };
 
@@ -77,6 +88,12 @@ static int connect_now(struct kpg *pg, struct mgc_err *err)
         first_line(PQerrorMessage(pg->conn), line, sizeof(line)));
   }
   PQsetNoticeProcessor(pg->conn, quiet, NULL);
+  /* a long statement is sent piecewise (exec_once), never blocking past
+   * the bound */
+  if(PQsetnonblocking(pg->conn, 1))
+    return mgc__err_set(err, MGCALL_E_INTERNAL,
+                        "store %s: cannot make the connection non-blocking",
+                        pg->where);
   pg->up = 1;
   return MGCALL_OK;
 }
@@ -118,12 +135,156 @@ int kpg_up(const struct kpg *pg)
   return pg->up;
 }
 
-static PGresult *exec_once(struct kpg *pg, const char *sql, int n,
-                           const char *const *params)
+void kpg_set_bound(struct kpg *pg, int64_t ms)
 {
+  pg->bound_ms = ms > 0 ? ms : 0;
+}
+
+/* Wait until the connection's socket is ready for events, or the monotonic
+ * deadline (0: none).  1 ready, 0 the deadline passed, -1 failed. */
+static int wait_socket(PGconn *conn, short events, int64_t deadline)
+{
+  struct pollfd p = {.fd = PQsocket(conn), .events = events};
+  if(p.fd < 0)
+    return -1;
+  for(;;) {
+    int ms = -1;
+    if(deadline) {
+      int64_t left = deadline - mono_ms();
+      if(left <= 0)
+        return 0;
+      ms = left > INT_MAX ? INT_MAX : (int)left;
+    }
+    int r = poll(&p, 1, ms);
+    if(r > 0)
+      return 1;
+    if(r == 0)
+      return 0;
+    if(errno != EINTR)
+      return -1;
+  }
+}
+
+/* Read the answer of the statement sent: its result as PQexec() gives it
+ * (the last one, or the first error; NULL when the connection failed,
+ * PQerrorMessage() says why).  Returns 0 when the deadline passed first
+ * (*out NULL, the statement still running). */
+static int read_answer(PGconn *conn, int64_t deadline, PGresult **out)
+{
+  PGresult *last = NULL;
+  *out = NULL;
+  for(;;) {
+    while(PQisBusy(conn)) {
+      int w = wait_socket(conn, POLLIN, deadline);
+      if(w == 0) {
+        PQclear(last);
+        return 0;
+      }
+      if(w < 0 || !PQconsumeInput(conn))
+        break; /* PQgetResult() below reports the broken connection */
+    }
+    PGresult *r = PQgetResult(conn);
+    if(!r)
+      break;
+    if(last && PQresultStatus(last) == PGRES_FATAL_ERROR)
+      PQclear(r);
+    else {
+      PQclear(last);
+      last = r;
+    }
+  }
+  *out = last;
+  return 1;
+}
+
+/* PQcancel() waits for the server without a bound of its own (it connects
+ * to it and waits for it to close that connection): it runs on a detached
+ * thread of its own, so that a server that does not answer at all cannot
+ * hold the statement's caller.  That thread ends when the server answers
+ * or TCP gives up. */
+static void *cancel_main(void *arg)
+{
+  PGcancel *cancel = arg;
+  char why[256];
+  (void)PQcancel(cancel, why, sizeof(why));
+  PQfreeCancel(cancel);
+  return NULL;
+}
+
+static int cancel_async(PGconn *conn)
+{
+  PGcancel *cancel = PQgetCancel(conn);
+  if(!cancel)
+    return -1;
+  pthread_attr_t attr;
+  pthread_t t;
+  sigset_t all, old;
+  int rc = pthread_attr_init(&attr);
+  if(!rc) {
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigfillset(&all); /* signals stay with the threads that handle them */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&t, &attr, cancel_main, cancel);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+  }
+  if(rc) {
+    PQfreeCancel(cancel);
+    return -1;
+  }
+  return 0;
+}
+
+/* The statement had no answer within the bound: cancel it, so that it
+ * leaves nothing behind, and wait a short while for the server to say so;
+ * when it does not (or a transaction is left open), close the connection:
+ * the next statement reconnects. */
+static void give_up(struct kpg *pg)
+{
+  int clean = 0;
+  if(!cancel_async(pg->conn)) {
+    PGresult *res = NULL;
+    clean = read_answer(pg->conn, mono_ms() + CANCEL_WAIT_MS, &res);
+    PQclear(res);
+  }
+  if(!clean || PQstatus(pg->conn) != CONNECTION_OK ||
+     PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
+    PQfinish(pg->conn);
+    pg->conn = NULL;
+  }
+  pg->up = 0;
+}
+
+/* Send one statement and read its answer, within pg->bound_ms when set.
+ * *late is set when the bound passed (the statement was cancelled). */
+static PGresult *exec_once(struct kpg *pg, const char *sql, int n,
+                           const char *const *params, int *late)
+{
+  PGconn *conn = pg->conn;
+  int64_t deadline = pg->bound_ms ? mono_ms() + pg->bound_ms : 0;
+  *late = 0;
   /* no parameters: the simple protocol (several statements allowed) */
-  return n ? PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0)
-           : PQexec(pg->conn, sql);
+  int sent = n ? PQsendQueryParams(conn, sql, n, NULL, params, NULL, NULL, 0)
+               : PQsendQuery(conn, sql);
+  if(!sent)
+    return NULL;
+  int f;
+  while((f = PQflush(conn)) > 0) { /* the rest of a long statement */
+    int w = wait_socket(conn, POLLIN | POLLOUT, deadline);
+    if(w < 0 || (w > 0 && !PQconsumeInput(conn)))
+      break;
+    if(w == 0) {
+      *late = 1;
+      give_up(pg);
+      return NULL;
+    }
+  }
+  PGresult *res = NULL;
+  if(!read_answer(conn, deadline, &res)) {
+    *late = 1;
+    give_up(pg);
+  }
+  return res;
 }
 
 static int ok(const PGresult *res)
@@ -145,16 +306,35 @@ PGresult *kpg_exec(struct kpg *pg, const char *what, const char *sql, int n,
     if(connect_now(pg, err))
       return NULL;
   }
-  PGresult *res = exec_once(pg, sql, n, params);
+  /* after a statement had no answer, the next waits a second: a writer
+   * that tries again and again would otherwise hold the connection (and
+   * the lock its callers share) for the whole stall */
+  if(pg->late_ms && mono_ms() - pg->late_ms < 1000) {
+    mgc__err_set(err, MGCALL_E_INTERNAL,
+                 "store %s: %s: no answer within %lld ms to the last "
+                 "statement: not tried again within a second",
+                 pg->where, what, (long long)pg->bound_ms);
+    return NULL;
+  }
+  int late = 0;
+  PGresult *res = exec_once(pg, sql, n, params, &late);
   /* the server closed a connection that was fine (a restart, a pooler,
    * pg_terminate_backend): reconnect and send the one statement again
    * (every single statement of the keeper can be repeated) */
-  if(!ok(res) && n && PQstatus(pg->conn) != CONNECTION_OK) {
+  if(!late && !ok(res) && n && PQstatus(pg->conn) != CONNECTION_OK) {
     struct mgc_err again = {0};
     PQclear(res);
     res = NULL;
     if(!connect_now(pg, &again))
-      res = exec_once(pg, sql, n, params);
+      res = exec_once(pg, sql, n, params, &late);
+  }
+  if(late) {
+    pg->late_ms = mono_ms();
+    mgc__err_set(err, MGCALL_E_INTERNAL,
+                 "store %s: %s: no answer within %lld ms: the statement was "
+                 "cancelled",
+                 pg->where, what, (long long)pg->bound_ms);
+    return NULL;
   }
   if(ok(res)) {
     pg->up = 1;

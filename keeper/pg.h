@@ -44,6 +44,17 @@ int kpg_run(struct kpg *pg, const char *what, const char *sql, int n,
 /* 1 while the last statement reached the server (the connection is up). */
 int kpg_up(const struct kpg *pg);
 
+/* From now on, a statement with no answer within ms (0: no bound, the
+ * default) is cancelled (PQcancel, so that it leaves nothing behind) and
+ * fails ("no answer within N ms"); kpg_up() is then 0, the connection is
+ * closed (the next statement reconnects) when the server does not confirm
+ * the cancellation within a second, and every statement of the next second
+ * fails at once (so that a caller trying again and again cannot hold the
+ * connection for the whole stall).  A pooler that queues
+ * statements while the server is down (PgBouncer) or a lock held elsewhere
+ * cannot hold the caller longer than the bound. */
+void kpg_set_bound(struct kpg *pg, int64_t ms);
+
 /* A growable text array literal: '{"a","b",NULL}'. */
 struct kpg_array {
   char *buf;

@@ -725,6 +725,7 @@ int kstore_pg_open(const char *url, struct kstore **out, struct mgc_err *err)
   int rc = kpg_open(url, "mgcall-keeper", &s->pg, err);
   if(!rc)
     rc = migrate(s, err);
+  kpg_set_bound(s->pg, KSTORE_PG_BOUND_MS);
   if(rc) {
     pg_close(&s->base);
     return rc;

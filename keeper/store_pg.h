@@ -20,6 +20,13 @@
 #define KSTORE_PG_SCHEMA 1
 /* Shards made by the first migration. */
 #define KSTORE_PG_SHARDS 64
+/* A statement of the store's connection (registrations, removals, writes
+ * of progress and hook jobs, pages, purges) has its answer within this, or
+ * is cancelled and fails: a registration then answers 503 instead of
+ * waiting on a database that does not answer (a pooler queueing it while
+ * the server is down, a lock held elsewhere).  Migrations at open are not
+ * bounded (they may wait for another keeper's). */
+#define KSTORE_PG_BOUND_MS 5000
 
 /* Open the store at a libpq URI (postgresql://..., postgres://...): connect,
  * bring the schema up to date under a transaction-scoped advisory lock (so

@@ -628,6 +628,107 @@ static void test_list_ended(void **state)
   kstore_close(st);
 }
 
+/* A statement with no answer within the connection's bound is cancelled on
+ * the server and fails at once with a message that says so; the same
+ * connection then serves the next statement; with no bound it waits. */
+static void test_statement_bound(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kpg *pg;
+  assert_int_equal(kpg_open(url, "mgcall-unit-bound", &pg, &err), MGCALL_OK);
+  kpg_set_bound(pg, 300);
+  PGresult *res =
+      kpg_exec(pg, "sleep", "SELECT pg_sleep(30)", 0, NULL, &err);
+  assert_null(res);
+  assert_non_null(strstr(err.msg, "sleep: no answer within 300 ms: the "
+                                  "statement was cancelled"));
+  assert_int_equal(kpg_up(pg), 0);
+  /* cancelled on the server, not left running there */
+  assert_string_equal(sql1("SELECT count(*) FROM pg_stat_activity WHERE "
+                           "query = 'SELECT pg_sleep(30)' AND state = "
+                           "'active'"),
+                      "0");
+  /* the next second, statements fail at once, untried */
+  memset(&err, 0, sizeof(err));
+  assert_null(kpg_exec(pg, "one", "SELECT 1", 0, NULL, &err));
+  assert_non_null(strstr(err.msg, "one: no answer within 300 ms to the last "
+                                  "statement: not tried again"));
+  usleep(1100 * 1000);
+  /* parameters too (the extended protocol), and the connection goes on */
+  const char *p[] = {"30"};
+  memset(&err, 0, sizeof(err));
+  assert_null(kpg_exec(pg, "sleep", "SELECT pg_sleep($1::float8)", 1, p,
+                       &err));
+  assert_non_null(strstr(err.msg, "sleep: no answer within 300 ms: the "
+                                  "statement was cancelled"));
+  usleep(1100 * 1000);
+  res = kpg_exec(pg, "one", "SELECT 41 + 1", 0, NULL, &err);
+  if(!res)
+    fprintf(stderr, "err: %s\n", err.msg);
+  assert_non_null(res);
+  assert_string_equal(PQgetvalue(res, 0, 0), "42");
+  PQclear(res);
+  assert_int_equal(kpg_up(pg), 1);
+  /* a write that waits for a lock held elsewhere: cancelled, it leaves
+   * nothing behind once the lock is gone */
+  sql1("CREATE TABLE bound_t (x integer)");
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd),
+           "%s psql %s -c \"BEGIN; LOCK TABLE bound_t; SELECT pg_sleep(2); "
+           "COMMIT\" >/dev/null 2>&1 &",
+           PGTMP, dir);
+  assert_int_equal(system(cmd), 0);
+  int locked = 0;
+  for(int i = 0; i < 100 && !locked; i++) { /* at most 10 s */
+    locked = !strcmp(sql1("SELECT count(*) FROM pg_locks l JOIN pg_class c "
+                          "ON c.oid = l.relation WHERE c.relname = "
+                          "'bound_t' AND l.granted"),
+                     "1");
+    if(!locked)
+      usleep(100 * 1000);
+  }
+  assert_true(locked);
+  usleep(1100 * 1000); /* the last statement's second has passed */
+  kpg_set_bound(pg, 300);
+  memset(&err, 0, sizeof(err));
+  assert_null(kpg_exec(pg, "insert", "INSERT INTO bound_t VALUES (1)", 0,
+                       NULL, &err));
+  assert_non_null(strstr(err.msg, "insert: no answer within 300 ms: the "
+                                  "statement was cancelled"));
+  int released = 0;
+  for(int i = 0; i < 100 && !released; i++) { /* at most 10 s */
+    released = !strcmp(sql1("SELECT count(*) FROM pg_locks l JOIN pg_class c "
+                            "ON c.oid = l.relation WHERE c.relname = "
+                            "'bound_t'"),
+                       "0");
+    if(!released)
+      usleep(100 * 1000);
+  }
+  assert_true(released);
+  assert_string_equal(sql1("SELECT count(*) FROM bound_t"), "0");
+  /* without a bound a slow statement gets its answer */
+  usleep(1100 * 1000);
+  kpg_set_bound(pg, 0);
+  res = kpg_exec(pg, "sleep", "SELECT pg_sleep(0.5), 7", 0, NULL, &err);
+  if(!res)
+    fprintf(stderr, "err: %s\n", err.msg);
+  assert_non_null(res);
+  assert_string_equal(PQgetvalue(res, 0, 1), "7");
+  PQclear(res);
+  /* several statements in one string (migrations): the last result, or the
+   * first error */
+  res = kpg_exec(pg, "two", "SELECT 1; SELECT 2", 0, NULL, &err);
+  assert_non_null(res);
+  assert_string_equal(PQgetvalue(res, 0, 0), "2");
+  PQclear(res);
+  memset(&err, 0, sizeof(err));
+  assert_null(kpg_exec(pg, "bad", "SELECT 1; SELECT nope; SELECT 3", 0, NULL,
+                       &err));
+  assert_non_null(strstr(err.msg, "nope"));
+  kpg_free(pg);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -642,6 +743,7 @@ int main(void)
       cmocka_unit_test(test_no_password_in_errors),
       cmocka_unit_test(test_list_page),
       cmocka_unit_test(test_list_ended),
+      cmocka_unit_test(test_statement_bound),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
