@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keeper/config.h" /* struct ks_config */
 #include "rank.h"
 
 enum ks_state { KS_ACTIVE = 0, KS_AT_RISK, KS_ENDED, KS_LOST };
@@ -63,12 +64,6 @@ struct ks_call {
 };
 
 #define KS_NOT_QUEUED ((size_t)-1)
-
-struct ks_config {
-  int64_t interval_ms; /* default 15 min */
-  int64_t deadline_ms; /* default 45 min */
-  unsigned jitter_pct; /* 0..50, default 10 */
-};
 
 struct ks_sched;
 
