@@ -268,7 +268,7 @@ static void item_free(struct item *it)
   free(it);
 }
 
-/* ---- public API ---- */
+/* ---- the batch (mgcall_batch_new() is in client.c), the public API ---- */
 
 int mgc__batch_new(const struct mgc_batch_config *cfg, unsigned max_parallel,
                    mgcall_done_cb cb, void *userdata, mgcall_batch **out)

@@ -384,8 +384,8 @@ int cmd_keeper_run(int argc, char **argv)
   o.make_client = make_client;
   o.free_client = free_client;
   o.ud = &ctx;
-  char why[512]; /* main() initialised the library */
-  rc = keeper_run(&o, why, sizeof(why));
+  char why[512];
+  rc = keeper_run(&o, why, sizeof(why)); /* main() initialised the library */
   if(rc)
     mgc_cli_error("keeper: %s", why);
 out:
