@@ -8,20 +8,13 @@
 #include <jansson.h>
 #include <pthread.h>
 
+#include "keeper/config.h" /* struct kcore_config */
 #include "keeper/hooks.h"
 #include "keeper/metrics.h"
 #include "keeper/retention.h"
 #include "keeper/sched.h"
 #include "keeper/store.h"
 #include "keeper/writer.h"
-
-struct kcore_config {
-  struct ks_config sched;
-  const char *store_url; /* NULL = default */
-  struct khooks_config hooks;
-  uint64_t seed;        /* jitter seed, 0 = from the clock */
-  int64_t retention_ms; /* --retention: purge older ends; 0 = 7 days */
-};
 
 /* Fleet mode: lease.c fills this in (NULL with a store one keeper uses
  * alone). */

@@ -17,19 +17,9 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "keeper/config.h" /* struct khooks_config */
 #include "keeper/metrics.h"
 #include "keeper/store.h"
-
-struct khooks_config {
-  const char *command;  /* --on-ended, or NULL */
-  const char *url;      /* --on-ended-url, or NULL */
-  long timeout_ms;      /* per attempt; 0 = 30 s */
-  int retries;          /* after the first attempt; default 3 */
-  long retry_delay_ms;  /* first delay, doubled each time; 0 = 1 s */
-  const char *cacert;   /* extra CAs for the URL (mgc__http_trust), or NULL */
-  long stop_timeout_ms; /* --stop-timeout: drain at shutdown; 0 = 20 s */
-  const char *node;     /* who claims (fleet node id); NULL = host:pid */
-};
 
 /* Most jobs staged and not yet taken; more are logged and dropped. */
 #define KHOOKS_MAX_STAGED 100000

@@ -3,9 +3,11 @@
 #include "keeper.h"
 
 #include "api.h"
+#include "core.h"
 #include "inflight.h"
 #include "lease.h"
 #include "notify_auth.h"
+#include "pg.h"
 #include "tokenrefresh.h"
 #include "log.h"
 #include "text.h"
@@ -318,7 +320,13 @@ static int fleet_join(const struct keeper_opts *o, struct kcore *k,
   return klease_start(&lc, k, lease, err);
 }
 
-int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
+int keeper_mask_store_password(char *store_url)
+{
+  return kpg_mask_password(store_url);
+}
+
+/* keeper_run() with the error as the keeper's modules give it. */
+static int run(const struct keeper_opts *o, struct mgc_err *err)
 {
   int64_t flush_ms = o->flush_ms > 0 ? o->flush_ms : 500;
   static struct loop l;
@@ -515,4 +523,14 @@ int keeper_run(const struct keeper_opts *o, struct mgc_err *err)
   pthread_join(sigthr, NULL);
   klog(KLOG_INFO, NULL, NULL, "stopped");
   return MGCALL_OK;
+}
+
+int keeper_run(const struct keeper_opts *o, char *errbuf, size_t errlen)
+{
+  struct mgc_err err;
+  mgc__err_clear(&err);
+  int rc = run(o, &err);
+  if(errbuf && errlen)
+    snprintf(errbuf, errlen, "%s", rc ? err.msg : "");
+  return rc;
 }

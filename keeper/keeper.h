@@ -2,11 +2,21 @@
 /* keeper.h - `mgcall keeper run`: the main loop.  One thread drives ONE
  * mgcall_batch (bounded concurrency, connections reused); due calls come
  * off the schedule's heap; the control API and the hooks have threads of
- * their own; a signal thread turns SIGTERM/SIGINT/SIGHUP into flags. */
+ * their own; a signal thread turns SIGTERM/SIGINT/SIGHUP into flags.
+ *
+ * The keeper's front header: what the tool (src/cmd_keeper_run.c) uses of
+ * it besides log.h.  It includes the public mgcall.h and the plain
+ * settings of config.h, nothing of lib/ and no other keeper header
+ * (scripts/check-src-includes follows the includes of every header the
+ * tool includes). */
 #ifndef MGCALL_KEEPER_KEEPER_H
 #define MGCALL_KEEPER_KEEPER_H
 
-#include "keeper/core.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keeper/config.h"
+#include "mgcall/mgcall.h"
 
 struct keeper_opts {
   struct kcore_config core;
@@ -36,7 +46,14 @@ struct keeper_opts {
 
 /* Run until SIGTERM/SIGINT (then: stop taking work, finish in-flight
  * requests, flush, return MGCALL_OK).  Start-up errors (store, listen,
- * credentials) return their code with err set. */
-int keeper_run(const struct keeper_opts *opts, struct mgc_err *err);
+ * credentials) return their code with why in errbuf (errlen bytes at most,
+ * "" on MGCALL_OK; errbuf may be NULL). */
+int keeper_run(const struct keeper_opts *opts, char *errbuf, size_t errlen);
+
+/* Overwrite, in place, with '*' every password a --store URL (a libpq
+ * connection string) may carry; returns how many were masked.  For the
+ * tool's copy of --store in argv (ps and /proc show it): kpg_mask_password()
+ * of keeper/pg.h. */
+int keeper_mask_store_password(char *store_url);
 
 #endif

@@ -41,8 +41,8 @@ int klease_start(const struct klease_config *cfg, struct kcore *core,
  * member.  Call after the main loop stopped sending.  NULL is a no-op. */
 void klease_stop(struct klease *l);
 
-/* Shortest and default TTL. */
-#define KLEASE_MIN_TTL_MS 250
-#define KLEASE_DEFAULT_TTL_MS 30000
+/* The shortest and the default TTL, KLEASE_MIN_TTL_MS and
+ * KLEASE_DEFAULT_TTL_MS, are in keeper/config.h (the tool checks
+ * --lease-ttl). */
 
 #endif

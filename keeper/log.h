@@ -4,7 +4,7 @@
 #ifndef MGCALL_KEEPER_LOG_H
 #define MGCALL_KEEPER_LOG_H
 
-#include "mgc_internal.h"
+#include "mgcx.h" /* MGCX_PRINTF */
 
 enum klog_format { KLOG_TEXT = 0, KLOG_JSON = 1 };
 enum klog_level { KLOG_ERROR = 0, KLOG_WARN, KLOG_INFO, KLOG_DEBUG };

@@ -635,8 +635,9 @@ int ks_on_failure_after(struct ks_sched *s, struct ks_call *c,
   if(d >= remaining) /* no further attempt can land in time */
     return 1;
   if(retry_after_ms > d) { /* the server asked for a longer wait */
-    /* the same bound as the backoff: half of what remains minus the guard,
-     * so that further retries still fit before the deadline */
+    /* at most half of what remains minus the guard (the backoff's bound
+     * without its 1% floor), so that further retries still fit before the
+     * deadline; never less than the backoff d */
     int64_t latest = (remaining - guard_ms(s)) / 2;
     if(retry_after_ms > latest && clamped)
       *clamped = 1;

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keeper/config.h" /* struct ks_config */
 #include "rank.h"
 
 enum ks_state { KS_ACTIVE = 0, KS_AT_RISK, KS_ENDED, KS_LOST };
@@ -63,12 +64,6 @@ struct ks_call {
 };
 
 #define KS_NOT_QUEUED ((size_t)-1)
-
-struct ks_config {
-  int64_t interval_ms; /* default 15 min */
-  int64_t deadline_ms; /* default 45 min */
-  unsigned jitter_pct; /* 0..50, default 10 */
-};
 
 struct ks_sched;
 
@@ -136,12 +131,13 @@ void ks_on_success(struct ks_sched *s, struct ks_call *c, int64_t sent_mono,
 int ks_on_failure(struct ks_sched *s, struct ks_call *c, const char *error,
                   int64_t now_mono);
 /* The same, honouring the server's Retry-After (retry_after_ms, -1 = none;
- * the keeper passes it for 429 and 503): the retry waits at least that long
- * (and at least the usual backoff), but never longer than the backoff's own
- * bound, (remaining - guard) / 2 (see ks_retry_delay()), so that further
- * retries still fit before the deadline; when Retry-After reaches beyond
- * that bound the retry goes at the bound and *clamped (may be NULL) is set
- * to 1 so the caller can log it. */
+ * the keeper passes it for 429 and 503): the retry waits the longer of the
+ * usual backoff (ks_retry_delay()) and Retry-After, Retry-After counting
+ * only up to half of what remains minus the guard, (remaining - guard) / 2,
+ * so that further retries still fit before the deadline.  When Retry-After
+ * reaches beyond that, *clamped (may be NULL) is set to 1 so the caller can
+ * log it, and the retry goes at that half, or at the backoff when that is
+ * longer (near the deadline, its floor of 1% of the deadline). */
 int ks_on_failure_after(struct ks_sched *s, struct ks_call *c,
                         const char *error, int64_t now_mono,
                         int64_t retry_after_ms, int *clamped);
@@ -163,12 +159,13 @@ int64_t ks_deadline_mono(const struct ks_sched *s, const struct ks_call *c);
 int64_t ks_at_risk_ms(const struct ks_sched *s);
 
 /* Delay before retry number n (1 = first) when remaining_ms are left before
- * the deadline: exponential from base ((deadline - interval)/40, 50 ms ..
- * 3 s), capped
- * (deadline/4, at most 180 s), never more than half of what remains minus a
- * guard (deadline/10, 20 ms .. 5 s); near the deadline, where that half
- * shrinks, at least 1% of the deadline (20 ms .. 30 s: a small fixed step,
- * so transient faults need a long losing streak to lose a call).  When the
+ * the deadline: the backoff base * 2^(n-1), base = (deadline - interval)/40
+ * clamped to 50 ms .. 3 s, capped at deadline/4 (at most 180 s, at least
+ * base); but never more than a bound: half of what remains minus a guard
+ * (deadline/10, 20 ms .. 5 s), and near the deadline, where that half
+ * shrinks, 1% of the deadline (20 ms .. 30 s) when that is more: a small
+ * fixed step, so transient faults need a long losing streak to lose a call.
+ * That is min(backoff, max((remaining - guard) / 2, step)).  When the
  * result is not below remaining_ms no retry fits: the call is lost. */
 int64_t ks_retry_delay(const struct ks_sched *s, int n, int64_t remaining_ms);
 

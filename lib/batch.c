@@ -11,8 +11,6 @@
  * retries wait in the same heap.  Nothing sleeps and nothing blocks:
  * mgcall_batch_run() waits in curl_multi_poll() for at most the time to the
  * next timer (docs/library.md, "Nothing blocks", lists every call path). */
-#include "client.h"
-
 #include "batch.h"
 
 #include "auth/token_cache.h"
@@ -105,7 +103,7 @@ struct fetch {
 };
 
 struct mgcall_batch {
-  mgcall_client *client;
+  struct mgc_batch_config cfg; /* what it uses of its client */
   CURLM *multi;
   unsigned max_parallel;
   mgcall_done_cb cb;
@@ -198,8 +196,8 @@ static int trace(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
     else
       mgc__h2trace_own(&t->h2, &l);
   }
-  if(b->client->http.debug_cb)
-    return mgc__http_trace(h, type, data, size, &b->client->http);
+  if(b->cfg.req->http->debug_cb) /* it only reads the opts (libcurl's ud) */
+    return mgc__http_trace(h, type, data, size, (void *)b->cfg.req->http);
   return 0;
 }
 
@@ -270,22 +268,22 @@ static void item_free(struct item *it)
   free(it);
 }
 
-/* ---- public API ---- */
+/* ---- the batch (mgcall_batch_new() is in client.c), the public API ---- */
 
-int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
-                     mgcall_done_cb cb, void *userdata, mgcall_batch **out)
+int mgc__batch_new(const struct mgc_batch_config *cfg, unsigned max_parallel,
+                   mgcall_done_cb cb, void *userdata, mgcall_batch **out)
 {
   if(!out)
     return MGCALL_E_USAGE;
   *out = NULL;
-  if(!client || !cb)
+  if(!cfg || !cb)
     return MGCALL_E_USAGE;
   if(!max_parallel)
     max_parallel = 16;
   struct mgcall_batch *b = calloc(1, sizeof(*b));
   if(!b)
-    return mgc__err_set(&client->err, MGCALL_E_INTERNAL, "out of memory");
-  b->client = client;
+    return mgc__err_set(cfg->err, MGCALL_E_INTERNAL, "out of memory");
+  b->cfg = *cfg;
   b->max_parallel = max_parallel;
   b->cb = cb;
   b->userdata = userdata;
@@ -294,7 +292,7 @@ int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
   b->multi = curl_multi_init();
   if(!b->multi) {
     free(b);
-    return mgc__err_set(&client->err, MGCALL_E_INTERNAL, "out of memory");
+    return mgc__err_set(cfg->err, MGCALL_E_INTERNAL, "out of memory");
   }
   /* HTTP/2 multiplexing when the server offers it; else at most
    * max_parallel connections for keepAlives, reused, and TOKEN_PARALLEL
@@ -304,7 +302,7 @@ int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
    * said h2, its loss would send every waiting transfer to a connection
    * of its own. */
   long conns = (long)max_parallel + TOKEN_PARALLEL;
-  b->host_conns = strncasecmp(client->graph, "https:", 6)
+  b->host_conns = strncasecmp(cfg->graph, "https:", 6)
                       ? conns
                       : h2_host_conns(max_parallel);
   curl_multi_setopt(b->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
@@ -320,10 +318,10 @@ int mgcall_batch_add(mgcall_batch *b, const char *call_id,
 {
   if(!b || !call_id || !*call_id)
     return MGCALL_E_USAGE;
-  mgcall_client *c = b->client;
+  const struct mgc_batch_config *c = &b->cfg;
   struct item *it = calloc(1, sizeof(*it));
   if(!it)
-    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "out of memory");
+    return mgc__err_set(c->err, MGCALL_E_INTERNAL, "out of memory");
   it->tm.kind = T_ITEM;
   it->call_id = strdup(call_id);
   it->tenant = tenant_id ? strdup(tenant_id) : NULL;
@@ -331,17 +329,17 @@ int mgcall_batch_add(mgcall_batch *b, const char *call_id,
   it->user = user;
   if(!it->call_id || !it->url || (tenant_id && !it->tenant)) {
     item_free(it);
-    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "out of memory");
+    return mgc__err_set(c->err, MGCALL_E_INTERNAL, "out of memory");
   }
-  if(c->req.user_crid)
-    snprintf(it->crid, sizeof(it->crid), "%.36s", c->req.user_crid);
+  if(c->req->user_crid)
+    snprintf(it->crid, sizeof(it->crid), "%.36s", c->req->user_crid);
   else if(mgc__uuid_v4(it->crid)) {
     item_free(it);
-    return mgc__err_set(&c->err, MGCALL_E_INTERNAL,
+    return mgc__err_set(c->err, MGCALL_E_INTERNAL,
                         "random number generator failed");
   }
   snprintf(it->res.client_request_id, sizeof(it->res.client_request_id), "%s",
-           c->req.user_crid ? c->req.user_crid : it->crid);
+           c->req->user_crid ? c->req->user_crid : it->crid);
   it->res.struct_size = sizeof(it->res);
   it->res.retry_after_ms = -1;
   it->all_next = b->all;
@@ -355,7 +353,7 @@ int mgcall_batch_add(mgcall_batch *b, const char *call_id,
 
 static void verbose(struct mgcall_batch *b, const struct item *it)
 {
-  mgcall_client *c = b->client;
+  const struct mgc_batch_config *c = &b->cfg;
   if(!c->verbose_cb)
     return;
   char line[2048];
@@ -487,17 +485,17 @@ static void fetch_send(struct mgcall_batch *b, struct fetch *f)
     b->fq_tail = f;
     return;
   }
-  mgcall_client *c = b->client;
-  int rc = mgc__tokens_req_new(c->tokens, f->tenant, &f->req, &c->err);
+  const struct mgc_batch_config *c = &b->cfg;
+  int rc = mgc__tokens_req_new(c->tokens, f->tenant, &f->req, c->err);
   CURL *e = rc ? NULL : mgc__tokens_req_easy(f->req);
   if(!rc && watch(b, e, &f->tm))
-    rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "libcurl set-up failed");
+    rc = mgc__err_set(c->err, MGCALL_E_INTERNAL, "libcurl set-up failed");
   if(!rc && curl_multi_add_handle(b->multi, e) != CURLM_OK)
-    rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
+    rc = mgc__err_set(c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
   if(rc) {
     mgc__tokens_req_free(f->req);
     f->req = NULL;
-    fetch_failed(b, f, rc, c->err.msg);
+    fetch_failed(b, f, rc, c->err->msg);
     return;
   }
   b->fetches_in_flight++;
@@ -530,7 +528,7 @@ static void fetch_next_queued(struct mgcall_batch *b)
 /* f's transfer ended with cc. */
 static void fetch_finished(struct mgcall_batch *b, struct fetch *f, CURLcode cc)
 {
-  mgcall_client *c = b->client;
+  const struct mgc_batch_config *c = &b->cfg;
   curl_multi_remove_handle(b->multi, mgc__tokens_req_easy(f->req));
   b->fetches_in_flight--;
   char *token = NULL;
@@ -538,7 +536,7 @@ static void fetch_finished(struct mgcall_batch *b, struct fetch *f, CURLcode cc)
   int retryable = 0;
   int64_t retry_after = -1;
   int rc = mgc__tokens_req_done(c->tokens, f->req, cc, &token, &exp, &retryable,
-                                &retry_after, &c->err);
+                                &retry_after, c->err);
   mgc__tokens_req_free(f->req);
   f->req = NULL;
   if(rc == MGCALL_OK) {
@@ -570,7 +568,7 @@ static void fetch_finished(struct mgcall_batch *b, struct fetch *f, CURLcode cc)
         fetch_failed(b, f, MGCALL_E_INTERNAL, "out of memory");
     }
     else
-      fetch_failed(b, f, rc, c->err.msg);
+      fetch_failed(b, f, rc, c->err->msg);
   }
   fetch_next_queued(b);
 }
@@ -603,7 +601,7 @@ static void wait_for_token(struct mgcall_batch *b, struct item *it,
 
 static void start(struct mgcall_batch *b, struct item *it)
 {
-  mgcall_client *c = b->client;
+  const struct mgc_batch_config *c = &b->cfg;
   if(!it->token) {
     if(!c->tokens) {
       fail_item(b, it, MGCALL_E_AUTH,
@@ -613,9 +611,9 @@ static void start(struct mgcall_batch *b, struct item *it)
     }
     char *tok = NULL;
     int rc = mgc__tokens_held(c->tokens, it->tenant, MGC_TOKEN_MARGIN, &tok,
-                              NULL, &c->err);
+                              NULL, c->err);
     if(rc) {
-      fail_item(b, it, rc, c->err.msg);
+      fail_item(b, it, rc, c->err->msg);
       return;
     }
     if(!tok) {
@@ -625,14 +623,14 @@ static void start(struct mgcall_batch *b, struct item *it)
     set_token(it, tok);
   }
   mgc__attempt_release(&it->attempt);
-  int rc = mgc__attempt_start(&c->req, &it->attempt, it->url, it->token,
-                              it->crid, it->retries_done, &c->err);
+  int rc = mgc__attempt_start(c->req, &it->attempt, it->url, it->token,
+                              it->crid, it->retries_done, c->err);
   if(!rc && watch(b, it->attempt.easy, &it->tm))
     rc = MGCALL_E_INTERNAL;
   if(!rc && curl_multi_add_handle(b->multi, it->attempt.easy) != CURLM_OK)
-    rc = mgc__err_set(&c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
+    rc = mgc__err_set(c->err, MGCALL_E_INTERNAL, "cannot add a transfer");
   if(rc) {
-    fail_item(b, it, rc, c->err.msg);
+    fail_item(b, it, rc, c->err->msg);
     return;
   }
   if(!it->first_send_ms)
@@ -655,12 +653,12 @@ static uint32_t random32(void)
  * endpoint (joining a request under way). */
 static void refresh_after_401(struct mgcall_batch *b, struct item *it)
 {
-  mgcall_client *c = b->client;
+  const struct mgc_batch_config *c = &b->cfg;
   it->refreshed = 1;
   char *tok = NULL;
-  int rc = mgc__tokens_held(c->tokens, it->tenant, 0, &tok, NULL, &c->err);
+  int rc = mgc__tokens_held(c->tokens, it->tenant, 0, &tok, NULL, c->err);
   if(rc) {
-    fail_item(b, it, rc, c->err.msg);
+    fail_item(b, it, rc, c->err->msg);
     return;
   }
   int newer = tok && it->token && strcmp(tok, it->token);
@@ -736,7 +734,7 @@ static void finished(struct mgcall_batch *b, struct item *it, CURLcode rc)
   if(retryable) {
     uint64_t now = now_ms();
     int64_t wait =
-        mgc__retry_next_delay(&b->client->retry, it->retries_done,
+        mgc__retry_next_delay(b->cfg.retry, it->retries_done,
                               now - it->first_send_ms, retry_after, random32());
     if(wait >= 0) {
       it->retries_done++;
@@ -841,7 +839,7 @@ int mgcall_batch_run(mgcall_batch *b, int timeout_ms)
     if(wait > 0) {
       int n;
       if(curl_multi_poll(b->multi, NULL, 0, (int)wait, &n) != CURLM_OK)
-        return mgc__err_set(&b->client->err, MGCALL_E_INTERNAL,
+        return mgc__err_set(b->cfg.err, MGCALL_E_INTERNAL,
                             "waiting for transfers failed");
     }
   }
@@ -904,7 +902,7 @@ static long token_lifetime(const char *token)
 
 int mgc__batch_token_pending(const mgcall_batch *b, const char *tenant)
 {
-  const char *key = b ? mgc__tokens_key(b->client->tokens, tenant) : NULL;
+  const char *key = b ? mgc__tokens_key(b->cfg.tokens, tenant) : NULL;
   if(!key)
     return 0;
   for(const struct fetch *f = b->fetches; f; f = f->next)
@@ -925,13 +923,13 @@ int mgcall_batch_prefetch_token(mgcall_batch *b, const char *tenant_id,
     *lifetime_s = -1;
   if(!b || min_remaining_s < 0)
     return MGCALL_E_USAGE;
-  mgcall_client *c = b->client;
+  const struct mgc_batch_config *c = &b->cfg;
   if(!c->tokens)
-    return mgc__err_set(&c->err, MGCALL_E_AUTH, "no credentials");
+    return mgc__err_set(c->err, MGCALL_E_AUTH, "no credentials");
   char *tok = NULL;
   time_t exp = 0;
   int rc = mgc__tokens_held(c->tokens, tenant_id, min_remaining_s, &tok, &exp,
-                            &c->err);
+                            c->err);
   if(rc)
     return rc;
   if(tok) {
@@ -947,16 +945,16 @@ int mgcall_batch_prefetch_token(mgcall_batch *b, const char *tenant_id,
   struct fetch *f = fetch_find(b, key);
   if(f && !fetch_active(f) && f->fail_unreported) {
     f->fail_unreported = 0;
-    return mgc__err_set(&c->err, f->fail_code, "%s", f->fail_msg);
+    return mgc__err_set(c->err, f->fail_code, "%s", f->fail_msg);
   }
   if(!f)
     f = fetch_get(b, key, tenant_id);
   if(!f)
-    return mgc__err_set(&c->err, MGCALL_E_INTERNAL, "out of memory");
+    return mgc__err_set(c->err, MGCALL_E_INTERNAL, "out of memory");
   fetch_start(b, f);
   if(!fetch_active(f) && f->fail_code) { /* could not even be sent */
     f->fail_unreported = 0;
-    return mgc__err_set(&c->err, f->fail_code, "%s", f->fail_msg);
+    return mgc__err_set(c->err, f->fail_code, "%s", f->fail_msg);
   }
   if(pending)
     *pending = 1;

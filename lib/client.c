@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* client.c - the client handle and its blocking calls (mgcall_keep_alive()
+/* client.c - the client handle, mgcall_batch_new() (a batch on the
+ * client's settings: batch.h) and the blocking calls (mgcall_keep_alive()
  * on a batch of one, mgcall_client_prefetch_token()). */
 #include "client.h"
 
@@ -302,6 +303,27 @@ char *mgcall_keep_alive_url(const mgcall_client *client, const char *call_id)
   if(!client)
     return NULL;
   return mgc__attempt_url(client->graph, client->api_version, call_id);
+}
+
+int mgcall_batch_new(mgcall_client *client, unsigned max_parallel,
+                     mgcall_done_cb cb, void *userdata, mgcall_batch **out)
+{
+  if(!client) {
+    if(out)
+      *out = NULL;
+    return MGCALL_E_USAGE;
+  }
+  struct mgc_batch_config bc = {
+      .graph = client->graph,
+      .api_version = client->api_version,
+      .req = &client->req,
+      .retry = &client->retry,
+      .tokens = client->tokens,
+      .verbose_cb = client->verbose_cb,
+      .log_userdata = client->log_userdata,
+      .err = &client->err,
+  };
+  return mgc__batch_new(&bc, max_parallel, cb, userdata, out);
 }
 
 static void one_done(void *ud, const char *call_id, void *item,

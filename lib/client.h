@@ -5,8 +5,10 @@
  * Layers (one way): lib/client.c (handle, blocking calls) -> lib/batch.c
  * (the engine: keepAlives and token requests on one multi handle) ->
  * lib/attempt.c (one keepAlive request and its answer) and lib/auth/ (token
- * requests).  batch.c reads this struct's fields; it calls no function of
- * client.c. */
+ * requests).  Only client.c (and tests) include this header: a batch gets
+ * what it needs of the client as a struct mgc_batch_config (batch.h) that
+ * mgcall_batch_new() fills; scripts/check-lib-includes fails the build on
+ * an include cycle between the files of lib/. */
 #ifndef MGCALL_CLIENT_H
 #define MGCALL_CLIENT_H
 

@@ -7,9 +7,7 @@
 #include "cli.h"
 #include "mgcx.h"
 #include "keeper/keeper.h"
-#include "keeper/lease.h"
 #include "keeper/log.h"
-#include "keeper/pg.h"
 
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -235,7 +233,7 @@ int cmd_keeper_run(int argc, char **argv)
         rc = MGCALL_E_INTERNAL;
         goto out;
       }
-      if(kpg_mask_password(optarg))
+      if(keeper_mask_store_password(optarg))
         fprintf(stderr, "mgcall: warning: --store carries a password: use "
                         "~/.pgpass or PGPASSWORD instead (it was visible in "
                         "the process list until now)\n");
@@ -386,10 +384,10 @@ int cmd_keeper_run(int argc, char **argv)
   o.make_client = make_client;
   o.free_client = free_client;
   o.ud = &ctx;
-  struct mgc_err err = {0}; /* main() initialised the library */
-  rc = keeper_run(&o, &err);
+  char why[512];
+  rc = keeper_run(&o, why, sizeof(why)); /* main() initialised the library */
   if(rc)
-    mgc_cli_error("keeper: %s", err.msg);
+    mgc_cli_error("keeper: %s", why);
 out:
   mgc_auth_opts_release(&probe);
   if(ctx.ao_live)

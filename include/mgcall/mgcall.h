@@ -389,7 +389,8 @@ MGCALL_EXTERN int mgcall_keep_alive_sized(mgcall_client *client,
                           sizeof(*(res)))
 
 /* ---------------------------------------------------------------------
- * Batches (lib/batch.c): many keepAlives at once on libcurl's multi
+ * Batches (lib/batch.c; mgcall_batch_new() is in lib/client.c, which
+ * gives the batch its settings): many keepAlives at once on libcurl's multi
  * interface, HTTP/2 multiplexed when offered, at most max_parallel requests
  * in flight; retry waits are timers inside the batch (they hold no
  * connection and block nothing).  A batch lives as long as you want: add
