@@ -381,31 +381,24 @@ static int run(const struct keeper_opts *o, struct mgc_err *err)
   if(!rc)
     rc = kapi_start(o->listen, o->api_token, nauth, o->allowed_hosts, l.core,
                     &api, &port, err);
-  if(rc) {
+  struct klease *lease = NULL;
+  if(!rc && fleet_join(o, l.core, port, &lease, err))
+    rc = MGCALL_E_INTERNAL;
+  pthread_t sigthr;
+  int perr = rc ? 0 : pthread_create(&sigthr, NULL, signal_thread, &set);
+  if(perr) /* signals are blocked: without it SIGTERM would do nothing */
+    rc = mgc__err_set(err, MGCALL_E_INTERNAL,
+                      "cannot start the signal thread: %s", strerror(perr));
+  if(rc) { /* undo the start, in the order of the stop below */
+    if(api)
+      kapi_stop(api);
     kna_free(nauth);
     drop_batch(o, &l, client, handle);
+    klease_stop(lease);
     kcore_free(l.core);
+    ktr_free(l.tokens);
     kif_free(l.inflight);
     return rc;
-  }
-  struct klease *lease = NULL;
-  if(fleet_join(o, l.core, port, &lease, err)) {
-    kapi_stop(api);
-    drop_batch(o, &l, client, handle);
-    kcore_free(l.core);
-    return MGCALL_E_INTERNAL;
-  }
-  pthread_t sigthr;
-  int perr = pthread_create(&sigthr, NULL, signal_thread, &set);
-  if(perr) { /* signals are blocked: without it SIGTERM would do nothing */
-    kapi_stop(api);
-    kna_free(nauth);
-    drop_batch(o, &l, client, handle);
-    ktr_free(l.tokens);
-    kcore_free(l.core);
-    kif_free(l.inflight);
-    return mgc__err_set(err, MGCALL_E_INTERNAL,
-                        "cannot start the signal thread: %s", strerror(perr));
   }
   if(o->concurrency)
     klog(KLOG_INFO, NULL, NULL,
