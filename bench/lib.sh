@@ -19,10 +19,12 @@
 #                             $T/ids (100,000 per request)
 # register_ids URL [FILE]     registers the ids of FILE (default $T/ids) with
 #                             the keeper at URL, bulk POST /calls of 10,000,
-#                             with startedAt spread over the last minute so
-#                             that the first keepAlives spread over the next
-#                             one (the steady state of a keeper that has run
-#                             for a while); sets reg_ms
+#                             with startedAt spread over the minute before
+#                             each request so that the first keepAlives
+#                             spread over the minute after it (the steady
+#                             state of a keeper that has run for a while,
+#                             however long the registration takes); sets
+#                             reg_ms
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
@@ -78,25 +80,29 @@ create_calls() {
 register_ids() {
   local url=$1 file=${2:-$T/ids} t0 f
   t0=$(now_ms)
-  awk -v now="$t0" '
-    function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) { # UTC RFC 3339
-      s = int(ms / 1000); z = int(s / 86400) + 719468
-      era = int(z / 146097); doe = z - era * 146097
-      yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
-      doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100)); mp = int((5 * doy + 2) / 153)
-      d = doy - int((153 * mp + 2) / 5) + 1; m = mp < 10 ? mp + 3 : mp - 9
-      y = yoe + era * 400 + (m <= 2)
-      return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
-                     int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, ms % 1000)
-    }
-    BEGIN { srand(7) }
-    { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
-    "$file" >"$T/regs.jsonl"
-  split -l 10000 "$T/regs.jsonl" "$T/regs."
+  split -l 10000 "$file" "$T/regs."
   for f in "$T"/regs.[a-z][a-z]; do
-    jq -s -c . "$f" | curl -sf -X POST "$url/calls" -H "Content-Type: application/json" \
+    # startedAt within the minute before this chunk is sent, not before the
+    # registration began: a registration slower than the interval would
+    # otherwise hand the keepers calls already overdue, all due again one
+    # interval later (a wave the benchmark would measure instead of the
+    # steady state)
+    awk -v now="$(now_ms)" '
+      function iso(ms,   s, z, era, doe, yoe, doy, mp, d, m, y) { # UTC RFC 3339
+        s = int(ms / 1000); z = int(s / 86400) + 719468
+        era = int(z / 146097); doe = z - era * 146097
+        yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+        doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100)); mp = int((5 * doy + 2) / 153)
+        d = doy - int((153 * mp + 2) / 5) + 1; m = mp < 10 ? mp + 3 : mp - 9
+        y = yoe + era * 400 + (m <= 2)
+        return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+                       int(s % 86400 / 3600), int(s % 3600 / 60), s % 60, ms % 1000)
+      }
+      BEGIN { srand(7) }
+      { printf "{\"callId\":\"%s\",\"startedAt\":\"%s\"}\n", $1, iso(now - int(rand() * 60000)) }' \
+      "$f" | jq -s -c . | curl -sf -X POST "$url/calls" -H "Content-Type: application/json" \
       --data-binary @- >/dev/null
   done
-  rm -f "$T"/regs.[a-z][a-z] "$T/regs.jsonl"
+  rm -f "$T"/regs.[a-z][a-z]
   reg_ms=$(($(now_ms) - t0))
 }
