@@ -66,15 +66,9 @@ t_emulator_stop
 t_emulator_start
 req POST /_emulator/calls -d "{\"count\":1,\"callbackUri\":\"$BOT_URL/untrusted\"}"
 req DELETE "/_emulator/calls/$(body '.ids[0]')"
-failed=
-for _ in $(seq 100); do
-  req GET /_emulator/stats
-  [ "$(body .notifications.failed)" -ge 1 ] && { failed=yes; break; }
-  sleep 0.1
-done
-t_eq "$failed" yes "without the CA the https callback fails (TLS is verified)"
-t_nogrep "$T/bot.jsonl" '/untrusted' "nothing reached the bot without trust"
-t_emulator_stop
+# its attempts take about 5 s: checked after the next two sections
+UNTRUSTED_URL=$EMU_URL
+UNTRUSTED_PID=$EMU_PID
 
 # ---- IPv6 -----------------------------------------------------------------------------
 if t_emulator_start --listen '[::1]:0'; then
@@ -168,6 +162,19 @@ req GET "/_emulator/stats"
 t_ok '[ "$(body .throttled)" -ge 1 ]' "stats: throttled counted"
 req POST "/v1.0/communications/calls/$NOCALL/keepAlive" -H "Authorization: Bearer $TOK2"
 t_eq "$S" 404 "throttling is per application: another app is served"
+t_emulator_stop
+
+# ---- the https callback without the CA (started above) -------------------------------
+EMU_URL=$UNTRUSTED_URL
+EMU_PID=$UNTRUSTED_PID
+failed=
+for _ in $(seq 100); do
+  req GET /_emulator/stats
+  [ "$(body .notifications.failed)" -ge 1 ] && { failed=yes; break; }
+  sleep 0.1
+done
+t_eq "$failed" yes "without the CA the https callback fails (TLS is verified)"
+t_nogrep "$T/bot.jsonl" '/untrusted' "nothing reached the bot without trust"
 t_emulator_stop
 
 # ---- latency does not hold a worker; shutdown answers delayed requests ------------
