@@ -51,6 +51,7 @@ struct emu_h2 {
   size_t open; /* streams */
   int aborted;
   int goaway;      /* a GOAWAY was submitted */
+  int stopping;    /* emu_h2_shutdown(): answers are no longer held back */
   int32_t last_ok; /* its last-stream-id: later streams are not served */
   struct stream *streams;
 };
@@ -199,7 +200,8 @@ static void submit(struct emu_h2 *h, struct stream *st)
 static void answer(struct emu_h2 *h, struct stream *st)
 {
   st->answered = 1;
-  if(st->resp.action == EMU_ACT_ANSWER && st->resp.latency_ms > 0) {
+  if(st->resp.action == EMU_ACT_ANSWER && st->resp.latency_ms > 0 &&
+     !h->stopping) {
     st->held = 1; /* emu_h2_tick() sends it */
     /* +1: the clock is in whole ms; never answer early */
     st->due = emu_now_ms() + st->resp.latency_ms + 1;
@@ -528,10 +530,16 @@ size_t emu_h2_streams(struct emu_h2 *h)
 
 void emu_h2_shutdown(struct emu_h2 *h)
 {
-  if(h->goaway)
-    return;
-  h->goaway = 1;
-  h->last_ok = nghttp2_session_get_last_proc_stream_id(h->ng);
-  nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, h->last_ok, NGHTTP2_NO_ERROR,
-                        NULL, 0);
+  if(!h->goaway) {
+    h->goaway = 1;
+    h->last_ok = nghttp2_session_get_last_proc_stream_id(h->ng);
+    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, h->last_ok,
+                          NGHTTP2_NO_ERROR, NULL, 0);
+  }
+  /* Answers held back by a latency go out now, and later ones are not held:
+   * as on HTTP/1.1, where the server's stop resumes every delayed request
+   * at once (delay.c).  Held until due, a latency over front.c's 2 s bound
+   * would end with the connection closed and no answer. */
+  h->stopping = 1;
+  emu_h2_tick(h, INT64_MAX);
 }

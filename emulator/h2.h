@@ -36,7 +36,9 @@ int64_t emu_h2_next_due(struct emu_h2 *h);
 void emu_h2_tick(struct emu_h2 *h, int64_t now_ms);
 /* Streams open (requests not yet answered and closed). */
 size_t emu_h2_streams(struct emu_h2 *h);
-/* The server stops: a graceful GOAWAY (streams in flight are finished). */
+/* The server stops (or the session is idle): a graceful GOAWAY (streams in
+ * flight are finished, later ones refused); answers held back by a latency
+ * are sent at once, as HTTP/1.1's are when the server stops. */
 void emu_h2_shutdown(struct emu_h2 *h);
 
 #endif

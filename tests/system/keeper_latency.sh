@@ -14,7 +14,9 @@
 #   3. throttle off: the backlog drains and the target comes back, no call
 #      lost (keeper and emulator agree).
 # Checks read the keeper's /metrics and the emulator's /_emulator/stats;
-# waits are bounded conditions (k_until), never proof.  Heavy: RUN_SERIAL.
+# waits are bounded conditions (k_until), never proof.  Heavy: RUN_SERIAL,
+# and never side by side (t_side_by_side): one run takes about 0.8 of a core
+# (keeper_latency) or 1.1 (keeper_latency_jitter).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 

@@ -250,6 +250,46 @@ t_emulator_start() {
   return 1
 }
 
+# t_side_by_side PROTO
+#   Runs this test twice at the same time and exits: as it is
+#   (MGCALL_TEST_PROTO unset) and as the variant PROTO (h2, h2tls), each a
+#   whole run of its own (its $T, emulators, keeper, checks, the variant's
+#   protocol check), with the same seed; the output of both follows, each
+#   line prefixed with its side, and the test passes when both do.  For the
+#   tests whose time is an observation window (a timer, a fault's latency,
+#   the emulator's timeouts), so that the second protocol costs make check
+#   no time: call it right after sourcing lib.sh (and keeper_lib.sh).  A run
+#   with MGCALL_TEST_PROTO set (a side, or a variant tests/CMakeLists.txt
+#   registers) runs once.  Under the sanitizers (T_SCALE > 1) the two run
+#   one after the other: two instrumented runs at once want more CPU than
+#   the timing checks leave them.
+t_side_by_side() {
+  [ -z "$T_PROTO" ] && [ -z "${MGCALL_TEST_SIDE:-}" ] || return 0
+  local p1 p2 r1 r2
+  MGCALL_TEST_SIDE=1 MGCALL_TEST_SEED=$T_SEED bash "$0" >"$T/side.default" 2>&1 </dev/null &
+  p1=$!
+  T_PIDS+=("$p1")
+  if [ "$T_SCALE" -gt 1 ]; then
+    wait "$p1"
+    r1=$?
+  fi
+  MGCALL_TEST_SIDE=1 MGCALL_TEST_SEED=$T_SEED MGCALL_TEST_PROTO=$1 \
+    bash "$0" >"$T/side.$1" 2>&1 </dev/null &
+  p2=$!
+  T_PIDS+=("$p2")
+  if [ "$T_SCALE" -eq 1 ]; then
+    wait "$p1"
+    r1=$?
+  fi
+  wait "$p2"
+  r2=$?
+  sed 's/^/[default] /' "$T/side.default"
+  sed "s/^/[$1] /" "$T/side.$1"
+  echo "side by side: default exit $r1, $1 exit $r2"
+  [ "$r1" -ne 0 ] && exit "$r1"
+  exit "$r2"
+}
+
 # t__trust_test_ca: the variant h2tls's trust (t_make_cert once; the CA
 # alone, hashed, in $T/pki/trust, named by SSL_CERT_DIR).
 t__trust_test_ca() {
@@ -263,12 +303,18 @@ t__trust_test_ca() {
 }
 
 # t__proto_check: the variant's one check on the running emulator (once per
-# emulator: t_emulator_stop, else t_done).
+# emulator: t_emulator_stop, else t_done).  It asks the emulator for its
+# /_emulator/stats: T_PROTO_REQS is the number of requests it sent to the
+# emulator last stopped (0 or 1), which that emulator's --record file holds
+# too.
 T_PROTO_CHECKED=
+T_PROTO_REQS=0
 t__proto_check() {
   local served
+  T_PROTO_REQS=0
   [ -n "$T_PROTO" ] && [ -n "${EMU_URL:-}" ] && [ "$T_PROTO_CHECKED" != "${EMU_PID:-}" ] || return 0
   T_PROTO_CHECKED=${EMU_PID:-}
+  T_PROTO_REQS=1
   case $T_PROTO in
   h2tls)
     served=$(t_curl "$EMU_URL/_emulator/stats" 2>/dev/null |

@@ -6,6 +6,11 @@
 # framing tricks, fresh strings on every call, oversized and unreadable
 # certificate files.  Every wait is bounded.
 # 5,000 connections and 1-second probes: run alone.
+# The raw requests and the helper's attacks speak HTTP/1.1 (framing of their
+# own; HTTP/2's attacks are emulator_http2's and fuzz_emu_h2's); what curl
+# checks is checked over HTTP/1.1 and HTTP/2 (h2c) in the same run, and h2c
+# requests are answered within 1 s while the 5,000 idle connections are
+# held.
 # mgcall-test: serial
 . "$(dirname "$0")/lib.sh"
 
@@ -29,9 +34,11 @@ TOK=$(t_emulator_token t1 app1 s3cret)
 t_ok '[ -n "$TOK" ]' "a token for the tests"
 
 # ---- item 9: every request gets an answer, in valid JSON -----------------------
-S=$(t_curl -o "$T/body" -w '%{http_code}' -d grant_type=x "$EMU_URL/%ff/oauth2/v2.0/token")
-t_eq "$S" 400 "tenant %ff: 400, not an empty reply"
-t_ok 'jq -e ".error == \"invalid_request\"" "$T/body" >/dev/null' "tenant %ff: an AAD JSON error"
+for P in --http1.1 --http2-prior-knowledge; do
+  S=$(t_curl "$P" -o "$T/body" -w '%{http_code}' -d grant_type=x "$EMU_URL/%ff/oauth2/v2.0/token")
+  t_eq "$S" 400 "$P: tenant %ff: 400, not an empty reply"
+  t_ok 'jq -e ".error == \"invalid_request\"" "$T/body" >/dev/null' "$P: tenant %ff: an AAD JSON error"
+done
 printf 'GET /_emulator/\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' | raw 3000
 t_eq "$(status)" 404 "raw 0xff in the path: 404"
 t_ok 'json_body ".error.message | test(\"xff\")"' \
@@ -67,19 +74,37 @@ t_eq "$(status)" "" "Graph POST with a valid token waits for its body"
 cat "$T/bodies"
 busy=$(sed -n 's/^status 503 //p' "$T/bodies")
 t_ok '[ "${busy:-0}" -ge 100 ]' "400 bodies of 64 KiB held at once: the ones past the budget get 503 (${busy:-0})"
-S=$(t_curl -o /dev/null -w '%{http_code}' -d '{"count":1}' "$EMU_URL/_emulator/calls")
-t_eq "$S" 201 "the budget is given back: a body is taken again"
+for P in --http1.1 --http2-prior-knowledge; do
+  S=$(t_curl "$P" -o /dev/null -w '%{http_code}' -d '{"count":1}' "$EMU_URL/_emulator/calls")
+  t_eq "$S" 201 "$P: the budget is given back: a body is taken again"
+done
 
 # ---- item 8: idle connections ---------------------------------------------------------
-"$ATTACK" idle "$(port)" 5000 10 30 >"$T/idle"
+"$ATTACK" idle "$(port)" 5000 10 30 >"$T/idle" &
+IDLE_PID=$!
+# h2c while the idle connections are held (the server closes them 5 s after
+# they connected): 5 requests on new connections, 1 s each at most
+t_wait 20 'grep -q "^connected" "$T/idle"' "the idle connections are open"
+h2ok=0
+for _ in 1 2 3 4 5; do
+  S=$(t_curl --http2-prior-knowledge --max-time 1 -o /dev/null -w '%{http_code}' "$EMU_URL/_emulator/health" 2>/dev/null)
+  [ "$S" = 200 ] && h2ok=$((h2ok + 1))
+  sleep 0.2
+done
+held_then=$(grep -c '^probes' "$T/idle")
+wait "$IDLE_PID"
 cat "$T/idle"
+t_ok '[ "$h2ok" -ge 4 ] && [ "$held_then" = 0 ]' \
+  "5000 idle connections: h2c /_emulator/health answers ($h2ok of 5 within 1 s, while the helper still probed)"
 probes=$(sed -n 's/^probes \([0-9]*\)\/.*/\1/p' "$T/idle")
 t_ok '[ "${probes:-0}" -ge 9 ]' "5000 idle connections: /_emulator/health answers (${probes:-0} of 10 within 1 s)"
 read -r closed live ms < <(sed -n 's/^closed \([0-9]*\)\/\([0-9]*\) \([0-9]*\)_ms/\1 \2 \3/p' "$T/idle")
 t_ok '[ "${live:-0}" -ge 4000 ] && [ "$closed" = "$live" ]' "the idle connections are closed by the server ($closed of $live)"
 t_ok '[ "${ms:-99999}" -le 15000 ]' "within seconds (${ms:-?} ms after the probes)"
-S=$(t_curl -o /dev/null -w '%{http_code}' "$EMU_URL/_emulator/health")
-t_eq "$S" 200 "served normally after the attack"
+for P in --http1.1 --http2-prior-knowledge; do
+  S=$(t_curl "$P" -o /dev/null -w '%{http_code}' "$EMU_URL/_emulator/health")
+  t_eq "$S" 200 "$P: served normally after the attack"
+done
 t_emulator_stop
 
 # ---- item 7: fresh tenant/app/callbackUri strings on every call --------------------------
@@ -89,6 +114,8 @@ cat "$T/fresh"
 t_eq "$(sed -n 's/^status 201 //p' "$T/fresh")" 25000 "25000 calls with fresh strings: all created"
 t_curl -o "$T/body" -X GET "$EMU_URL/_emulator/stats"
 t_ok 'jq -e ".callsCreated == 25000" "$T/body" >/dev/null' "stats count 25000 created"
+S=$(t_curl --http2-prior-knowledge -o "$T/body" -w '%{http_code}' -d '{"count":1}' "$EMU_URL/_emulator/calls")
+t_eq "$S" 201 "h2c: a call created after the 25000"
 t_emulator_stop
 
 # ---- issue 8 item 11: certificate and key files read whole, errors reported ----------------
@@ -96,8 +123,10 @@ t_make_cert || t_fail "t_make_cert"
 # PEM parsers skip text before "-----BEGIN": 1.5 MiB of it, then the key
 { head -c 1572864 /dev/zero | tr '\0' '#' | fold -w 64; cat "$EMU_KEY"; } >"$T/bigkey.pem"
 if t_emulator_start --tls-cert "$EMU_CERT" --tls-key "$T/bigkey.pem"; then
-  S=$(t_curl -o /dev/null -w '%{http_code}' "$EMU_URL/_emulator/health")
-  t_eq "$S" 200 "a 1.5 MiB key file is read whole: HTTPS served"
+  for P in --http1.1 --http2; do # --http2: h2 by ALPN
+    S=$(t_curl "$P" -o /dev/null -w '%{http_code} %{http_version}' "$EMU_URL/_emulator/health")
+    t_eq "$S" "200 ${P#--http}" "$P: a 1.5 MiB key file is read whole: HTTPS served"
+  done
   t_emulator_stop
 fi
 EMU_CA=

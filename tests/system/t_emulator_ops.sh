@@ -4,8 +4,11 @@
 # mgcall emulator, operations: HTTPS, IPv6, faults (rate, sequence, scope,
 # latency) and per-app throttling changed at run time through
 # /_emulator/faults, --record with secrets redacted, --state across a
-# restart, command-line errors, clean shutdown on SIGINT.
+# restart, command-line errors, clean shutdown on SIGINT.  On HTTP/1.1 and,
+# side by side in the same run, on HTTP/2 (h2c: t_curl with prior
+# knowledge; HTTPS takes h2 by ALPN on both sides).
 . "$(dirname "$0")/lib.sh"
+t_side_by_side h2
 
 req() {
   local m=$1 p=$2
@@ -63,15 +66,9 @@ t_emulator_stop
 t_emulator_start
 req POST /_emulator/calls -d "{\"count\":1,\"callbackUri\":\"$BOT_URL/untrusted\"}"
 req DELETE "/_emulator/calls/$(body '.ids[0]')"
-failed=
-for _ in $(seq 100); do
-  req GET /_emulator/stats
-  [ "$(body .notifications.failed)" -ge 1 ] && { failed=yes; break; }
-  sleep 0.1
-done
-t_eq "$failed" yes "without the CA the https callback fails (TLS is verified)"
-t_nogrep "$T/bot.jsonl" '/untrusted' "nothing reached the bot without trust"
-t_emulator_stop
+# its attempts take about 5 s: checked after the next two sections
+UNTRUSTED_URL=$EMU_URL
+UNTRUSTED_PID=$EMU_PID
 
 # ---- IPv6 -----------------------------------------------------------------------------
 if t_emulator_start --listen '[::1]:0'; then
@@ -125,8 +122,18 @@ t_eq "$(awk -v t="$t" 'BEGIN { print (t >= 0.3) ? "slow" : "fast" }')" slow "lat
 # Fault kinds that are not statuses, and a token endpoint outage.
 req PUT /_emulator/faults -d '{"latency":0,"rate":1,"statuses":["reset"]}'
 t_eq "$S $(body '.statuses[0]')" "200 reset" "fault kind reset accepted"
-t_curl -o /dev/null -X POST "$EMU_URL/v1.0/communications/calls/$CALL/keepAlive" "${A1[@]}" 2>/dev/null
-t_eq "$?" 52 "reset: the connection closes without an answer (curl: empty reply)"
+code=$(t_curl -o /dev/null -w '%{http_code}' -X POST "$EMU_URL/v1.0/communications/calls/$CALL/keepAlive" "${A1[@]}" 2>/dev/null)
+rc=$?
+if [ "$T_PROTO" = h2 ]; then
+  # HTTP/2: the connection is reset (TCP RST) with the stream in flight;
+  # curl meets the reset sending (55) or receiving (56), or amid a frame (16)
+  t_ok '[ "$code" = 000 ] && [[ " 16 55 56 " == *" $rc "* ]]' \
+    "reset: the connection is reset without an answer (curl exit $rc, HTTP $code)"
+  req GET /_emulator/stats
+  t_eq "$(body .protocols.h2.resetFaults)" 1 "reset: counted as an HTTP/2 reset"
+else
+  t_eq "$rc $code" "52 000" "reset: the connection closes without an answer (curl: empty reply)"
+fi
 req PUT /_emulator/faults -d '{"rate":1,"statuses":["slow"],"slowLatency":"300ms"}'
 t=$(t_curl -o /dev/null -w '%{http_code} %{time_total}' -X POST "$EMU_URL/v1.0/communications/calls/$CALL/keepAlive" "${A1[@]}")
 t_ok '[ "${t% *}" = 200 ] && awk -v t="${t#* }" "BEGIN { exit !(t >= 0.3) }"' \
@@ -155,6 +162,19 @@ req GET "/_emulator/stats"
 t_ok '[ "$(body .throttled)" -ge 1 ]' "stats: throttled counted"
 req POST "/v1.0/communications/calls/$NOCALL/keepAlive" -H "Authorization: Bearer $TOK2"
 t_eq "$S" 404 "throttling is per application: another app is served"
+t_emulator_stop
+
+# ---- the https callback without the CA (started above) -------------------------------
+EMU_URL=$UNTRUSTED_URL
+EMU_PID=$UNTRUSTED_PID
+failed=
+for _ in $(seq 100); do
+  req GET /_emulator/stats
+  [ "$(body .notifications.failed)" -ge 1 ] && { failed=yes; break; }
+  sleep 0.1
+done
+t_eq "$failed" yes "without the CA the https callback fails (TLS is verified)"
+t_nogrep "$T/bot.jsonl" '/untrusted' "nothing reached the bot without trust"
 t_emulator_stop
 
 # ---- latency does not hold a worker; shutdown answers delayed requests ------------
@@ -214,7 +234,8 @@ req POST "/v1.0/communications/calls/a%2Fb%20c/keepAlive?x=1" -H "Authorization:
 t_eq "$S $(body .error.code)" "404 itemNotFound" "an id with %2F is one path segment: 404 itemNotFound"
 t_emulator_stop
 t_eq "$(stat -c %a "$REC")" 600 "record file is mode 0600"
-t_eq "$(wc -l <"$REC")" 4 "one line per request"
+# the test's 4 requests, then the variant's protocol check (T_PROTO_REQS)
+t_eq "$(wc -l <"$REC")" "$((4 + T_PROTO_REQS))" "one line per request (4 + $T_PROTO_REQS of the variant's check)"
 t_eq "$(sed -n 4p "$REC" | jq -r '.path + " " + .target')" \
   "/v1.0/communications/calls/a%2Fb%20c/keepAlive /v1.0/communications/calls/a%2Fb%20c/keepAlive?x=1" \
   "record: path and target as sent (percent-encoding kept)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# mgcall-test: serial
+# Not serial: no check depends on timing (counts, order, bounded waits).
 # A batch over HTTP/2: when the server offers h2 (ALPN), mgcall keep-alive
 # multiplexes the whole batch on one connection with --parallel streams in
 # flight.  The server is tests/helpers/h2_server.mjs (node, a tool of the

@@ -11,6 +11,7 @@
 # emulator's --record.  Timing: RUN_SERIAL.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
+t_side_by_side h2tls
 
 N=40
 REC="$T/rec.jsonl"

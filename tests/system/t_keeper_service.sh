@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# mgcall-test: serial
+# Not serial: no check depends on timing (counts, order, bounded waits).
 # t_keeper_service.sh - what a service manager and a cleanup endpoint see:
 # sd_notify READY=1 / RELOADING=1 / STOPPING=1 on NOTIFY_SOCKET (when built
 # with libsystemd), the --on-ended-url JSON POST (retried after a failure),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# mgcall-test: serial
+# Not serial: no check depends on timing (counts, order, bounded waits).
 # t_keeper_slowdisk.sh - POST /notifications and the disk
 # (tests/helpers/preload.c counts and holds the keeper's fsync/fdatasync):
 #  - the calls a notification body ends are written in ONE transaction, not

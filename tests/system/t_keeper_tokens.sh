@@ -11,6 +11,7 @@
 # tokens.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
+t_side_by_side h2tls
 
 k_emulator --inactivity-timeout 3s --token-lifetime 314s || { t_done; exit 1; }
 k_start --interval 1s --deadline 3s "${KAUTH[@]}" || { t_done; exit 1; }
