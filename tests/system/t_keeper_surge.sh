@@ -29,15 +29,16 @@ k_restore_calls "$T/ids" 60000 "$AGE" \
 t_eq "$(sqlite3 "$K_DB" "select count(*) from calls where state = 'active'")" "$N" \
   "$N overdue calls in the store"
 
-k_start --interval 20s --deadline 60s --jitter 0 "${KAUTH[@]}" || { t_done; exit 1; }
-# a registration in the middle of the surge
+# the call registered in the middle of the surge: made in the emulator
+# first, registered with curl (a sanitizer build's CLI can take seconds to
+# start: under TSan the registration once arrived after the whole backlog)
 fresh=$(t_emulator_call "$EMU_TOKEN" http://127.0.0.1:9/callback)
-T_COUNT=$((T_COUNT + 1))
-if "$MGCALL" keeper add "$fresh" --tenant-id tenant-k >/dev/null 2>"$T/add.err"; then
-  t_pass "a new call registered during the surge"
-else
-  t_fail "keeper add: $(cat "$T/add.err")"
-fi
+k_start --interval 20s --deadline 60s --jitter 0 "${KAUTH[@]}" || { t_done; exit 1; }
+asked=$(date +%s%3N)
+code=$(curl -sS --noproxy '*' -o "$T/add.out" -w '%{http_code}' -X POST \
+  -H 'Content-Type: application/json' \
+  -d "{\"callId\":\"$fresh\",\"tenantId\":\"tenant-k\"}" "$K_URL/calls")
+t_eq "$code" 201 "a new call registered during the surge"
 t_grep "$T/keeper.err" "store: $N active calls loaded" "the keeper restarted on $N calls"
 
 # every call's first keepAlive after the restart, in arrival order:
@@ -64,9 +65,15 @@ t_eq "$([ "$first_half" -ge $((second_half + 8)) ] && echo yes)" yes \
   "most urgent first: the first half sent were older (${first_half} s vs ${second_half} s)"
 t_eq "$([ "$span" -ge 2000 ] && echo yes)" yes \
   "the backlog is spread, not fired at once (${span} ms from first to last)"
-pos=$(awk -v id="$fresh" '$2 == id { print NR; exit }' "$T/firsts")
-t_eq "$([ -n "$pos" ] && [ "$pos" -le $((N / 2)) ] && echo yes)" yes \
-  "the new registration was not stuck behind the backlog (keepAlive ${pos:-none} of $((N + 1)))"
+# judged on the keepAlives that came after the registration was sent: the
+# backlog still pending then, and where the new call's keepAlive fell in it
+awk -v t="$asked" '$1 >= t' "$T/firsts" >"$T/after"
+pending=$(grep -vc " $fresh\$" "$T/after")
+t_eq "$([ "$pending" -ge $((N / 4)) ] && echo yes)" yes \
+  "the registration came during the surge ($pending of $N restored keepAlives still to come)"
+pos=$(awk -v id="$fresh" '$2 == id { print NR; exit }' "$T/after")
+t_eq "$([ -n "$pos" ] && [ "$pos" -le $((pending / 2)) ] && echo yes)" yes \
+  "the new registration was not stuck behind the backlog (keepAlive ${pos:-none} of the $((pending + 1)) after it)"
 t_eq "$(k_metric 'mgcall_keeper_calls{state="lost"}')" 0 "no call lost"
 t_eq "$(k_stats endedByTimeout)" 0 "none ended by the emulator"
 k_stop TERM
