@@ -3,7 +3,7 @@
 # LAT_LATENCY, e.g. 100ms, and LAT_JITTER, percent): the keeper keeps up at
 # Graph-like latency with default options, then backs off under throttling
 # without losing a call, and recovers.
-#   1. 5,000 calls at --interval 5s (1,000 keepAlives/s needed), emulator
+#   1. 5,000 calls at --interval 5s (1,000 keepAlives/s needed; below), emulator
 #      --latency $LAT_LATENCY --latency-jitter $LAT_JITTER: after a warm-up
 #      round, over the next round (about 5,000 keepAlives, each call once):
 #      achieved >= 95% of the need,
@@ -13,6 +13,12 @@
 #      to half or less, the warning is logged;
 #   3. throttle off: the backlog drains and the target comes back, no call
 #      lost (keeper and emulator agree).
+# Under the sanitizers (T_SCALE > 1) the rate is divided by T_SCALE (333/s
+# under TSan: 1,665 calls, throttle at 166/s): every process of the run is
+# instrumented, the emulator too, and at 1,000/s on TLS the two cores were
+# the limit, not the keeper (make tsan: the in-flight target at its maximum
+# with the emulator answering after 0.67 s instead of 0.3).  The checks are
+# the same; the keeper's throughput is measured by make check and bench/.
 # Checks read the keeper's /metrics and the emulator's /_emulator/stats;
 # waits are bounded conditions (k_until), never proof.  Heavy: RUN_SERIAL,
 # and never side by side (t_side_by_side): one run takes about 0.8 of a core
@@ -20,7 +26,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 
-NCALLS=5000
+RATE=$((1000 / T_SCALE)) # keepAlives/s needed
+NCALLS=$((RATE * 5))
+THROTTLE=$((RATE / 2))
 k_emulator --latency "$LAT_LATENCY" --latency-jitter "$LAT_JITTER" \
   --inactivity-timeout 40s || { t_done; exit 1; }
 k_start --interval 5s --deadline 40s "${KAUTH[@]}" || { t_done; exit 1; }
@@ -83,12 +91,12 @@ achieved=$(awk -v n=$((ok1 - ok0)) -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", n 
 emu_rate=$(awk -v n=$((e1 - e0)) -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", n * 1000 / ms }')
 target=$(m "$T/m1" mgcall_keeper_inflight_target)
 echo "window: $((t1 - t0)) ms; keeper 200s $((ok1 - ok0)) ($achieved/s), emulator keepAlives $((e1 - e0)) ($emu_rate/s); needed $need/s (gauge); in flight $(m "$T/m1" mgcall_keeper_inflight_requests), target $target, latency $(m "$T/m1" mgcall_keeper_keepalive_latency_seconds) s"
-t_eq "$(awk -v n="$need" 'BEGIN { print (n >= 990 && n <= 1010) ? "yes" : n }')" yes \
-  "needed rate: $NCALLS calls / 5 s = 1000/s ($need)"
+t_eq "$(awk -v n="$need" -v r="$RATE" 'BEGIN { print (n >= 0.99 * r && n <= 1.01 * r) ? "yes" : n }')" yes \
+  "needed rate: $NCALLS calls / 5 s = $RATE/s ($need)"
 t_eq "$(ge "$achieved" "$(awk -v n="$need" 'BEGIN { print 0.95 * n }')" && echo yes)" yes \
   "achieved >= 95% of the need ($achieved/s of $need/s)"
-t_eq "$(ge "$emu_rate" 950 && echo yes)" yes \
-  "the emulator saw >= 950 keepAlives/s ($emu_rate/s)"
+t_eq "$(ge "$emu_rate" $((RATE * 95 / 100)) && echo yes)" yes \
+  "the emulator saw >= $((RATE * 95 / 100)) keepAlives/s ($emu_rate/s)"
 # lateness over the window: keepAlives sent within 1 s of their due time
 le1() { awk '$1 == "mgcall_keeper_lateness_seconds_bucket{le=\"1\"}" { print $2 }' "$1"; }
 cnt() { m "$1" mgcall_keeper_lateness_seconds_count; }
@@ -103,10 +111,10 @@ t_eq "$(ge "$target" "$(m "$T/m1" mgcall_keeper_inflight_max)" && echo at-max ||
 t_eq "$(warnings)" "$w0" "no falling-behind warning in the window"
 grep 'falling behind' "$T/keeper.err" | sed 's/^/  keeper: /'
 
-# 2. throttling: 500 requests/s for the keeper's application
+# 2. throttling: half the need (500 requests/s) for the keeper's application
 code=$(t_curl -o /dev/null -w '%{http_code}' -X PUT "$EMU_URL/_emulator/faults" \
-  -H 'Content-Type: application/json' -d '{"throttle":500}')
-t_eq "$code" 200 "emulator throttles at 500/s"
+  -H 'Content-Type: application/json' -d "{\"throttle\":$THROTTLE}")
+t_eq "$code" 200 "emulator throttles at $THROTTLE/s"
 fell() {
   snap "$T/mt" &&
     [ "$(m "$T/mt" mgcall_keeper_inflight_target)" -le $((target / 2)) ] &&
