@@ -9,7 +9,9 @@
 #   statements (transactions; each keeper statement is one) and WAL bytes
 #   per keepAlive, the HOT-update ratio of mgcall_calls, RSS per keeper;
 # then kill -9 of the keeper holding most calls: time until its shards are
-# all taken and no call is overdue (default --lease-ttl 30s), calls lost,
+# all taken and no call is overdue (default --lease-ttl 30s; overdue: no
+# keepAlive for the interval plus 7 s, as the emulator sees it, its
+# openKeepAliveGapMs, and as the database does), calls lost,
 # keepAlives in the minute after the kill against the minute before (the
 # excess is the duplicates the takeover caused);
 # then the same calls kept by ONE keeper on SQLite for the same time (the
@@ -135,7 +137,7 @@ t0=$(now_ms)
   kill -KILL "${KPID[$victim]}"
   wait "${KPID[$victim]}"
 } 2>/dev/null || true
-adopted_ms= caught_ms= ka_kill=$(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") ka_after=
+adopted_ms= caught_ms= emu_caught_ms= ka_kill=$(jq .keepAlives <<<"$(curl -s "$EMU/_emulator/stats")") ka_after=
 for _ in $(seq 1200); do
   now=$(now_ms)
   if [ -z "$ka_after" ] && [ $((now - t0)) -ge 60000 ]; then
@@ -149,11 +151,17 @@ for _ in $(seq 1200); do
       AND shard IN ($(cat "$T/vshards")) AND last_success_ms < $now - 67000")" = 0 ]; then
     caught_ms=$((now - t0))
   fi
-  [ -n "$caught_ms" ] && [ -n "$ka_after" ] && break
+  # the emulator's view: no live call without a keepAlive for more than
+  # the interval plus 7 s (its longest open gap)
+  if [ -n "$adopted_ms" ] && [ -z "$emu_caught_ms" ] &&
+    [ "$(jq .openKeepAliveGapMs <<<"$(curl -s "$EMU/_emulator/stats")")" -lt 67000 ]; then
+    emu_caught_ms=$((now - t0))
+  fi
+  [ -n "$caught_ms" ] && [ -n "$emu_caught_ms" ] && [ -n "$ka_after" ] && break
   sleep 0.25
 done
 stats=$(curl -s "$EMU/_emulator/stats")
-echo "fleet: kill -9 of $victim ($held calls): shards all taken after ${adopted_ms:-never} ms, no call overdue after ${caught_ms:-never} ms (lease TTL 30 s)"
+echo "fleet: kill -9 of $victim ($held calls): shards all taken after ${adopted_ms:-never} ms, no call overdue after ${emu_caught_ms:-never} ms as the emulator sees it (no live call without a keepAlive for 67 s), ${caught_ms:-never} ms in the database (last_success_ms, written in batches) (lease TTL 30 s)"
 echo "fleet: calls lost (ended by timeout): $(jq .endedByTimeout <<<"$stats"); keepAlives in the minute before the kill $ka_before, in the minute after $ka_after (excess: duplicates)"
 echo "fleet: maxKeepAliveGapMs after the kill $(jq -r '.maxKeepAliveGapMs // "n/a"' <<<"$stats")"
 for n in k1 k2 k3; do

@@ -903,12 +903,17 @@ void emu_calls_get_stats(struct emu_calls *s, struct emu_calls_stats *out)
   *out = s->stats;
   out->strings = s->strings.live;
   int64_t now = s->clock();
+  out->open_gap_ms = 0;
   for(uint32_t i = 0; i < s->slab_len; i++) { /* the gaps still open */
     const struct call *c = &s->slab[i];
-    if(c->state != SLOT_FREE && c->state != EMU_CALL_TERMINATED &&
-       open_gap(c, now) > out->max_gap_ms)
-      out->max_gap_ms = open_gap(c, now);
+    if(c->state == SLOT_FREE || c->state == EMU_CALL_TERMINATED)
+      continue;
+    int64_t gap = open_gap(c, now);
+    if(gap > out->open_gap_ms)
+      out->open_gap_ms = gap;
   }
+  if(out->open_gap_ms > out->max_gap_ms)
+    out->max_gap_ms = out->open_gap_ms;
   pthread_mutex_unlock(&s->lock);
 }
 

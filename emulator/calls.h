@@ -82,6 +82,10 @@ struct emu_calls_stats {
   /* the longest max_gap_ms of any call since the start (live, ended or
    * already dropped) */
   int64_t max_gap_ms;
+  /* the longest gap still open now: the most time any live call has gone
+   * without a successful keepAlive (from its creation when it had none);
+   * 0 with no live call */
+  int64_t open_gap_ms;
 };
 
 enum emu_call_result {
@@ -152,7 +156,8 @@ enum emu_call_result emu_calls_end(struct emu_calls *s, const char *id,
 size_t emu_calls_list(struct emu_calls *s, size_t *pos,
                       struct emu_call_info *out, size_t max);
 
-/* Counters; max_gap_ms looks at every live call (O(calls)). */
+/* Counters; max_gap_ms and open_gap_ms look at every live call
+ * (O(calls)). */
 void emu_calls_get_stats(struct emu_calls *s, struct emu_calls_stats *out);
 
 /* Insert a call read back from a state file (times wall-clock ms).  A live

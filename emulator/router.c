@@ -782,6 +782,9 @@ static json_t *stats_json(struct emu_server *s)
   if(o)
     json_object_set_new(o, "maxKeepAliveGapMs", json_integer(cs.max_gap_ms));
   if(o)
+    json_object_set_new(o, "openKeepAliveGapMs",
+                        json_integer(cs.open_gap_ms));
+  if(o)
     json_object_set_new(o, "protocols", emu_server_protocol_stats(s));
   return o;
 }

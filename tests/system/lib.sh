@@ -250,22 +250,30 @@ t_emulator_start() {
   return 1
 }
 
-# t_side_by_side PROTO
+# t_side_by_side PROTO [NAME=VALUE...]
 #   Runs this test twice at the same time and exits: as it is
-#   (MGCALL_TEST_PROTO unset) and as the variant PROTO (h2, h2tls), each a
+#   (MGCALL_TEST_PROTO unset) and as the variant PROTO (h2, h2tls) with the
+#   environment NAME=VALUE (the fleet tests: FLEET_VIA=pgbouncer), each a
 #   whole run of its own (its $T, emulators, keeper, checks, the variant's
 #   protocol check), with the same seed; the output of both follows, each
 #   line prefixed with its side, and the test passes when both do.  For the
 #   tests whose time is an observation window (a timer, a fault's latency,
 #   the emulator's timeouts), so that the second protocol costs make check
 #   no time: call it right after sourcing lib.sh (and keeper_lib.sh).  A run
-#   with MGCALL_TEST_PROTO set (a side, or a variant tests/CMakeLists.txt
-#   registers) runs once.  Under the sanitizers (T_SCALE > 1) the two run
-#   one after the other: two instrumented runs at once want more CPU than
-#   the timing checks leave them.
+#   with MGCALL_TEST_PROTO or one of the NAMEs set (a side, a variant
+#   tests/CMakeLists.txt registers, or a developer's run of one side) runs
+#   once.  Under the sanitizers (T_SCALE > 1) the two run one after the
+#   other: two instrumented runs at once want more CPU than the timing
+#   checks leave them.
 t_side_by_side() {
+  local proto=$1 side=$1 kv name p1 p2 r1 r2
+  shift
   [ -z "$T_PROTO" ] && [ -z "${MGCALL_TEST_SIDE:-}" ] || return 0
-  local p1 p2 r1 r2
+  for kv in "$@"; do
+    name=${kv%%=*}
+    [ -z "${!name:-}" ] || return 0 # that side asked for by name: once
+    side="$side+${kv#*=}"
+  done
   MGCALL_TEST_SIDE=1 MGCALL_TEST_SEED=$T_SEED bash "$0" >"$T/side.default" 2>&1 </dev/null &
   p1=$!
   T_PIDS+=("$p1")
@@ -273,8 +281,8 @@ t_side_by_side() {
     wait "$p1"
     r1=$?
   fi
-  MGCALL_TEST_SIDE=1 MGCALL_TEST_SEED=$T_SEED MGCALL_TEST_PROTO=$1 \
-    bash "$0" >"$T/side.$1" 2>&1 </dev/null &
+  env MGCALL_TEST_SIDE=1 MGCALL_TEST_SEED="$T_SEED" MGCALL_TEST_PROTO="$proto" "$@" \
+    bash "$0" >"$T/side.$side" 2>&1 </dev/null &
   p2=$!
   T_PIDS+=("$p2")
   if [ "$T_SCALE" -eq 1 ]; then
@@ -284,8 +292,8 @@ t_side_by_side() {
   wait "$p2"
   r2=$?
   sed 's/^/[default] /' "$T/side.default"
-  sed "s/^/[$1] /" "$T/side.$1"
-  echo "side by side: default exit $r1, $1 exit $r2"
+  sed "s/^/[$side] /" "$T/side.$side"
+  echo "side by side: default exit $r1, $side exit $r2"
   [ "$r1" -ne 0 ] && exit "$r1"
   exit "$r2"
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # t_emulator_gaps.sh - maxGapMs per call in /_emulator/calls and
 # maxKeepAliveGapMs in /_emulator/stats: the longest time a call went
-# without a successful keepAlive, counted from its creation, measured on
+# without a successful keepAlive, counted from its creation (and
+# openKeepAliveGapMs: the longest such gap still open now), measured on
 # gaps this test makes on purpose (each figure checked between the gap made
 # and a generous upper bound), also across a restart with --state.
 . "$(dirname "$0")/lib.sh"
@@ -24,10 +25,13 @@ between() {
 }
 
 t_eq "$(stat maxKeepAliveGapMs)" 0 "no call yet: 0"
+t_eq "$(stat openKeepAliveGapMs)" 0 "no call yet: no open gap"
 a=$(t_emulator_call "$TOKEN") || t_fail "create a"
 t_eq "$(ka "$a")" 200 "keepAlive right after creation"
 sleep 1.2 # a gap of at least 1200 ms, on purpose
+between 1200 3900 "$(stat openKeepAliveGapMs)" "stats: openKeepAliveGapMs is a's gap, still open"
 t_eq "$(ka "$a")" 200 "keepAlive after the gap"
+between 0 1200 "$(stat openKeepAliveGapMs)" "stats: openKeepAliveGapMs after the keepAlive, the gap closed"
 ga=$(gap_of "$a")
 between 1200 3900 "$ga" "a's maxGapMs covers the 1.2 s gap"
 st=$(stat maxKeepAliveGapMs)
@@ -52,6 +56,7 @@ between 4000 9000 "$gb" "b's maxGapMs is its whole gap (the timeout)"
 between "$gb" 9000 "$(stat maxKeepAliveGapMs)" "stats: maxKeepAliveGapMs includes the ended call"
 t_eq "$(t_curl "$EMU_URL/_emulator/calls?state=ended" | jq -r \
   --arg b "$b" '.value[] | select(.id == $b) | .maxGapMs')" "$gb" "listed with its maxGapMs"
+t_eq "$(stat openKeepAliveGapMs)" 0 "no live call: no open gap"
 t_emulator_stop
 
 # --state keeps each call's figure across a restart

@@ -8,6 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 . "$(dirname "$0")/fleet_lib.sh"
+# both sides at once: directly to PostgreSQL over HTTP/1.1, and through
+# PgBouncer in transaction mode over HTTP/2 (h2tls) (lib.sh t_side_by_side)
+t_side_by_side h2tls FLEET_VIA=pgbouncer
 
 f_setup a b c || t_done
 fleet_of_b() {

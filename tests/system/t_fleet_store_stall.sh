@@ -7,10 +7,14 @@
 # removal answer 503 within the store's bound (5 s) instead of waiting for
 # the database, their statements are cancelled so that neither lands later,
 # the keepers keep sending meanwhile, and the progress held during the stall
-# is written once the lock is gone.
+# is written once the lock is gone.  Through PgBouncer (the other side, see
+# below) the cancellation goes through PgBouncer to the server.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
 . "$(dirname "$0")/fleet_lib.sh"
+# both sides at once: directly to PostgreSQL over HTTP/1.1, and through
+# PgBouncer in transaction mode over HTTP/2 (h2tls) (lib.sh t_side_by_side)
+t_side_by_side h2tls FLEET_VIA=pgbouncer
 
 f_setup a b || t_done
 f_gap_start

@@ -8,6 +8,7 @@
 # with a 3 s timeout that alone ended calls, which is not what this tests).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
+t_side_by_side h2tls
 
 k_emulator --inactivity-timeout $((6 * T_SCALE))s || { t_done; exit 1; }
 KARGS=(--interval "${T_SCALE}s" --deadline $((6 * T_SCALE))s "${KAUTH[@]}")

@@ -8,6 +8,7 @@
 # right environment; SIGTERM exits 0 and the metrics match the emulator.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
+t_side_by_side h2tls
 
 # Seconds of one interval: 2 (times T_SCALE).  At 1 s (deadline and
 # timeout 3 s) 4 of 200 calls expired under load 16 before their first

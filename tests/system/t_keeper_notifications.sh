@@ -8,6 +8,7 @@
 # of a hang-up ends the call (hook once).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
+t_side_by_side h2tls
 
 k_emulator --inactivity-timeout $((3 * T_SCALE))s || { t_done; exit 1; }
 cat >"$T/hook" <<HOOK

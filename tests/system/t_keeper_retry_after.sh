@@ -8,6 +8,7 @@
 # so the call is not lost.  Lower bounds only: robust on a loaded machine.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
+t_side_by_side h2tls
 
 REC="$T/rec.jsonl"
 k_emulator --inactivity-timeout 30s --retry-after 2 --record "$REC" ||

@@ -6,6 +6,7 @@
 # by one keeper, which acquires a token per tenant and shares it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
+t_side_by_side h2tls
 
 k_emulator --inactivity-timeout $((3 * T_SCALE))s || { t_done; exit 1; }
 tok_b=$(t_emulator_token tenant-b app-k "$(cat "$T/app-secret")") ||

@@ -9,6 +9,7 @@
 # emulator recorded (--record), call by call.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeper_lib.sh"
+t_side_by_side h2tls
 
 k_emulator --inactivity-timeout 4s --record "$T/record.jsonl" ||
   { t_done; exit 1; }

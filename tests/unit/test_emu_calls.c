@@ -359,9 +359,12 @@ static void test_keepalive_gaps(void **state)
   fake_now += 300;
   assert_int_equal(emu_calls_create(s, "t", "a", "", 0, 0, &b), EMU_CALLS_OK);
   emu_calls_info_release(&b);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.open_gap_ms, 300);
   fake_now += 1200; /* a: 1500 without a keepAlive (open) */
   emu_calls_get_stats(s, &st);
   assert_int_equal(st.max_gap_ms, 1500);
+  assert_int_equal(st.open_gap_ms, 1500);
   assert_int_equal(emu_calls_keepalive(s, a.id, NULL, &g), EMU_CALLS_OK);
   assert_int_equal(g.max_gap_ms, 1500);
   fake_now += 400; /* a: 400 open; b: 1600 open */
@@ -373,11 +376,15 @@ static void test_keepalive_gaps(void **state)
   assert_int_equal(g.max_gap_ms, 1600);
   emu_calls_get_stats(s, &st);
   assert_int_equal(st.max_gap_ms, 1600);
+  assert_int_equal(st.open_gap_ms, 1600); /* b's */
   emu_calls_info_release(&g);
   assert_int_equal(emu_calls_keepalive(s, a.id, NULL, &g), EMU_CALLS_OK);
   emu_calls_info_release(&g);
   assert_int_equal(emu_calls_keepalive(s, b.id, NULL, &g), EMU_CALLS_OK);
   assert_int_equal(g.max_gap_ms, 1600);
+  emu_calls_get_stats(s, &st);
+  assert_int_equal(st.open_gap_ms, 0); /* both just kept alive */
+  assert_int_equal(st.max_gap_ms, 1600);
   /* b is hung up 100 ms later: closed at 1600 */
   fake_now += 100;
   emu_calls_info_release(&g);
@@ -395,6 +402,7 @@ static void test_keepalive_gaps(void **state)
   assert_int_equal(g.max_gap_ms, 5100);
   emu_calls_get_stats(s, &st);
   assert_int_equal(st.max_gap_ms, 5100);
+  assert_int_equal(st.open_gap_ms, 0); /* no live call */
   /* dropped after retention: the figure stays */
   fake_now += 10000;
   emu_calls_run_due(s);

@@ -642,6 +642,34 @@ static int sql_until(const char *q, const char *want)
 /* A statement with no answer within the connection's bound is cancelled on
  * the server and fails at once with a message that says so; the same
  * connection then serves the next statement; with no bound it waits. */
+/* kpg_exec(pg, name, sql, params) fails, its message holding want. */
+static void exec_fails(struct kpg *pg, const char *name, const char *sql,
+                       int nparams, const char *const *params,
+                       const char *want)
+{
+  struct mgc_err err = {0};
+  PGresult *res = kpg_exec(pg, name, sql, nparams, params, &err);
+  if(res)
+    PQclear(res);
+  assert_null(res);
+  if(!strstr(err.msg, want))
+    fprintf(stderr, "err: %s\nwanted: %s\n", err.msg, want);
+  assert_non_null(strstr(err.msg, want));
+}
+
+/* kpg_exec(pg, name, sql) answers; the first row's column col is want. */
+static void exec_answers(struct kpg *pg, const char *name, const char *sql,
+                         int col, const char *want)
+{
+  struct mgc_err err = {0};
+  PGresult *res = kpg_exec(pg, name, sql, 0, NULL, &err);
+  if(!res)
+    fprintf(stderr, "err: %s\n", err.msg);
+  assert_non_null(res);
+  assert_string_equal(PQgetvalue(res, 0, col), want);
+  PQclear(res);
+}
+
 static void test_statement_bound(void **state)
 {
   (void)state;
@@ -649,42 +677,29 @@ static void test_statement_bound(void **state)
   struct kpg *pg;
   assert_int_equal(kpg_open(url, "mgcall-unit-bound", &pg, &err), MGCALL_OK);
   kpg_set_bound(pg, 300);
-  PGresult *res =
-      kpg_exec(pg, "sleep", "SELECT pg_sleep(30)", 0, NULL, &err);
-  assert_null(res);
-  assert_non_null(strstr(err.msg, "sleep: no answer within 300 ms: the "
-                                  "statement was cancelled"));
+  exec_fails(pg, "sleep", "SELECT pg_sleep(30)", 0, NULL,
+             "sleep: no answer within 300 ms: the statement was cancelled");
   assert_int_equal(kpg_up(pg), 0);
   /* cancelled on the server, not left running there (for its 30 s) */
   assert_true(sql_until("SELECT count(*) FROM pg_stat_activity WHERE "
                         "query = 'SELECT pg_sleep(30)' AND state = 'active'",
                         "0"));
   /* the next second, statements fail at once, untried */
-  memset(&err, 0, sizeof(err));
-  assert_null(kpg_exec(pg, "one", "SELECT 1", 0, NULL, &err));
-  assert_non_null(strstr(err.msg, "one: no answer within 300 ms to the last "
-                                  "statement: not tried again"));
-  usleep(1100 * 1000);
+  exec_fails(pg, "one", "SELECT 1", 0, NULL,
+             "one: no answer within 300 ms to the last statement: not tried "
+             "again");
+  usleep(1100 * 1000); /* that second is over */
   /* parameters too (the extended protocol), and the connection goes on */
   const char *p[] = {"30"};
-  memset(&err, 0, sizeof(err));
-  assert_null(kpg_exec(pg, "sleep", "SELECT pg_sleep($1::float8)", 1, p,
-                       &err));
-  assert_non_null(strstr(err.msg, "sleep: no answer within 300 ms: the "
-                                  "statement was cancelled"));
+  exec_fails(pg, "sleep", "SELECT pg_sleep($1::float8)", 1, p,
+             "sleep: no answer within 300 ms: the statement was cancelled");
   usleep(1100 * 1000);
-  res = kpg_exec(pg, "one", "SELECT 41 + 1", 0, NULL, &err);
-  if(!res)
-    fprintf(stderr, "err: %s\n", err.msg);
-  assert_non_null(res);
-  assert_string_equal(PQgetvalue(res, 0, 0), "42");
-  PQclear(res);
+  exec_answers(pg, "one", "SELECT 41 + 1", 0, "42");
   assert_int_equal(kpg_up(pg), 1);
   /* a write that waits for a lock held elsewhere (until this test ends
    * that session): cancelled, it leaves nothing behind once the lock is
    * gone */
   sql1("CREATE TABLE bound_t (x integer)");
-  usleep(1100 * 1000); /* the last statement's second has passed */
   char cmd[1024];
   snprintf(cmd, sizeof(cmd),
            "%s psql %s -c \"BEGIN; LOCK TABLE bound_t; SELECT pg_sleep(60); "
@@ -695,12 +710,8 @@ static void test_statement_bound(void **state)
                         "ON c.oid = l.relation WHERE c.relname = "
                         "'bound_t' AND l.granted",
                         "1"));
-  kpg_set_bound(pg, 300);
-  memset(&err, 0, sizeof(err));
-  assert_null(kpg_exec(pg, "insert", "INSERT INTO bound_t VALUES (1)", 0,
-                       NULL, &err));
-  assert_non_null(strstr(err.msg, "insert: no answer within 300 ms: the "
-                                  "statement was cancelled"));
+  exec_fails(pg, "insert", "INSERT INTO bound_t VALUES (1)", 0, NULL,
+             "insert: no answer within 300 ms: the statement was cancelled");
   /* end the session holding the lock: a write still waiting would now
    * land (while it waits or runs, it has an entry in pg_locks) */
   sql1("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
@@ -712,22 +723,11 @@ static void test_statement_bound(void **state)
   /* without a bound a slow statement gets its answer */
   usleep(1100 * 1000);
   kpg_set_bound(pg, 0);
-  res = kpg_exec(pg, "sleep", "SELECT pg_sleep(0.5), 7", 0, NULL, &err);
-  if(!res)
-    fprintf(stderr, "err: %s\n", err.msg);
-  assert_non_null(res);
-  assert_string_equal(PQgetvalue(res, 0, 1), "7");
-  PQclear(res);
+  exec_answers(pg, "sleep", "SELECT pg_sleep(0.5), 7", 1, "7");
   /* several statements in one string (migrations): the last result, or the
    * first error */
-  res = kpg_exec(pg, "two", "SELECT 1; SELECT 2", 0, NULL, &err);
-  assert_non_null(res);
-  assert_string_equal(PQgetvalue(res, 0, 0), "2");
-  PQclear(res);
-  memset(&err, 0, sizeof(err));
-  assert_null(kpg_exec(pg, "bad", "SELECT 1; SELECT nope; SELECT 3", 0, NULL,
-                       &err));
-  assert_non_null(strstr(err.msg, "nope"));
+  exec_answers(pg, "two", "SELECT 1; SELECT 2", 0, "2");
+  exec_fails(pg, "bad", "SELECT 1; SELECT nope; SELECT 3", 0, NULL, "nope");
   kpg_free(pg);
 }
 
