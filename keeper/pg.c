@@ -293,6 +293,16 @@ static int ok(const PGresult *res)
   return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+/* The statement was rolled back for a reason of the moment (SQLSTATE class
+ * 40: deadlock_detected, serialization_failure): sent again, it may pass. */
+static int rolled_back(const PGresult *res)
+{
+  const char *st = res && PQresultStatus(res) == PGRES_FATAL_ERROR
+                       ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                       : NULL;
+  return st && !strncmp(st, "40", 2);
+}
+
 PGresult *kpg_exec(struct kpg *pg, const char *what, const char *sql, int n,
                    const char *const *params, struct mgc_err *err)
 {
@@ -327,6 +337,14 @@ PGresult *kpg_exec(struct kpg *pg, const char *what, const char *sql, int n,
     res = NULL;
     if(!connect_now(pg, &again))
       res = exec_once(pg, sql, n, params, &late);
+  }
+  /* a deadlock with another keeper's statement (two progress writes, a
+   * claim; the fleet benchmark saw them while 300,000 calls were being
+   * registered, and that progress was dropped): the server rolled this one
+   * back, and every single statement of the keeper can be repeated */
+  for(int i = 0; i < 2 && !late && n && rolled_back(res); i++) {
+    PQclear(res);
+    res = exec_once(pg, sql, n, params, &late);
   }
   if(late) {
     pg->late_ms = mono_ms();

@@ -130,9 +130,12 @@ struct kstore_ops {
    * cut-off), as long as it is one clock for all nodes. */
 
   /* put() of n rows AND insertion of nhooks jobs (pending, runnable at
-   * once, attempts 0) in ONE transaction: either all of it is stored or
-   * none.  A job whose (event_id, kind) is already stored is not inserted
-   * again (idempotent).  durable as in put(). */
+   * once, attempts 0): the ends among the rows and the jobs in ONE
+   * transaction, either all of that is stored or none (the progress of
+   * calls still active may go in further transactions: the PostgreSQL
+   * store writes it in statements of a few thousand rows).  A job whose
+   * (event_id, kind) is already stored is not inserted again
+   * (idempotent).  durable as in put(). */
   int (*put_outbox)(struct kstore *st, const struct kstore_call *rows, size_t n,
                     const struct kstore_hook *hooks, size_t nhooks, int durable,
                     struct mgc_err *err);

@@ -332,11 +332,19 @@ static void hook_add(struct hook_arrays *a, const struct kstore_hook *h)
   kpg_array_int(&a->created, h->created_ms);
 }
 
-/* Write rows, hook jobs and everything held, as one statement.  Returns 0
- * or -1 (err set). */
-static int write_all(struct pg_store *s, const struct kstore_call *rows,
-                     size_t n, const struct kstore_hook *hooks, size_t nhooks,
-                     struct mgc_err *err)
+/* Rows of plain progress per statement.  One statement over every dirty
+ * row after an adoption (100,000 rows and more) took longer than the
+ * store's bound (KSTORE_PG_BOUND_MS) on a busy machine and was cancelled;
+ * its rows, held and sent again with the next write, made that one bigger
+ * still, and progress went unwritten for minutes (bench/fleet.sh, 300,000
+ * calls).  A few thousand rows take a few tens of ms. */
+#define PUT_CHUNK 2000
+
+/* One statement: rows, and with hooks (nhooks > 0) the hook jobs in the
+ * same statement (SQL_PUT_OUTBOX).  0 or -1 (err set). */
+static int put_stmt(struct pg_store *s, const struct kstore_call *const *rows,
+                    size_t n, const struct kstore_hook *const *hooks,
+                    size_t nhooks, struct mgc_err *err)
 {
   struct put_arrays a;
   struct hook_arrays h;
@@ -346,30 +354,23 @@ static int write_all(struct pg_store *s, const struct kstore_call *rows,
   const size_t narr = sizeof(all) / sizeof(all[0]);
   for(size_t i = 0; i < narr; i++)
     kpg_array_init(all[i]);
-  for(size_t i = 0; i < s->capheld; i++)
-    if(s->held[i].call_id)
-      arrays_add(&a, &s->held[i]);
   for(size_t i = 0; i < n; i++)
-    if(rows[i].term > 0) /* no term: not ours to write */
-      arrays_add(&a, &rows[i]);
-  for(size_t i = 0; i < s->nhheld; i++)
-    hook_add(&h, &s->hheld[i]);
+    arrays_add(&a, rows[i]);
   for(size_t i = 0; i < nhooks; i++)
-    hook_add(&h, &hooks[i]);
-  int with_hooks = nhooks || s->nhheld;
+    hook_add(&h, hooks[i]);
   const char *p[15];
   int oom = 0;
-  for(size_t i = 0; i < (with_hooks ? narr : 9); i++)
+  for(size_t i = 0; i < (nhooks ? narr : 9); i++)
     if(!(p[i] = kpg_array_text(all[i])))
       oom = 1;
   int rc = -1;
   if(oom)
     mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
   else {
-    PGresult *res = with_hooks
-                        ? kpg_exec(s->pg, "write ends and hook jobs",
-                                   SQL_PUT_OUTBOX, 15, p, err)
-                        : kpg_exec(s->pg, "write progress", SQL_PUT, 9, p, err);
+    PGresult *res = nhooks ? kpg_exec(s->pg, "write ends and hook jobs",
+                                      SQL_PUT_OUTBOX, 15, p, err)
+                           : kpg_exec(s->pg, "write progress", SQL_PUT, 9, p,
+                                      err);
     if(res) {
       rc = 0;
       PQclear(res);
@@ -377,6 +378,52 @@ static int write_all(struct pg_store *s, const struct kstore_call *rows,
   }
   for(size_t i = 0; i < narr; i++)
     kpg_array_release(all[i]);
+  return rc;
+}
+
+/* Write rows, hook jobs and everything held: the ends and the hook jobs in
+ * one statement (one transaction: a job is written with its call's end),
+ * plain progress in statements of PUT_CHUNK rows.  Returns 0, or -1 (err
+ * set) at the first statement that failed; what went before it is written
+ * (written again with what is held: progress only grows). */
+static int write_all(struct pg_store *s, const struct kstore_call *rows,
+                     size_t n, const struct kstore_hook *hooks, size_t nhooks,
+                     struct mgc_err *err)
+{
+  size_t nh = nhooks + s->nhheld, nr = 0, nend = 0;
+  const struct kstore_call **v = malloc((s->nheld + n + 1) * sizeof(*v));
+  const struct kstore_hook **hv = malloc((nh + 1) * sizeof(*hv));
+  if(!v || !hv) {
+    free(v);
+    free(hv);
+    mgc__err_set(err, MGCALL_E_INTERNAL, "store: out of memory");
+    return -1;
+  }
+  for(size_t i = 0; i < s->capheld; i++)
+    if(s->held[i].call_id)
+      v[nr++] = &s->held[i];
+  for(size_t i = 0; i < n; i++)
+    if(rows[i].term > 0) /* no term: not ours to write */
+      v[nr++] = &rows[i];
+  for(size_t i = 0; i < s->nhheld; i++)
+    hv[i] = &s->hheld[i];
+  for(size_t i = 0; i < nhooks; i++)
+    hv[s->nhheld + i] = &hooks[i];
+  int rc = 0;
+  if(nh) { /* the ends first (to the front of v), with the hook jobs */
+    for(size_t i = 0; i < nr; i++)
+      if(strcmp(db_state(v[i]->state), "active")) {
+        const struct kstore_call *t = v[nend];
+        v[nend++] = v[i];
+        v[i] = t;
+      }
+    rc = put_stmt(s, v, nend, hv, nh, err);
+  }
+  for(size_t i = nend; !rc && i < nr; i += PUT_CHUNK)
+    rc = put_stmt(s, v + i, nr - i < PUT_CHUNK ? nr - i : PUT_CHUNK, NULL, 0,
+                  err);
+  free(v);
+  free(hv);
   return rc;
 }
 

@@ -731,6 +731,111 @@ static void test_statement_bound(void **state)
   kpg_free(pg);
 }
 
+/* Progress of more rows than one statement takes (the store writes plain
+ * progress in statements of 2,000 rows, ends and hook jobs in one): every
+ * row written, the end with its hook job. */
+static void test_chunked_progress(void **state)
+{
+  (void)state;
+  enum { N = 5001 };
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
+  static char ids[N][16];
+  static struct kstore_call rows[N];
+  for(int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof(ids[i]), "chunk-%d", i);
+    rows[i] = (struct kstore_call){.call_id = ids[i], .added_ms = 1};
+  }
+  assert_int_equal(st->ops->fleet_add(st, rows, N, NULL, &err), MGCALL_OK);
+  assert_string_equal(sql1("WITH u AS (UPDATE mgcall_shards SET owner = "
+                           "'x', term = 3, expires_at = now() + interval "
+                           "'1 minute' RETURNING 1) SELECT count(*) FROM u"),
+                      "64");
+  for(int i = 0; i < N; i++)
+    rows[i] = (struct kstore_call){.call_id = ids[i],
+                                   .state = "active",
+                                   .last_success_ms = 1000 + i,
+                                   .next_due_ms = 5000,
+                                   .term = 3};
+  /* the last one ends, with its hook job; it is in the middle of the rows */
+  rows[2500].state = "ended";
+  rows[2500].reason = "removed";
+  rows[2500].ended_ms = 9;
+  struct kstore_hook h = {.event_id = "ev-chunk",
+                          .call_id = ids[2500],
+                          .reason = "removed",
+                          .kind = KSTORE_HOOK_COMMAND,
+                          .created_ms = 9};
+  assert_int_equal(st->ops->put_outbox(st, rows, N, &h, 1, 1, &err),
+                   MGCALL_OK);
+  assert_string_equal(
+      sql1("SELECT count(*) FROM mgcall_calls WHERE call_id LIKE 'chunk-%' "
+           "AND last_success_ms = 1000 + substr(call_id, 7)::int AND "
+           "term = 3"),
+      "5001");
+  assert_string_equal(sql1("SELECT state || ':' || ended_ms FROM mgcall_calls "
+                           "WHERE call_id = 'chunk-2500'"),
+                      "ended:9");
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_calls WHERE call_id "
+                           "LIKE 'chunk-%' AND state = 'active'"),
+                      "5000");
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_hook_jobs WHERE "
+                           "event_id = 'ev-chunk' AND call_id = 'chunk-2500'"),
+                      "1");
+  /* plain put of them all again, one row newer: written */
+  for(int i = 0; i < N; i++)
+    rows[i].last_success_ms += 1;
+  assert_int_equal(st->ops->put(st, rows, N, 1, &err), MGCALL_OK);
+  assert_string_equal(
+      sql1("SELECT count(*) FROM mgcall_calls WHERE call_id LIKE 'chunk-%' "
+           "AND last_success_ms = 1001 + substr(call_id, 7)::int"),
+      "5001");
+  kstore_close(st);
+}
+
+/* A statement the server rolled back (SQLSTATE class 40: a deadlock with
+ * another keeper's write) is sent again, twice at most: here a function
+ * that raises deadlock_detected until a sequence (not rolled back) reaches
+ * a value. */
+static void test_rolled_back_retried(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kpg *pg;
+  assert_int_equal(kpg_open(url, "mgcall-unit-retry", &pg, &err), MGCALL_OK);
+  sql1("CREATE SEQUENCE retry_s");
+  /* sql1() goes through a shell: \\$ for $ */
+  sql1("CREATE FUNCTION retry_f(lim bigint, code text) RETURNS int AS \\$\\$ "
+       "BEGIN IF nextval('retry_s') < lim THEN RAISE EXCEPTION 'made up' "
+       "USING ERRCODE = code; END IF; RETURN 7; END \\$\\$ LANGUAGE plpgsql");
+  assert_string_equal(sql1("SELECT count(*) FROM pg_proc WHERE proname = "
+                           "'retry_f'"),
+                      "1");
+  /* rolled back twice, the third try passes */
+  const char *p3[] = {"3", "deadlock_detected"};
+  struct mgc_err e2 = {0};
+  PGresult *res = kpg_exec(pg, "retry", "SELECT retry_f($1::bigint, $2)", 2,
+                           p3, &e2);
+  if(!res)
+    fprintf(stderr, "err: %s\n", e2.msg);
+  assert_non_null(res);
+  assert_string_equal(PQgetvalue(res, 0, 0), "7");
+  PQclear(res);
+  assert_string_equal(sql1("SELECT last_value FROM retry_s"), "3");
+  /* rolled back three times: the error, after three tries */
+  const char *p9[] = {"9", "serialization_failure"};
+  exec_fails(pg, "retry", "SELECT retry_f($1::bigint, $2)", 2, p9,
+             "made up");
+  assert_string_equal(sql1("SELECT last_value FROM retry_s"), "6");
+  /* another error is not sent again */
+  const char *pz[] = {"99", "division_by_zero"};
+  exec_fails(pg, "retry", "SELECT retry_f($1::bigint, $2)", 2, pz,
+             "made up");
+  assert_string_equal(sql1("SELECT last_value FROM retry_s"), "7");
+  kpg_free(pg);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -746,6 +851,8 @@ int main(void)
       cmocka_unit_test(test_list_page),
       cmocka_unit_test(test_list_ended),
       cmocka_unit_test(test_statement_bound),
+      cmocka_unit_test(test_rolled_back_retried),
+      cmocka_unit_test(test_chunked_progress),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
