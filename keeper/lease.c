@@ -17,6 +17,9 @@
 #define POLL_MS 200
 /* Longest time between two renewals (and looks for expired shards). */
 #define TICK_MAX_MS 5000
+/* after another member's leases expire (its heartbeat age from the
+ * database's clock): the round trip is already past, this is for rounding */
+#define EXPIRY_MARGIN_MS 20
 
 static const double renew_buckets_s[] = {0.001, 0.005, 0.01, 0.025, 0.05,
                                          0.1,   0.25,  0.5,  1,     2.5};
@@ -49,6 +52,10 @@ struct klease {
   double renew_sum_s;
   size_t live_members, held;
   int down; /* the last renewal failed */
+  /* lease thread: ms from the last read of the members until the first
+   * other member's heartbeat (and with it its leases, renewed in the same
+   * statement) expires, -1 = none */
+  int64_t next_expiry_ms;
   pthread_t thread;
 };
 
@@ -429,7 +436,12 @@ static int adopt_row(void *ud, const struct kstore_call *r, int claimed)
         k->terminal--;
     }
     int created = 0;
-    if(claimed && !c)
+    int from_other = a->adopted_from && a->adopted_from[shard];
+    if(claimed && !c && from_other) /* a dead keeper's: overdue at once */
+      c = ks_adopt(k->sched, r->call_id, r->tenant_id, r->added_ms,
+                   r->started_ms, r->last_success_ms, r->failures,
+                   r->last_error, now_mono, now_wall);
+    else if(claimed && !c) /* a free shard (fleet start): spread */
       c = ks_restore(k->sched, r->call_id, r->tenant_id, r->added_ms,
                      r->started_ms, r->last_success_ms, r->failures,
                      r->last_error, now_mono, now_wall);
@@ -439,7 +451,7 @@ static int adopt_row(void *ud, const struct kstore_call *r, int claimed)
     if(!c)
       klog(KLOG_WARN, r->call_id, NULL,
            "not taken over (bad id or out of memory)");
-    else if(a->adopted_from && a->adopted_from[shard])
+    else if(from_other)
       a->adopted++;
   }
   else if(!active && c && is_live(c)) /* removed through some node */
@@ -560,8 +572,13 @@ static size_t read_members(struct klease *l, struct mgc_err *err)
     return 0;
   json_t *arr = json_array();
   size_t live = 0;
+  l->next_expiry_ms = -1;
   for(int r = 0; r < PQntuples(res); r++) {
     const char *id = PQgetvalue(res, r, 0);
+    int64_t left = l->ttl_ms - kpg_int(res, r, 2);
+    if(strcmp(id, l->node_id) &&
+       (l->next_expiry_ms < 0 || left < l->next_expiry_ms))
+      l->next_expiry_ms = left > 0 ? left : 0;
     json_array_append_new(
         arr, json_pack("{s:s,s:s?,s:I,s:I,s:I,s:b}", "nodeId", id, "apiUrl",
                        PQgetisnull(res, r, 1) ? NULL : PQgetvalue(res, r, 1),
@@ -790,8 +807,9 @@ static void *run(void *arg)
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
-  /* several renewals per TTL, and at most 5 s apart: a dead keeper's
-   * shards are taken at most TTL + 5 s after its last renewal */
+  /* several renewals per TTL, and at most 5 s apart; a dead keeper's
+   * shards are taken when its leases expire (next_expiry_ms), the TTL
+   * after its last renewal */
   int64_t every = l->ttl_ms / 4 < TICK_MAX_MS ? l->ttl_ms / 4 : TICK_MAX_MS;
   int64_t next_tick = 0;
   pthread_mutex_lock(&l->lock);
@@ -799,8 +817,14 @@ static void *run(void *arg)
     pthread_mutex_unlock(&l->lock);
     int64_t now = mono_ms();
     if(now >= next_tick) {
+      l->next_expiry_ms = -1;
       tick(l);
       next_tick = now + every;
+      /* a member that stopped renewing: look again the moment its leases
+       * expire (not up to a whole period later), so that its shards are
+       * taken at most the TTL after its last renewal */
+      if(l->next_expiry_ms >= 0 && l->next_expiry_ms + EXPIRY_MARGIN_MS < every)
+        next_tick = now + l->next_expiry_ms + EXPIRY_MARGIN_MS;
     }
     if(!l->down)
       poll_unclaimed(l);

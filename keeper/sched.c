@@ -486,11 +486,12 @@ struct ks_call *ks_track(struct ks_sched *s, const char *call_id,
   return c;
 }
 
-struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
-                           const char *tenant_id, int64_t added_wall,
-                           int64_t started_wall, int64_t last_success_wall,
-                           int failures, const char *last_error,
-                           int64_t now_mono, int64_t now_wall)
+static struct ks_call *put_back(struct ks_sched *s, const char *call_id,
+                                const char *tenant_id, int64_t added_wall,
+                                int64_t started_wall,
+                                int64_t last_success_wall, int failures,
+                                const char *last_error, int64_t now_mono,
+                                int64_t now_wall, int spread)
 {
   if(ks_find(s, call_id) || s->count >= KS_MAX_CALLS ||
      heap_reserve(s, s->count + 1))
@@ -515,14 +516,38 @@ struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
   int64_t due = last_success_wall || started_wall > 0
                     ? regular_due(s, c->anchor_mono)
                     : now_mono; /* never kept alive: at once */
-  if(due < now_mono) { /* overdue: spread, most urgent deadline first */
+  if(due < now_mono && spread) { /* overdue: spread, most urgent first */
     int64_t left = ks_deadline_mono(s, c) - now_mono;
     due = now_mono + (left > 0 ? left / KS_RESTORE_SPREAD : 0);
   }
+  else if(due < now_mono)
+    due = now_mono; /* adopted: at once (the ready heap is by deadline) */
   c->last_chance = ks_deadline_mono(s, c) <= now_mono;
   hash_insert(s, c);
   schedule_at(s, c, due);
   return c;
+}
+
+struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
+                           const char *tenant_id, int64_t added_wall,
+                           int64_t started_wall, int64_t last_success_wall,
+                           int failures, const char *last_error,
+                           int64_t now_mono, int64_t now_wall)
+{
+  return put_back(s, call_id, tenant_id, added_wall, started_wall,
+                  last_success_wall, failures, last_error, now_mono, now_wall,
+                  1);
+}
+
+struct ks_call *ks_adopt(struct ks_sched *s, const char *call_id,
+                         const char *tenant_id, int64_t added_wall,
+                         int64_t started_wall, int64_t last_success_wall,
+                         int failures, const char *last_error,
+                         int64_t now_mono, int64_t now_wall)
+{
+  return put_back(s, call_id, tenant_id, added_wall, started_wall,
+                  last_success_wall, failures, last_error, now_mono, now_wall,
+                  0);
 }
 
 size_t ks_collect_due(struct ks_sched *s, int64_t now_mono)

@@ -104,6 +104,21 @@ struct ks_call *ks_restore(struct ks_sched *s, const char *call_id,
                            int failures, const char *last_error,
                            int64_t now_mono, int64_t now_wall);
 
+/* The same for a call adopted from another keeper of a fleet (its lease
+ * expired: killed, paused, cut off): an overdue keepAlive is due at once,
+ * not spread (SPEC 4a: "send the overdue keepAlives at once").  The ready
+ * heap sends them earliest deadline first and the in-flight controller
+ * bounds the surge.  A restart spreads because a new registration must not
+ * wait behind a whole store's backlog (t_keeper_surge); an adoption is the
+ * backlog of a dead keeper that was already late by the lease TTL
+ * (bench/fleet.sh: the spread kept adopted calls overdue 11-15 s after
+ * the adoption, half of the catch-up time). */
+struct ks_call *ks_adopt(struct ks_sched *s, const char *call_id,
+                         const char *tenant_id, int64_t added_wall,
+                         int64_t started_wall, int64_t last_success_wall,
+                         int failures, const char *last_error,
+                         int64_t now_mono, int64_t now_wall);
+
 /* Move every call due at or before now_mono to the ready list.  Returns how
  * many were moved. */
 size_t ks_collect_due(struct ks_sched *s, int64_t now_mono);

@@ -509,6 +509,62 @@ static void test_restart_surge(void **state)
   ks_sched_free(s);
 }
 
+/* An adoption (a dead keeper's calls, fleet mode): the overdue ones are
+ * due at once, not spread, and come out earliest deadline first, ahead of
+ * a registration made at the same moment; one not overdue keeps its
+ * regular time. */
+static void test_adopt_at_once(void **state)
+{
+  (void)state;
+  struct ks_sched *s = mk(60 * SEC, 180 * SEC, 0);
+  int64_t wall = 1700000000000, now = 500000;
+  enum { N = 1000 };
+  for(int i = 0; i < N; i++) {
+    char id[16];
+    int k = (i * 7919) % N;
+    snprintf(id, sizeof(id), "c%d", k);
+    int64_t age = 61 * SEC + k * 50; /* 61 .. 110.95 s: all overdue */
+    assert_non_null(
+        ks_adopt(s, id, NULL, wall - 5 * MIN, 0, wall - age, 0, NULL, now,
+                 wall));
+  }
+  /* kept 30 s ago: due in 30 s, as by its schedule */
+  struct ks_call *fine =
+      ks_adopt(s, "fine", NULL, wall - MIN, 0, wall - 30 * SEC, 0, NULL, now,
+               wall);
+  assert_non_null(fine);
+  assert_int_equal(fine->due_mono, now + 30 * SEC);
+  /* never kept alive: at once too */
+  assert_non_null(ks_adopt(s, "fresh", NULL, wall - SEC, 0, 0, 0, NULL, now,
+                           wall));
+  int created;
+  struct ks_call *reg = ks_track(s, "reg", NULL, 0, now, wall, &created);
+  assert_non_null(reg);
+  /* every overdue one, the never-kept one and the registration: now */
+  assert_int_equal(ks_collect_due(s, now), N + 2);
+  int64_t prev_deadline = 0;
+  for(int i = 0; i < N; i++) {
+    struct ks_call *c = ks_next_ready(s);
+    assert_non_null(c);
+    assert_ptr_not_equal(c, reg);
+    int64_t d = ks_deadline_mono(s, c);
+    assert_true(d >= prev_deadline);
+    prev_deadline = d;
+  }
+  /* the most urgent first: c999 (110.95 s old) came before all */
+  assert_int_equal(prev_deadline, now + 180 * SEC - 61 * SEC);
+  assert_non_null(ks_next_ready(s));
+  assert_non_null(ks_next_ready(s));
+  assert_null(ks_next_ready(s));
+  /* the same rows restored after a restart would be spread */
+  struct ks_sched *r = mk(60 * SEC, 180 * SEC, 0);
+  struct ks_call *c = ks_restore(r, "x", NULL, wall - 5 * MIN, 0,
+                                 wall - 100 * SEC, 0, NULL, now, wall);
+  assert_int_equal(c->due_mono, now + 80 * SEC / KS_RESTORE_SPREAD);
+  ks_sched_free(r);
+  ks_sched_free(s);
+}
+
 static void test_bad_ids(void **state)
 {
   (void)state;
@@ -614,6 +670,7 @@ int main(void)
       cmocka_unit_test(test_ready_earliest_deadline_first),
       cmocka_unit_test(test_restore),
       cmocka_unit_test(test_restart_surge),
+      cmocka_unit_test(test_adopt_at_once),
       cmocka_unit_test(test_bad_ids),
       cmocka_unit_test(test_dirty_list),
       cmocka_unit_test(test_many_calls),

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -836,6 +837,120 @@ static void test_rolled_back_retried(void **state)
   kpg_free(pg);
 }
 
+/* Lock order: a claim or a progress write takes its row locks in call_id
+ * order, whatever the order of its rows, so that two statements over the
+ * same calls (a keeper's claims and its progress writes; bench/fleet.sh
+ * saw them deadlock) cannot wait for each other in a cycle.  A session
+ * holds lo-20; the statement, given lo-39 .. lo-00 (descending), waits for
+ * it; meanwhile exactly lo-00 .. lo-19 must be locked, lo-21 .. lo-39 free
+ * (in the rows' order it would be the other way round). */
+enum { LO_N = 40 };
+static char lo_ids[LO_N][8];
+
+struct lo_job {
+  int put; /* 0: kstore_pg_claim, 1: the store's put */
+  struct kpg *pg;
+  struct kstore *st;
+  int rc;
+  struct mgc_err err;
+};
+
+static void *lo_run(void *arg)
+{
+  struct lo_job *j = arg;
+  const char *ids[LO_N], *states[LO_N];
+  int64_t terms[LO_N];
+  static struct kstore_call rows[LO_N];
+  for(int i = 0; i < LO_N; i++) {
+    ids[i] = lo_ids[LO_N - 1 - i];
+    states[i] = "active";
+    terms[i] = 11;
+    rows[i] = (struct kstore_call){.call_id = ids[i],
+                                   .state = "active",
+                                   .last_success_ms = 777,
+                                   .next_due_ms = 5000,
+                                   .term = 11};
+  }
+  j->rc = j->put ? j->st->ops->put(j->st, rows, LO_N, 1, &j->err)
+                 : kstore_pg_claim(j->pg, ids, states, terms, LO_N, &j->err);
+  return NULL;
+}
+
+static void lo_check(struct lo_job *j, const char *app)
+{
+  char cmd[1024], q[512];
+  /* a session holding lo-20 (ended below) */
+  snprintf(cmd, sizeof(cmd),
+           "%s psql %s -c \"BEGIN; SELECT 1 FROM mgcall_calls WHERE call_id "
+           "= 'lo-20' FOR UPDATE; SELECT pg_sleep(60); COMMIT\" "
+           ">/dev/null 2>&1 &",
+           PGTMP, dir);
+  assert_int_equal(system(cmd), 0);
+  assert_true(sql_until("SELECT count(*) FROM pg_stat_activity WHERE "
+                        "wait_event = 'PgSleep' AND query LIKE "
+                        "'BEGIN; SELECT 1 FROM mgcall_calls%'",
+                        "1"));
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, lo_run, j), 0);
+  snprintf(q, sizeof(q),
+           "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+           "'%s' AND wait_event_type = 'Lock'",
+           app);
+  int waiting = sql_until(q, "1");
+  /* the rows free now: taken and let go at once (SKIP LOCKED) */
+  const char *freed = sql1(
+      "SELECT count(*) || ':' || min(call_id) || ':' || max(call_id) FROM "
+      "(SELECT call_id FROM mgcall_calls WHERE call_id LIKE 'lo-%' FOR "
+      "UPDATE SKIP LOCKED) x");
+  char got[64];
+  snprintf(got, sizeof(got), "%s", freed);
+  sql1("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+       "wait_event = 'PgSleep' AND query LIKE "
+       "'BEGIN; SELECT 1 FROM mgcall_calls%'");
+  assert_int_equal(pthread_join(t, NULL), 0);
+  if(j->rc)
+    fprintf(stderr, "err: %s\n", j->err.msg);
+  assert_int_equal(j->rc, MGCALL_OK);
+  assert_true(waiting);
+  if(strcmp(got, "19:lo-21:lo-39"))
+    fprintf(stderr, "free while waiting for lo-20: %s (count:min:max)\n",
+            got);
+  assert_string_equal(got, "19:lo-21:lo-39");
+}
+
+static void test_lock_order(void **state)
+{
+  (void)state;
+  struct mgc_err err = {0};
+  struct kstore *st;
+  assert_int_equal(kstore_open(url, &st, &err), MGCALL_OK);
+  static struct kstore_call rows[LO_N];
+  for(int i = 0; i < LO_N; i++) {
+    snprintf(lo_ids[i], sizeof(lo_ids[i]), "lo-%02d", i);
+    rows[i] = (struct kstore_call){.call_id = lo_ids[i], .added_ms = 1};
+  }
+  assert_int_equal(st->ops->fleet_add(st, rows, LO_N, NULL, &err), MGCALL_OK);
+  assert_string_equal(sql1("WITH u AS (UPDATE mgcall_shards SET owner = "
+                           "'x', term = 11, expires_at = now() + interval "
+                           "'1 minute' RETURNING 1) SELECT count(*) FROM u"),
+                      "64");
+  struct kpg *pg;
+  assert_int_equal(kpg_open(url, "mgcall-unit-lockorder", &pg, &err),
+                   MGCALL_OK);
+  struct lo_job claim = {.put = 0, .pg = pg};
+  lo_check(&claim, "mgcall-unit-lockorder");
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_calls WHERE call_id "
+                           "LIKE 'lo-%' AND claimed AND term = 11"),
+                      "40");
+  struct lo_job put = {.put = 1, .st = st};
+  lo_check(&put, "mgcall-keeper");
+  assert_string_equal(sql1("SELECT count(*) FROM mgcall_calls WHERE call_id "
+                           "LIKE 'lo-%' AND last_success_ms = 777"),
+                      "40");
+  kpg_free(pg);
+  kstore_close(st);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -853,6 +968,7 @@ int main(void)
       cmocka_unit_test(test_statement_bound),
       cmocka_unit_test(test_rolled_back_retried),
       cmocka_unit_test(test_chunked_progress),
+      cmocka_unit_test(test_lock_order),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
