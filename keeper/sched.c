@@ -358,7 +358,14 @@ int64_t ks_retry_delay(const struct ks_sched *s, int n, int64_t remaining_ms)
     base = 50;
   if(base > 3000)
     base = 3000;
-  int64_t cap = s->cfg.deadline_ms / 4;
+  /* The waits double up to 1/40 of the slack (45 s for the defaults, 1 s
+   * for 20 s / 60 s, where that is the base: a fixed step), so the retries
+   * stay spread over the whole slack: wherever an outage starts, the last
+   * attempts before it are at most that far apart.  The cap was deadline/4
+   * (15 s for 20 s / 60 s): a call that failed three times at its due time
+   * next tried 8 s later, and the chaos soak lost the ones whose 8 s ran
+   * into a Graph outage. */
+  int64_t cap = slack / 40;
   if(cap > 180000)
     cap = 180000;
   if(cap < base)

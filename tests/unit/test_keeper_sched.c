@@ -184,27 +184,38 @@ static void test_retry_delay_shape(void **state)
 {
   (void)state;
   struct ks_sched *s = mk(15 * MIN, 45 * MIN, 10);
-  /* plenty of time: 3 s, 6 s, 12 s ... capped at 180 s */
+  /* plenty of time: 3 s, 6 s, 12 s ... capped at 1/40 of the slack (30
+   * min): 45 s, so the attempts stay spread over the whole slack */
   assert_int_equal(ks_retry_delay(s, 1, 30 * MIN), 3 * SEC);
   assert_int_equal(ks_retry_delay(s, 2, 30 * MIN), 6 * SEC);
   assert_int_equal(ks_retry_delay(s, 3, 30 * MIN), 12 * SEC);
-  assert_int_equal(ks_retry_delay(s, 20, 30 * MIN), 180 * SEC);
+  assert_int_equal(ks_retry_delay(s, 5, 30 * MIN), 45 * SEC);
+  assert_int_equal(ks_retry_delay(s, 20, 30 * MIN), 45 * SEC);
   /* little time: half of what remains minus the guard */
   assert_true(ks_retry_delay(s, 20, 60 * SEC) < 30 * SEC);
   ks_sched_free(s);
-  /* the base is 1/40 of the slack between interval and deadline */
+  /* the base is 1/40 of the slack between interval and deadline, and so
+   * is the cap: below 2 minutes of slack (base clamped to 3 s) a fixed
+   * step (the chaos soak: 1 s, where doubling left 8 s between the third
+   * and the fourth attempt) */
   s = mk(20 * SEC, 60 * SEC, 10);
   assert_int_equal(ks_retry_delay(s, 1, 40 * SEC), 1 * SEC);
-  assert_int_equal(ks_retry_delay(s, 2, 40 * SEC), 2 * SEC);
-  assert_int_equal(ks_retry_delay(s, 3, 40 * SEC), 4 * SEC);
+  assert_int_equal(ks_retry_delay(s, 2, 40 * SEC), 1 * SEC);
+  assert_int_equal(ks_retry_delay(s, 3, 40 * SEC), 1 * SEC);
+  ks_sched_free(s);
+  s = mk(5 * MIN, 15 * MIN, 10);
+  assert_int_equal(ks_retry_delay(s, 1, 10 * MIN), 3 * SEC);
+  assert_int_equal(ks_retry_delay(s, 2, 10 * MIN), 6 * SEC);
+  assert_int_equal(ks_retry_delay(s, 3, 10 * MIN), 12 * SEC);
+  assert_int_equal(ks_retry_delay(s, 4, 10 * MIN), 15 * SEC);
   ks_sched_free(s);
   s = mk(1 * SEC, 3 * SEC, 10);
   assert_int_equal(ks_retry_delay(s, 1, 2 * SEC), 50);
-  assert_int_equal(ks_retry_delay(s, 2, 2 * SEC), 100);
-  assert_int_equal(ks_retry_delay(s, 5, 2 * SEC), 750); /* cap d/4 */
+  assert_int_equal(ks_retry_delay(s, 5, 2 * SEC), 50);
   /* near the deadline: half the room, but never under 1% of the deadline,
    * so a run of failures gets many attempts before it is lost */
-  assert_int_equal(ks_retry_delay(s, 9, 500), 100); /* (500 - 300) / 2 */
+  assert_int_equal(ks_retry_delay(s, 9, 500), 50); /* cap, < (500-300)/2 */
+  assert_int_equal(ks_retry_delay(s, 9, 360), 30); /* (360 - 300) / 2 */
   assert_int_equal(ks_retry_delay(s, 9, 330), 30);
   assert_int_equal(ks_retry_delay(s, 9, 310), 30);
   ks_sched_free(s);
